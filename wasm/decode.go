@@ -18,6 +18,8 @@ type Decoder struct {
 	// encoder writes differently (an overlong LEB128, a memarg naming memory
 	// 0 explicitly), so re-encoding it will not give the same bytes.
 	NonCanonical bool
+	// KeepSource makes every Code keep its encoded bytes in Source.
+	KeepSource bool
 
 	m *Module
 	// numFuncImports offsets code-section indices into the function index space.
@@ -32,7 +34,7 @@ type Decoder struct {
 // Decode decodes data, which the module keeps no reference to except through
 // custom section and data segment contents (these alias data).
 func (d *Decoder) Decode(data []byte) (*Module, error) {
-	*d = Decoder{scratch: d.scratch[:0]}
+	*d = Decoder{KeepSource: d.KeepSource, scratch: d.scratch[:0]}
 	d.m = &Module{}
 	r := &reader{buf: data, section: sectionNone, fn: -1}
 	if !bytes.HasPrefix(data, magic) {
@@ -455,6 +457,9 @@ func (d *Decoder) code(r *reader) {
 		}
 		br := &reader{buf: body, base: r.base + r.pos - len(body), section: SectionCode, fn: int64(d.numFuncImports + i)}
 		d.m.Code[i] = d.body(br)
+		if d.KeepSource {
+			d.m.Code[i].Source = body
+		}
 		if br.err != nil {
 			r.err = br.err
 			return

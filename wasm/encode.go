@@ -412,6 +412,10 @@ func (e *encoder) data(s *Data) {
 }
 
 func (e *encoder) code(c *Code) {
+	if c.Source != nil {
+		e.buf = append(e.buf, c.Source...)
+		return
+	}
 	e.u32(uint32(len(c.Locals)))
 	for _, g := range c.Locals {
 		e.u32(g.Count)

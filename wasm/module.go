@@ -190,6 +190,12 @@ type LocalGroup struct {
 type Code struct {
 	Locals []LocalGroup
 	Body   []Instr
+	// Source is the body's encoding (locals and instructions) in the input,
+	// kept when the decoder's KeepSource is set. The encoder then copies it
+	// verbatim, so bodies nobody changed keep their exact bytes even where
+	// the input used overlong integers. Code that changes Locals or Body
+	// must set Source to nil.
+	Source []byte
 }
 
 // NumLocals returns the number of declared locals, parameters excluded.

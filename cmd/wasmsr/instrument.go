@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wasmsr/wasmsr/instrument"
+)
+
+func instrumentCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "instrument",
+		Usage:     "rewrite a module so that it can unwind and rewind its call stack",
+		ArgsUsage: "IN.wasm",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the instrumented module to `FILE` (default: IN.sr.wasm)"},
+			&cli.StringFlag{Name: "imports", Usage: "imports that may unwind, as comma-separated `module.name` patterns with * wildcards (default: all)"},
+			&cli.BoolFlag{Name: "ignore-imports", Usage: "assume no import unwinds"},
+			&cli.BoolFlag{Name: "ignore-indirect", Usage: "assume indirect calls never unwind"},
+			&cli.StringFlag{Name: "safepoints", Value: "loops", Usage: "where the host can ask for a pause: loops (loop headers and recursive functions), calls, none"},
+			&cli.StringFlag{Name: "only", Usage: "instrument only these functions (comma-separated name patterns)"},
+			&cli.StringFlag{Name: "remove", Usage: "never instrument these functions"},
+			&cli.StringFlag{Name: "add", Usage: "always instrument these functions"},
+			&cli.BoolFlag{Name: "force", Usage: "instrument a module that is already instrumented"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say why each function is instrumented"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("instrument: expected one IN.wasm argument, got %d", c.NArg())
+			}
+			in := c.Args().First()
+			opts, err := instrumentOptions(c)
+			if err != nil {
+				return err
+			}
+			data, err := readFile(in)
+			if err != nil {
+				return err
+			}
+			out, report, err := instrument.Instrument(data, opts)
+			if err != nil {
+				return fmt.Errorf("%s: %w", in, err)
+			}
+			for _, w := range report.Warnings {
+				fmt.Fprintf(c.App.ErrWriter, "wasmsr: warning: %s\n", w)
+			}
+			if c.Bool("verbose") {
+				for _, f := range report.Functions {
+					fmt.Fprintf(c.App.Writer, "%s [%d]: %s (%d unwind points)\n", f.Name, f.Index, f.Why, f.Sites)
+				}
+			}
+			path := c.String("output")
+			if path == "" {
+				path = strings.TrimSuffix(in, ".wasm") + ".sr.wasm"
+			}
+			if err := os.WriteFile(path, out, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.ErrWriter, "wasmsr: %s: %d of %d functions instrumented, %d -> %d bytes\n",
+				path, len(report.Functions), report.DefinedFuncs, len(data), len(out))
+			return nil
+		},
+	}
+}
+
+func instrumentOptions(c *cli.Context) (instrument.Options, error) {
+	list := func(name string) []string {
+		if !c.IsSet(name) {
+			return nil
+		}
+		var out []string
+		for _, s := range strings.Split(c.String(name), ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	sp, err := instrument.ParseSafepoints(c.String("safepoints"))
+	if err != nil {
+		return instrument.Options{}, errors.New("instrument: " + err.Error())
+	}
+	return instrument.Options{
+		Imports:        list("imports"),
+		IgnoreImports:  c.Bool("ignore-imports"),
+		IgnoreIndirect: c.Bool("ignore-indirect"),
+		Safepoints:     sp,
+		Only:           list("only"),
+		Remove:         list("remove"),
+		Add:            list("add"),
+		Force:          c.Bool("force"),
+	}, nil
+}

@@ -1,0 +1,98 @@
+// Command wasmsr instruments WebAssembly modules so that a running program
+// can be paused, snapshotted and resumed, and inspects modules.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the exit code. Errors are
+// printed as a single line, "wasmsr: FILE: what is wrong".
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	if err := app.Run(flagsFirst(app, args)); err != nil {
+		fmt.Fprintf(stderr, "wasmsr: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:      "wasmsr",
+		Usage:     "pause, snapshot and resume WebAssembly programs",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// Errors are reported once, by run.
+		ExitErrHandler:  func(*cli.Context, error) {},
+		HideHelpCommand: true,
+		Suggest:         true,
+		Commands: []*cli.Command{
+			instrumentCommand(),
+			inspectCommand(),
+		},
+	}
+}
+
+// flagsFirst moves a command's flags ahead of its positional arguments, so
+// that "wasmsr inspect x.wasm --json" works like "wasmsr inspect --json
+// x.wasm" (urfave/cli stops parsing flags at the first positional argument).
+// Arguments after "--" stay where they are: they belong to the guest.
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	cmd := app.Command(args[1])
+	if cmd == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, name := range f.Names() {
+			takesValue[name] = !isBool
+		}
+	}
+	flags, positional := []string{}, []string{}
+	rest := args[2:]
+	for len(rest) > 0 {
+		a := rest[0]
+		rest = rest[1:]
+		if a == "--" {
+			positional = append(positional, append([]string{a}, rest...)...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if takesValue[name] && !hasValue && len(rest) > 0 {
+			flags = append(flags, rest[0])
+			rest = rest[1:]
+		}
+	}
+	return append(append(append([]string{}, args[:2]...), flags...), positional...)
+}
+
+// readFile reads a file, with errors in the form "PATH: what is wrong".
+func readFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return nil, fmt.Errorf("%s: %w", path, pathErr.Err)
+	}
+	return data, err
+}

@@ -1,0 +1,250 @@
+// Package instrument rewrites a WebAssembly module so that its running
+// program can unwind its whole call stack into linear memory and later
+// rewind back into the same point (the Asyncify technique), keeping
+// Binaryen's Asyncify ABI. It works directly on the stack machine: values
+// that sit on the operand stack across a call that may unwind are kept in
+// locals, so a frame is only its locals and a call index.
+package instrument
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// Report says what Instrument did.
+type Report struct {
+	// Functions lists the instrumented functions and why each may unwind.
+	Functions []FunctionReport
+	// Warnings are problems that did not stop the rewrite.
+	Warnings []string
+	// Info is what the custom section records.
+	Info *Info
+	// DefinedFuncs is the number of functions the input module defines.
+	DefinedFuncs int
+}
+
+// FunctionReport is one instrumented function.
+type FunctionReport struct {
+	Index uint32
+	Name  string
+	Why   string
+	Sites int
+}
+
+// ErrInstrumented is returned for a module that already carries the wasmsr
+// custom section (unless Options.Force is set).
+var ErrInstrumented = errors.New("module is already instrumented by wasmsr (use --force to instrument it again)")
+
+// Globals are the indices of the globals the instrumenter adds.
+type Globals struct {
+	State, Data, Request, Overflow, Owned, OwnBuffer uint32
+}
+
+// rewriter holds what is shared by the rewrite of every function.
+type rewriter struct {
+	m       *wasm.Module
+	a       *analysis
+	tracker *wasm.TypeTracker
+	g       Globals
+	// pauseFunc starts an unwind asked for through the request global;
+	// growFunc makes room in the unwind buffer or traps.
+	// rewoundFunc ends a rewind.
+	pauseFunc, growFunc, rewoundFunc uint32
+	abi                              []abiFunc
+	types                            map[string]uint32
+}
+
+// Instrument rewrites the module in input and returns the new module.
+func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
+	d := wasm.Decoder{KeepSource: true}
+	m, err := d.Decode(input)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range m.Customs {
+		if c.Name == SectionName && !opts.Force {
+			return nil, nil, ErrInstrumented
+		}
+	}
+	r := &rewriter{m: m, types: map[string]uint32{}}
+	r.a = analyze(m, &opts)
+	report := &Report{Warnings: r.a.unmatched, DefinedFuncs: len(m.Code)}
+
+	r.addGlobals()
+	r.addHelpers()
+	r.tracker = wasm.NewTypeTracker(m)
+	info := &Info{Version: FormatVersion, InputSHA256: sha256.Sum256(input), Options: opts.String(), Globals: r.g}
+	numImports := r.a.numImports
+	for k := range r.a.mayUnwind[numImports:] {
+		fn := uint32(numImports + k)
+		if !r.a.mayUnwind[fn] {
+			continue
+		}
+		layout, err := r.rewriteFunc(fn)
+		if err != nil {
+			return nil, nil, err
+		}
+		if layout == nil {
+			continue
+		}
+		info.Funcs = append(info.Funcs, *layout)
+		report.Functions = append(report.Functions, FunctionReport{Index: fn, Name: r.a.names[fn], Why: r.a.why[fn], Sites: len(layout.Sites)})
+	}
+	if info.Exports, err = r.addExports(); err != nil {
+		return nil, nil, err
+	}
+	slices.SortFunc(info.Funcs, func(a, b FuncLayout) int { return cmp.Compare(a.Func, b.Func) })
+	m.Customs = append(m.Customs, wasm.CustomSection{Name: SectionName, Data: info.encode(), After: wasm.SectionData})
+	report.Info = info
+	out, err := wasm.Encode(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, report, nil
+}
+
+// callMayUnwind reports whether a call instruction is an unwind point.
+func (r *rewriter) callMayUnwind(in *wasm.Instr) bool {
+	switch in.Op {
+	case wasm.OpCall, wasm.OpReturnCall:
+		return int(in.X) < len(r.a.mayUnwind) && r.a.mayUnwind[in.X]
+	case wasm.OpCallIndirect, wasm.OpReturnCallIndirect, wasm.OpCallRef, wasm.OpReturnCallRef:
+		return !r.a.opts.IgnoreIndirect
+	}
+	return false
+}
+
+// rewriteFunc instruments one function and returns its frame layout, or
+// nil when the function turns out to have no unwind point.
+func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
+	m := r.m
+	code := &m.Code[int(fn)-r.a.numImports]
+	body, origin := prepare(code.Body, r.callMayUnwind)
+	p, err := r.buildPlan(fn, body, origin)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.sites) == 0 {
+		return nil, nil
+	}
+	all := append([]wasm.ValType(nil), r.tracker.Locals()...) // parameters and locals
+	newLocal := func(t wasm.ValType) uint32 {
+		all = append(all, t)
+		return uint32(len(all) - 1)
+	}
+	e := &emitter{r: r, p: p, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}}
+	e.ci = newLocal(wasm.I32)
+	e.ptr = newLocal(wasm.I32)
+	// Spill locals: levels at the same depth never hold values at the same
+	// time, so they share locals of each type.
+	type poolKey struct {
+		depth int
+		t     wasm.ValType
+	}
+	pools := map[poolKey][]uint32{}
+	alloc := func(depth int, types []wasm.ValType) []uint32 {
+		seen := map[wasm.ValType]int{}
+		ls := make([]uint32, len(types))
+		for j, t := range types {
+			key := poolKey{depth, t}
+			k := seen[t]
+			seen[t]++
+			for len(pools[key]) <= k {
+				pools[key] = append(pools[key], newLocal(t))
+			}
+			ls[j] = pools[key][k]
+		}
+		return ls
+	}
+	openers := make([]int, 0, len(p.levels))
+	for o := range p.levels {
+		openers = append(openers, o)
+	}
+	slices.Sort(openers)
+	for _, o := range openers {
+		l := p.levels[o]
+		if l.sp >= 0 {
+			e.spSpill[l] = alloc(l.depth, l.params)
+		}
+		for k := range l.items {
+			e.spills[&l.items[k]] = alloc(l.depth, l.items[k].spill)
+		}
+	}
+	locals := append([]wasm.LocalGroup(nil), code.Locals...)
+	for _, t := range all[len(r.tracker.Locals()):] {
+		if n := len(locals); n > len(code.Locals) && locals[n-1].Type == t {
+			locals[n-1].Count++
+		} else {
+			locals = append(locals, wasm.LocalGroup{Count: 1, Type: t})
+		}
+	}
+	// The frame holds every local but the two bookkeeping ones.
+	for l, t := range all {
+		if uint32(l) == e.ci || uint32(l) == e.ptr {
+			continue
+		}
+		if t.IsRef() {
+			return nil, fmt.Errorf("function %s: saving the %s local %d is not supported yet", r.a.describe(int(fn)), t, l)
+		}
+		e.layout.locals = append(e.layout.locals, uint32(l))
+		e.layout.types = append(e.layout.types, t)
+		e.layout.offsets = append(e.layout.offsets, e.layout.size)
+		e.layout.size += uint32(t.Size())
+	}
+	e.layout.size += 8 // the function index and the call index
+	out, err := e.rewrite()
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
+	}
+	*code = wasm.Code{Locals: locals, Body: out}
+
+	lay := &FuncLayout{Func: fn, FrameSize: e.layout.size, Locals: e.layout.locals, Types: e.layout.types}
+	for _, s := range p.sites {
+		instr := -1
+		if s.instr >= 0 {
+			instr = origin[s.instr]
+		}
+		lay.Sites = append(lay.Sites, Site{Kind: SiteKind(s.kind), Target: s.target, Instr: int32(instr), Stack: s.stack})
+	}
+	return lay, nil
+}
+
+// blockType returns a block type for the signature params -> results,
+// adding a function type to the module when it needs one.
+func (r *rewriter) blockType(params, results []wasm.ValType) wasm.BlockType {
+	if len(params) == 0 && len(results) == 0 {
+		return wasm.BlockEmpty
+	}
+	if len(params) == 0 && len(results) == 1 {
+		return wasm.BlockResult(results[0])
+	}
+	return wasm.BlockTypeIndex(r.typeIndex(wasm.FuncType{Params: params, Results: results}))
+}
+
+// typeIndex finds or adds a function type.
+func (r *rewriter) typeIndex(ft wasm.FuncType) uint32 {
+	key := ft.String()
+	if i, ok := r.types[key]; ok {
+		return i
+	}
+	inGroup := map[int]bool{}
+	for _, g := range r.m.RecGroups {
+		for i := g.First; i < g.First+g.Count; i++ {
+			inGroup[int(i)] = true
+		}
+	}
+	for i, t := range r.m.Types {
+		if !inGroup[i] && t.Equal(ft) {
+			r.types[key] = uint32(i)
+			return uint32(i)
+		}
+	}
+	r.m.Types = append(r.m.Types, ft)
+	r.types[key] = uint32(len(r.m.Types) - 1)
+	return uint32(len(r.m.Types) - 1)
+}

@@ -1,0 +1,220 @@
+package instrument
+
+import (
+	"fmt"
+
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// The rewrite thinks of a body as nested levels: the function body, and
+// each arm of every structured instruction (the body of a block or loop,
+// each arm of an if, the body and each catch of a try). A level's items are
+// what it holds that may unwind, in order: unwindable calls made at that
+// level, and structures that contain unwind points somewhere inside.
+//
+// Each item gets a landing: the place, just before the item, where a
+// rewind arrives. At a landing the level's operand stack is empty, so the
+// rewrite spills the level's values into locals just before the landing
+// (in normal execution) and reloads them right after it; the unwind then
+// only has to save locals. Values pushed by pure instructions (local.get,
+// constants) immediately before the item are not spilled: the landing goes
+// before them, and rewinding simply pushes them again.
+
+// siteKind says what kind of unwind point a site is.
+type siteKind byte
+
+const (
+	siteCall     siteKind = iota // a direct call to a function that may unwind
+	siteIndirect                 // call_indirect or call_ref
+	siteSafepoint
+)
+
+// site is an unwind point; its index in plan.sites is the call index saved
+// in the frame.
+type site struct {
+	kind   siteKind
+	instr  int    // index in the prepared body (for a safepoint, of the level's opener, -1 at entry)
+	target uint32 // callee, or type index for indirect calls
+	// stack lists the spill locals holding the operand-stack values at the
+	// site, outermost level first (filled in by the emitter).
+	stack []uint32
+}
+
+// item is a level's unwind point or unwinding structure.
+type item struct {
+	start int // the call, or the structure's opening instruction
+	end   int // the structure's end (or delegate); start for a call
+	// landing is where a rewind arrives: start minus the pure pushes before it.
+	landing int
+	// spill are the types on the level's stack at the landing, bottom first.
+	spill []wasm.ValType
+	// lo and hi are the range of site indices inside the item.
+	lo, hi int
+}
+
+// level is one level that has items or a safepoint.
+type level struct {
+	opener int            // index of the instruction that opens it; -1 for the function body
+	depth  int            // nesting depth in the original body; 0 for the function body
+	params []wasm.ValType // its operand stack when it starts
+	items  []item
+	sp     int // site index of its safepoint, or -1
+	lo, hi int // range of site indices inside the level
+}
+
+// plan is the analysis of one prepared body.
+type plan struct {
+	fn     uint32
+	body   []wasm.Instr
+	sites  []site
+	levels map[int]*level // by opener
+}
+
+// buildPlan walks a prepared body with the type tracker and finds its
+// levels, items and sites.
+func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan, error) {
+	p := &plan{fn: fn, body: body, levels: map[int]*level{}}
+	a := r.a
+
+	// open is one structure being walked.
+	type open struct {
+		opener    int
+		arm       int // opener of the current arm
+		armDepth  int
+		armParams []wasm.ValType
+		boundary  int // first instruction after the current arm's last item
+		unwinds   bool
+		inCatch   bool // the current arm is a catch, or lies inside one
+		landing   int
+		spill     []wasm.ValType // level values at the landing
+		firstSite int
+		// parentInCatch is set when the structure lies inside a catch.
+		parentInCatch bool
+	}
+	tr := r.tracker
+	if err := tr.Start(fn); err != nil {
+		return nil, err
+	}
+	stack := []*open{{opener: -1, arm: -1, boundary: 0, firstSite: 0}}
+	levelOf := func(o *open) *level {
+		l := p.levels[o.arm]
+		if l == nil {
+			l = &level{opener: o.arm, depth: o.armDepth, params: o.armParams, sp: -1}
+			p.levels[o.arm] = l
+		}
+		return l
+	}
+	addSite := func(s site) int {
+		p.sites = append(p.sites, s)
+		return len(p.sites) - 1
+	}
+	// landingOf finds the pure pushes just before instruction i at the
+	// current level and returns where the landing goes and what is left to spill.
+	landingOf := func(i int, o *open, levelStack []wasm.ValType) (int, []wasm.ValType) {
+		j := i
+		for j > o.boundary && isPurePush(&body[j-1]) && i-j < len(levelStack) {
+			j--
+		}
+		return j, append([]wasm.ValType(nil), levelStack[:len(levelStack)-(i-j)]...)
+	}
+	fail := func(i int, format string, args ...any) error {
+		return fmt.Errorf("function %s, instruction %d (%s): %s", a.describe(int(fn)), origin[i], body[i].Op, fmt.Sprintf(format, args...))
+	}
+
+	if a.entrySafepoint[fn] {
+		l := levelOf(stack[0])
+		l.sp = addSite(site{kind: siteSafepoint, instr: -1})
+		stack[0].unwinds = true
+	}
+	for i := range body {
+		in := &body[i]
+		frames := tr.Frames()
+		top := &frames[len(frames)-1]
+		levelStack := tr.Stack()[top.Height:]
+		cur := stack[len(stack)-1]
+		for _, t := range levelStack {
+			if t == wasm.ValUnknown {
+				return nil, fail(i, "internal error: unknown operand type in reachable code")
+			}
+		}
+		switch in.Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
+			landing, spill := landingOf(i, cur, levelStack)
+			o := &open{opener: i, arm: i, armDepth: len(frames), boundary: i + 1, landing: landing, spill: spill,
+				firstSite: len(p.sites), parentInCatch: cur.inCatch}
+			o.inCatch = o.parentInCatch
+			stack = append(stack, o)
+		case wasm.OpElse, wasm.OpCatch, wasm.OpCatchAll:
+			cur.arm, cur.boundary = i, i+1
+			cur.inCatch = cur.parentInCatch || in.Op != wasm.OpElse
+		case wasm.OpEnd, wasm.OpDelegate:
+			if len(stack) > 1 {
+				stack = stack[:len(stack)-1]
+				parent := stack[len(stack)-1]
+				if cur.unwinds {
+					l := levelOf(parent)
+					l.items = append(l.items, item{start: cur.opener, end: i, landing: cur.landing, spill: cur.spill, lo: cur.firstSite, hi: len(p.sites) - 1})
+					parent.boundary = i + 1
+					parent.unwinds = true
+				}
+			}
+		case wasm.OpCall, wasm.OpCallIndirect, wasm.OpCallRef:
+			if !r.callMayUnwind(in) {
+				break
+			}
+			if cur.inCatch {
+				return nil, fail(i, "a call that may unwind inside a catch: a rewind cannot re-enter a catch")
+			}
+			kind, target := siteCall, in.X
+			if in.Op != wasm.OpCall {
+				kind = siteIndirect
+			}
+			s := addSite(site{kind: kind, instr: i, target: target})
+			landing, spill := landingOf(i, cur, levelStack)
+			l := levelOf(cur)
+			l.items = append(l.items, item{start: i, end: i, landing: landing, spill: spill, lo: s, hi: s})
+			cur.boundary = i + 1
+			cur.unwinds = true
+		}
+		if err := tr.Step(i, in); err != nil {
+			return nil, fmt.Errorf("function %s: %w", a.describe(int(fn)), err)
+		}
+		// A new arm starts after its opening instruction: give a loop its
+		// safepoint now, so site indices follow the instruction order.
+		switch in.Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable, wasm.OpElse, wasm.OpCatch, wasm.OpCatchAll:
+			o := stack[len(stack)-1]
+			frames := tr.Frames()
+			o.armParams = append([]wasm.ValType(nil), frames[len(frames)-1].Params...)
+			// A loop inside a catch gets no safepoint: a rewind could not re-enter it.
+			if in.Op == wasm.OpLoop && a.loopSafepoints[fn] && !o.inCatch {
+				l := levelOf(o)
+				l.sp = addSite(site{kind: siteSafepoint, instr: i})
+				o.unwinds = true
+			}
+		}
+	}
+	for _, l := range p.levels {
+		l.lo, l.hi = l.sp, l.sp
+		if len(l.items) > 0 {
+			l.hi = l.items[len(l.items)-1].hi
+			if l.sp < 0 {
+				l.lo = l.items[0].lo
+			}
+		}
+	}
+	return p, nil
+}
+
+// isPurePush reports whether an instruction only pushes one value that is
+// the same when executed again after a rewind: locals are restored, and
+// constants are constant. (global.get is not: a callee may have changed the
+// global before unwinding.)
+func isPurePush(in *wasm.Instr) bool {
+	switch in.Op {
+	case wasm.OpLocalGet, wasm.OpI32Const, wasm.OpI64Const, wasm.OpF32Const, wasm.OpF64Const,
+		wasm.OpV128Const, wasm.OpRefNull, wasm.OpRefFunc:
+		return true
+	}
+	return false
+}

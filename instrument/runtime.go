@@ -1,0 +1,248 @@
+package instrument
+
+import (
+	"fmt"
+
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// Exports the instrumenter adds besides Binaryen's asyncify_* functions.
+const (
+	// ExportRequest is a mutable i32 global through which the host asks
+	// for a pause at the next safepoint, from any goroutine: 1 pauses with
+	// a buffer the module makes itself at the end of memory, another
+	// positive value is the address of an unwind data struct to use, and
+	// -k counts down safepoints, pausing at the k-th (for tests). The
+	// module clears it when it starts unwinding.
+	ExportRequest = "wasmsr_request"
+	// ExportData is the global holding the address of the current unwind
+	// data struct.
+	ExportData = "wasmsr_data"
+	// ExportOwned is an i32 global; while it is 1 the unwind buffer belongs
+	// to the module's memory tail, and the module zeroes it, data struct
+	// included, when a rewind ends.
+	ExportOwned = "wasmsr_owned"
+	// ExportOverflow is an i32 global set to 1 before the module traps
+	// because the unwind buffer is full and cannot grow.
+	ExportOverflow = "wasmsr_overflow"
+	// ExportGlobalPrefix prefixes the exports of mutable globals that the
+	// module did not export itself: wasmsr_global_<index>.
+	ExportGlobalPrefix = "wasmsr_global_"
+)
+
+// The Asyncify ABI.
+const (
+	ExportStartUnwind = "asyncify_start_unwind"
+	ExportStopUnwind  = "asyncify_stop_unwind"
+	ExportStartRewind = "asyncify_start_rewind"
+	ExportStopRewind  = "asyncify_stop_rewind"
+	ExportGetState    = "asyncify_get_state"
+)
+
+func (r *rewriter) addGlobals() {
+	m := r.m
+	if m.NumImported(wasm.KindMemory)+len(m.Memories) == 0 {
+		// The unwind buffer lives in linear memory; a module without one
+		// gets an empty memory, which its code cannot observe.
+		m.Memories = append(m.Memories, wasm.Limits{})
+	}
+	next := uint32(m.NumImported(wasm.KindGlobal) + len(m.Globals))
+	add := func() uint32 {
+		m.Globals = append(m.Globals, wasm.Global{
+			Type: wasm.GlobalType{Type: wasm.I32, Mutable: true},
+			Init: []wasm.Instr{wasm.I32Const(0), wasm.Plain(wasm.OpEnd)},
+		})
+		next++
+		return next - 1
+	}
+	r.g = Globals{State: add(), Data: add(), Request: add(), Overflow: add(), Owned: add(), OwnBuffer: add()}
+}
+
+// addFunc appends a function the instrumenter provides and names it.
+func (r *rewriter) addFunc(name string, ft wasm.FuncType, locals []wasm.LocalGroup, body ...wasm.Instr) uint32 {
+	m := r.m
+	m.Funcs = append(m.Funcs, r.typeIndex(ft))
+	m.Code = append(m.Code, wasm.Code{Locals: locals, Body: append(body, wasm.Plain(wasm.OpEnd))})
+	fn := uint32(m.NumImported(wasm.KindFunc) + len(m.Funcs) - 1)
+	if m.Names != nil && m.Names.Functions != nil {
+		m.Names.Functions = append(m.Names.Functions, wasm.Naming{Index: fn, Name: name})
+	}
+	return fn
+}
+
+// checkBuffer traps when the unwind data struct says pos > end, as
+// Binaryen's functions do.
+func (r *rewriter) checkBuffer() []wasm.Instr {
+	return []wasm.Instr{
+		wasm.Indexed(wasm.OpGlobalGet, r.g.Data), wasm.Mem(wasm.OpI32Load, 2, 0),
+		wasm.Indexed(wasm.OpGlobalGet, r.g.Data), wasm.Mem(wasm.OpI32Load, 2, 4),
+		wasm.Plain(wasm.OpI32GtU), wasm.Block(wasm.OpIf, wasm.BlockEmpty), wasm.Plain(wasm.OpUnreachable), wasm.Plain(wasm.OpEnd),
+	}
+}
+
+// setState returns code setting the state global.
+func (r *rewriter) setState(state int32) []wasm.Instr {
+	return []wasm.Instr{wasm.I32Const(state), wasm.Indexed(wasm.OpGlobalSet, r.g.State)}
+}
+
+func concat(parts ...[]wasm.Instr) []wasm.Instr {
+	var out []wasm.Instr
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// Unwind states, as Binaryen numbers them.
+const (
+	stateNormal    = 0
+	stateUnwinding = 1
+	stateRewinding = 2
+)
+
+// addHelpers adds the functions instrumented code calls and the Asyncify
+// ABI functions; the ABI ones are exported by addExports.
+func (r *rewriter) addHelpers() {
+	g := r.g
+	get := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpGlobalGet, x) }
+	set := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpGlobalSet, x) }
+	lget := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalGet, x) }
+	lset := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalSet, x) }
+	op := wasm.Plain
+	i32 := wasm.I32Const
+	ifThen := wasm.Block(wasm.OpIf, wasm.BlockEmpty)
+	end := op(wasm.OpEnd)
+	noParams := wasm.FuncType{}
+	i32Param := wasm.FuncType{Params: []wasm.ValType{wasm.I32}}
+	i32Result := wasm.FuncType{Results: []wasm.ValType{wasm.I32}}
+	oneLocal := []wasm.LocalGroup{{Count: 1, Type: wasm.I32}}
+	trapOverflow := []wasm.Instr{ifThen, i32(1), set(g.Overflow), op(wasm.OpUnreachable), end}
+	memoryEnd := []wasm.Instr{wasm.Indexed(wasm.OpMemorySize, 0), i32(16), op(wasm.OpI32Shl)}
+
+	// wasmsr_own_buffer: make the unwind buffer one page at the end of
+	// memory, reusing the previous one while it is still the last page.
+	ownBuffer := r.addFunc("wasmsr_own_buffer", noParams, oneLocal, concat(
+		[]wasm.Instr{get(g.OwnBuffer), op(wasm.OpI32Eqz), get(g.OwnBuffer), i32(pageSize), op(wasm.OpI32Add)}, memoryEnd,
+		[]wasm.Instr{op(wasm.OpI32Ne), op(wasm.OpI32Or), ifThen,
+			i32(1), wasm.Indexed(wasm.OpMemoryGrow, 0), wasm.Indexed(wasm.OpLocalTee, 0), i32(-1), op(wasm.OpI32Eq)},
+		trapOverflow,
+		[]wasm.Instr{lget(0), i32(16), op(wasm.OpI32Shl), set(g.OwnBuffer), end,
+			get(g.OwnBuffer), set(g.Data),
+			get(g.Data), get(g.Data), i32(8), op(wasm.OpI32Add), wasm.Mem(wasm.OpI32Store, 2, 0),
+			get(g.Data), get(g.Data), i32(pageSize), op(wasm.OpI32Add), wasm.Mem(wasm.OpI32Store, 2, 4),
+			i32(1), set(g.Owned)})...)
+
+	// wasmsr_pause() -> i32: called at a safepoint when a pause may be
+	// requested; starts unwinding and returns 1, or returns 0 while a
+	// countdown runs.
+	r.pauseFunc = r.addFunc("wasmsr_pause", i32Result, nil, concat(
+		[]wasm.Instr{get(g.Request), i32(0), op(wasm.OpI32LtS), ifThen,
+			get(g.Request), i32(1), op(wasm.OpI32Add), wasm.Indexed(wasm.OpGlobalSet, g.Request), get(g.Request),
+			ifThen, i32(0), op(wasm.OpReturn), end,
+			wasm.Indexed(wasm.OpCall, ownBuffer),
+			op(wasm.OpElse),
+			get(g.Request), i32(1), op(wasm.OpI32Eq), ifThen,
+			wasm.Indexed(wasm.OpCall, ownBuffer),
+			op(wasm.OpElse),
+			get(g.Request), set(g.Data),
+			end,
+			i32(0), set(g.Request),
+			end},
+		r.setState(stateUnwinding), r.checkBuffer(), []wasm.Instr{i32(1)})...)
+
+	// wasmsr_rewound: the rewind is over; zero the buffer if it is ours,
+	// since the program may take those pages as fresh memory later.
+	r.rewoundFunc = r.addFunc("wasmsr_rewound", noParams, []wasm.LocalGroup{{Count: 2, Type: wasm.I32}}, concat(
+		r.setState(stateNormal),
+		[]wasm.Instr{get(g.Owned), ifThen,
+			i32(0), set(g.Owned),
+			get(g.Data), lset(0),
+			get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4), lset(1),
+			wasm.Block(wasm.OpBlock, wasm.BlockEmpty), wasm.Block(wasm.OpLoop, wasm.BlockEmpty),
+			lget(0), lget(1), op(wasm.OpI32GeU), wasm.Indexed(wasm.OpBrIf, 1),
+			lget(0), wasm.I64Const(0), wasm.Mem(wasm.OpI64Store, 3, 0),
+			lget(0), i32(8), op(wasm.OpI32Add), lset(0),
+			wasm.Indexed(wasm.OpBr, 0),
+			end, end,
+			end})...)
+
+	// wasmsr_grow(need): the buffer must end where memory ends; grow memory
+	// by enough pages for need more bytes and move the buffer's end.
+	r.growFunc = r.addFunc("wasmsr_grow", i32Param, nil, concat(
+		[]wasm.Instr{get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4)}, memoryEnd,
+		[]wasm.Instr{op(wasm.OpI32Ne)}, trapOverflow,
+		[]wasm.Instr{lget(0), i32(pageSize - 1), op(wasm.OpI32Add), i32(16), op(wasm.OpI32ShrU),
+			wasm.Indexed(wasm.OpMemoryGrow, 0), i32(-1), op(wasm.OpI32Eq)}, trapOverflow,
+		[]wasm.Instr{get(g.Data)}, memoryEnd,
+		[]wasm.Instr{wasm.Mem(wasm.OpI32Store, 2, 4)})...)
+
+	start := func(state int32) []wasm.Instr {
+		return concat(r.setState(state), []wasm.Instr{lget(0), set(g.Data)}, r.checkBuffer())
+	}
+	r.abi = []abiFunc{
+		{ExportStartUnwind, r.addFunc(ExportStartUnwind, i32Param, nil, start(stateUnwinding)...)},
+		{ExportStopUnwind, r.addFunc(ExportStopUnwind, noParams, nil, concat(r.setState(stateNormal), r.checkBuffer())...)},
+		{ExportStartRewind, r.addFunc(ExportStartRewind, i32Param, nil, start(stateRewinding)...)},
+		{ExportStopRewind, r.addFunc(ExportStopRewind, noParams, nil, concat(r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.rewoundFunc)})...)},
+		{ExportGetState, r.addFunc(ExportGetState, i32Result, nil, get(g.State))},
+	}
+}
+
+const pageSize = 65536
+
+type abiFunc struct {
+	name string
+	fn   uint32
+}
+
+// addExports exports the ABI, the control globals, every mutable global,
+// and the probes of passive segments, and returns the names added.
+func (r *rewriter) addExports() ([]string, error) {
+	m := r.m
+	taken := map[string]bool{}
+	exportedGlobal := map[uint32]bool{}
+	for _, e := range m.Exports {
+		taken[e.Name] = true
+		if e.Kind == wasm.KindGlobal {
+			exportedGlobal[e.Index] = true
+		}
+	}
+	var added []string
+	export := func(name string, kind wasm.ExternKind, index uint32) error {
+		if taken[name] {
+			return fmt.Errorf("the module already exports %q", name)
+		}
+		taken[name] = true
+		m.Exports = append(m.Exports, wasm.Export{Name: name, Kind: kind, Index: index})
+		added = append(added, name)
+		return nil
+	}
+	for _, f := range r.abi {
+		if err := export(f.name, wasm.KindFunc, f.fn); err != nil {
+			return nil, err
+		}
+	}
+	if err := export(ExportRequest, wasm.KindGlobal, r.g.Request); err != nil {
+		return nil, err
+	}
+	for _, g := range []struct {
+		name  string
+		index uint32
+	}{{ExportData, r.g.Data}, {ExportOwned, r.g.Owned}, {ExportOverflow, r.g.Overflow}} {
+		if err := export(g.name, wasm.KindGlobal, g.index); err != nil {
+			return nil, err
+		}
+	}
+	// Mutable globals the host must be able to save and restore.
+	numImported := uint32(m.NumImported(wasm.KindGlobal))
+	for i, g := range m.Globals {
+		idx := numImported + uint32(i)
+		if !g.Type.Mutable || exportedGlobal[idx] || idx >= r.g.State { // the last test skips ours
+			continue
+		}
+		if err := export(fmt.Sprintf("%s%d", ExportGlobalPrefix, idx), wasm.KindGlobal, idx); err != nil {
+			return nil, err
+		}
+	}
+	return added, nil
+}

@@ -1,0 +1,263 @@
+package instrument
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// SectionName is the name of the custom section that describes an
+// instrumented module.
+const SectionName = "wasmsr"
+
+// FormatVersion is the version of the custom section's format (and of the
+// frame layout it describes).
+const FormatVersion = 1
+
+// Info is the content of the wasmsr custom section: what the host needs to
+// drive the module and to read its saved frames.
+type Info struct {
+	Version     uint32
+	InputSHA256 [32]byte
+	// Options are the flags the module was instrumented with.
+	Options string
+	// Exports are the names the instrumenter added.
+	Exports []string
+	Globals Globals
+	// Funcs are the frame layouts of the instrumented functions, by index.
+	Funcs []FuncLayout
+}
+
+// FuncLayout describes the frame an instrumented function saves: its
+// locals in order, then the i32 function index and the i32 call index (the
+// site it stopped at), so that frames can be read from the top down.
+type FuncLayout struct {
+	Func      uint32
+	FrameSize uint32
+	// Locals are the saved locals' indices and Types their types, at
+	// consecutive offsets, each taking ValType.Size bytes.
+	Locals []uint32
+	Types  []wasm.ValType
+	Sites  []Site
+}
+
+// SiteKind is the kind of an unwind point.
+type SiteKind byte
+
+// Unwind point kinds.
+const (
+	SiteCall      SiteKind = SiteKind(siteCall)
+	SiteIndirect  SiteKind = SiteKind(siteIndirect)
+	SiteSafepoint SiteKind = SiteKind(siteSafepoint)
+)
+
+func (k SiteKind) String() string {
+	switch k {
+	case SiteCall:
+		return "call"
+	case SiteIndirect:
+		return "indirect call"
+	case SiteSafepoint:
+		return "safepoint"
+	}
+	return fmt.Sprintf("site kind %d", k)
+}
+
+// Site is one unwind point of a function; its index is the call index.
+type Site struct {
+	Kind SiteKind
+	// Target is the callee of a call, the type index of an indirect call.
+	Target uint32
+	// Instr is the instruction's index in the original body (-1 for the
+	// safepoint at function entry; for a loop's safepoint, the loop).
+	Instr int32
+	// Stack lists the locals that hold the operand-stack values at the
+	// site, outermost first (values pushed by local.get or a constant just
+	// before it are not among them: rewinding pushes them again).
+	Stack []uint32
+}
+
+// Frame returns the layout of function fn, or nil.
+func (info *Info) Frame(fn uint32) *FuncLayout {
+	lo, hi := 0, len(info.Funcs)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		switch f := info.Funcs[mid].Func; {
+		case f == fn:
+			return &info.Funcs[mid]
+		case f < fn:
+			lo = mid + 1
+		default:
+			hi = mid
+		}
+	}
+	return nil
+}
+
+func (info *Info) encode() []byte {
+	b := binary.AppendUvarint(nil, uint64(info.Version))
+	b = append(b, info.InputSHA256[:]...)
+	b = appendString(b, info.Options)
+	b = binary.AppendUvarint(b, uint64(len(info.Exports)))
+	for _, e := range info.Exports {
+		b = appendString(b, e)
+	}
+	for _, g := range []uint32{info.Globals.State, info.Globals.Data, info.Globals.Request, info.Globals.Overflow, info.Globals.Owned, info.Globals.OwnBuffer} {
+		b = binary.AppendUvarint(b, uint64(g))
+	}
+	b = binary.AppendUvarint(b, uint64(len(info.Funcs)))
+	prev := uint32(0)
+	for _, f := range info.Funcs {
+		b = binary.AppendUvarint(b, uint64(f.Func-prev)) // ascending: store deltas
+		prev = f.Func
+		b = binary.AppendUvarint(b, uint64(f.FrameSize))
+		b = binary.AppendUvarint(b, uint64(len(f.Locals)))
+		for k, l := range f.Locals {
+			b = binary.AppendUvarint(b, uint64(l))
+			b = binary.AppendUvarint(b, uint64(f.Types[k]))
+		}
+		b = binary.AppendUvarint(b, uint64(len(f.Sites)))
+		for _, s := range f.Sites {
+			b = append(b, byte(s.Kind))
+			b = binary.AppendUvarint(b, uint64(s.Target))
+			b = binary.AppendUvarint(b, uint64(s.Instr+1))
+			b = binary.AppendUvarint(b, uint64(len(s.Stack)))
+			for _, l := range s.Stack {
+				b = binary.AppendUvarint(b, uint64(l))
+			}
+		}
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// ReadInfo finds and decodes the wasmsr custom section of a module. It
+// returns ErrNotInstrumented when there is none.
+func ReadInfo(m *wasm.Module) (*Info, error) {
+	for _, c := range m.Customs {
+		if c.Name == SectionName {
+			return DecodeInfo(c.Data)
+		}
+	}
+	return nil, ErrNotInstrumented
+}
+
+// ErrNotInstrumented is returned by ReadInfo for a module without the
+// wasmsr custom section.
+var ErrNotInstrumented = errors.New("module is not instrumented by wasmsr (no wasmsr custom section)")
+
+// DecodeInfo decodes the content of the wasmsr custom section.
+func DecodeInfo(data []byte) (*Info, error) {
+	d := &infoDecoder{b: data}
+	info := &Info{Version: d.u32()}
+	if d.err == nil && info.Version != FormatVersion {
+		return nil, fmt.Errorf("wasmsr section format %d is not supported (this wasmsr reads %d)", info.Version, FormatVersion)
+	}
+	copy(info.InputSHA256[:], d.bytes(32))
+	info.Options = d.str()
+	info.Exports = make([]string, d.count())
+	for i := range info.Exports {
+		info.Exports[i] = d.str()
+	}
+	info.Globals = Globals{State: d.u32(), Data: d.u32(), Request: d.u32(), Overflow: d.u32(), Owned: d.u32(), OwnBuffer: d.u32()}
+	info.Funcs = make([]FuncLayout, d.count())
+	prev := uint32(0)
+	for i := range info.Funcs {
+		f := &info.Funcs[i]
+		f.Func = prev + d.u32()
+		prev = f.Func
+		f.FrameSize = d.u32()
+		n := d.count()
+		f.Locals, f.Types = make([]uint32, n), make([]wasm.ValType, n)
+		for k := range n {
+			f.Locals[k] = d.u32()
+			f.Types[k] = wasm.ValType(d.u64())
+		}
+		f.Sites = make([]Site, d.count())
+		for k := range f.Sites {
+			s := &f.Sites[k]
+			s.Kind = SiteKind(d.byte())
+			s.Target = d.u32()
+			s.Instr = int32(d.u32()) - 1
+			s.Stack = make([]uint32, d.count())
+			for j := range s.Stack {
+				s.Stack[j] = d.u32()
+			}
+		}
+		if d.err != nil {
+			break
+		}
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("malformed wasmsr section: %w", d.err)
+	}
+	return info, nil
+}
+
+type infoDecoder struct {
+	b   []byte
+	err error
+}
+
+var errTruncated = errors.New("truncated")
+
+func (d *infoDecoder) u64() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errTruncated
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *infoDecoder) u32() uint32 {
+	v := d.u64()
+	if v > 0xFFFFFFFF && d.err == nil {
+		d.err = errors.New("integer too large")
+	}
+	return uint32(v)
+}
+
+// count reads a length, bounded by the bytes left so corrupt input cannot
+// make the decoder allocate much.
+func (d *infoDecoder) count() int {
+	n := d.u64()
+	if n > uint64(len(d.b)) {
+		if d.err == nil {
+			d.err = errTruncated
+		}
+		return 0
+	}
+	return int(n)
+}
+
+func (d *infoDecoder) bytes(n int) []byte {
+	if d.err != nil || n > len(d.b) {
+		if d.err == nil {
+			d.err = errTruncated
+		}
+		return nil
+	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	return b
+}
+
+func (d *infoDecoder) byte() byte {
+	if b := d.bytes(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (d *infoDecoder) str() string { return string(d.bytes(d.count())) }

@@ -1,0 +1,96 @@
+package unwind
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// Frame is one function's saved frame.
+type Frame struct {
+	Func uint32
+	// Site is the unwind point the function stopped at (its call index).
+	Site int
+	// At describes the site.
+	At instrument.Site
+	// Locals are the saved locals, in the layout's order.
+	Locals []Value
+}
+
+// Value is a saved local.
+type Value struct {
+	Local uint32
+	Type  wasm.ValType
+	// Bits holds the value's bits, little-endian (16 bytes for v128).
+	Bits []byte
+}
+
+// Uint64 returns the low 64 bits of the value.
+func (v Value) Uint64() uint64 {
+	var b [8]byte
+	copy(b[:], v.Bits)
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// Frames reads the frames saved in the paused program's buffer, outermost
+// (the export) first.
+func (m *Module) Frames() ([]Frame, error) {
+	if m.info == nil {
+		return nil, errors.New("frames of a module instrumented by Binaryen cannot be read")
+	}
+	if m.buffer == 0 {
+		return nil, errors.New("the program is not paused")
+	}
+	mem := m.mod.Memory()
+	pos, ok := mem.ReadUint32Le(m.buffer)
+	if !ok {
+		return nil, errors.New("unwind data struct out of bounds")
+	}
+	start := m.buffer + 8
+	if pos < start {
+		return nil, fmt.Errorf("unwind buffer position 0x%x below its start 0x%x", pos, start)
+	}
+	raw, ok := mem.Read(start, pos-start)
+	if !ok {
+		return nil, fmt.Errorf("unwind buffer 0x%x-0x%x out of bounds", start, pos)
+	}
+	return DecodeFrames(m.info, raw)
+}
+
+// DecodeFrames splits the bytes of an unwind buffer (from just after the
+// data struct up to its position) into frames, outermost first.
+func DecodeFrames(info *instrument.Info, buf []byte) ([]Frame, error) {
+	var frames []Frame
+	end := len(buf)
+	for end > 0 {
+		if end < 8 {
+			return nil, fmt.Errorf("unwind buffer: %d stray bytes at its bottom", end)
+		}
+		site := binary.LittleEndian.Uint32(buf[end-4:])
+		fn := binary.LittleEndian.Uint32(buf[end-8:])
+		layout := info.Frame(fn)
+		if layout == nil {
+			return nil, fmt.Errorf("unwind buffer: frame of function %d, which is not instrumented", fn)
+		}
+		if int(layout.FrameSize) > end {
+			return nil, fmt.Errorf("unwind buffer: frame of function %d (%d bytes) does not fit", fn, layout.FrameSize)
+		}
+		if int(site) >= len(layout.Sites) {
+			return nil, fmt.Errorf("unwind buffer: function %d has no unwind point %d", fn, site)
+		}
+		base := end - int(layout.FrameSize)
+		f := Frame{Func: fn, Site: int(site), At: layout.Sites[site]}
+		off := base
+		for k, l := range layout.Locals {
+			size := layout.Types[k].Size()
+			f.Locals = append(f.Locals, Value{Local: l, Type: layout.Types[k], Bits: append([]byte(nil), buf[off:off+size]...)})
+			off += size
+		}
+		frames = append(frames, f)
+		end = base
+	}
+	return frames, nil
+}
