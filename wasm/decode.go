@@ -29,6 +29,9 @@ type Decoder struct {
 	// which holds the bodies of many functions in one allocation.
 	scratch []Instr
 	slab    []Instr
+	// slabHint estimates how many instructions are still to come, so small
+	// modules do not get a large slab.
+	slabHint int
 }
 
 // Decode decodes data, which the module keeps no reference to except through
@@ -444,6 +447,7 @@ func (d *Decoder) data(r *reader) Data {
 }
 
 func (d *Decoder) code(r *reader) {
+	d.slabHint = len(r.buf) / 2 // instructions average more than two bytes
 	n := r.count(2)
 	d.m.Code = make([]Code, n)
 	for i := range d.m.Code {
@@ -531,10 +535,11 @@ func (d *Decoder) instrs(r *reader) []Instr {
 // keep copies a decoded sequence into the slab, so bodies share few large
 // allocations and the scratch buffer can be reused.
 func (d *Decoder) keep(ins []Instr) []Instr {
-	const slabSize = 1 << 14
+	const maxSlab = 1 << 14
 	if cap(d.slab)-len(d.slab) < len(ins) {
-		d.slab = make([]Instr, 0, max(slabSize, len(ins)))
+		d.slab = make([]Instr, 0, max(min(d.slabHint, maxSlab), len(ins), 64))
 	}
+	d.slabHint -= len(ins)
 	start := len(d.slab)
 	d.slab = append(d.slab, ins...)
 	return d.slab[start:len(d.slab):len(d.slab)]

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// wasmsr runs the command line in-process.
+func wasmsr(args ...string) (stdout, stderr string, code int) {
+	var out, errOut bytes.Buffer
+	code = run(append([]string{"wasmsr"}, args...), &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/wasmsr -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func TestInspectModule(t *testing.T) {
+	tests := []struct {
+		golden string
+		args   []string
+	}{
+		{"sample.inspect.txt", []string{"inspect", "testdata/sample.wasm"}},
+		{"sample.inspect.json", []string{"inspect", "--json", "testdata/sample.wasm"}},
+		// Flags may follow the file.
+		{"sample.inspect.top1.txt", []string{"inspect", "testdata/sample.wasm", "--top", "1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.golden, func(t *testing.T) {
+			stdout, stderr, code := wasmsr(tc.args...)
+			if code != 0 || stderr != "" {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			golden(t, tc.golden, stdout)
+		})
+	}
+}
+
+// Bad input gives one line naming the file and what is wrong, and exit 1.
+func TestBadInput(t *testing.T) {
+	sample, err := os.ReadFile("testdata/sample.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	truncated := write("truncated.wasm", sample[:0xa0])
+	text := write("text.wasm", []byte("(module)\n"))
+	missing := filepath.Join(dir, "missing.wasm")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"inspect", truncated}, "wasmsr: " + truncated + ": truncated code section at offset 0xa0\n"},
+		{[]string{"inspect", text}, "wasmsr: " + text + ": module header at offset 0x0: magic header not detected\n"},
+		{[]string{"inspect", missing}, "wasmsr: " + missing + ": no such file or directory\n"},
+		{[]string{"inspect"}, "wasmsr: inspect: expected one FILE.wasm argument, got 0\n"},
+		{[]string{"instrument", truncated}, "wasmsr: " + truncated + ": truncated code section at offset 0xa0\n"},
+		{[]string{"instrument", "--safepoints", "sometimes", "testdata/sample.wasm"}, "wasmsr: instrument: unknown safepoint mode \"sometimes\" (want loops, calls or none)\n"},
+	}
+	for _, tc := range tests {
+		stdout, stderr, code := wasmsr(tc.args...)
+		if code != 1 || stderr != tc.want || stdout != "" {
+			t.Errorf("wasmsr %q: exit %d, stdout %q, stderr %q; want exit 1 and stderr %q", tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+}
