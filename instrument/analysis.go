@@ -77,7 +77,9 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 				a.loopSafepoints[f] = true
 				a.mark(f, "has a loop (safepoint at its header)")
 			}
-			if recursive[f] {
+			// A recursive function needs a safepoint at its entry unless every
+			// entry reaches a loop header's safepoint straight away.
+			if recursive[f] && !startsAtLoop(m.Code[k].Body) {
 				a.entrySafepoint[f] = true
 				a.mark(f, "may recurse (safepoint at its entry)")
 			}
@@ -193,6 +195,22 @@ func functionNames(m *wasm.Module) []string {
 		}
 	}
 	return names
+}
+
+// startsAtLoop reports whether a body reaches a loop header before any
+// call or branch: only straight-line code and block openings come first.
+func startsAtLoop(body []wasm.Instr) bool {
+	for i := range body {
+		switch op := body[i].Op; op {
+		case wasm.OpLoop:
+			return true
+		case wasm.OpBlock, wasm.OpNop, wasm.OpDrop, wasm.OpLocalGet, wasm.OpLocalSet, wasm.OpLocalTee,
+			wasm.OpGlobalGet, wasm.OpGlobalSet, wasm.OpI32Const, wasm.OpI64Const, wasm.OpF32Const, wasm.OpF64Const:
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 func scanBody(body []wasm.Instr) funcScan {

@@ -21,7 +21,8 @@ import (
 // Every level with items starts with one block per item, innermost first,
 // whose ends are the landings, and a prologue that, when rewinding,
 // branches to the landing of the item that holds the saved call index
-// (and, for the function level, first restores the frame).
+// (and, for the function level, first restores the frame). A chain of
+// levels that open each other right away shares one prologue.
 type emitter struct {
 	r   *rewriter
 	p   *plan
@@ -31,24 +32,26 @@ type emitter struct {
 	origPos []int // output frame of each open original frame
 	levels  []*levelState
 
-	nextSite int         // next call site to meet, in plan.sites order
-	siteAt   map[int]int // call instruction -> site
-	ci, ptr  uint32      // the call-index and frame-pointer locals
-	// spills holds the spill locals of each level item, allocated up front
-	// so the frame layout is known before the body is written.
+	siteAt  map[int]int // call instruction -> site
+	ci, ptr uint32      // the call-index and frame-pointer locals
+	// spills holds the spill locals of each level item, allocated up front.
 	spills  map[*item][]uint32
 	spSpill map[*level][]uint32
-	layout  frameLayout
+
+	// restoreAt is where the frame restore goes once the saved locals are
+	// known; resumePoints are where rewinds arrive.
+	restoreAt    int
+	resumePoints []int
 }
 
 // levelState tracks a level while its arm is being written.
 type levelState struct {
 	l       *level // nil when the arm has no items
 	next    int    // next item to land
-	landing []int  // output frame of each item's landing block
+	landing []int  // output frame of each item's landing block (-1: none)
 }
 
-// frameLayout is where a function's locals go in its saved frame; the
+// frameLayout is where a function's saved locals go in its frame; the
 // function index and the call index follow them.
 type frameLayout struct {
 	locals  []uint32
@@ -63,7 +66,6 @@ func (e *emitter) i32(v int32)        { e.emit(wasm.I32Const(v)) }
 func (e *emitter) get(l uint32)       { e.emit(wasm.Indexed(wasm.OpLocalGet, l)) }
 func (e *emitter) set(l uint32)       { e.emit(wasm.Indexed(wasm.OpLocalSet, l)) }
 func (e *emitter) gget(g uint32)      { e.emit(wasm.Indexed(wasm.OpGlobalGet, g)) }
-func (e *emitter) gset(g uint32)      { e.emit(wasm.Indexed(wasm.OpGlobalSet, g)) }
 func (e *emitter) call(f uint32)      { e.emit(wasm.Indexed(wasm.OpCall, f)) }
 
 func (e *emitter) open(orig bool) {
@@ -84,31 +86,20 @@ func (e *emitter) block(bt wasm.BlockType) { e.emit(wasm.Block(wasm.OpBlock, bt)
 func (e *emitter) ifEmpty()                { e.emit(wasm.Block(wasm.OpIf, wasm.BlockEmpty)); e.open(false) }
 func (e *emitter) end()                    { e.op(wasm.OpEnd); e.close(false) }
 
+// depth is the label depth of the output frame at position pos.
+func (e *emitter) depth(pos int) uint32 { return uint32(e.frames - 1 - pos) }
+
 // br branches to the output frame at position pos.
-func (e *emitter) br(pos int) { e.emit(wasm.Indexed(wasm.OpBr, uint32(e.frames-1-pos))) }
+func (e *emitter) br(pos int) { e.emit(wasm.Indexed(wasm.OpBr, e.depth(pos))) }
 
 // remap turns a label of the original body into the output's.
 func (e *emitter) remap(depth uint32) uint32 {
-	pos := e.origPos[len(e.origPos)-1-int(depth)]
-	return uint32(e.frames - 1 - pos)
+	return e.depth(e.origPos[len(e.origPos)-1-int(depth)])
 }
 
-func (e *emitter) load(t wasm.ValType, offset uint32) {
-	e.emit(wasm.Mem(loadOps[t], 2, uint64(offset)))
-}
-
-func (e *emitter) store(t wasm.ValType, offset uint32) {
-	e.emit(wasm.Mem(storeOps[t], 2, uint64(offset)))
-}
-
-// Frames are stored with 4-byte alignment hints, valid for every type.
-var (
-	loadOps  = map[wasm.ValType]wasm.Opcode{wasm.I32: wasm.OpI32Load, wasm.I64: wasm.OpI64Load, wasm.F32: wasm.OpF32Load, wasm.F64: wasm.OpF64Load, wasm.V128: wasm.OpV128Load}
-	storeOps = map[wasm.ValType]wasm.Opcode{wasm.I32: wasm.OpI32Store, wasm.I64: wasm.OpI64Store, wasm.F32: wasm.OpF32Store, wasm.F64: wasm.OpF64Store, wasm.V128: wasm.OpV128Store}
-)
-
-// rewrite writes the instrumented body.
-func (e *emitter) rewrite() ([]wasm.Instr, error) {
+// rewrite writes the instrumented body, without the frame restore and save
+// (see finish).
+func (e *emitter) rewrite() error {
 	body := e.p.body
 	e.siteAt = map[int]int{}
 	for s, st := range e.p.sites {
@@ -116,10 +107,8 @@ func (e *emitter) rewrite() ([]wasm.Instr, error) {
 			e.siteAt[st.instr] = s
 		}
 	}
-	results := e.r.tracker.Results()
-
 	e.block(wasm.BlockEmpty) // $unwind
-	e.emit(wasm.Block(wasm.OpBlock, e.r.blockType(nil, results)))
+	e.emit(wasm.Block(wasm.OpBlock, e.r.blockType(nil, e.r.tracker.Results())))
 	e.open(true) // $body stands for the function frame
 	e.enterLevel(-1)
 	for i := range body {
@@ -142,27 +131,23 @@ func (e *emitter) rewrite() ([]wasm.Instr, error) {
 			e.enterLevel(i)
 		case wasm.OpElse, wasm.OpCatch, wasm.OpCatchAll:
 			if err := e.leaveLevel(i); err != nil {
-				return nil, err
+				return err
 			}
 			e.emit(in)
 			e.enterLevel(i)
 		case wasm.OpEnd:
 			if err := e.leaveLevel(i); err != nil {
-				return nil, err
+				return err
 			}
 			e.emit(in)
 			e.close(true)
 			if i == len(body)-1 {
 				e.op(wasm.OpReturn)
 				e.end() // $unwind
-				if err := e.epilogue(results); err != nil {
-					return nil, err
-				}
-				e.op(wasm.OpEnd)
 			}
 		case wasm.OpDelegate:
 			if err := e.leaveLevel(i); err != nil {
-				return nil, err
+				return err
 			}
 			e.close(true)
 			in.X = e.remap(in.X)
@@ -179,22 +164,27 @@ func (e *emitter) rewrite() ([]wasm.Instr, error) {
 			in.X = e.remap(in.X)
 			e.emit(in)
 		default:
-			e.emit(in)
-			if s, ok := e.siteAt[i]; ok {
-				// After a call that may unwind: if it is unwinding, save this frame.
-				e.gget(e.r.g.State)
-				e.ifEmpty()
+			s, site := e.siteAt[i]
+			if site {
+				// The call index is set before the call, so that the check
+				// after it is a single branch to the frame save.
 				e.i32(int32(s))
 				e.set(e.ci)
-				e.br(0)
-				e.end()
+			}
+			e.emit(in)
+			if site {
+				e.gget(e.r.g.State)
+				e.emit(wasm.Indexed(wasm.OpBrIf, e.depth(0)))
 			}
 		}
 	}
 	if e.frames != 0 || len(e.levels) != 0 {
-		return nil, fmt.Errorf("internal error: %d frames and %d levels left open", e.frames, len(e.levels))
+		return fmt.Errorf("internal error: %d frames and %d levels left open", e.frames, len(e.levels))
 	}
-	return e.out, nil
+	if e.restoreAt == 0 {
+		return fmt.Errorf("internal error: no place for the frame restore")
+	}
+	return nil
 }
 
 // enterLevel starts the arm opened by instruction opener (-1: the function body).
@@ -209,18 +199,38 @@ func (e *emitter) enterLevel(opener int) {
 	ls.landing = make([]int, n)
 	bt := e.r.blockType(l.params, nil)
 	for k := n - 1; k >= 0; k-- {
+		if k == 0 && l.items[0].atStart {
+			ls.landing[k] = -1 // a rewind falls into it
+			continue
+		}
 		e.block(bt)
 		ls.landing[k] = e.frames - 1
 	}
-	isFunc := opener < 0
+	if l.link {
+		return
+	}
+	// The chain of levels whose prologue this is: this one and the links
+	// above it whose first item opened it.
+	first := len(e.levels) - 1
+	for first > 0 {
+		parent := e.levels[first-1].l
+		if parent == nil || !parent.link || parent.items[0].start != e.levels[first].l.opener {
+			break
+		}
+		first--
+	}
+	chain := e.levels[first:]
+	isFunc := chain[0].l.opener < 0
 	if l.sp < 0 {
 		e.gget(e.r.g.State)
 		e.ifEmpty()
+		fall := e.frames - 1
 		if isFunc {
-			e.restore()
+			e.restoreAt = len(e.out)
 		}
-		e.arrive(ls)
+		e.dispatch(chain, fall)
 		e.end()
+		e.resumePoints = append(e.resumePoints, len(e.out))
 		return
 	}
 	// A safepoint: the level's values go to locals while it may unwind.
@@ -233,12 +243,25 @@ func (e *emitter) enterLevel(opener int) {
 	e.gget(e.r.g.State)
 	e.op(wasm.OpI32Or)
 	e.ifEmpty()
+	fall := e.frames - 1
 	e.gget(e.r.g.State)
 	e.ifEmpty()
 	if isFunc {
-		e.restore()
+		e.restoreAt = len(e.out)
 	}
-	e.arrive(ls)
+	if len(segments(chain)) == 0 {
+		e.call(e.r.rewoundFunc) // the safepoint is the only place to resume
+	} else {
+		// Stop here if the safepoint is the target, else go to the target's landing.
+		e.get(e.ci)
+		e.i32(int32(l.sp))
+		e.op(wasm.OpI32Eq)
+		e.ifEmpty()
+		e.call(e.r.rewoundFunc)
+		e.op(wasm.OpElse)
+		e.dispatch(chain, fall)
+		e.end()
+	}
 	e.op(wasm.OpElse)
 	e.call(e.r.pauseFunc)
 	e.ifEmpty()
@@ -248,83 +271,110 @@ func (e *emitter) enterLevel(opener int) {
 	e.end()
 	e.end()
 	e.end()
+	e.resumePoints = append(e.resumePoints, len(e.out))
 	for _, s := range spill {
 		e.get(s)
 	}
 }
 
-// arrive is what a rewind does at the start of a level: stop at the
-// level's own safepoint when that is the target, or go to the landing of
-// the item holding the target.
-func (e *emitter) arrive(ls *levelState) {
-	l := ls.l
-	switch {
-	case l.sp >= 0 && len(l.items) == 0:
-		e.stopRewind()
-	case l.sp >= 0:
-		e.get(e.ci)
-		e.i32(int32(l.sp))
-		e.op(wasm.OpI32Eq)
-		e.ifEmpty()
-		e.stopRewind()
-		e.op(wasm.OpElse)
-		e.dispatch(ls)
-		e.end()
-	default:
-		e.dispatch(ls)
-	}
+// segment maps a range of call indices to a landing.
+type segment struct {
+	hi     int // last call index of the range
+	target int // output frame of the landing; fallThrough for the first item at the start
 }
 
-// stopRewind ends a rewind that reached its safepoint: the program goes on
-// normally from here.
-func (e *emitter) stopRewind() { e.call(e.r.rewoundFunc) }
+const fallThrough = -1
 
-// dispatch branches to the landing of the item holding the saved call index.
-func (e *emitter) dispatch(ls *levelState) {
-	items := ls.l.items
-	if len(items) == 1 {
-		e.br(ls.landing[0])
+// segments lists, in call-index order, the landings a chain of levels
+// (outermost first) can rewind to: each call index belongs to the
+// innermost chain level's item that holds it.
+func segments(chain []*levelState) []segment {
+	var segs []segment
+	var walk func(k int)
+	walk = func(k int) {
+		ls := chain[k]
+		for j, it := range ls.l.items {
+			switch {
+			case ls.landing[j] >= 0:
+				segs = append(segs, segment{hi: it.hi, target: ls.landing[j]})
+			case k+1 < len(chain):
+				walk(k + 1)
+			default:
+				segs = append(segs, segment{hi: it.hi, target: fallThrough})
+			}
+		}
+	}
+	walk(0)
+	return segs
+}
+
+// dispatch branches to the landing that holds the saved call index, for a
+// chain of levels whose landing blocks are all open; falling through means
+// leaving the prologue at frame fall.
+func (e *emitter) dispatch(chain []*levelState, fall int) {
+	segs := segments(chain)
+	for k := range segs {
+		if segs[k].target == fallThrough {
+			segs[k].target = fall
+		}
+	}
+	lo := chain[0].l.lo
+	if chain[len(chain)-1].l.sp >= 0 {
+		lo++ // the safepoint was handled before
+	}
+	if len(segs) == 1 {
+		e.br(segs[0].target)
 		return
 	}
-	e.block(wasm.BlockEmpty)
-	bad := e.frames - 1
-	lo, hi := ls.l.lo, ls.l.hi
-	e.get(e.ci)
-	if lo != 0 {
-		e.i32(int32(lo))
-		e.op(wasm.OpI32Sub)
-	}
-	labels := make([]uint32, 0, hi-lo+1)
-	k := 0
-	for s := lo; s <= hi; s++ {
-		for k < len(items) && items[k].hi < s {
-			k++
+	// A br_table costs about a byte per call index, comparisons about
+	// eight bytes per range boundary: take the smaller.
+	if span := segs[len(segs)-1].hi - lo + 1; span <= 8*(len(segs)-1) {
+		e.block(wasm.BlockEmpty)
+		bad := e.frames - 1
+		e.get(e.ci)
+		if lo != 0 {
+			e.i32(int32(lo))
+			e.op(wasm.OpI32Sub)
 		}
-		target := bad
-		if k < len(items) && items[k].lo <= s {
-			target = ls.landing[k]
+		labels := make([]uint32, 0, span)
+		k := 0
+		for s := lo; s < lo+span; s++ {
+			for segs[k].hi < s {
+				k++
+			}
+			labels = append(labels, e.depth(segs[k].target))
 		}
-		labels = append(labels, uint32(e.frames-1-target))
+		e.emit(wasm.Instr{Op: wasm.OpBrTable, X: e.depth(bad), Ext: &wasm.Extra{Labels: labels}})
+		e.end()
+		e.op(wasm.OpUnreachable)
+		return
 	}
-	e.emit(wasm.Instr{Op: wasm.OpBrTable, X: uint32(e.frames - 1 - bad), Ext: &wasm.Extra{Labels: labels}})
-	e.end()
-	e.op(wasm.OpUnreachable)
+	for _, s := range segs[:len(segs)-1] {
+		e.get(e.ci)
+		e.i32(int32(s.hi))
+		e.op(wasm.OpI32LeU)
+		e.emit(wasm.Indexed(wasm.OpBrIf, e.depth(s.target)))
+	}
+	e.br(segs[len(segs)-1].target)
 }
 
 // land closes the landing block of the level's next item: spill the
 // level's values, end the block, reload them.
 func (e *emitter) land(ls *levelState) {
 	it := &ls.l.items[ls.next]
-	spill := e.spills[it]
-	for j := len(spill) - 1; j >= 0; j-- {
-		e.set(spill[j])
-	}
-	e.end()
-	for _, s := range spill {
-		e.get(s)
-	}
-	for s := it.lo; s <= it.hi; s++ {
-		e.p.sites[s].stack = append(e.p.sites[s].stack, spill...)
+	if ls.landing[ls.next] >= 0 {
+		spill := e.spills[it]
+		for j := len(spill) - 1; j >= 0; j-- {
+			e.set(spill[j])
+		}
+		e.end()
+		e.resumePoints = append(e.resumePoints, len(e.out))
+		for _, s := range spill {
+			e.get(s)
+		}
+		for s := it.lo; s <= it.hi; s++ {
+			e.p.sites[s].stack = append(e.p.sites[s].stack, spill...)
+		}
 	}
 	ls.next++
 }
@@ -338,73 +388,73 @@ func (e *emitter) leaveLevel(i int) error {
 	return nil
 }
 
-// restore pops this function's frame from the unwind buffer into the locals.
-func (e *emitter) restore() {
-	g, lay := e.r.g, &e.layout
-	e.gget(g.Data)
-	e.load(wasm.I32, 0)
-	e.i32(int32(lay.size))
-	e.op(wasm.OpI32Sub)
-	e.set(e.ptr)
-	e.gget(g.Data)
-	e.get(e.ptr)
-	e.store(wasm.I32, 0)
-	e.get(e.ptr)
-	e.load(wasm.I32, lay.size-4)
-	e.set(e.ci)
-	for k, l := range lay.locals {
-		e.get(e.ptr)
-		e.load(lay.types[k], lay.offsets[k])
-		e.set(l)
-	}
+// finish inserts the frame restore in the function's prologue and appends
+// the frame save, for the given layout.
+func (e *emitter) finish(lay *frameLayout) error {
+	restore := e.restore(lay)
+	e.out = append(e.out[:e.restoreAt], append(restore, e.out[e.restoreAt:]...)...)
+	return e.epilogue(lay)
 }
 
-// epilogue saves the frame when unwinding and returns placeholder results.
-func (e *emitter) epilogue(results []wasm.ValType) error {
-	g, lay := e.r.g, &e.layout
-	e.gget(g.Data)
-	e.load(wasm.I32, 0)
-	e.set(e.ptr)
-	// The frame must fit before the buffer's end; the helper grows the
-	// buffer or traps.
-	e.get(e.ptr)
-	e.i32(int32(lay.size))
-	e.op(wasm.OpI32Add)
-	e.gget(g.Data)
-	e.load(wasm.I32, 4)
-	e.op(wasm.OpI32GtU)
-	e.ifEmpty()
-	e.get(e.ptr)
-	e.i32(int32(lay.size))
-	e.op(wasm.OpI32Add)
-	e.gget(g.Data)
-	e.load(wasm.I32, 4)
-	e.op(wasm.OpI32Sub)
-	e.call(e.r.growFunc)
-	e.end()
+func loadStore(t wasm.ValType) (load, store wasm.Opcode) {
+	switch t {
+	case wasm.I64:
+		return wasm.OpI64Load, wasm.OpI64Store
+	case wasm.F32:
+		return wasm.OpF32Load, wasm.OpF32Store
+	case wasm.F64:
+		return wasm.OpF64Load, wasm.OpF64Store
+	case wasm.V128:
+		return wasm.OpV128Load, wasm.OpV128Store
+	}
+	return wasm.OpI32Load, wasm.OpI32Store
+}
+
+// Frames are accessed with 4-byte alignment hints, valid for every type.
+func memOp(op wasm.Opcode, offset uint32) wasm.Instr { return wasm.Mem(op, 2, uint64(offset)) }
+
+// restore returns the code that pops this function's frame from the
+// unwind buffer into the locals.
+func (e *emitter) restore(lay *frameLayout) []wasm.Instr {
+	get := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalGet, x) }
+	set := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalSet, x) }
+	code := []wasm.Instr{
+		wasm.I32Const(int32(lay.size)), wasm.Indexed(wasm.OpCall, e.r.popFunc), wasm.Indexed(wasm.OpLocalTee, e.ptr),
+		memOp(wasm.OpI32Load, lay.size-4), set(e.ci),
+	}
 	for k, l := range lay.locals {
+		load, _ := loadStore(lay.types[k])
+		code = append(code, get(e.ptr), memOp(load, lay.offsets[k]), set(l))
+	}
+	return code
+}
+
+// epilogue appends the code that saves the frame when unwinding and
+// returns placeholder results.
+func (e *emitter) epilogue(lay *frameLayout) error {
+	e.i32(int32(lay.size))
+	e.i32(int32(e.p.fn))
+	e.get(e.ci)
+	e.call(e.r.pushFunc)
+	if len(lay.locals) > 0 {
+		e.set(e.ptr)
+	} else {
+		e.op(wasm.OpDrop)
+	}
+	for k, l := range lay.locals {
+		_, store := loadStore(lay.types[k])
 		e.get(e.ptr)
 		e.get(l)
-		e.store(lay.types[k], lay.offsets[k])
+		e.emit(memOp(store, lay.offsets[k]))
 	}
-	e.get(e.ptr)
-	e.i32(int32(e.p.fn))
-	e.store(wasm.I32, lay.size-8)
-	e.get(e.ptr)
-	e.get(e.ci)
-	e.store(wasm.I32, lay.size-4)
-	e.gget(g.Data)
-	e.get(e.ptr)
-	e.i32(int32(lay.size))
-	e.op(wasm.OpI32Add)
-	e.store(wasm.I32, 0)
-	for _, t := range results {
+	for _, t := range e.r.tracker.Results() {
 		in, err := zeroValue(t)
 		if err != nil {
 			return err
 		}
 		e.emit(in)
 	}
+	e.op(wasm.OpEnd)
 	return nil
 }
 

@@ -53,10 +53,11 @@ type rewriter struct {
 	g       Globals
 	// pauseFunc starts an unwind asked for through the request global;
 	// growFunc makes room in the unwind buffer or traps.
-	// rewoundFunc ends a rewind.
-	pauseFunc, growFunc, rewoundFunc uint32
-	abi                              []abiFunc
-	types                            map[string]uint32
+	// rewoundFunc ends a rewind; pushFunc and popFunc reserve and release
+	// a frame in the buffer.
+	pauseFunc, growFunc, rewoundFunc, pushFunc, popFunc uint32
+	abi                                                 []abiFunc
+	types                                               map[string]uint32
 }
 
 // Instrument rewrites the module in input and returns the new module.
@@ -183,27 +184,31 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 			locals = append(locals, wasm.LocalGroup{Count: 1, Type: t})
 		}
 	}
-	// The frame holds every local but the two bookkeeping ones.
+	if err := e.rewrite(); err != nil {
+		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
+	}
+	// The frame keeps the locals a resumed execution may read.
+	live, ok := liveLocals(e.out, len(all), e.resumePoints)
+	var layout frameLayout
 	for l, t := range all {
-		if uint32(l) == e.ci || uint32(l) == e.ptr {
+		if uint32(l) == e.ci || uint32(l) == e.ptr || ok && !live[l] {
 			continue
 		}
 		if t.IsRef() {
 			return nil, fmt.Errorf("function %s: saving the %s local %d is not supported yet", r.a.describe(int(fn)), t, l)
 		}
-		e.layout.locals = append(e.layout.locals, uint32(l))
-		e.layout.types = append(e.layout.types, t)
-		e.layout.offsets = append(e.layout.offsets, e.layout.size)
-		e.layout.size += uint32(t.Size())
+		layout.locals = append(layout.locals, uint32(l))
+		layout.types = append(layout.types, t)
+		layout.offsets = append(layout.offsets, layout.size)
+		layout.size += uint32(t.Size())
 	}
-	e.layout.size += 8 // the function index and the call index
-	out, err := e.rewrite()
-	if err != nil {
+	layout.size += 8 // the function index and the call index
+	if err := e.finish(&layout); err != nil {
 		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
 	}
-	*code = wasm.Code{Locals: locals, Body: out}
+	*code = wasm.Code{Locals: locals, Body: e.out}
 
-	lay := &FuncLayout{Func: fn, FrameSize: e.layout.size, Locals: e.layout.locals, Types: e.layout.types}
+	lay := &FuncLayout{Func: fn, FrameSize: layout.size, Locals: layout.locals, Types: layout.types}
 	for _, s := range p.sites {
 		instr := -1
 		if s.instr >= 0 {

@@ -46,6 +46,10 @@ type item struct {
 	end   int // the structure's end (or delegate); start for a call
 	// landing is where a rewind arrives: start minus the pure pushes before it.
 	landing int
+	// atStart is set for a first item whose landing is the level's start:
+	// a rewind just falls into it, with the level's values already on the
+	// stack, so it needs no landing block and no spill.
+	atStart bool
 	// spill are the types on the level's stack at the landing, bottom first.
 	spill []wasm.ValType
 	// lo and hi are the range of site indices inside the item.
@@ -60,6 +64,12 @@ type level struct {
 	items  []item
 	sp     int // site index of its safepoint, or -1
 	lo, hi int // range of site indices inside the level
+	// link is set when the level's first item is a block, loop or try that
+	// opens the level right away, with nothing to spill: the level then
+	// needs no prologue of its own, the prologue of the innermost level of
+	// such a chain dispatches for all of them. (Go's code nests hundreds of
+	// blocks this way.)
+	link bool
 }
 
 // plan is the analysis of one prepared body.
@@ -195,6 +205,14 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 		}
 	}
 	for _, l := range p.levels {
+		if len(l.items) > 0 && l.items[0].landing == l.opener+1 {
+			first := &l.items[0]
+			first.atStart = true
+			switch body[first.start].Op {
+			case wasm.OpBlock, wasm.OpLoop, wasm.OpTry, wasm.OpTryTable:
+				l.link = l.sp < 0 && first.landing == first.start
+			}
+		}
 		l.lo, l.hi = l.sp, l.sp
 		if len(l.items) > 0 {
 			l.hi = l.items[len(l.items)-1].hi

@@ -176,6 +176,27 @@ func (r *rewriter) addHelpers() {
 		[]wasm.Instr{get(g.Data)}, memoryEnd,
 		[]wasm.Instr{wasm.Mem(wasm.OpI32Store, 2, 4)})...)
 
+	// wasmsr_push_frame(size, fn, call) -> address: reserve a frame in the
+	// buffer, growing it if needed, and write its function and call index
+	// at its top. (Locals: 3 the frame, 4 its top.)
+	r.pushFunc = r.addFunc("wasmsr_push_frame",
+		wasm.FuncType{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32}, Results: []wasm.ValType{wasm.I32}},
+		[]wasm.LocalGroup{{Count: 2, Type: wasm.I32}},
+		get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 0), wasm.Indexed(wasm.OpLocalTee, 3),
+		lget(0), op(wasm.OpI32Add), wasm.Indexed(wasm.OpLocalTee, 4),
+		get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4), op(wasm.OpI32GtU), ifThen,
+		lget(4), get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4), op(wasm.OpI32Sub), wasm.Indexed(wasm.OpCall, r.growFunc),
+		end,
+		get(g.Data), lget(4), wasm.Mem(wasm.OpI32Store, 2, 0),
+		lget(4), i32(8), op(wasm.OpI32Sub), lget(1), wasm.Mem(wasm.OpI32Store, 2, 0),
+		lget(4), i32(4), op(wasm.OpI32Sub), lget(2), wasm.Mem(wasm.OpI32Store, 2, 0),
+		lget(3))
+	// wasmsr_pop_frame(size) -> address: take the top frame off the buffer.
+	r.popFunc = r.addFunc("wasmsr_pop_frame",
+		wasm.FuncType{Params: []wasm.ValType{wasm.I32}, Results: []wasm.ValType{wasm.I32}}, oneLocal,
+		get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 0), lget(0), op(wasm.OpI32Sub), lset(1),
+		get(g.Data), lget(1), wasm.Mem(wasm.OpI32Store, 2, 0),
+		lget(1))
 	start := func(state int32) []wasm.Instr {
 		return concat(r.setState(state), []wasm.Instr{lget(0), set(g.Data)}, r.checkBuffer())
 	}

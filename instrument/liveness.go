@@ -1,0 +1,152 @@
+package instrument
+
+import (
+	"math/bits"
+
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// liveLocals returns the locals that may be read before being written on
+// some path starting at one of the given points of body: the locals a
+// frame must keep so that execution can resume there. It is a backward
+// dataflow analysis over instructions. ok is false for bodies with
+// exception handling, whose hidden edges into catches it does not model
+// (the caller then keeps every local).
+func liveLocals(body []wasm.Instr, numLocals int, points []int) (live []bool, ok bool) {
+	n := len(body)
+	words := (numLocals + 63) / 64
+	// Successors of each instruction, from the structure. exit means the
+	// function returns.
+	const exit = -1
+	match := make([]int, n)  // block/loop/if/try -> its end
+	elseOf := make([]int, n) // if -> its else, or -1
+	opener := make([]int, n) // else/end -> its opener
+	var stack []int
+	for i := range body {
+		match[i], elseOf[i], opener[i] = -1, -1, -1
+		switch body[i].Op {
+		case wasm.OpTry, wasm.OpTryTable, wasm.OpCatch, wasm.OpCatchAll, wasm.OpDelegate, wasm.OpThrow,
+			wasm.OpRethrow, wasm.OpThrowRef:
+			return nil, false
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf:
+			stack = append(stack, i)
+		case wasm.OpElse:
+			o := stack[len(stack)-1]
+			elseOf[o], opener[i] = i, o
+		case wasm.OpEnd:
+			if len(stack) > 0 {
+				o := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				match[o], opener[i] = i, o
+			}
+		}
+	}
+	// labelTarget finds where a branch of the given depth at instruction
+	// i goes; it needs the enclosing openers, recomputed in a second pass.
+	succ := make([][2]int, n)
+	var extra [][]int // br_table targets, by instruction
+	extraAt := map[int]int{}
+	stack = stack[:0]
+	target := func(depth uint32) int {
+		if int(depth) >= len(stack) {
+			return exit
+		}
+		o := stack[len(stack)-1-int(depth)]
+		if body[o].Op == wasm.OpLoop {
+			return o + 1
+		}
+		return match[o]
+	}
+	for i := range body {
+		in := &body[i]
+		next := i + 1
+		if next >= n {
+			next = exit
+		}
+		s := [2]int{next, -2} // -2: no second successor
+		switch in.Op {
+		case wasm.OpBlock, wasm.OpLoop:
+			stack = append(stack, i)
+		case wasm.OpIf:
+			stack = append(stack, i)
+			if e := elseOf[i]; e >= 0 {
+				s[1] = e + 1
+			} else {
+				s[1] = match[i]
+			}
+		case wasm.OpElse:
+			s[0] = match[opener[i]]
+		case wasm.OpEnd:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case wasm.OpBr:
+			s[0] = target(in.X)
+		case wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull:
+			s[1] = target(in.X)
+		case wasm.OpBrTable:
+			ts := []int{target(in.X)}
+			for _, l := range in.Ext.Labels {
+				ts = append(ts, target(l))
+			}
+			extraAt[i] = len(extra)
+			extra = append(extra, ts)
+			s[0] = -2
+		case wasm.OpReturn, wasm.OpUnreachable, wasm.OpReturnCall, wasm.OpReturnCallIndirect, wasm.OpReturnCallRef:
+			s[0] = exit
+		}
+		succ[i] = s
+	}
+
+	liveIn := make([]uint64, n*words)
+	in := func(i int) []uint64 { return liveIn[i*words : (i+1)*words] }
+	out := make([]uint64, words)
+	// Iterate backwards to a fixpoint; loops need more than one pass.
+	for changed := true; changed; {
+		changed = false
+		for i := n - 1; i >= 0; i-- {
+			clear(out)
+			add := func(j int) {
+				if j >= 0 {
+					for w, v := range in(j) {
+						out[w] |= v
+					}
+				}
+			}
+			if k, ok := extraAt[i]; ok {
+				for _, j := range extra[k] {
+					add(j)
+				}
+			} else {
+				add(succ[i][0])
+				add(succ[i][1])
+			}
+			switch body[i].Op {
+			case wasm.OpLocalSet, wasm.OpLocalTee:
+				x := body[i].X
+				out[x/64] &^= 1 << (x % 64)
+			case wasm.OpLocalGet:
+				x := body[i].X
+				out[x/64] |= 1 << (x % 64)
+			}
+			cur := in(i)
+			for w := range cur {
+				if cur[w] != out[w] {
+					cur[w] = out[w]
+					changed = true
+				}
+			}
+		}
+	}
+	live = make([]bool, numLocals)
+	for _, p := range points {
+		for w, v := range in(p) {
+			for v != 0 {
+				b := bits.TrailingZeros64(v)
+				live[w*64+b] = true
+				v &^= 1 << b
+			}
+		}
+	}
+	return live, true
+}
