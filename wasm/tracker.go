@@ -17,9 +17,12 @@ import (
 type TypeTracker struct {
 	m         *Module
 	funcTypes []uint32 // type index of every function, imports first
-	globals   []GlobalType
-	tables    []ValType // element type of every table
-	tags      []uint32  // type index of every tag
+	// numImported counts the imported functions; functions the module
+	// gains after NewTypeTracker are not tracked.
+	numImported int
+	globals     []GlobalType
+	tables      []ValType // element type of every table
+	tags        []uint32  // type index of every tag
 	// canon maps each type index to the first index of an equivalent type,
 	// since references to equivalent types match.
 	canon []uint32
@@ -74,6 +77,7 @@ func NewTypeTracker(m *Module) *TypeTracker {
 			t.tags = append(t.tags, im.TypeIndex)
 		}
 	}
+	t.numImported = len(t.funcTypes)
 	t.funcTypes = append(t.funcTypes, m.Funcs...)
 	for i := range m.Globals {
 		t.globals = append(t.globals, m.Globals[i].Type)
@@ -130,7 +134,7 @@ func canonicalTypes(m *Module) []uint32 {
 // Start begins following the body of function fn (an index in the function
 // index space that names a function the module defines).
 func (t *TypeTracker) Start(fn uint32) error {
-	numImported := len(t.funcTypes) - len(t.m.Funcs)
+	numImported := t.numImported
 	if int(fn) < numImported || int(fn) >= len(t.funcTypes) {
 		return fmt.Errorf("function %d: not a function with a body", fn)
 	}
@@ -177,7 +181,7 @@ func (t *TypeTracker) Walk(fn uint32, visit func(i int, in *Instr) error) error 
 	if err := t.Start(fn); err != nil {
 		return err
 	}
-	body := t.m.Code[int(fn)-(len(t.funcTypes)-len(t.m.Funcs))].Body
+	body := t.m.Code[int(fn)-t.numImported].Body
 	for i := range body {
 		if visit != nil {
 			if err := visit(i, &body[i]); err != nil {
