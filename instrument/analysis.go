@@ -27,6 +27,9 @@ type analysis struct {
 	entrySafepoint []bool
 	// unmatched lists the --only/--remove/--add patterns that matched nothing.
 	unmatched []string
+	// importTaken is set when a table may hold an import that may unwind:
+	// an indirect tail call may then leave no frame to rewind into.
+	importTaken bool
 }
 
 // funcScan is what the analysis needs from one body.
@@ -64,10 +67,14 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 		scans[k] = scanBody(m.Code[k].Body)
 	}
 	allowed := a.allowedFunctions()
+	taken := addressTaken(m, n)
+	for _, f := range taken {
+		a.importTaken = a.importTaken || f < a.numImports && a.mayUnwind[f]
+	}
 
 	// Seeds: functions with an unwind point of their own.
 	if opts.Safepoints == SafepointsLoops {
-		recursive := recursiveFunctions(m, a.numImports, scans)
+		recursive := recursiveFunctions(a.numImports, scans, taken)
 		for k := range scans {
 			f := a.numImports + k
 			if !allowed[f] {
@@ -228,19 +235,17 @@ func scanBody(body []wasm.Instr) funcScan {
 	return s
 }
 
-// recursiveFunctions finds the defined functions on a cycle of the call
-// graph, where an indirect call may reach any function whose reference the
-// module takes (element segments, ref.func) or that it exports. Only these
-// need a safepoint at their entry: every other long computation goes
-// through a loop header.
-func recursiveFunctions(m *wasm.Module, numImports int, scans []funcScan) []bool {
-	n := numImports + len(scans)
-	var addressTaken []int
+// addressTaken lists the functions an indirect call may reach: those whose
+// reference the module takes, in element segments or with ref.func.
+// Exports are not among them: the host can call an export, but it cannot
+// put it in a table the module calls through.
+func addressTaken(m *wasm.Module, n int) []int {
+	var list []int
 	taken := make([]bool, n)
 	take := func(f uint32) {
 		if int(f) < n && !taken[f] {
 			taken[f] = true
-			addressTaken = append(addressTaken, int(f))
+			list = append(list, int(f))
 		}
 	}
 	for i := range m.Elements {
@@ -256,11 +261,6 @@ func recursiveFunctions(m *wasm.Module, numImports int, scans []funcScan) []bool
 			}
 		}
 	}
-	for _, e := range m.Exports {
-		if e.Kind == wasm.KindFunc {
-			take(e.Index)
-		}
-	}
 	for k := range m.Code {
 		for _, in := range m.Code[k].Body {
 			if in.Op == wasm.OpRefFunc {
@@ -268,11 +268,20 @@ func recursiveFunctions(m *wasm.Module, numImports int, scans []funcScan) []bool
 			}
 		}
 	}
+	return list
+}
+
+// recursiveFunctions finds the defined functions on a cycle of the call
+// graph, where an indirect call may reach any address-taken function. Only
+// these need a safepoint at their entry: every other long computation goes
+// through a loop header.
+func recursiveFunctions(numImports int, scans []funcScan, taken []int) []bool {
+	n := numImports + len(scans)
 	// Indirect calls go through one extra node standing for "any function
 	// whose reference is taken", which keeps the graph linear in size.
 	anyTaken := n
 	adj := make([][]int, n+1)
-	adj[anyTaken] = addressTaken
+	adj[anyTaken] = taken
 	for k := range scans {
 		s := &scans[k]
 		out := make([]int, 0, len(s.calls)+1)

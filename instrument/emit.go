@@ -42,6 +42,9 @@ type emitter struct {
 	// known; resumePoints are where rewinds arrive.
 	restoreAt    int
 	resumePoints []int
+	// tailDispatch, when not 0, is the dispatcher to tail-call when a
+	// rewind finds another function's frame on top (see tail.go).
+	tailDispatch uint32
 }
 
 // levelState tracks a level while its arm is being written.
@@ -416,15 +419,17 @@ func memOp(op wasm.Opcode, offset uint32) wasm.Instr { return wasm.Mem(op, 2, ui
 // restore returns the code that pops this function's frame from the
 // unwind buffer into the locals.
 func (e *emitter) restore(lay *frameLayout) []wasm.Instr {
-	get := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalGet, x) }
 	set := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalSet, x) }
-	code := []wasm.Instr{
-		wasm.I32Const(int32(lay.size)), wasm.Indexed(wasm.OpCall, e.r.popFunc), wasm.Indexed(wasm.OpLocalTee, e.ptr),
-		memOp(wasm.OpI32Load, lay.size-4), set(e.ci),
+	var code []wasm.Instr
+	if e.tailDispatch != 0 {
+		code = append(e.r.topFrameFunc(), wasm.I32Const(int32(e.p.fn)), wasm.Plain(wasm.OpI32Ne),
+			wasm.Block(wasm.OpIf, wasm.BlockEmpty), wasm.Indexed(wasm.OpReturnCall, e.tailDispatch), wasm.Plain(wasm.OpEnd))
 	}
+	code = append(code,
+		wasm.I32Const(int32(lay.size)), wasm.Indexed(wasm.OpCall, e.r.popFunc), wasm.Indexed(wasm.OpLocalTee, e.ptr),
+		memOp(wasm.OpI32Load, lay.size-4), set(e.ci))
 	for k, l := range lay.locals {
-		load, _ := loadStore(lay.types[k])
-		code = append(code, get(e.ptr), memOp(load, lay.offsets[k]), set(l))
+		code = append(code, e.r.restoreLocal(e.ptr, l, lay.types[k], lay.offsets[k])...)
 	}
 	return code
 }
@@ -442,10 +447,7 @@ func (e *emitter) epilogue(lay *frameLayout) error {
 		e.op(wasm.OpDrop)
 	}
 	for k, l := range lay.locals {
-		_, store := loadStore(lay.types[k])
-		e.get(e.ptr)
-		e.get(l)
-		e.emit(memOp(store, lay.offsets[k]))
+		e.out = append(e.out, e.r.saveLocal(e.ptr, l, lay.types[k], lay.offsets[k])...)
 	}
 	for _, t := range e.r.tracker.Results() {
 		in, err := zeroValue(t)

@@ -58,6 +58,10 @@ type rewriter struct {
 	pauseFunc, growFunc, rewoundFunc, pushFunc, popFunc uint32
 	abi                                                 []abiFunc
 	types                                               map[string]uint32
+	// dispatchers are the tail-call dispatchers, by result types.
+	dispatchers map[string]*dispatcher
+	// refSpills are the tables saved references go through, by element type.
+	refSpills map[wasm.ValType]*refSpill
 }
 
 // Instrument rewrites the module in input and returns the new module.
@@ -72,7 +76,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 			return nil, nil, ErrInstrumented
 		}
 	}
-	r := &rewriter{m: m, types: map[string]uint32{}}
+	r := &rewriter{m: m, types: map[string]uint32{}, dispatchers: map[string]*dispatcher{}, refSpills: map[wasm.ValType]*refSpill{}}
 	r.a = analyze(m, &opts)
 	report := &Report{Warnings: r.a.unmatched, DefinedFuncs: len(m.Code)}
 
@@ -81,6 +85,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	r.tracker = wasm.NewTypeTracker(m)
 	info := &Info{Version: FormatVersion, InputSHA256: sha256.Sum256(input), Options: opts.String(), Globals: r.g}
 	numImports := r.a.numImports
+	var framed []uint32 // the functions that save frames, ascending
 	for k := range r.a.mayUnwind[numImports:] {
 		fn := uint32(numImports + k)
 		if !r.a.mayUnwind[fn] {
@@ -95,8 +100,12 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 		}
 		info.Funcs = append(info.Funcs, *layout)
 		report.Functions = append(report.Functions, FunctionReport{Index: fn, Name: r.a.names[fn], Why: r.a.why[fn], Sites: len(layout.Sites)})
+		if len(layout.Sites) > 0 {
+			framed = append(framed, fn)
+		}
 	}
-	if info.Exports, err = r.addExports(); err != nil {
+	r.finishTailDispatchers(framed)
+	if info.Exports, err = r.addExports(info); err != nil {
 		return nil, nil, err
 	}
 	slices.SortFunc(info.Funcs, func(a, b FuncLayout) int { return cmp.Compare(a.Func, b.Func) })
@@ -124,14 +133,24 @@ func (r *rewriter) callMayUnwind(in *wasm.Instr) bool {
 // nil when the function turns out to have no unwind point.
 func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 	m := r.m
-	code := &m.Code[int(fn)-r.a.numImports]
-	body, origin := prepare(code.Body, r.callMayUnwind)
+	// The code is copied: adding a dispatcher may move m.Code.
+	code := m.Code[int(fn)-r.a.numImports]
+	body, origin := prepare(code.Body, r.mustUntail)
 	p, err := r.buildPlan(fn, body, origin)
 	if err != nil {
 		return nil, err
 	}
+	tails := r.tailCallsMayUnwind(body)
 	if len(p.sites) == 0 {
-		return nil, nil
+		if !tails {
+			return nil, nil
+		}
+		// No frame of its own: a rewind that enters it is for a function it
+		// tail-called.
+		entry := []wasm.Instr{wasm.Indexed(wasm.OpGlobalGet, r.g.State), wasm.Block(wasm.OpIf, wasm.BlockEmpty),
+			wasm.Indexed(wasm.OpReturnCall, r.tailDispatcher(r.tracker.Results())), wasm.Plain(wasm.OpEnd)}
+		m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: code.Locals, Body: append(entry, code.Body...)}
+		return &FuncLayout{Func: fn}, nil
 	}
 	all := append([]wasm.ValType(nil), r.tracker.Locals()...) // parameters and locals
 	newLocal := func(t wasm.ValType) uint32 {
@@ -139,6 +158,9 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 		return uint32(len(all) - 1)
 	}
 	e := &emitter{r: r, p: p, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}}
+	if tails {
+		e.tailDispatch = r.tailDispatcher(r.tracker.Results())
+	}
 	e.ci = newLocal(wasm.I32)
 	e.ptr = newLocal(wasm.I32)
 	// Spill locals: levels at the same depth never hold values at the same
@@ -194,9 +216,6 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 		if uint32(l) == e.ci || uint32(l) == e.ptr || ok && !live[l] {
 			continue
 		}
-		if t.IsRef() {
-			return nil, fmt.Errorf("function %s: saving the %s local %d is not supported yet", r.a.describe(int(fn)), t, l)
-		}
 		layout.locals = append(layout.locals, uint32(l))
 		layout.types = append(layout.types, t)
 		layout.offsets = append(layout.offsets, layout.size)
@@ -206,7 +225,7 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 	if err := e.finish(&layout); err != nil {
 		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
 	}
-	*code = wasm.Code{Locals: locals, Body: e.out}
+	m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: locals, Body: e.out}
 
 	lay := &FuncLayout{Func: fn, FrameSize: layout.size, Locals: layout.locals, Types: layout.types}
 	for _, s := range p.sites {

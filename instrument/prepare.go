@@ -2,12 +2,12 @@ package instrument
 
 import "github.com/wasmsr/wasmsr/wasm"
 
-// prepare turns a body into the form the rewrite works on: tail calls to
-// callees that may unwind become a call and a return (a frame that is gone
-// cannot be rewound into), and unreachable code is removed, so that every
-// remaining instruction has a fully known operand stack. origin maps each
-// instruction of the result to its index in the original body.
-func prepare(body []wasm.Instr, mayUnwind func(*wasm.Instr) bool) (out []wasm.Instr, origin []int) {
+// prepare turns a body into the form the rewrite works on: the tail calls
+// mustUntail selects become a call and a return, and unreachable code is
+// removed, so that every remaining instruction has a fully known operand
+// stack. origin maps each instruction of the result to its index in the
+// original body.
+func prepare(body []wasm.Instr, mustUntail func(*wasm.Instr) bool) (out []wasm.Instr, origin []int) {
 	out = make([]wasm.Instr, 0, len(body))
 	origin = make([]int, 0, len(body))
 	skipping, nested := false, 0
@@ -32,7 +32,7 @@ func prepare(body []wasm.Instr, mayUnwind func(*wasm.Instr) bool) (out []wasm.In
 			}
 			skipping = false
 		}
-		if tail, ok := untail[in.Op]; ok && mayUnwind(&in) {
+		if tail, ok := untail[in.Op]; ok && mustUntail(&in) {
 			in.Op = tail
 			out = append(out, in, wasm.Plain(wasm.OpReturn))
 			origin = append(origin, i, i)
