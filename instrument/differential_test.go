@@ -18,16 +18,6 @@ import (
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
-// pausedState is what moves from one instance to a fresh one: memory,
-// mutable globals and the paused call.
-type pausedState struct {
-	memory  []byte
-	globals map[string]uint64
-	export  string
-	params  []uint64
-	buffer  uint32
-}
-
 // exportedGlobals lists the names of a module's global exports.
 func exportedGlobals(t *testing.T, module []byte) []string {
 	m, err := wasm.Decode(module)
@@ -43,41 +33,25 @@ func exportedGlobals(t *testing.T, module []byte) []string {
 	return names
 }
 
-func capture(t *testing.T, u *unwind.Module, globals []string) *pausedState {
-	mod := u.API()
-	mem := mod.Memory()
-	data, ok := mem.Read(0, mem.Size())
-	if !ok {
-		t.Fatal("cannot read memory")
+// capture reads a paused instance's state (the global names are no longer
+// needed: the module's wasmsr section lists its mutable globals).
+func capture(t *testing.T, u *unwind.Module, _ []string) *unwind.InstanceState {
+	st, err := u.Capture(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	st := &pausedState{memory: append([]byte(nil), data...), globals: map[string]uint64{}, buffer: u.Buffer()}
-	for _, name := range globals {
-		if g, ok := mod.ExportedGlobal(name).(api.MutableGlobal); ok {
-			st.globals[name] = g.Get()
-		}
-	}
-	st.export, st.params, _ = u.PausedCall()
 	return st
 }
 
-func restore(t *testing.T, mod api.Module, info *instrument.Info, st *pausedState) *unwind.Module {
-	mem := mod.Memory()
-	if need := uint32(len(st.memory)) - mem.Size(); need > 0 {
-		if _, ok := mem.Grow(need / 65536); !ok {
-			t.Fatal("cannot grow memory")
-		}
-	}
-	if !mem.Write(0, st.memory) {
-		t.Fatal("cannot write memory")
-	}
-	for name, v := range st.globals {
-		mod.ExportedGlobal(name).(api.MutableGlobal).Set(v)
-	}
+// restore loads st into a fresh instance, ready to resume.
+func restore(t *testing.T, mod api.Module, info *instrument.Info, st *unwind.InstanceState) *unwind.Module {
 	u, err := unwind.New(mod, info)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.SetPaused(st.export, st.params, st.buffer)
+	if err := u.Restore(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
 	return u
 }
 
@@ -95,7 +69,7 @@ func exitCode(t *testing.T, err error) uint32 {
 
 // safepointRun runs p pausing at the k-th safepoint, resuming in a fresh
 // instance. It returns the output, the exit code, and whether it paused.
-func safepointRun(t *testing.T, rt wazero.Runtime, compiled wazero.CompiledModule, info *instrument.Info, globals []string, p corpus.Program, k int) ([]byte, uint32, bool) {
+func safepointRun(t *testing.T, rt wazero.Runtime, compiled wazero.CompiledModule, info *instrument.Info, p corpus.Program, k int) ([]byte, uint32, bool) {
 	ctx := context.Background()
 	cfg, out := p.ModuleConfig(t)
 	cfg = cfg.WithStartFunctions().WithName("").WithSysNanotime().WithSysWalltime()
@@ -119,7 +93,7 @@ func safepointRun(t *testing.T, rt wazero.Runtime, compiled wazero.CompiledModul
 	if err != nil || len(frames) == 0 {
 		t.Fatalf("k=%d: reading frames: %v (%d frames)", k, err, len(frames))
 	}
-	st := capture(t, u, globals)
+	st := capture(t, u, nil)
 	mod.Close(ctx)
 
 	fresh, err := rt.InstantiateModule(ctx, compiled, cfg)
@@ -127,8 +101,7 @@ func safepointRun(t *testing.T, rt wazero.Runtime, compiled wazero.CompiledModul
 		t.Fatal(err)
 	}
 	defer fresh.Close(ctx)
-	u2 := restore(t, fresh, info, st)
-	_, paused, err = u2.Resume(ctx)
+	_, paused, err = restore(t, fresh, info, st).Resume(ctx)
 	if paused {
 		t.Fatalf("k=%d: paused again without a request", k)
 	}
@@ -191,9 +164,8 @@ func TestUnwindAtEverySafepoint(t *testing.T) {
 			}
 			total := countSafepoints(t, rt, compiled, report.Info, p)
 			ks := pausePoints(total)
-			globals := exportedGlobals(t, out)
 			for _, k := range ks {
-				stdout, exit, paused := safepointRun(t, rt, compiled, report.Info, globals, p, k)
+				stdout, exit, paused := safepointRun(t, rt, compiled, report.Info, p, k)
 				if !paused {
 					t.Fatalf("k=%d of %d: did not pause", k, total)
 				}

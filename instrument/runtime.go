@@ -216,17 +216,13 @@ type abiFunc struct {
 	fn   uint32
 }
 
-// addExports exports the ABI, the control globals, every mutable global,
-// and the probes of passive segments, and returns the names added.
-func (r *rewriter) addExports() ([]string, error) {
+// addExports exports the ABI, the control globals and what the host needs
+// to reach all state (see hostaccess.go), and returns the names added.
+func (r *rewriter) addExports(info *Info) ([]string, error) {
 	m := r.m
 	taken := map[string]bool{}
-	exportedGlobal := map[uint32]bool{}
 	for _, e := range m.Exports {
 		taken[e.Name] = true
-		if e.Kind == wasm.KindGlobal {
-			exportedGlobal[e.Index] = true
-		}
 	}
 	var added []string
 	export := func(name string, kind wasm.ExternKind, index uint32) error {
@@ -254,16 +250,8 @@ func (r *rewriter) addExports() ([]string, error) {
 			return nil, err
 		}
 	}
-	// Mutable globals the host must be able to save and restore.
-	numImported := uint32(m.NumImported(wasm.KindGlobal))
-	for i, g := range m.Globals {
-		idx := numImported + uint32(i)
-		if !g.Type.Mutable || exportedGlobal[idx] || idx >= r.g.State { // the last test skips ours
-			continue
-		}
-		if err := export(fmt.Sprintf("%s%d", ExportGlobalPrefix, idx), wasm.KindGlobal, idx); err != nil {
-			return nil, err
-		}
+	if err := r.hostAccess(export, info); err != nil {
+		return nil, err
 	}
 	return added, nil
 }

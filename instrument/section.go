@@ -28,6 +28,16 @@ type Info struct {
 	Globals Globals
 	// Funcs are the frame layouts of the instrumented functions, by index.
 	Funcs []FuncLayout
+	// Mutable lists the program's mutable globals and their exports.
+	Mutable []MutableGlobal
+	// Tables lists the tables whose contents can change, spill tables
+	// included; each has the wasmsr_table_* accessors.
+	Tables []uint32
+	// DroppedData and DroppedElems list the segments the code may drop.
+	DroppedData, DroppedElems []uint32
+	// FuncRefs is the number of functions wasmsr_func_ref reaches (all of
+	// them), or 0 when the module has no funcref state and no such export.
+	FuncRefs uint32
 }
 
 // FuncLayout describes the frame an instrumented function saves: its
@@ -107,6 +117,19 @@ func (info *Info) encode() []byte {
 	for _, g := range []uint32{info.Globals.State, info.Globals.Data, info.Globals.Request, info.Globals.Overflow, info.Globals.Owned, info.Globals.OwnBuffer} {
 		b = binary.AppendUvarint(b, uint64(g))
 	}
+	b = binary.AppendUvarint(b, uint64(len(info.Mutable)))
+	for _, g := range info.Mutable {
+		b = binary.AppendUvarint(b, uint64(g.Index))
+		b = binary.AppendUvarint(b, uint64(g.Type))
+		b = appendString(b, g.Export)
+	}
+	for _, list := range [][]uint32{info.Tables, info.DroppedData, info.DroppedElems} {
+		b = binary.AppendUvarint(b, uint64(len(list)))
+		for _, x := range list {
+			b = binary.AppendUvarint(b, uint64(x))
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(info.FuncRefs))
 	b = binary.AppendUvarint(b, uint64(len(info.Funcs)))
 	prev := uint32(0)
 	for _, f := range info.Funcs {
@@ -166,6 +189,17 @@ func DecodeInfo(data []byte) (*Info, error) {
 		info.Exports[i] = d.str()
 	}
 	info.Globals = Globals{State: d.u32(), Data: d.u32(), Request: d.u32(), Overflow: d.u32(), Owned: d.u32(), OwnBuffer: d.u32()}
+	info.Mutable = make([]MutableGlobal, d.count())
+	for i := range info.Mutable {
+		info.Mutable[i] = MutableGlobal{Index: d.u32(), Type: wasm.ValType(d.u64()), Export: d.str()}
+	}
+	for _, list := range []*[]uint32{&info.Tables, &info.DroppedData, &info.DroppedElems} {
+		*list = make([]uint32, d.count())
+		for i := range *list {
+			(*list)[i] = d.u32()
+		}
+	}
+	info.FuncRefs = d.u32()
 	info.Funcs = make([]FuncLayout, d.count())
 	prev := uint32(0)
 	for i := range info.Funcs {

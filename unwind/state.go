@@ -1,0 +1,281 @@
+package unwind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// InstanceState is everything a paused program keeps in its instance: the unwind
+// buffer lives in Memory, and the paused export call says where to rewind
+// into. Loading it into a fresh instance of the same module and resuming
+// continues the program. Reference values are kept as function indices
+// (funcref) so that they mean the same in another instance; externref
+// values are the host's own and are kept as they are.
+type InstanceState struct {
+	Memory  []byte
+	Globals []GlobalValue
+	Tables  []TableValues
+	// DroppedData and DroppedElems are the passive segments the program
+	// dropped.
+	DroppedData, DroppedElems []uint32
+	// Export and Params are the paused call; Buffer is the address of its
+	// unwind data struct.
+	Export string
+	Params []uint64
+	Buffer uint32
+}
+
+// GlobalValue is the value of a mutable global: Lo holds it (a funcref as
+// function index + 1, 0 for null), Hi the high half of a v128.
+type GlobalValue struct {
+	Index  uint32
+	Lo, Hi uint64
+}
+
+// TableValues are the elements of a table, encoded like GlobalValue.Lo.
+type TableValues struct {
+	Index  uint32
+	Values []uint64
+}
+
+// isFuncRef reports whether values of type t are function references.
+func isFuncRef(t wasm.ValType) bool {
+	return t.IsRef() && (t.Heap() == wasm.HeapFunc || t.Heap() >= 0)
+}
+
+// funcRefs maps function references of this instance to indices and back.
+type funcRefs struct {
+	m       *Module
+	ctx     context.Context
+	toIndex map[uint64]uint32
+}
+
+func (m *Module) funcRefs(ctx context.Context) *funcRefs { return &funcRefs{m: m, ctx: ctx} }
+
+func (f *funcRefs) encode(v uint64) (uint64, error) {
+	if v == 0 {
+		return 0, nil
+	}
+	if f.toIndex == nil {
+		n := f.m.info.FuncRefs
+		if n == 0 {
+			return 0, errors.New("module has funcref state but no wasmsr_func_ref export")
+		}
+		f.toIndex = make(map[uint64]uint32, n)
+		for i := range n {
+			res, err := f.m.invoke(f.ctx, instrument.ExportFuncRef, uint64(i))
+			if err != nil {
+				return 0, err
+			}
+			f.toIndex[res[0]] = i
+		}
+	}
+	i, ok := f.toIndex[v]
+	if !ok {
+		return 0, errors.New("a function reference that is not one of the module's functions (from another module?)")
+	}
+	return uint64(i) + 1, nil
+}
+
+func (f *funcRefs) decode(v uint64) (uint64, error) {
+	if v == 0 {
+		return 0, nil
+	}
+	res, err := f.m.invoke(f.ctx, instrument.ExportFuncRef, v-1)
+	if err != nil {
+		return 0, err
+	}
+	return res[0], nil
+}
+
+// Capture reads the state of a paused program.
+func (m *Module) Capture(ctx context.Context) (*InstanceState, error) {
+	if m.info == nil {
+		return nil, errors.New("the state of a module instrumented by Binaryen cannot be captured")
+	}
+	if m.paused == nil {
+		return nil, errors.New("the program is not paused")
+	}
+	mem := m.mod.Memory()
+	data, ok := mem.Read(0, mem.Size())
+	if !ok {
+		return nil, errors.New("cannot read memory")
+	}
+	st := &InstanceState{
+		Memory: append([]byte(nil), data...),
+		Export: m.paused.name, Params: append([]uint64(nil), m.paused.params...), Buffer: m.buffer,
+		DroppedData:  m.dropped(instrument.ExportDroppedDataPrefix, m.info.DroppedData),
+		DroppedElems: m.dropped(instrument.ExportDroppedElemPrefix, m.info.DroppedElems),
+	}
+	refs := m.funcRefs(ctx)
+	for _, g := range m.info.Mutable {
+		v := GlobalValue{Index: g.Index}
+		if g.Type == wasm.V128 {
+			res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportGlobalGetPrefix, g.Index))
+			if err != nil {
+				return nil, err
+			}
+			v.Lo, v.Hi = res[0], res[1]
+		} else {
+			eg := m.mod.ExportedGlobal(g.Export)
+			if eg == nil {
+				return nil, fmt.Errorf("module does not export global %s", g.Export)
+			}
+			v.Lo = eg.Get()
+			if isFuncRef(g.Type) {
+				var err error
+				if v.Lo, err = refs.encode(v.Lo); err != nil {
+					return nil, fmt.Errorf("global %d: %w", g.Index, err)
+				}
+			}
+		}
+		st.Globals = append(st.Globals, v)
+	}
+	for _, t := range m.info.Tables {
+		tv, err := m.captureTable(ctx, t, refs)
+		if err != nil {
+			return nil, fmt.Errorf("table %d: %w", t, err)
+		}
+		st.Tables = append(st.Tables, tv)
+	}
+	return st, nil
+}
+
+func (m *Module) dropped(prefix string, segments []uint32) []uint32 {
+	var list []uint32
+	for _, s := range segments {
+		if g := m.mod.ExportedGlobal(fmt.Sprintf("%s%d", prefix, s)); g != nil && g.Get() != 0 {
+			list = append(list, s)
+		}
+	}
+	return list
+}
+
+func (m *Module) captureTable(ctx context.Context, t uint32, refs *funcRefs) (TableValues, error) {
+	tv := TableValues{Index: t}
+	res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableSizePrefix, t))
+	if err != nil {
+		return tv, err
+	}
+	get := m.mod.ExportedFunction(fmt.Sprintf("%s%d", instrument.ExportTableGetPrefix, t))
+	if get == nil {
+		return tv, errors.New("no table accessor")
+	}
+	funcs := get.Definition().ResultTypes()[0] != api.ValueTypeExternref
+	tv.Values = make([]uint64, res[0])
+	for i := range tv.Values {
+		v, err := get.Call(ctx, uint64(i))
+		if err != nil {
+			return tv, err
+		}
+		tv.Values[i] = v[0]
+		if funcs {
+			if tv.Values[i], err = refs.encode(v[0]); err != nil {
+				return tv, fmt.Errorf("element %d: %w", i, err)
+			}
+		}
+	}
+	return tv, nil
+}
+
+// Restore loads a paused program's state into this instance, which must
+// be a fresh instance of the same module, and makes it ready to Resume.
+func (m *Module) Restore(ctx context.Context, st *InstanceState) error {
+	if m.info == nil {
+		return errors.New("the state of a module instrumented by Binaryen cannot be restored")
+	}
+	mem := m.mod.Memory()
+	if size := uint64(mem.Size()); uint64(len(st.Memory)) > size {
+		if _, ok := mem.Grow(uint32((uint64(len(st.Memory)) - size + pageSize - 1) / pageSize)); !ok {
+			return fmt.Errorf("cannot grow memory to %d bytes", len(st.Memory))
+		}
+	}
+	if !mem.Write(0, st.Memory) {
+		return errors.New("cannot write memory")
+	}
+	refs := m.funcRefs(ctx)
+	types := map[uint32]instrument.MutableGlobal{}
+	for _, g := range m.info.Mutable {
+		types[g.Index] = g
+	}
+	for _, v := range st.Globals {
+		g, ok := types[v.Index]
+		if !ok {
+			return fmt.Errorf("global %d is not a mutable global of this module", v.Index)
+		}
+		if g.Type == wasm.V128 {
+			if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportGlobalSetPrefix, g.Index), v.Lo, v.Hi); err != nil {
+				return err
+			}
+			continue
+		}
+		eg, ok := m.mod.ExportedGlobal(g.Export).(api.MutableGlobal)
+		if !ok {
+			return fmt.Errorf("module does not export mutable global %s", g.Export)
+		}
+		val := v.Lo
+		if isFuncRef(g.Type) {
+			var err error
+			if val, err = refs.decode(val); err != nil {
+				return fmt.Errorf("global %d: %w", g.Index, err)
+			}
+		}
+		eg.Set(val)
+	}
+	for _, tv := range st.Tables {
+		if err := m.restoreTable(ctx, tv, refs); err != nil {
+			return fmt.Errorf("table %d: %w", tv.Index, err)
+		}
+	}
+	for _, s := range st.DroppedData {
+		if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportDropDataPrefix, s)); err != nil {
+			return err
+		}
+	}
+	for _, s := range st.DroppedElems {
+		if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportDropElemPrefix, s)); err != nil {
+			return err
+		}
+	}
+	m.paused = &call{name: st.Export, params: append([]uint64(nil), st.Params...)}
+	m.buffer = st.Buffer
+	return nil
+}
+
+func (m *Module) restoreTable(ctx context.Context, tv TableValues, refs *funcRefs) error {
+	res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableSizePrefix, tv.Index))
+	if err != nil {
+		return err
+	}
+	if size := uint64(len(tv.Values)); size > res[0] {
+		grow, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableGrowPrefix, tv.Index), 0, size-res[0])
+		if err != nil {
+			return err
+		}
+		if int32(grow[0]) < 0 {
+			return fmt.Errorf("cannot grow the table to %d elements", size)
+		}
+	}
+	set := m.mod.ExportedFunction(fmt.Sprintf("%s%d", instrument.ExportTableSetPrefix, tv.Index))
+	if set == nil {
+		return errors.New("no table accessor")
+	}
+	funcs := set.Definition().ParamTypes()[1] != api.ValueTypeExternref
+	for i, v := range tv.Values {
+		if funcs {
+			if v, err = refs.decode(v); err != nil {
+				return fmt.Errorf("element %d: %w", i, err)
+			}
+		}
+		if _, err := set.Call(ctx, uint64(i), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
