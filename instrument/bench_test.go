@@ -1,0 +1,189 @@
+package instrument_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/internal/corpus"
+	"github.com/wasmsr/wasmsr/unwind"
+)
+
+// BenchmarkInstrumentGofmt instruments gofmt (4.9 MB, about 3,000
+// functions) with the default options, reporting the output's growth. The
+// targets are 2 s and +20 %; wasm-opt -O2 --asyncify takes 45 s and adds
+// 38 % on this machine type.
+func BenchmarkInstrumentGofmt(b *testing.B) {
+	benchmarkInstrument(b, instrument.Options{})
+}
+
+func BenchmarkInstrumentGofmtCalls(b *testing.B) {
+	benchmarkInstrument(b, instrument.Options{Safepoints: instrument.SafepointsCalls})
+}
+
+func benchmarkInstrument(b *testing.B, opts instrument.Options) {
+	in, err := os.ReadFile(corpus.Gofmt(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	var out []byte
+	for b.Loop() {
+		if out, _, err = instrument.Instrument(in, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(100*float64(len(out)-len(in))/float64(len(in)), "growth-%")
+}
+
+// BenchmarkSafepointLatency measures how long a program that never calls
+// out takes to unwind once the host asks it to pause from another
+// goroutine: from RequestPause to the export returning paused (ns/op is the
+// mean; p50-ns, p99-ns and max-ns the distribution). The target is 10 ms.
+// Each iteration resumes the program and lets it run for a while first, so
+// the request lands in its steady state rather than in the rewind. The
+// go-spin case is the floor of this measurement on the machine: a Go
+// goroutine spinning on an atomic flag, stopped the same way.
+func BenchmarkSafepointLatency(b *testing.B) {
+	for _, bc := range []struct {
+		name, wasm, arg string
+	}{
+		// A call-free loop (xorshift), effectively endless: only the
+		// loop-header safepoint can stop it.
+		{"tightloop", "c/tightloop.wasm", "4000000000000000000"},
+		// Recursion that never finishes in time: the safepoint at the
+		// entry of recursive functions stops it, with up to 90 frames to
+		// unwind.
+		{"fib", "c/fib.wasm", "90"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			benchmarkGuestLatency(b, corpus.Built(b, bc.wasm), bc.arg)
+		})
+	}
+	b.Run("go-spin", func(b *testing.B) {
+		var stop atomic.Bool
+		sampleLatency(b, func() <-chan stopped {
+			stop.Store(false)
+			ch := make(chan stopped, 1)
+			go func() {
+				for !stop.Load() {
+				}
+				ch <- stopped{at: time.Now()}
+			}()
+			return ch
+		}, func() { stop.Store(true) })
+	})
+}
+
+// stopped is how a run ended: when, taken on the running goroutine so
+// that waking the benchmark's goroutine up is not counted, and whether it
+// failed to pause.
+type stopped struct {
+	at  time.Time
+	err error
+}
+
+func benchmarkGuestLatency(b *testing.B, path, arg string) {
+	in, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, report, err := instrument.Instrument(in, instrument.Options{Safepoints: instrument.SafepointsLoops})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	cfg := wazero.NewModuleConfig().WithArgs("bench", arg).WithStartFunctions()
+	mod, err := rt.InstantiateWithConfig(ctx, out, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	u, err := unwind.New(mod, report.Info)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resume := false
+	sampleLatency(b, func() <-chan stopped {
+		ch := make(chan stopped, 1)
+		go func(resume bool) {
+			var paused bool
+			var err error
+			if resume {
+				_, paused, err = u.Resume(ctx)
+			} else {
+				_, paused, err = u.Call(ctx, "_start")
+			}
+			if err == nil && !paused {
+				err = errors.New("the program ended: give it a larger argument")
+			}
+			ch <- stopped{at: time.Now(), err: err}
+		}(resume)
+		resume = true
+		return ch
+	}, func() {
+		if err := u.RequestPause(); err != nil {
+			b.Error(err)
+		}
+	})
+	if frames, err := u.Frames(); err != nil || len(frames) == 0 {
+		b.Fatalf("paused with unreadable frames: %v (%d frames)", err, len(frames))
+	}
+}
+
+// sampleLatency times, once per iteration, how long a run started by start
+// takes to stop after request, and reports the distribution.
+func sampleLatency(b *testing.B, start func() <-chan stopped, request func()) {
+	// wazero's compiled code cannot be preempted, so a stop-the-world
+	// phase while the guest runs would wait for the guest, which waits for
+	// our request, which waits for the world: no collections while a run
+	// is in flight, only between runs. For the same reason the timer is
+	// never stopped (that stops the world too); the latencies are timed by
+	// hand and replace ns/op.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	// Long enough for a rewind to be over and the guest to be deep in its
+	// loop, short enough for many samples per second.
+	const runFor = 2 * time.Millisecond
+	var latencies []time.Duration
+	for b.Loop() {
+		done := start()
+		time.Sleep(runFor)
+		t0 := time.Now()
+		request()
+		r := <-done
+		if r.err != nil {
+			b.Fatalf("run %d did not pause: %v", len(latencies)+1, r.err)
+		}
+		latencies = append(latencies, r.at.Sub(t0))
+		// Collect now and then, while nothing runs: a heap that only grows
+		// hands out fresh pages, and their page faults would be counted as
+		// latency.
+		if len(latencies)%64 == 0 {
+			runtime.GC()
+		}
+	}
+	var sum time.Duration
+	for _, l := range latencies {
+		sum += l
+	}
+	slices.Sort(latencies)
+	n := len(latencies)
+	b.ReportMetric(float64(sum.Nanoseconds())/float64(n), "ns/op")
+	b.ReportMetric(float64(latencies[(n-1)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(latencies[(n-1)*99/100].Nanoseconds()), "p99-ns")
+	b.ReportMetric(float64(latencies[n-1].Nanoseconds()), "max-ns")
+}

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# bench-instrument.sh measures wasmsr against the baseline it replaces,
+# Binaryen's `wasm-opt -O2 --asyncify`, on the numbers README.md promises:
+# instrument time and peak memory, output size, and how much slower the
+# instrumented program runs on wazero's optimizing compiler when nobody
+# pauses it. Inputs: gofmt (a large Go program, run as `gofmt -l` over
+# wazero's internal/engine), and two C programs, a recursive fib and a
+# call-free tight loop.
+#
+#   scripts/bench-instrument.sh
+#
+# Environment: BENCH_RUNS (timed runs per measurement, median reported,
+# default 3), BENCH_FIB_N (default 40), BENCH_TIGHTLOOP_N (default
+# 400000000). wasm-opt is timed once per input: it takes most of a minute on
+# gofmt, and its numbers only need to be in the right range.
+#
+# It prints machine information and markdown tables on stdout; intermediate
+# files go to build/bench/. Run it on an otherwise idle machine: the load
+# average is printed before and after so that a disturbed run can be told.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+RUNS=${BENCH_RUNS:-3}
+FIB_N=${BENCH_FIB_N:-40}
+TIGHTLOOP_N=${BENCH_TIGHTLOOP_N:-400000000}
+OUT=build/bench
+CACHE=$OUT/cache
+# The feature set Go's wasip1 output uses; the C inputs need a subset.
+WASM_OPT_FEATURES=(--enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals)
+
+log() { echo "bench-instrument: $*" >&2; }
+
+# Install what is missing the way the Makefile does (apt, sudo if not root).
+need_apt=()
+[ -x /usr/bin/time ] || need_apt+=(time)
+command -v wasm-opt >/dev/null || need_apt+=(binaryen)
+if [ ${#need_apt[@]} -gt 0 ]; then
+	sudo=""
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	log "installing ${need_apt[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
+fi
+
+mkdir -p "$OUT" "$CACHE"
+go build -o build/wasmsr ./cmd/wasmsr
+go build -o "$OUT/runwasm" ./internal/bench/cmd/runwasm
+go build -o "$OUT/growth" ./internal/bench/cmd/growth
+
+GOFMT=build/testdata/go/gofmt.wasm
+FIB=build/testdata/c/fib.wasm
+TIGHTLOOP=build/testdata/c/tightloop.wasm
+for f in "$GOFMT" "$FIB" "$TIGHTLOOP"; do
+	if [ ! -f "$f" ]; then
+		log "$f is missing: make testdata"
+		make testdata >&2
+		break
+	fi
+done
+ENGINE_DIR="$(go list -m -f '{{.Dir}}' github.com/tetratelabs/wazero)/internal/engine"
+
+# median prints the middle of its numeric arguments (the lower middle for
+# an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+minmax() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%s–%s", lo, hi}'; }
+size() { stat -c %s "$1"; }
+growth() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f %%", 100 * (b - a) / a}'; }
+
+# instrument NAME RUNS CMD...: runs CMD (which writes $OUT/NAME.wasm) RUNS
+# times under /usr/bin/time and sets itime (median wall seconds) and irss
+# (largest peak RSS, MB).
+instrument() {
+	local name=$1 runs=$2 times=() rss=() i t m
+	shift 2
+	for ((i = 0; i < runs; i++)); do
+		/usr/bin/time -f '%e %M' -o "$OUT/$name.time" "$@" >"$OUT/$name.log" 2>&1 ||
+			{ cat "$OUT/$name.log" >&2; return 1; }
+		read -r t m <"$OUT/$name.time"
+		times+=("$t")
+		rss+=("$m")
+	done
+	itime=$(median "${times[@]}")
+	irss=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1 | awk '{printf "%.0f", $1 / 1024}')
+}
+
+# run NAME RUNWASM-ARGS...: one untimed run fills the compilation
+# cache and records the output, then RUNS timed runs; sets rtime (median
+# seconds) and rrange (min–max). Every run must exit 0 and print what the
+# original printed.
+run() {
+	local name=$1 times=() i t0 t1
+	shift
+	"$OUT/runwasm" -cachedir "$CACHE" "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr" ||
+		{ log "$name: exit $?"; cat "$OUT/$name.stderr" >&2; return 1; }
+	for ((i = 0; i < RUNS; i++)); do
+		t0=$EPOCHREALTIME
+		"$OUT/runwasm" -cachedir "$CACHE" "$@" >"$OUT/$name.stdout.$i" 2>/dev/null
+		t1=$EPOCHREALTIME
+		times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')")
+		cmp -s "$OUT/$name.stdout" "$OUT/$name.stdout.$i" || { log "$name: output changed between runs"; return 1; }
+	done
+	rtime=$(median "${times[@]}")
+	rrange=$(minmax "${times[@]}")
+}
+
+ROWS=()
+# RESULT[LABEL/VARIANT] is "instrument-time rss size run-time" for the
+# targets table; RESULT[LABEL/original] is "size run-time".
+declare -A RESULT
+# bench LABEL INPUT RUNWASM-ARGS...: instruments INPUT four ways, runs the
+# original and the four outputs, and appends their table rows. In
+# RUNWASM-ARGS, @ stands for the module being run.
+bench() {
+	local label=$1 input=$2
+	shift 2
+	local orig_size orig_time variant wasm args a sz
+	orig_size=$(size "$input")
+	for variant in original wasmsr-calls wasmsr-loops wasm-opt-asyncify wasm-opt; do
+		wasm=$OUT/$label.$variant.wasm
+		case $variant in
+		original) wasm=$input ;;
+		wasmsr-*)
+			log "$label: $variant: instrumenting ($RUNS runs)"
+			instrument "$label.$variant" "$RUNS" build/wasmsr instrument "$input" -o "$wasm" --safepoints "${variant#wasmsr-}"
+			;;
+		wasm-opt-asyncify)
+			log "$label: $variant: instrumenting (1 run)"
+			instrument "$label.$variant" 1 wasm-opt -O2 --asyncify "${WASM_OPT_FEATURES[@]}" "$input" -o "$wasm"
+			;;
+		wasm-opt)
+			log "$label: $variant: optimizing (1 run)"
+			instrument "$label.$variant" 1 wasm-opt -O2 "${WASM_OPT_FEATURES[@]}" "$input" -o "$wasm"
+			;;
+		esac
+		args=()
+		for a in "$@"; do
+			[ "$a" = @ ] && a=$wasm
+			args+=("$a")
+		done
+		log "$label: $variant: running (1 warm-up + $RUNS)"
+		run "$label.$variant" "${args[@]}"
+		if [ "$variant" = original ]; then
+			orig_time=$rtime
+			RESULT[$label/original]="$orig_size $orig_time"
+			ROWS+=("| $label | original | – | – | $orig_size | – | $rtime ($rrange) | – |")
+			continue
+		fi
+		if ! cmp -s "$OUT/$label.original.stdout" "$OUT/$label.$variant.stdout"; then
+			log "$label: $variant prints something else than the original:"
+			diff "$OUT/$label.original.stdout" "$OUT/$label.$variant.stdout" | head >&2
+			return 1
+		fi
+		sz=$(size "$wasm")
+		RESULT[$label/$variant]="$itime $irss $sz $rtime"
+		ROWS+=("| $label | $variant | $itime | $irss | $sz | $(growth "$orig_size" "$sz") | $rtime ($rrange) | $(growth "$orig_time" "$rtime") |")
+	done
+}
+
+echo "## wasmsr instrument benchmark"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
+echo "- nproc: $(nproc); CPU: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); memory: $(awk '/^MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo)"
+echo "- $(go version); wazero $(go list -m -f '{{.Version}}' github.com/tetratelabs/wazero) (optimizing compiler, warm compilation cache); $(wasm-opt --version)"
+echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- timed runs per measurement: $RUNS (median shown, min–max in parentheses; wasm-opt instrument time: 1 run)"
+echo
+
+bench gofmt "$GOFMT" -mount "$ENGINE_DIR:/src:ro" @ -l /src
+bench fib "$FIB" @ "$FIB_N"
+bench tightloop "$TIGHTLOOP" @ "$TIGHTLOOP_N"
+
+echo "Inputs: gofmt = \`gofmt -l /src\` with wazero's internal/engine mounted read-only at /src; fib = \`fib $FIB_N\`; tightloop = \`tightloop $TIGHTLOOP_N\`."
+echo "wasm-opt = \`wasm-opt -O2\` without --asyncify, to tell Binaryen's optimizer apart from its instrumentation."
+echo
+echo "| input | variant | instrument time (s) | instrument peak RSS (MB) | size (bytes) | size growth | run time (s) | run time vs original |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${ROWS[@]}"
+echo
+
+# target MEASURE WASMSR LIMIT WASM-OPT ANCHOR: a row of the targets table
+# (smaller is better).
+target() {
+	local verdict
+	verdict=$(awk -v v="$2" -v l="$3" 'BEGIN {print (v + 0 <= l + 0) ? "met" : "MISSED"}')
+	echo "| $1 | $2 | ≤ $3 | $verdict | $4 | $5 |"
+}
+pctnum() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", 100 * (b - a) / a}'; }
+read -r gl_time gl_rss gl_size gl_run <<<"${RESULT[gofmt/wasmsr-loops]}"
+read -r _ _ gc_size gc_run <<<"${RESULT[gofmt/wasmsr-calls]}"
+read -r wo_time wo_rss wo_size wo_run <<<"${RESULT[gofmt/wasm-opt-asyncify]}"
+read -r go_size go_run <<<"${RESULT[gofmt/original]}"
+echo "Targets on gofmt (wasmsr's default is --safepoints=loops), with wasm-opt -O2 --asyncify measured in this run and its anchor from REFERENCE.md:"
+echo
+echo "| measure | wasmsr | target | verdict | wasm-opt -O2 --asyncify | anchor |"
+echo "|---|---:|---:|---|---:|---:|"
+target "instrument time, loops (s)" "$gl_time" 2 "$wo_time" 45
+target "instrument peak RSS, loops (MB)" "$gl_rss" 300 "$wo_rss" 400
+target "size growth, loops (%)" "$(pctnum "$go_size" "$gl_size")" 20 "$(pctnum "$go_size" "$wo_size")" 38
+target "size growth, calls (%)" "$(pctnum "$go_size" "$gc_size")" 20 "$(pctnum "$go_size" "$wo_size")" 38
+target "run time overhead, calls (%)" "$(pctnum "$go_run" "$gc_run")" 10 "$(pctnum "$go_run" "$wo_run")" 30
+target "run time overhead, loops (%)" "$(pctnum "$go_run" "$gl_run")" 15 "$(pctnum "$go_run" "$wo_run")" 30
+echo
+echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "### Where gofmt's growth comes from (--safepoints=loops)"
+echo
+"$OUT/growth" -top 10 "$GOFMT" "$OUT/gofmt.wasmsr-loops.wasm"
+echo "### The same with --safepoints=calls"
+echo
+"$OUT/growth" -top 0 "$GOFMT" "$OUT/gofmt.wasmsr-calls.wasm"
