@@ -159,7 +159,12 @@ bench() {
 echo "## wasmsr instrument benchmark"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
+if commit=$(git rev-parse --short HEAD 2>/dev/null); then
+	git diff --quiet HEAD -- || commit+=" with uncommitted changes"
+else
+	commit="unknown (not a git checkout)"
+fi
+echo "- commit: $commit"
 echo "- nproc: $(nproc); CPU: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); memory: $(awk '/^MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo)"
 echo "- $(go version); wazero $(go list -m -f '{{.Version}}' github.com/tetratelabs/wazero) (optimizing compiler, warm compilation cache); $(wasm-opt --version)"
 echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
