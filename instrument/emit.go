@@ -54,15 +54,6 @@ type levelState struct {
 	landing []int  // output frame of each item's landing block (-1: none)
 }
 
-// frameLayout is where a function's saved locals go in its frame; the
-// function index and the call index follow them.
-type frameLayout struct {
-	locals  []uint32
-	offsets []uint32
-	types   []wasm.ValType
-	size    uint32 // including the function and call indices
-}
-
 func (e *emitter) emit(in wasm.Instr) { e.out = append(e.out, in) }
 func (e *emitter) op(op wasm.Opcode)  { e.emit(wasm.Plain(op)) }
 func (e *emitter) i32(v int32)        { e.emit(wasm.I32Const(v)) }
@@ -225,6 +216,16 @@ func (e *emitter) enterLevel(opener int) {
 	chain := e.levels[first:]
 	isFunc := chain[0].l.opener < 0
 	if l.sp < 0 {
+		if segs := segments(chain); !isFunc && len(segs) == 1 {
+			// One place to go: a conditional branch, or nothing at all
+			// when a rewind just falls into it.
+			if segs[0].target != fallThrough {
+				e.gget(e.r.g.State)
+				e.emit(wasm.Indexed(wasm.OpBrIf, e.depth(segs[0].target)))
+			}
+			e.resumePoints = append(e.resumePoints, len(e.out))
+			return
+		}
 		e.gget(e.r.g.State)
 		e.ifEmpty()
 		fall := e.frames - 1
@@ -428,10 +429,7 @@ func (e *emitter) restore(lay *frameLayout) []wasm.Instr {
 	code = append(code,
 		wasm.I32Const(int32(lay.size)), wasm.Indexed(wasm.OpCall, e.r.popFunc), wasm.Indexed(wasm.OpLocalTee, e.ptr),
 		memOp(wasm.OpI32Load, lay.size-4), set(e.ci))
-	for k, l := range lay.locals {
-		code = append(code, e.r.restoreLocal(e.ptr, l, lay.types[k], lay.offsets[k])...)
-	}
-	return code
+	return append(code, e.r.restoreFrame(lay, e.ptr)...)
 }
 
 // epilogue appends the code that saves the frame when unwinding and
@@ -446,9 +444,7 @@ func (e *emitter) epilogue(lay *frameLayout) error {
 	} else {
 		e.op(wasm.OpDrop)
 	}
-	for k, l := range lay.locals {
-		e.out = append(e.out, e.r.saveLocal(e.ptr, l, lay.types[k], lay.offsets[k])...)
-	}
+	e.out = append(e.out, e.r.saveFrame(lay, e.ptr)...)
 	for _, t := range e.r.tracker.Results() {
 		in, err := zeroValue(t)
 		if err != nil {

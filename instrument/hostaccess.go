@@ -349,3 +349,30 @@ func usesReferenceTypes(m *wasm.Module) bool {
 	}
 	return false
 }
+
+// usesPostMVP reports whether a module relies on anything beyond
+// WebAssembly 1.0. The instrumenter keeps an MVP module within MVP (its
+// runtime may support nothing more); any other module is taken to run
+// where WebAssembly 2.0 does, and may then gain multi-value helpers.
+func usesPostMVP(m *wasm.Module) bool {
+	for _, ft := range m.Types {
+		if len(ft.Results) > 1 {
+			return true
+		}
+	}
+	if m.DataCount != nil || usesReferenceTypes(m) {
+		return true
+	}
+	for k := range m.Code {
+		for _, in := range m.Code[k].Body {
+			switch op := in.Op; {
+			case op > wasm.OpF64ReinterpretI64,
+				op >= wasm.OpTry && op <= wasm.OpThrowRef,
+				op >= wasm.OpReturnCall && op <= wasm.OpReturnCallRef,
+				op == wasm.OpDelegate, op == wasm.OpCatchAll, op == wasm.OpTryTable:
+				return true
+			}
+		}
+	}
+	return false
+}

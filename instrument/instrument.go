@@ -62,6 +62,10 @@ type rewriter struct {
 	dispatchers map[string]*dispatcher
 	// refSpills are the tables saved references go through, by element type.
 	refSpills map[wasm.ValType]*refSpill
+	// frameHelpers save and restore runs of locals (see frame.go).
+	frameHelpers map[helperKey]uint32
+	// multiValue is set when the output may use multi-value functions.
+	multiValue bool
 }
 
 // Instrument rewrites the module in input and returns the new module.
@@ -76,8 +80,9 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 			return nil, nil, ErrInstrumented
 		}
 	}
-	r := &rewriter{m: m, types: map[string]uint32{}, dispatchers: map[string]*dispatcher{}, refSpills: map[wasm.ValType]*refSpill{}}
+	r := &rewriter{m: m, types: map[string]uint32{}, dispatchers: map[string]*dispatcher{}, refSpills: map[wasm.ValType]*refSpill{}, frameHelpers: map[helperKey]uint32{}}
 	r.a = analyze(m, &opts)
+	r.multiValue = usesPostMVP(m)
 	report := &Report{Warnings: r.a.unmatched, DefinedFuncs: len(m.Code)}
 
 	r.addGlobals()
@@ -211,17 +216,16 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 	}
 	// The frame keeps the locals a resumed execution may read.
 	live, ok := liveLocals(e.out, len(all), e.resumePoints)
-	var layout frameLayout
+	var saved []uint32
+	var savedTypes []wasm.ValType
 	for l, t := range all {
 		if uint32(l) == e.ci || uint32(l) == e.ptr || ok && !live[l] {
 			continue
 		}
-		layout.locals = append(layout.locals, uint32(l))
-		layout.types = append(layout.types, t)
-		layout.offsets = append(layout.offsets, layout.size)
-		layout.size += uint32(t.Size())
+		saved = append(saved, uint32(l))
+		savedTypes = append(savedTypes, t)
 	}
-	layout.size += 8 // the function index and the call index
+	layout := newFrameLayout(saved, savedTypes)
 	if err := e.finish(&layout); err != nil {
 		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
 	}

@@ -1,9 +1,12 @@
 package instrument
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -11,6 +14,10 @@ import (
 // SectionName is the name of the custom section that describes an
 // instrumented module.
 const SectionName = "wasmsr"
+
+// maxInfoSize bounds the decompressed section, so that a hostile module
+// cannot make a reader allocate without limit.
+const maxInfoSize = 256 << 20
 
 // FormatVersion is the version of the custom section's format (and of the
 // frame layout it describes).
@@ -106,9 +113,21 @@ func (info *Info) Frame(fn uint32) *FuncLayout {
 	return nil
 }
 
+// The section is the format version followed by the rest DEFLATE-compressed:
+// frame layouts are long runs of small integers, and the section would
+// otherwise add 4 % to a Go program.
 func (info *Info) encode() []byte {
-	b := binary.AppendUvarint(nil, uint64(info.Version))
-	b = append(b, info.InputSHA256[:]...)
+	b := info.encodeBody()
+	var out bytes.Buffer
+	out.Write(binary.AppendUvarint(nil, uint64(info.Version)))
+	w, _ := flate.NewWriter(&out, flate.BestCompression) // the level is valid
+	w.Write(b)
+	w.Close()
+	return out.Bytes()
+}
+
+func (info *Info) encodeBody() []byte {
+	b := append([]byte(nil), info.InputSHA256[:]...)
 	b = appendString(b, info.Options)
 	b = binary.AppendUvarint(b, uint64(len(info.Exports)))
 	for _, e := range info.Exports {
@@ -142,10 +161,12 @@ func (info *Info) encode() []byte {
 			b = binary.AppendUvarint(b, uint64(f.Types[k]))
 		}
 		b = binary.AppendUvarint(b, uint64(len(f.Sites)))
+		prevInstr := int32(-1)
 		for _, s := range f.Sites {
 			b = append(b, byte(s.Kind))
 			b = binary.AppendUvarint(b, uint64(s.Target))
-			b = binary.AppendUvarint(b, uint64(s.Instr+1))
+			b = binary.AppendVarint(b, int64(s.Instr-prevInstr)) // mostly ascending: small deltas
+			prevInstr = s.Instr
 			b = binary.AppendUvarint(b, uint64(len(s.Stack)))
 			for _, l := range s.Stack {
 				b = binary.AppendUvarint(b, uint64(l))
@@ -177,11 +198,22 @@ var ErrNotInstrumented = errors.New("module is not instrumented by wasmsr (no wa
 
 // DecodeInfo decodes the content of the wasmsr custom section.
 func DecodeInfo(data []byte) (*Info, error) {
-	d := &infoDecoder{b: data}
-	info := &Info{Version: d.u32()}
-	if d.err == nil && info.Version != FormatVersion {
-		return nil, fmt.Errorf("wasmsr section format %d is not supported (this wasmsr reads %d)", info.Version, FormatVersion)
+	version, n := binary.Uvarint(data)
+	if n <= 0 {
+		return nil, errors.New("malformed wasmsr section: truncated")
 	}
+	if version != FormatVersion {
+		return nil, fmt.Errorf("wasmsr section format %d is not supported (this wasmsr reads %d)", version, FormatVersion)
+	}
+	body, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(data[n:])), maxInfoSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("malformed wasmsr section: %w", err)
+	}
+	if len(body) > maxInfoSize {
+		return nil, errors.New("malformed wasmsr section: more than 256 MiB decompressed")
+	}
+	d := &infoDecoder{b: body}
+	info := &Info{Version: uint32(version)}
 	copy(info.InputSHA256[:], d.bytes(32))
 	info.Options = d.str()
 	info.Exports = make([]string, d.count())
@@ -214,11 +246,13 @@ func DecodeInfo(data []byte) (*Info, error) {
 			f.Types[k] = wasm.ValType(d.u64())
 		}
 		f.Sites = make([]Site, d.count())
+		prevInstr := int32(-1)
 		for k := range f.Sites {
 			s := &f.Sites[k]
 			s.Kind = SiteKind(d.byte())
 			s.Target = d.u32()
-			s.Instr = int32(d.u32()) - 1
+			s.Instr = prevInstr + int32(d.i64())
+			prevInstr = s.Instr
 			s.Stack = make([]uint32, d.count())
 			for j := range s.Stack {
 				s.Stack[j] = d.u32()
@@ -246,6 +280,19 @@ func (d *infoDecoder) u64() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errTruncated
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *infoDecoder) i64() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
 	if n <= 0 {
 		d.err = errTruncated
 		return 0
