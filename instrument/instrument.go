@@ -37,7 +37,7 @@ type FunctionReport struct {
 }
 
 // ErrInstrumented is returned for a module that already carries the wasmsr
-// custom section (unless Options.Force is set).
+// custom section, unless Options.Force is set (it is then passed through).
 var ErrInstrumented = errors.New("module is already instrumented by wasmsr (use --force to instrument it again)")
 
 // Globals are the indices of the globals the instrumenter adds.
@@ -75,10 +75,12 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, c := range m.Customs {
-		if c.Name == SectionName && !opts.Force {
+	if info, err := ReadInfo(m); err == nil {
+		if !opts.Force {
 			return nil, nil, ErrInstrumented
 		}
+		return input, &Report{Info: info, DefinedFuncs: len(m.Code),
+			Warnings: []string{"the module is already instrumented by wasmsr: passed through unchanged"}}, nil
 	}
 	r := &rewriter{m: m, types: map[string]uint32{}, dispatchers: map[string]*dispatcher{}, refSpills: map[wasm.ValType]*refSpill{}, frameHelpers: map[helperKey]uint32{}}
 	r.a = analyze(m, &opts)

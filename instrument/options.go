@@ -59,8 +59,8 @@ type Options struct {
 	Remove []string
 	// Add names functions that are always instrumented.
 	Add []string
-	// Force instruments a module that was already instrumented (it then
-	// gets a second, independent set of machinery: rarely what you want).
+	// Force passes an already instrumented module through unchanged
+	// instead of refusing it (for pipelines that may see either).
 	Force bool
 }
 

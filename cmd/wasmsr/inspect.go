@@ -2,7 +2,9 @@ package main
 
 import (
 	"cmp"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -22,6 +25,7 @@ func inspectCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the description as JSON"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "how many of the largest functions to list"},
+			&cli.IntFlag{Name: "frames", Value: 20, Usage: "for an instrumented module, how many frame layouts to list (-1: all)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -32,7 +36,7 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := describeModule(data, c.Int("top"))
+			rep, err := describeModule(data, c.Int("top"), c.Int("frames"))
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
@@ -58,6 +62,34 @@ type moduleReport struct {
 	Imports   []importReport  `json:"imports"`
 	Exports   []exportReport  `json:"exports"`
 	Functions []funcReport    `json:"largest_functions"`
+	// Instrumented describes the wasmsr section of an instrumented module.
+	Instrumented *instrumentedReport `json:"instrumented,omitempty"`
+}
+
+type instrumentedReport struct {
+	Version     uint32        `json:"format_version"`
+	InputSHA256 string        `json:"input_sha256"`
+	Options     string        `json:"options"`
+	Exports     []string      `json:"added_exports"`
+	Functions   int           `json:"instrumented_functions"`
+	Sites       int           `json:"unwind_points"`
+	Frames      []frameReport `json:"frames"`
+	MoreFrames  int           `json:"more_frames,omitempty"`
+}
+
+type frameReport struct {
+	Index  uint32       `json:"index"`
+	Name   string       `json:"name,omitempty"`
+	Size   uint32       `json:"frame_bytes"`
+	Locals []string     `json:"saved_locals"`
+	Sites  []siteReport `json:"unwind_points"`
+}
+
+type siteReport struct {
+	Kind   string   `json:"kind"`
+	Target string   `json:"target,omitempty"`
+	Instr  int32    `json:"instruction"`
+	Stack  []uint32 `json:"stack_locals,omitempty"`
 }
 
 type sectionReport struct {
@@ -112,7 +144,7 @@ type funcReport struct {
 	Type     string `json:"type"`
 }
 
-func describeModule(data []byte, top int) (*moduleReport, error) {
+func describeModule(data []byte, top, frames int) (*moduleReport, error) {
 	m, err := wasm.Decode(data)
 	if err != nil {
 		return nil, err
@@ -181,7 +213,53 @@ func describeModule(data []byte, top int) (*moduleReport, error) {
 	}
 	slices.SortStableFunc(rep.Functions, func(a, b funcReport) int { return cmp.Compare(b.BodySize, a.BodySize) })
 	rep.Functions = rep.Functions[:min(max(top, 0), len(rep.Functions))]
+	info, err := instrument.ReadInfo(m)
+	switch {
+	case errors.Is(err, instrument.ErrNotInstrumented):
+	case err != nil:
+		return nil, err
+	default:
+		rep.Instrumented = describeInstrumented(m, info, frames)
+	}
 	return rep, nil
+}
+
+// describeInstrumented reports the wasmsr section: what was added and the
+// frame each instrumented function saves.
+func describeInstrumented(m *wasm.Module, info *instrument.Info, frames int) *instrumentedReport {
+	r := &instrumentedReport{Version: info.Version, InputSHA256: hex.EncodeToString(info.InputSHA256[:]),
+		Options: info.Options, Exports: info.Exports, Functions: len(info.Funcs)}
+	name := func(fn uint32) string {
+		if n := m.FuncName(fn); n != "" {
+			return n
+		}
+		return fmt.Sprintf("func[%d]", fn)
+	}
+	for k, f := range info.Funcs {
+		r.Sites += len(f.Sites)
+		if frames >= 0 && k >= frames {
+			r.MoreFrames++
+			continue
+		}
+		fr := frameReport{Index: f.Func, Name: m.FuncName(f.Func), Size: f.FrameSize}
+		for j, l := range f.Locals {
+			fr.Locals = append(fr.Locals, fmt.Sprintf("%d:%s", l, f.Types[j]))
+		}
+		for _, s := range f.Sites {
+			sr := siteReport{Kind: s.Kind.String(), Instr: s.Instr, Stack: s.Stack}
+			switch s.Kind {
+			case instrument.SiteCall:
+				sr.Target = name(s.Target)
+			case instrument.SiteIndirect:
+				if int(s.Target) < len(m.Types) {
+					sr.Target = m.Types[s.Target].String()
+				}
+			}
+			fr.Sites = append(fr.Sites, sr)
+		}
+		r.Frames = append(r.Frames, fr)
+	}
+	return r
 }
 
 func limits(l wasm.Limits, imported bool) limitsReport {
@@ -256,5 +334,43 @@ func (r *moduleReport) write(w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%d\t%s\n", name, f.BodySize, f.Type)
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Instrumented != nil {
+		return r.Instrumented.write(w)
+	}
+	return nil
+}
+
+func (r *instrumentedReport) write(w io.Writer) error {
+	fmt.Fprintf(w, "\ninstrumented by wasmsr (section format %d) from input sha256 %s\n", r.Version, r.InputSHA256)
+	fmt.Fprintf(w, "options: %s\n", r.Options)
+	fmt.Fprintf(w, "added exports: %s\n", strings.Join(r.Exports, ", "))
+	fmt.Fprintf(w, "%d functions instrumented, %d unwind points\n", r.Functions, r.Sites)
+	for _, f := range r.Frames {
+		name := f.Name
+		if name == "" {
+			name = fmt.Sprintf("func[%d]", f.Index)
+		}
+		fmt.Fprintf(w, "\n%s [%d]: frame %d bytes, locals %s\n", strings.TrimSpace(name), f.Index, f.Size, strings.Join(f.Locals, " "))
+		for k, s := range f.Sites {
+			at := fmt.Sprintf("instruction %d", s.Instr)
+			if s.Instr < 0 {
+				at = "entry"
+			}
+			line := fmt.Sprintf("  %d: %s at %s", k, s.Kind, at)
+			if s.Target != "" {
+				line += " -> " + s.Target
+			}
+			if len(s.Stack) > 0 {
+				line += fmt.Sprintf(", stack in locals %v", s.Stack)
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	if r.MoreFrames > 0 {
+		fmt.Fprintf(w, "\n... %d more (--frames -1 lists all)\n", r.MoreFrames)
+	}
+	return nil
 }

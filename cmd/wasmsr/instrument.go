@@ -25,7 +25,7 @@ func instrumentCommand() *cli.Command {
 			&cli.StringFlag{Name: "only", Usage: "instrument only these functions (comma-separated name patterns)"},
 			&cli.StringFlag{Name: "remove", Usage: "never instrument these functions"},
 			&cli.StringFlag{Name: "add", Usage: "always instrument these functions"},
-			&cli.BoolFlag{Name: "force", Usage: "instrument a module that is already instrumented"},
+			&cli.BoolFlag{Name: "force", Usage: "pass an already instrumented module through unchanged instead of refusing it"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say why each function is instrumented"},
 		},
 		Action: func(c *cli.Context) error {

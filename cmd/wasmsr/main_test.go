@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -52,6 +53,41 @@ func TestInspectModule(t *testing.T) {
 			}
 			golden(t, tc.golden, stdout)
 		})
+	}
+}
+
+// TestInstrumentSample instruments the sample module: the output must be
+// byte-identical to the golden module, and inspect must describe the frames.
+func TestInstrumentSample(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "sample.sr.wasm")
+	stdout, stderr, code := wasmsr("instrument", "testdata/sample.wasm", "-o", out, "--verbose")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	golden(t, "sample.instrument.txt", stdout+strings.ReplaceAll(stderr, out, "OUT"))
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "sample.sr.wasm", string(got))
+	stdout, stderr, code = wasmsr("inspect", "--frames", "-1", out)
+	if code != 0 || stderr != "" {
+		t.Fatalf("inspect: exit %d, stderr %q", code, stderr)
+	}
+	golden(t, "sample.sr.inspect.txt", strings.ReplaceAll(stdout, out, "OUT"))
+
+	// An instrumented module is refused unless forced.
+	_, stderr, code = wasmsr("instrument", out, "-o", out+"2")
+	if want := "wasmsr: " + out + ": module is already instrumented by wasmsr (use --force to instrument it again)\n"; code != 1 || stderr != want {
+		t.Errorf("instrumenting twice: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+	if _, stderr, code = wasmsr("instrument", "--force", out, "-o", out+"2"); code != 0 {
+		t.Errorf("--force: exit %d, stderr %q", code, stderr)
+	}
+	// A name list that matches nothing is a warning.
+	_, stderr, code = wasmsr("instrument", "--only", "sum,nothing*", "testdata/sample.wasm", "-o", out+"3")
+	if want := "wasmsr: warning: --only \"nothing*\" matches no function\n"; code != 0 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("--only: exit %d, stderr %q, want it to start with %q", code, stderr, want)
 	}
 }
 
