@@ -1,0 +1,310 @@
+package wasip1
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+)
+
+// The encoding of a State: the magic "WSP1", a version, the fields in
+// declaration order, and a CRC-32C of all that. Integers are varints,
+// strings and byte strings are length-prefixed, lists count-prefixed,
+// optional parts announced by a flag byte. The decoder checks every length
+// and count against the bytes left before allocating, so that its memory is
+// bounded by its input's size.
+
+const (
+	stateMagic   = "WSP1"
+	stateVersion = 1
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Flag bits of an encoded FD.
+const (
+	fdReadable = 1 << iota
+	fdWritable
+	fdHasDir
+	fdHasContent
+)
+
+// MarshalBinary encodes the state.
+func (s *State) MarshalBinary() ([]byte, error) {
+	b := []byte(stateMagic)
+	b = binary.AppendUvarint(b, stateVersion)
+	b = appendStrings(b, s.Args)
+	b = appendStrings(b, s.Env)
+	b = binary.AppendUvarint(b, uint64(len(s.Preopens)))
+	for _, p := range s.Preopens {
+		b = appendString(b, p.GuestPath)
+		b = append(b, boolByte(p.ReadOnly))
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.FDs)))
+	for i := range s.FDs {
+		b = appendFD(b, &s.FDs[i])
+	}
+	b = binary.AppendVarint(b, s.Monotonic)
+	b = appendString(b, string(s.Stdin))
+	if s.Poll == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = appendString(b, string(s.Poll.Subscriptions))
+		b = binary.AppendVarint(b, s.Poll.Start)
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+}
+
+func appendFD(b []byte, fd *FD) []byte {
+	var flags byte
+	if fd.Readable {
+		flags |= fdReadable
+	}
+	if fd.Writable {
+		flags |= fdWritable
+	}
+	if fd.Dir != nil {
+		flags |= fdHasDir
+	}
+	if fd.Content != nil {
+		flags |= fdHasContent
+	}
+	b = binary.AppendUvarint(b, uint64(fd.FD))
+	b = append(b, byte(fd.Kind))
+	b = binary.AppendUvarint(b, uint64(fd.Preopen))
+	b = appendString(b, fd.Path)
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, uint64(fd.OFlags))
+	b = binary.AppendUvarint(b, uint64(fd.FDFlags))
+	b = binary.AppendUvarint(b, fd.RightsBase)
+	b = binary.AppendUvarint(b, fd.RightsInheriting)
+	b = binary.AppendVarint(b, fd.Offset)
+	if d := fd.Dir; d != nil {
+		b = binary.AppendUvarint(b, d.Cookie)
+		b = binary.AppendUvarint(b, uint64(len(d.Entries)))
+		for _, e := range d.Entries {
+			b = appendString(b, e.Name)
+			b = append(b, e.Type)
+			b = binary.AppendUvarint(b, e.Ino)
+		}
+	}
+	if c := fd.Content; c != nil {
+		b = binary.AppendUvarint(b, uint64(c.Perm))
+		b = appendString(b, string(c.Data))
+	}
+	return b
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// UnmarshalBinary decodes a state encoded by MarshalBinary, checking it
+// whole before changing s.
+func (s *State) UnmarshalBinary(data []byte) error {
+	const trailer = 4
+	if len(data) < len(stateMagic)+1+trailer || string(data[:len(stateMagic)]) != stateMagic {
+		return errors.New("wasip1: not a saved WASI state")
+	}
+	body := data[:len(data)-trailer]
+	if binary.LittleEndian.Uint32(data[len(body):]) != crc32.Checksum(body, castagnoli) {
+		return errors.New("wasip1: saved WASI state is corrupt (checksum mismatch)")
+	}
+	d := decoder{b: body[len(stateMagic):]}
+	if v := d.uvarint(); d.err == nil && v != stateVersion {
+		return fmt.Errorf("wasip1: saved WASI state has version %d, want %d", v, stateVersion)
+	}
+	var st State
+	st.Args = d.strings()
+	st.Env = d.strings()
+	for n := d.count(2); n > 0 && d.err == nil; n-- {
+		st.Preopens = append(st.Preopens, Preopen{GuestPath: d.string(), ReadOnly: d.bool()})
+	}
+	for n := d.count(10); n > 0 && d.err == nil; n-- {
+		st.FDs = append(st.FDs, d.fd(len(st.Preopens)))
+	}
+	st.Monotonic = d.varint()
+	st.Stdin = d.bytes()
+	if d.bool() {
+		st.Poll = &PendingPoll{Subscriptions: d.bytes(), Start: d.varint()}
+		if n := len(st.Poll.Subscriptions); d.err == nil && (n == 0 || n%sizeSubscription != 0) {
+			d.fail("pending poll with %d bytes of subscriptions", n)
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d bytes after the end", len(d.b))
+	}
+	if d.err != nil {
+		return fmt.Errorf("wasip1: saved WASI state: %w", d.err)
+	}
+	*s = st
+	return nil
+}
+
+// decoder reads the body of an encoded State. It keeps its first error
+// and returns zero values after it.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad or truncated varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad or truncated varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// small reads a uvarint that must not exceed limit.
+func (d *decoder) small(limit uint64, what string) uint64 {
+	v := d.uvarint()
+	if v > limit {
+		d.fail("%s %d is out of range", what, v)
+		return 0
+	}
+	return v
+}
+
+// count reads the length of a list whose items take at least minSize
+// bytes each, which the rest of the input must be able to hold.
+func (d *decoder) count(minSize int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)/minSize) {
+		d.fail("count %d is larger than the input allows", n)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.fail("truncated")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) bool() bool {
+	switch d.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.fail("bad boolean")
+	return false
+}
+
+func (d *decoder) raw() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("length %d is larger than the input allows", n)
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string { return string(d.raw()) }
+
+func (d *decoder) bytes() []byte {
+	if v := d.raw(); len(v) > 0 {
+		return append([]byte(nil), v...)
+	}
+	return nil
+}
+
+func (d *decoder) strings() []string {
+	var ss []string
+	for n := d.count(1); n > 0 && d.err == nil; n-- {
+		ss = append(ss, d.string())
+	}
+	return ss
+}
+
+func (d *decoder) fd(preopens int) FD {
+	var fd FD
+	fd.FD = uint32(d.small(maxFDs-1, "fd"))
+	fd.Kind = Kind(d.byte())
+	if fd.Kind < KindStdin || fd.Kind > KindPreopen {
+		d.fail("fd %d has unknown kind %d", fd.FD, fd.Kind)
+	}
+	fd.Preopen = uint32(d.small(math.MaxUint32, "preopen"))
+	if fd.Kind >= KindFile && int64(fd.Preopen) >= int64(preopens) {
+		d.fail("fd %d is in preopen %d of %d", fd.FD, fd.Preopen, preopens)
+	}
+	fd.Path = d.string()
+	flags := d.byte()
+	if flags&^(fdReadable|fdWritable|fdHasDir|fdHasContent) != 0 {
+		d.fail("fd %d has unknown flags %#x", fd.FD, flags)
+	}
+	fd.Readable, fd.Writable = flags&fdReadable != 0, flags&fdWritable != 0
+	fd.OFlags = uint16(d.small(math.MaxUint16, "oflags"))
+	fd.FDFlags = uint16(d.small(math.MaxUint16, "fdflags"))
+	fd.RightsBase = d.uvarint()
+	fd.RightsInheriting = d.uvarint()
+	fd.Offset = d.varint()
+	if flags&fdHasDir != 0 {
+		dir := &DirCursor{Cookie: d.uvarint()}
+		for n := d.count(3); n > 0 && d.err == nil; n-- {
+			e := DirEntry{Name: d.string(), Type: d.byte(), Ino: d.uvarint()}
+			if e.Type > filetypeSymbolicLink {
+				d.fail("directory entry %q has unknown type %d", e.Name, e.Type)
+			}
+			dir.Entries = append(dir.Entries, e)
+		}
+		fd.Dir = dir
+	}
+	if flags&fdHasContent != 0 {
+		fd.Content = &Content{Perm: uint32(d.small(math.MaxUint32, "permissions")), Data: d.bytes()}
+	}
+	return fd
+}

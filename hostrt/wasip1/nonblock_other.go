@@ -1,0 +1,11 @@
+//go:build !unix
+
+package wasip1
+
+import "os"
+
+// readNonblock blocks: without the unix read(2) there is no portable way
+// to ask a file for what it has now.
+func readNonblock(f *os.File, buf []byte) (int, error) {
+	return f.Read(buf)
+}

@@ -1,0 +1,332 @@
+// Package wasip1 is wasmsr's WASI preview1 ("wasi_snapshot_preview1") for
+// wazero: a guest's whole view of the system — file descriptors, preopened
+// directories, arguments, environment, clocks and unread stdin — lives here
+// so that it can be saved with the guest's memory and restored in another
+// process, and every call is a point where the host runtime may pause the
+// guest.
+//
+// Files are only reached through an os.Root per mount, so no path, ".." or
+// symbolic link leads out of a mount. Reads of stdin and sleeps in
+// poll_oneoff give up when the host asks for a pause (see Gate) and leave
+// no trace, so that the call the guest re-issues after its rewind behaves
+// as if it had never been interrupted.
+package wasip1
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// ModuleName is the name of the host module the guest imports.
+const ModuleName = "wasi_snapshot_preview1"
+
+// Config describes the guest's system. On restore, Args and Env are
+// ignored (the guest has seen those of the saved State) and each Mount
+// supplies the host directory of the saved preopen with the same GuestPath.
+type Config struct {
+	// Args are the guest's arguments, argv[0] first.
+	Args []string
+	// Env holds "NAME=value" entries.
+	Env []string
+	// Stdin is read ahead in the background (see Save); nil is an empty
+	// stream. Stdout and Stderr nil discard the output.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Mounts are preopened as file descriptors 3, 4, ... in this order.
+	Mounts []Mount
+	// Clock is the source of time; nil uses the host's clocks.
+	Clock Clock
+	// Rand is random_get's source; nil uses crypto/rand.
+	Rand io.Reader
+	// Gate lets the host pause the guest at WASI calls; nil never pauses.
+	Gate Gate
+}
+
+// Mount preopens a host directory for the guest.
+type Mount struct {
+	// HostDir is the directory on the host.
+	HostDir string
+	// GuestPath is where the guest sees it, e.g. "/" or "/work".
+	GuestPath string
+	// ReadOnly refuses every change to the directory's tree (EROFS).
+	ReadOnly bool
+}
+
+// Clock is a source of time. Tests inject a fake one.
+type Clock interface {
+	// Walltime returns nanoseconds since the Unix epoch.
+	Walltime() int64
+	// Nanotime returns nanoseconds since an arbitrary origin; it never
+	// decreases.
+	Nanotime() int64
+	// After returns a channel that receives once d has passed on Nanotime.
+	After(d time.Duration) <-chan time.Time
+}
+
+// WASI is the state of one guest's system. Its functions run on the
+// guest's goroutine; Save and Close must not run while the guest does.
+type WASI struct {
+	args, env         []string
+	argsSize, envSize uint32
+	stdout, stderr    io.Writer
+	stdin             *stdinBuffer
+	stdinFile         *os.File // Config.Stdin when it is a file, for fstat
+	stdoutFile        *os.File
+	stderrFile        *os.File
+	clock             Clock
+	rand              io.Reader
+	gate              Gate
+	mounts            []*mount
+	fds               []*entry // indexed by fd number; nil is a free number
+
+	// The guest's monotonic clock is monoBase plus the time clock.Nanotime
+	// has advanced since monoStart, so that after a restore it carries on
+	// from the saved value. monoLast keeps it from ever going back.
+	monoBase, monoStart, monoLast int64
+
+	// pending is the poll_oneoff that a pause interrupted; see pollOneoff.
+	pending *PendingPoll
+	// subs is poll_oneoff's copy of the subscriptions, kept between calls
+	// so that polling does not allocate.
+	subs []byte
+}
+
+// mount is a preopened host directory.
+type mount struct {
+	guestPath string
+	readOnly  bool
+	root      *os.Root
+}
+
+// New returns the system described by cfg for a new guest or, when restore
+// is not nil, the system of the guest restore was saved from.
+func New(cfg Config, restore *State) (w *WASI, err error) {
+	w = &WASI{
+		args:   cfg.Args,
+		env:    cfg.Env,
+		stdout: cfg.Stdout,
+		stderr: cfg.Stderr,
+		clock:  cfg.Clock,
+		rand:   cfg.Rand,
+		gate:   cfg.Gate,
+	}
+	if w.stdout == nil {
+		w.stdout = io.Discard
+	}
+	if w.stderr == nil {
+		w.stderr = io.Discard
+	}
+	w.stdinFile, _ = cfg.Stdin.(*os.File)
+	w.stdoutFile, _ = cfg.Stdout.(*os.File)
+	w.stderrFile, _ = cfg.Stderr.(*os.File)
+	if w.clock == nil {
+		w.clock = newSystemClock()
+	}
+	if w.rand == nil {
+		w.rand = rand.Reader
+	}
+	defer func() {
+		if err != nil {
+			w.Close()
+			w = nil
+		}
+	}()
+	for _, m := range cfg.Mounts {
+		if err := w.addMount(m); err != nil {
+			return w, err
+		}
+	}
+	var pendingStdin []byte
+	if restore == nil {
+		w.monoBase = w.clock.Nanotime()
+		w.fds = []*entry{w.stdioEntry(KindStdin), w.stdioEntry(KindStdout), w.stdioEntry(KindStderr)}
+		for _, m := range w.mounts {
+			e, err := openPreopen(m)
+			if err != nil {
+				return w, err
+			}
+			w.fds = append(w.fds, e)
+		}
+	} else {
+		if err := w.restore(restore); err != nil {
+			return w, err
+		}
+		pendingStdin = restore.Stdin
+	}
+	if w.argsSize, err = nulTerminatedSize("args", w.args); err != nil {
+		return w, err
+	}
+	if w.envSize, err = nulTerminatedSize("env", w.env); err != nil {
+		return w, err
+	}
+	w.monoStart = w.clock.Nanotime()
+	w.monoLast = w.monoBase
+	w.stdin = newStdinBuffer(pendingStdin, cfg.Stdin)
+	return w, nil
+}
+
+// addMount opens a mount's root. Guest paths are compared without trailing
+// slashes, and "", "." and "/" all name the root, as in wazero.
+func (w *WASI) addMount(m Mount) error {
+	guest := normalGuestPath(m.GuestPath)
+	for _, other := range w.mounts {
+		if other.guestPath == guest {
+			return fmt.Errorf("wasip1: two mounts at guest path %q", guest)
+		}
+	}
+	root, err := os.OpenRoot(m.HostDir)
+	if err != nil {
+		return fmt.Errorf("wasip1: mount %q: %w", guest, err)
+	}
+	w.mounts = append(w.mounts, &mount{guestPath: guest, readOnly: m.ReadOnly, root: root})
+	return nil
+}
+
+func normalGuestPath(p string) string {
+	trimmed := strings.TrimRight(p, "/")
+	if strings.Trim(trimmed, "./") == "" {
+		return "/"
+	}
+	return filepath.ToSlash(trimmed)
+}
+
+// nulTerminatedSize is the size of args or env in guest memory, and checks
+// that each value can be passed as a C string.
+func nulTerminatedSize(what string, values []string) (uint32, error) {
+	var size uint64
+	for _, v := range values {
+		if strings.IndexByte(v, 0) >= 0 {
+			return 0, fmt.Errorf("wasip1: %s: %q contains NUL", what, v)
+		}
+		size += uint64(len(v)) + 1
+	}
+	if size > 1<<32-1 {
+		return 0, fmt.Errorf("wasip1: %s: too large", what)
+	}
+	return uint32(size), nil
+}
+
+// Instantiate instantiates the host module ModuleName in r. A runtime holds
+// one such module, so one WASI serves the guests of one runtime.
+func (w *WASI) Instantiate(ctx context.Context, r wazero.Runtime) (api.Module, error) {
+	b := r.NewHostModuleBuilder(ModuleName)
+	for _, f := range functions {
+		params := make([]api.ValueType, len(f.params))
+		for i, c := range f.params {
+			params[i] = api.ValueTypeI32
+			if c == 'I' {
+				params[i] = api.ValueTypeI64
+			}
+		}
+		var fn api.GoModuleFunc
+		var results []api.ValueType
+		if f.name == "proc_exit" {
+			fn = procExit
+		} else {
+			fn = w.wrap(f.impl, f.name == "poll_oneoff")
+			results = []api.ValueType{api.ValueTypeI32}
+		}
+		b.NewFunctionBuilder().WithGoModuleFunction(fn, params, results).Export(f.name)
+	}
+	return b.Instantiate(ctx)
+}
+
+// wrap turns impl into a wazero function that first asks the gate whether
+// to run at all. Any call but poll_oneoff forgets an interrupted poll: the
+// guest has moved on instead of re-issuing it.
+func (w *WASI) wrap(impl func(*WASI, context.Context, api.Module, []uint64) errno, isPoll bool) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		if w.gate != nil && !w.gate.Enter(ctx, mod) {
+			return
+		}
+		if !isPoll {
+			w.pending = nil
+		}
+		stack[0] = uint64(impl(w, ctx, mod, stack))
+	}
+}
+
+// functions are the preview1 functions in the specification's order. A
+// parameter is 'i' for i32 or 'I' for i64; every function but proc_exit
+// returns an errno.
+var functions = []struct {
+	name, params string
+	impl         func(*WASI, context.Context, api.Module, []uint64) errno
+}{
+	{"args_get", "ii", (*WASI).argsGet},
+	{"args_sizes_get", "ii", (*WASI).argsSizesGet},
+	{"environ_get", "ii", (*WASI).environGet},
+	{"environ_sizes_get", "ii", (*WASI).environSizesGet},
+	{"clock_res_get", "ii", (*WASI).clockResGet},
+	{"clock_time_get", "iIi", (*WASI).clockTimeGet},
+	{"fd_advise", "iIIi", (*WASI).fdAdvise},
+	{"fd_allocate", "iII", (*WASI).fdAllocate},
+	{"fd_close", "i", (*WASI).fdClose},
+	{"fd_datasync", "i", (*WASI).fdSync},
+	{"fd_fdstat_get", "ii", (*WASI).fdFdstatGet},
+	{"fd_fdstat_set_flags", "ii", (*WASI).fdFdstatSetFlags},
+	{"fd_fdstat_set_rights", "iII", notImplemented},
+	{"fd_filestat_get", "ii", (*WASI).fdFilestatGet},
+	{"fd_filestat_set_size", "iI", (*WASI).fdFilestatSetSize},
+	{"fd_filestat_set_times", "iIIi", (*WASI).fdFilestatSetTimes},
+	{"fd_pread", "iiiIi", (*WASI).fdPread},
+	{"fd_prestat_get", "ii", (*WASI).fdPrestatGet},
+	{"fd_prestat_dir_name", "iii", (*WASI).fdPrestatDirName},
+	{"fd_pwrite", "iiiIi", (*WASI).fdPwrite},
+	{"fd_read", "iiii", (*WASI).fdRead},
+	{"fd_readdir", "iiiIi", (*WASI).fdReaddir},
+	{"fd_renumber", "ii", (*WASI).fdRenumber},
+	{"fd_seek", "iIii", (*WASI).fdSeek},
+	{"fd_sync", "i", (*WASI).fdSync},
+	{"fd_tell", "ii", (*WASI).fdTell},
+	{"fd_write", "iiii", (*WASI).fdWrite},
+	{"path_create_directory", "iii", (*WASI).pathCreateDirectory},
+	{"path_filestat_get", "iiiii", (*WASI).pathFilestatGet},
+	{"path_filestat_set_times", "iiiiIIi", (*WASI).pathFilestatSetTimes},
+	{"path_link", "iiiiiii", (*WASI).pathLink},
+	{"path_open", "iiiiiIIii", (*WASI).pathOpen},
+	{"path_readlink", "iiiiii", (*WASI).pathReadlink},
+	{"path_remove_directory", "iii", (*WASI).pathRemoveDirectory},
+	{"path_rename", "iiiiii", (*WASI).pathRename},
+	{"path_symlink", "iiiii", (*WASI).pathSymlink},
+	{"path_unlink_file", "iii", (*WASI).pathUnlinkFile},
+	{"poll_oneoff", "iiii", (*WASI).pollOneoff},
+	{"proc_exit", "i", nil},
+	{"proc_raise", "i", notImplemented},
+	{"sched_yield", "", (*WASI).schedYield},
+	{"random_get", "ii", (*WASI).randomGet},
+	{"sock_accept", "iii", (*WASI).sockUnsupported},
+	{"sock_recv", "iiiiii", (*WASI).sockUnsupported},
+	{"sock_send", "iiiii", (*WASI).sockUnsupported},
+	{"sock_shutdown", "ii", (*WASI).sockUnsupported},
+}
+
+// Close closes every file and mount. The goroutine reading stdin ends when
+// its pending read returns.
+func (w *WASI) Close() error {
+	var errs []error
+	for _, e := range w.fds {
+		if e != nil && e.file != nil {
+			errs = append(errs, e.file.Close())
+		}
+	}
+	w.fds = nil
+	for _, m := range w.mounts {
+		errs = append(errs, m.root.Close())
+	}
+	w.mounts = nil
+	if w.stdin != nil {
+		w.stdin.close()
+	}
+	return errors.Join(errs...)
+}
