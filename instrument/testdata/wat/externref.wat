@@ -1,19 +1,22 @@
-;; externref locals, externref values on the operand stack and in a table
-;; across calls that may unwind. The host passes a reference in and checks
-;; that the same reference comes back out of each place.
+;; externref locals, externref values on the operand stack, in a table and
+;; in a global across calls that may unwind. The host passes a reference in
+;; and checks that the same reference comes back out of each place.
 (module
   (import "env" "sleep_i32" (func $sleep (param i32) (result i32)))
   (import "env" "sleep_ref" (func $sleepref (param externref) (result externref)))
   (import "env" "log_ref" (func $logref (param externref)))
   (table $keep 2 externref)
+  (global $eg (mut externref) (ref.null extern))
 
-  (func (export "run") (param $r externref) (param $x i32) (result externref externref externref externref i32)
+  (func (export "run") (param $r externref) (param $x i32) (result externref externref externref externref externref i32)
     (local $s externref) (local $null externref)
     local.get $r
     local.set $s
     i32.const 1
     local.get $r
     table.set $keep                    ;; kept in a table across the sleeps
+    local.get $r
+    global.set $eg                     ;; and in a global
     local.get $r
     ref.null extern
     local.get $x
@@ -32,6 +35,7 @@
     drop
     i32.const 1
     table.get $keep
+    global.get $eg
     local.get $null
-    ref.is_null)                       ;; (r, r, r, r, 1)
+    ref.is_null)                       ;; (r, r, r, r, r, 1)
 )

@@ -3,6 +3,7 @@
 (module
   (import "env" "sleep_i32" (func $sleep (param i32) (result i32)))
   (memory (export "memory") 1)
+  (global $vg (mut v128) (v128.const i64x2 0 0))
 
   (func $scale (param $v v128) (param $k i32) (result v128)
     local.get $v
@@ -11,7 +12,7 @@
     i32x4.splat
     i32x4.mul)
 
-  (func (export "run") (param $x i32) (result i64 i64 i64 i64)
+  (func (export "run") (param $x i32) (result i64 i64 i64 i64 i64 i64)
     (local $v v128) (local $w v128)
     v128.const i32x4 1 2 3 4
     local.set $v
@@ -23,7 +24,8 @@
     call $sleep                        ;; below it: the v128
     i32x4.splat
     i32x4.mul                          ;; (x+k)(x+1)
-    local.set $w
+    local.tee $w
+    global.set $vg                     ;; a v128 global across the sleeps below
     v128.const i64x2 0x0102030405060708 0x1112131415161718
     local.get $v
     block (param v128 v128) (result v128)
@@ -45,5 +47,9 @@
     local.get $w
     i64x2.extract_lane 0
     local.get $w
+    i64x2.extract_lane 1
+    global.get $vg
+    i64x2.extract_lane 0
+    global.get $vg
     i64x2.extract_lane 1)
 )
