@@ -1,0 +1,292 @@
+package wasip1
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// fakeGate plays the host runtime: pause closes the pausing channel, and
+// resume stands for the unwind and rewind that follow an interrupt.
+type fakeGate struct {
+	mu          sync.Mutex
+	pausingCh   chan struct{}
+	refuse      bool          // Enter returns false, as when an unwind has begun
+	entered     chan struct{} // receives on every Enter
+	interrupted chan struct{} // receives on every Interrupt
+}
+
+func newFakeGate() *fakeGate {
+	return &fakeGate{pausingCh: make(chan struct{}), entered: make(chan struct{}, 100), interrupted: make(chan struct{}, 100)}
+}
+
+func (g *fakeGate) Enter(context.Context, api.Module) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.entered <- struct{}{}
+	return !g.refuse
+}
+
+func (g *fakeGate) Pausing() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pausingCh
+}
+
+func (g *fakeGate) Interrupt(context.Context, api.Module) { g.interrupted <- struct{}{} }
+
+func (g *fakeGate) pause() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	close(g.pausingCh)
+}
+
+func (g *fakeGate) resume() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.pausingCh = make(chan struct{})
+}
+
+// waitFor fails the test if ch does not deliver soon. The bound is
+// generous: it only keeps a broken interrupt from hanging the tests.
+func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+// async calls the WASI function name through the proxy in a goroutine.
+func async(p *proxy, name string, args ...uint64) <-chan errno {
+	ch := make(chan errno, 1)
+	go func() {
+		res, err := p.mod.ExportedFunction("w."+name).Call(p.ctx, args...)
+		if err != nil {
+			panic(err)
+		}
+		ch <- errno(res[0])
+	}()
+	return ch
+}
+
+// TestGateStdin pauses a read of an empty blocking stdin, feeds stdin
+// while the guest is paused, and checks that the re-issued read and the
+// saved state get every byte.
+func TestGateStdin(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	g := newFakeGate()
+	w := mustNew(t, Config{Stdin: pr, Gate: g}, nil)
+	p := newProxy(t, w)
+	p.write(memIovec, le.AppendUint32(le.AppendUint32(nil, memBuf), 16))
+	p.write(memResult, []byte{0xee, 0xee, 0xee, 0xee})
+
+	done := async(p, "fd_read", 0, memIovec, 1, memResult)
+	waitFor(t, g.entered, "fd_read to start")
+	g.pause()
+	waitFor(t, g.interrupted, "fd_read to interrupt")
+	waitFor(t, done, "fd_read to return")
+	if got := p.u32(memResult); got != 0xeeeeeeee {
+		t.Errorf("the interrupted read wrote nread %#x", got)
+	}
+
+	// Input that arrives while the guest is paused waits in the buffer...
+	go pw.Write([]byte("hello"))
+	for avail, _ := w.stdin.status(); avail < 5; avail, _ = w.stdin.status() {
+		time.Sleep(time.Millisecond)
+	}
+	st, err := w.Save(SaveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(st.Stdin) != "hello" {
+		t.Errorf("saved stdin %q, want %q", st.Stdin, "hello")
+	}
+	// ...for the read re-issued after the rewind,
+	g.resume()
+	if got, e := p.readFD(0, 16); e != errnoSuccess || string(got) != "hello" {
+		t.Errorf("re-issued read: %q, errno %d", got, e)
+	}
+	go func() {
+		pw.Write([]byte(" world"))
+		pw.Close()
+	}()
+	var rest []byte
+	for {
+		got, e := p.readFD(0, 16)
+		if e != errnoSuccess {
+			t.Fatalf("read: errno %d", e)
+		}
+		if len(got) == 0 {
+			break
+		}
+		rest = append(rest, got...)
+	}
+	if string(rest) != " world" {
+		t.Errorf("then %q, want %q", rest, " world")
+	}
+	// ...and for a guest restored from the state saved during the pause.
+	p2 := newProxy(t, mustNew(t, Config{}, st))
+	if got, e := p2.readFD(0, 16); e != errnoSuccess || string(got) != "hello" {
+		t.Errorf("restored read: %q, errno %d", got, e)
+	}
+}
+
+// TestGatePollStdin pauses a poll_oneoff waiting for stdin.
+func TestGatePollStdin(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	g := newFakeGate()
+	p := newProxy(t, mustNew(t, Config{Stdin: pr, Gate: g}, nil))
+	sub := make([]byte, sizeSubscription)
+	le.PutUint64(sub, 0x5eed)
+	sub[8] = eventtypeFdRead
+	p.write(memBuf, sub)
+	const out = memBuf + 0x100
+
+	done := async(p, "poll_oneoff", memBuf, out, 1, memResult)
+	waitFor(t, g.entered, "poll_oneoff to start")
+	g.pause()
+	waitFor(t, g.interrupted, "poll_oneoff to interrupt")
+	waitFor(t, done, "poll_oneoff to return")
+
+	g.resume()
+	go pw.Write([]byte("abc"))
+	if e := p.call("poll_oneoff", memBuf, out, 1, memResult); e != errnoSuccess || p.u32(memResult) != 1 {
+		t.Fatalf("re-issued poll: errno %d, %d events", e, p.u32(memResult))
+	}
+	ev := p.read(out, sizeEvent)
+	if le.Uint64(ev) != 0x5eed || ev[10] != eventtypeFdRead || le.Uint16(ev[8:]) != 0 || le.Uint64(ev[16:]) != 3 {
+		t.Errorf("event %x, want userdata 5eed, fd_read, 3 bytes", ev)
+	}
+}
+
+// TestGatePollSleep pauses a sleep and checks, on a fake clock, that the
+// identical call re-issued after the rewind (in place or in a restored
+// system) sleeps only the rest, and that other calls start afresh.
+func TestGatePollSleep(t *testing.T) {
+	const sleep = 100 * time.Millisecond
+	tests := []struct {
+		name string
+		// between runs after the interrupt, with the clock 30ms later, and
+		// returns the proxy to re-issue the call on.
+		between  func(t *testing.T, p *proxy, w *WASI, g *fakeGate) (*proxy, *manualClock)
+		userdata uint64 // of the re-issued call
+		want     time.Duration
+	}{
+		{
+			name: "resumed in place",
+			between: func(t *testing.T, p *proxy, w *WASI, g *fakeGate) (*proxy, *manualClock) {
+				return p, w.clock.(*manualClock)
+			},
+			userdata: 1, want: 70 * time.Millisecond,
+		},
+		{
+			name: "restored elsewhere",
+			between: func(t *testing.T, p *proxy, w *WASI, g *fakeGate) (*proxy, *manualClock) {
+				st, err := w.Save(SaveOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				clock := newManualClock(int64(time.Second))
+				return newProxy(t, mustNew(t, Config{Clock: clock, Gate: g}, roundTrip(t, st))), clock
+			},
+			userdata: 1, want: 70 * time.Millisecond,
+		},
+		{
+			name: "another call in between",
+			between: func(t *testing.T, p *proxy, w *WASI, g *fakeGate) (*proxy, *manualClock) {
+				p.call("sched_yield")
+				return p, w.clock.(*manualClock)
+			},
+			userdata: 1, want: sleep,
+		},
+		{
+			name: "a different poll",
+			between: func(t *testing.T, p *proxy, w *WASI, g *fakeGate) (*proxy, *manualClock) {
+				return p, w.clock.(*manualClock)
+			},
+			userdata: 2, want: sleep,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newFakeGate()
+			clock := newManualClock(int64(time.Hour))
+			w := mustNew(t, Config{Gate: g, Clock: clock}, nil)
+			p := newProxy(t, w)
+			const out = memBuf + 0x100
+			sleepSub := func(p *proxy, userdata uint64) {
+				sub := make([]byte, sizeSubscription)
+				le.PutUint64(sub, userdata)
+				sub[8] = eventtypeClock
+				le.PutUint32(sub[16:], clockMonotonic)
+				le.PutUint64(sub[24:], uint64(sleep))
+				p.write(memBuf, sub)
+				p.write(memResult, []byte{0xee, 0xee, 0xee, 0xee})
+			}
+
+			sleepSub(p, 1)
+			done := async(p, "poll_oneoff", memBuf, out, 1, memResult)
+			if d := waitFor(t, clock.waits, "the sleep"); d != sleep {
+				t.Fatalf("first call waits %v, want %v", d, sleep)
+			}
+			g.pause()
+			waitFor(t, g.interrupted, "poll_oneoff to interrupt")
+			waitFor(t, done, "poll_oneoff to return")
+			if got := p.u32(memResult); got != 0xeeeeeeee {
+				t.Errorf("the interrupted poll wrote nevents %#x", got)
+			}
+			clock.advance(30 * time.Millisecond)
+			g.resume()
+
+			p, clock = tc.between(t, p, w, g)
+			sleepSub(p, tc.userdata)
+			done = async(p, "poll_oneoff", memBuf, out, 1, memResult)
+			if d := waitFor(t, clock.waits, "the re-issued sleep"); d != tc.want {
+				t.Errorf("re-issued call waits %v, want %v", d, tc.want)
+			}
+			clock.advance(tc.want)
+			if e := waitFor(t, done, "the re-issued poll_oneoff"); e != errnoSuccess || p.u32(memResult) != 1 {
+				t.Fatalf("re-issued poll: errno %d, %d events", e, p.u32(memResult))
+			}
+			if ev := p.read(out, sizeEvent); le.Uint64(ev) != tc.userdata || ev[10] != eventtypeClock {
+				t.Errorf("event %x", ev)
+			}
+		})
+	}
+}
+
+// TestGateRefuses checks that when Enter says no, a call has no effect.
+func TestGateRefuses(t *testing.T) {
+	var stdout bytes.Buffer
+	g := newFakeGate()
+	w := mustNew(t, Config{Stdout: &stdout, Stdin: bytes.NewReader([]byte("in")), Mounts: []Mount{{HostDir: t.TempDir(), GuestPath: "/"}}, Gate: g}, nil)
+	p := newProxy(t, w)
+	for avail, _ := w.stdin.status(); avail < 2; avail, _ = w.stdin.status() {
+		time.Sleep(time.Millisecond)
+	}
+	g.refuse = true
+	p.writeFD(1, []byte("out"))
+	p.readFD(0, 2)
+	p.open(3, "new.txt", oflagCreat, 0, rightFdWrite)
+	g.refuse = false
+	if stdout.Len() != 0 {
+		t.Errorf("refused fd_write wrote %q", stdout.Bytes())
+	}
+	if got, _ := p.readFD(0, 2); string(got) != "in" {
+		t.Errorf("stdin after a refused read: %q", got)
+	}
+	if fd, e := p.open(3, "new.txt", 0, 0, rightFdRead); e != errnoNoent {
+		t.Errorf("a refused path_open created a file (fd %d, errno %d)", fd, e)
+	}
+}
