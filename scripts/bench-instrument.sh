@@ -9,14 +9,15 @@
 #
 #   scripts/bench-instrument.sh
 #
-# Environment: BENCH_RUNS (timed runs per measurement, median reported,
+# Environment: BENCH_RUNS (timed rounds over all modules, median reported,
 # default 3), BENCH_FIB_N (default 40), BENCH_TIGHTLOOP_N (default
 # 400000000). wasm-opt is timed once per input: it takes most of a minute on
 # gofmt, and its numbers only need to be in the right range.
 #
 # It prints machine information and markdown tables on stdout; intermediate
 # files go to build/bench/. Run it on an otherwise idle machine: the load
-# average is printed before and after so that a disturbed run can be told.
+# average is printed before and after so that a disturbed run can be told,
+# and run times are also given in CPU time, which other jobs barely affect.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -62,13 +63,13 @@ ENGINE_DIR="$(go list -m -f '{{.Dir}}' github.com/tetratelabs/wazero)/internal/e
 # median prints the middle of its numeric arguments (the lower middle for
 # an even count).
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-minmax() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%s–%s", lo, hi}'; }
+minmax() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f–%.2f", lo, hi}'; }
 size() { stat -c %s "$1"; }
 growth() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f %%", 100 * (b - a) / a}'; }
 
-# instrument NAME RUNS CMD...: runs CMD (which writes $OUT/NAME.wasm) RUNS
-# times under /usr/bin/time and sets itime (median wall seconds) and irss
-# (largest peak RSS, MB).
+# instrument NAME RUNS CMD...: runs CMD RUNS times under /usr/bin/time (its
+# output goes to $OUT/NAME.log) and sets itime (median wall seconds) and
+# irss (largest peak RSS, MB).
 instrument() {
 	local name=$1 runs=$2 times=() rss=() i t m
 	shift 2
@@ -83,76 +84,105 @@ instrument() {
 	irss=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1 | awk '{printf "%.0f", $1 / 1024}')
 }
 
-# run NAME RUNWASM-ARGS...: one untimed run fills the compilation
-# cache and records the output, then RUNS timed runs; sets rtime (median
-# seconds) and rrange (min–max). Every run must exit 0 and print what the
-# original printed.
-run() {
-	local name=$1 times=() i t0 t1
-	shift
-	"$OUT/runwasm" -cachedir "$CACHE" "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr" ||
-		{ log "$name: exit $?"; cat "$OUT/$name.stderr" >&2; return 1; }
-	for ((i = 0; i < RUNS; i++)); do
-		t0=$EPOCHREALTIME
-		"$OUT/runwasm" -cachedir "$CACHE" "$@" >"$OUT/$name.stdout.$i" 2>/dev/null
-		t1=$EPOCHREALTIME
-		times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')")
-		cmp -s "$OUT/$name.stdout" "$OUT/$name.stdout.$i" || { log "$name: output changed between runs"; return 1; }
+VARIANTS=(original wasmsr-calls wasmsr-loops wasm-opt-asyncify wasm-opt)
+
+# make_variant LABEL INPUT VARIANT: writes $OUT/LABEL.VARIANT.wasm, timing
+# it; sets itime and irss.
+make_variant() {
+	local label=$1 input=$2 variant=$3 wasm=$OUT/$1.$3.wasm
+	case $variant in
+	wasmsr-*)
+		log "$label: $variant: instrumenting ($RUNS runs)"
+		instrument "$label.$variant" "$RUNS" build/wasmsr instrument "$input" -o "$wasm" --safepoints "${variant#wasmsr-}"
+		;;
+	wasm-opt-asyncify)
+		log "$label: $variant: instrumenting (1 run)"
+		instrument "$label.$variant" 1 wasm-opt -O2 --asyncify "${WASM_OPT_FEATURES[@]}" "$input" -o "$wasm"
+		;;
+	wasm-opt)
+		log "$label: $variant: optimizing (1 run)"
+		instrument "$label.$variant" 1 wasm-opt -O2 "${WASM_OPT_FEATURES[@]}" "$input" -o "$wasm"
+		;;
+	esac
+}
+
+# module_path LABEL INPUT VARIANT prints the file of a variant.
+module_path() {
+	if [ "$3" = original ]; then echo "$2"; else echo "$OUT/$1.$3.wasm"; fi
+}
+
+# run_module WASM STDOUT RUNWASM-OPTIONS...: runs WASM with the arguments
+# of the input being measured (ARGS, where @ stands for the module).
+run_module() {
+	local wasm=$1 stdout=$2 args=() a
+	shift 2
+	for a in "${ARGS[@]}"; do
+		[ "$a" = @ ] && a=$wasm
+		args+=("$a")
 	done
-	rtime=$(median "${times[@]}")
-	rrange=$(minmax "${times[@]}")
+	"$OUT/runwasm" -cachedir "$CACHE" "$@" "${args[@]}" >"$stdout" 2>"$stdout.err" ||
+		{ log "$wasm: exit $?"; cat "$stdout.err" >&2; return 1; }
 }
 
 ROWS=()
-# RESULT[LABEL/VARIANT] is "instrument-time rss size run-time" for the
-# targets table; RESULT[LABEL/original] is "size run-time".
+# RESULT[LABEL/VARIANT] is "instrument-time rss size wall cpu" for the
+# targets table ("- - size wall cpu" for the original).
 declare -A RESULT
-# bench LABEL INPUT RUNWASM-ARGS...: instruments INPUT four ways, runs the
-# original and the four outputs, and appends their table rows. In
-# RUNWASM-ARGS, @ stands for the module being run.
+# bench LABEL INPUT RUNWASM-ARGS...: makes the four variants of INPUT, runs
+# each module once to fill the compilation cache and check that it prints
+# what the original prints, then times RUNS rounds of all five, and
+# appends their table rows. In RUNWASM-ARGS, @ stands for the module.
 bench() {
-	local label=$1 input=$2
+	local label=$1 input=$2 variant r k t wall user sys sz
 	shift 2
-	local orig_size orig_time variant wasm args a sz
-	orig_size=$(size "$input")
-	for variant in original wasmsr-calls wasmsr-loops wasm-opt-asyncify wasm-opt; do
-		wasm=$OUT/$label.$variant.wasm
-		case $variant in
-		original) wasm=$input ;;
-		wasmsr-*)
-			log "$label: $variant: instrumenting ($RUNS runs)"
-			instrument "$label.$variant" "$RUNS" build/wasmsr instrument "$input" -o "$wasm" --safepoints "${variant#wasmsr-}"
-			;;
-		wasm-opt-asyncify)
-			log "$label: $variant: instrumenting (1 run)"
-			instrument "$label.$variant" 1 wasm-opt -O2 --asyncify "${WASM_OPT_FEATURES[@]}" "$input" -o "$wasm"
-			;;
-		wasm-opt)
-			log "$label: $variant: optimizing (1 run)"
-			instrument "$label.$variant" 1 wasm-opt -O2 "${WASM_OPT_FEATURES[@]}" "$input" -o "$wasm"
-			;;
-		esac
-		args=()
-		for a in "$@"; do
-			[ "$a" = @ ] && a=$wasm
-			args+=("$a")
-		done
-		log "$label: $variant: running (1 warm-up + $RUNS)"
-		run "$label.$variant" "${args[@]}"
-		if [ "$variant" = original ]; then
-			orig_time=$rtime
-			RESULT[$label/original]="$orig_size $orig_time"
-			ROWS+=("| $label | original | – | – | $orig_size | – | $rtime ($rrange) | – |")
-			continue
-		fi
+	ARGS=("$@")
+	local -A itimes irsses walls cpus
+	for variant in "${VARIANTS[@]:1}"; do
+		make_variant "$label" "$input" "$variant"
+		itimes[$variant]=$itime irsses[$variant]=$irss
+	done
+	log "$label: warm-up runs"
+	for variant in "${VARIANTS[@]}"; do
+		run_module "$(module_path "$label" "$input" "$variant")" "$OUT/$label.$variant.stdout"
 		if ! cmp -s "$OUT/$label.original.stdout" "$OUT/$label.$variant.stdout"; then
 			log "$label: $variant prints something else than the original:"
 			diff "$OUT/$label.original.stdout" "$OUT/$label.$variant.stdout" | head >&2
 			return 1
 		fi
-		sz=$(size "$wasm")
-		RESULT[$label/$variant]="$itime $irss $sz $rtime"
-		ROWS+=("| $label | $variant | $itime | $irss | $sz | $(growth "$orig_size" "$sz") | $rtime ($rrange) | $(growth "$orig_time" "$rtime") |")
+	done
+	# Rounds rather than all runs of one module in a row, and each round
+	# starting one module later: when the load of the machine drifts, it
+	# then spreads over all modules instead of biasing one.
+	for ((r = 0; r < RUNS; r++)); do
+		log "$label: round $((r + 1)) of $RUNS"
+		for ((k = 0; k < ${#VARIANTS[@]}; k++)); do
+			variant=${VARIANTS[(r + k) % ${#VARIANTS[@]}]}
+			t=$OUT/$label.$variant.times
+			run_module "$(module_path "$label" "$input" "$variant")" "$OUT/$label.$variant.stdout.timed" -times "$t"
+			cmp -s "$OUT/$label.original.stdout" "$OUT/$label.$variant.stdout.timed" ||
+				{ log "$label: $variant: output changed between runs"; return 1; }
+			read -r wall user sys <"$t"
+			walls[$variant]+=" $wall"
+			cpus[$variant]+=" $(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')"
+		done
+	done
+	local ow oc w c
+	# shellcheck disable=SC2086 # the lists are words
+	ow=$(median ${walls[original]}) oc=$(median ${cpus[original]})
+	for variant in "${VARIANTS[@]}"; do
+		# shellcheck disable=SC2086
+		w=$(median ${walls[$variant]}) c=$(median ${cpus[$variant]})
+		# shellcheck disable=SC2086
+		local wall_cell="$(printf '%.2f' "$w") ($(minmax ${walls[$variant]}))"
+		if [ "$variant" = original ]; then
+			sz=$(size "$input")
+			RESULT[$label/$variant]="- - $sz $w $c"
+			ROWS+=("| $label | original | – | – | $sz | – | $wall_cell | – | $(printf '%.2f' "$c") | – |")
+			continue
+		fi
+		sz=$(size "$OUT/$label.$variant.wasm")
+		RESULT[$label/$variant]="${itimes[$variant]} ${irsses[$variant]} $sz $w $c"
+		ROWS+=("| $label | $variant | ${itimes[$variant]} | ${irsses[$variant]} | $sz | $(growth "$(size "$input")" "$sz") | $wall_cell | $(growth "$ow" "$w") | $(printf '%.2f' "$c") | $(growth "$oc" "$c") |")
 	done
 }
 
@@ -168,7 +198,7 @@ echo "- commit: $commit"
 echo "- nproc: $(nproc); CPU: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); memory: $(awk '/^MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo)"
 echo "- $(go version); wazero $(go list -m -f '{{.Version}}' github.com/tetratelabs/wazero) (optimizing compiler, warm compilation cache); $(wasm-opt --version)"
 echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "- timed runs per measurement: $RUNS (median shown, min–max in parentheses; wasm-opt instrument time: 1 run)"
+echo "- timed runs: $RUNS rounds over all modules after a warm-up round (median shown, wall min–max in parentheses); wasmsr instrument time: median of $RUNS, wasm-opt: 1 run"
 echo
 
 bench gofmt "$GOFMT" -mount "$ENGINE_DIR:/src:ro" @ -l /src
@@ -178,8 +208,10 @@ bench tightloop "$TIGHTLOOP" @ "$TIGHTLOOP_N"
 echo "Inputs: gofmt = \`gofmt -l /src\` with wazero's internal/engine mounted read-only at /src; fib = \`fib $FIB_N\`; tightloop = \`tightloop $TIGHTLOOP_N\`."
 echo "wasm-opt = \`wasm-opt -O2\` without --asyncify, to tell Binaryen's optimizer apart from its instrumentation."
 echo
-echo "| input | variant | instrument time (s) | instrument peak RSS (MB) | size (bytes) | size growth | run time (s) | run time vs original |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|"
+echo "Run wall time is what the targets are stated in; run CPU time (user + system of the runner process) is nearly blind to other jobs on the machine, so trust it when the load average is high."
+echo
+echo "| input | variant | instrument time (s) | instrument peak RSS (MB) | size (bytes) | size growth | run wall (s) | wall vs original | run CPU (s) | CPU vs original |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${ROWS[@]}"
 echo
 
@@ -191,10 +223,10 @@ target() {
 	echo "| $1 | $2 | ≤ $3 | $verdict | $4 | $5 |"
 }
 pctnum() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", 100 * (b - a) / a}'; }
-read -r gl_time gl_rss gl_size gl_run <<<"${RESULT[gofmt/wasmsr-loops]}"
-read -r _ _ gc_size gc_run <<<"${RESULT[gofmt/wasmsr-calls]}"
-read -r wo_time wo_rss wo_size wo_run <<<"${RESULT[gofmt/wasm-opt-asyncify]}"
-read -r go_size go_run <<<"${RESULT[gofmt/original]}"
+read -r gl_time gl_rss gl_size gl_wall gl_cpu <<<"${RESULT[gofmt/wasmsr-loops]}"
+read -r _ _ gc_size gc_wall gc_cpu <<<"${RESULT[gofmt/wasmsr-calls]}"
+read -r wo_time wo_rss wo_size wo_wall wo_cpu <<<"${RESULT[gofmt/wasm-opt-asyncify]}"
+read -r _ _ go_size go_wall go_cpu <<<"${RESULT[gofmt/original]}"
 echo "Targets on gofmt (wasmsr's default is --safepoints=loops), with wasm-opt -O2 --asyncify measured in this run and its anchor from REFERENCE.md:"
 echo
 echo "| measure | wasmsr | target | verdict | wasm-opt -O2 --asyncify | anchor |"
@@ -203,8 +235,10 @@ target "instrument time, loops (s)" "$gl_time" 2 "$wo_time" 45
 target "instrument peak RSS, loops (MB)" "$gl_rss" 300 "$wo_rss" 400
 target "size growth, loops (%)" "$(pctnum "$go_size" "$gl_size")" 20 "$(pctnum "$go_size" "$wo_size")" 38
 target "size growth, calls (%)" "$(pctnum "$go_size" "$gc_size")" 20 "$(pctnum "$go_size" "$wo_size")" 38
-target "run time overhead, calls (%)" "$(pctnum "$go_run" "$gc_run")" 10 "$(pctnum "$go_run" "$wo_run")" 30
-target "run time overhead, loops (%)" "$(pctnum "$go_run" "$gl_run")" 15 "$(pctnum "$go_run" "$wo_run")" 30
+target "run wall time overhead, calls (%)" "$(pctnum "$go_wall" "$gc_wall")" 10 "$(pctnum "$go_wall" "$wo_wall")" 30
+target "run wall time overhead, loops (%)" "$(pctnum "$go_wall" "$gl_wall")" 15 "$(pctnum "$go_wall" "$wo_wall")" 30
+target "run CPU time overhead, calls (%)" "$(pctnum "$go_cpu" "$gc_cpu")" 10 "$(pctnum "$go_cpu" "$wo_cpu")" 30
+target "run CPU time overhead, loops (%)" "$(pctnum "$go_cpu" "$gl_cpu")" 15 "$(pctnum "$go_cpu" "$wo_cpu")" 30
 echo
 echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
