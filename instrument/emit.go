@@ -238,8 +238,19 @@ func (e *emitter) enterLevel(opener int) {
 		return
 	}
 	// A safepoint: the level's values go to locals while it may unwind.
+	// Only a loop's level has values here, its parameters; a rewind
+	// re-enters the loop with those of its first iteration, so then the
+	// restored locals win over the values on the stack.
 	spill := e.spSpill[l]
 	for j := len(spill) - 1; j >= 0; j-- {
+		e.get(spill[j])
+		e.gget(e.r.g.State)
+		e.op(wasm.OpI32Eqz)
+		if t := l.params[j]; t.IsRef() {
+			e.emit(wasm.Instr{Op: wasm.OpSelectT, Ext: &wasm.Extra{Types: []wasm.ValType{t}}})
+		} else {
+			e.op(wasm.OpSelect)
+		}
 		e.set(spill[j])
 	}
 	e.p.sites[l.sp].stack = append(e.p.sites[l.sp].stack, spill...)

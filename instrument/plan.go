@@ -205,7 +205,10 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 		}
 	}
 	for _, l := range p.levels {
-		if len(l.items) > 0 && l.items[0].landing == l.opener+1 {
+		// A rewind re-enters a loop with the parameters of its first
+		// iteration: its first item cannot take them as they are.
+		loopParams := l.opener >= 0 && body[l.opener].Op == wasm.OpLoop && len(l.params) > 0
+		if len(l.items) > 0 && l.items[0].landing == l.opener+1 && !loopParams {
 			first := &l.items[0]
 			first.atStart = true
 			switch body[first.start].Op {

@@ -25,6 +25,11 @@ const (
 	// ExportOverflow is an i32 global set to 1 before the module traps
 	// because the unwind buffer is full and cannot grow.
 	ExportOverflow = "wasmsr_overflow"
+	// ExportUnwind is wasmsr_start_unwind(): start unwinding into a buffer
+	// the module makes at the end of its memory (reusing the previous one
+	// while it is still the last page), for host functions that pause the
+	// program at a call.
+	ExportUnwind = "wasmsr_start_unwind"
 	// ExportGlobalPrefix prefixes the exports of mutable globals that the
 	// module did not export itself: wasmsr_global_<index>.
 	ExportGlobalPrefix = "wasmsr_global_"
@@ -206,6 +211,8 @@ func (r *rewriter) addHelpers() {
 		{ExportStartRewind, r.addFunc(ExportStartRewind, i32Param, nil, start(stateRewinding)...)},
 		{ExportStopRewind, r.addFunc(ExportStopRewind, noParams, nil, concat(r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.rewoundFunc)})...)},
 		{ExportGetState, r.addFunc(ExportGetState, i32Result, nil, get(g.State))},
+		{ExportUnwind, r.addFunc(ExportUnwind, noParams, nil, concat(
+			[]wasm.Instr{wasm.Indexed(wasm.OpCall, ownBuffer)}, r.setState(stateUnwinding), r.checkBuffer())...)},
 	}
 }
 

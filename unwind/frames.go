@@ -41,7 +41,7 @@ func (m *Module) Frames() ([]Frame, error) {
 	if m.info == nil {
 		return nil, errors.New("frames of a module instrumented by Binaryen cannot be read")
 	}
-	if m.buffer == 0 {
+	if m.paused == nil {
 		return nil, errors.New("the program is not paused")
 	}
 	mem := m.mod.Memory()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -50,48 +51,91 @@ func isFuncRef(t wasm.ValType) bool {
 }
 
 // funcRefs maps function references of this instance to indices and back.
+//
+// wazero v1.12's compiler makes a new object for every reference it
+// creates to a function the module defines (each ref.func, each element
+// segment item), so equal functions can have unequal references; only
+// references to imports are unique. A reference to a defined function
+// points to wazero's functionInstance, which holds the function's index:
+// funcRefs reads it there, and accepts it only when the code pointer next
+// to it is that of the reference wasmsr_func_ref gives for the same index,
+// so that a different wazero layout is an error, never a wrong index.
 type funcRefs struct {
-	m       *Module
-	ctx     context.Context
-	toIndex map[uint64]uint32
+	m   *Module
+	ctx context.Context
+	// byRef maps the references wasmsr_func_ref returns to indices.
+	byRef map[uint64]uint32
+	// refs[i] is the reference wasmsr_func_ref returns for function i.
+	refs []uint64
+}
+
+// functionInstance mirrors the start of wazero v1.12's
+// internal/engine/wazevo.functionInstance.
+type functionInstance struct {
+	executable             uintptr
+	moduleContextOpaquePtr uintptr
+	typeID                 uint32
+	indexInModule          uint32
 }
 
 func (m *Module) funcRefs(ctx context.Context) *funcRefs { return &funcRefs{m: m, ctx: ctx} }
+
+func (f *funcRefs) load() error {
+	if f.refs != nil {
+		return nil
+	}
+	n := f.m.info.FuncRefs
+	if n == 0 {
+		return errors.New("module has funcref state but no wasmsr_func_ref export")
+	}
+	f.refs = make([]uint64, n)
+	f.byRef = make(map[uint64]uint32, n)
+	for i := range n {
+		res, err := f.m.invoke(f.ctx, instrument.ExportFuncRef, uint64(i))
+		if err != nil {
+			return err
+		}
+		f.refs[i] = res[0]
+		f.byRef[res[0]] = i
+	}
+	return nil
+}
+
+// instance reads the functionInstance a reference points to.
+func instance(ref uint64) *functionInstance {
+	return (*functionInstance)(unsafe.Add(unsafe.Pointer(nil), uintptr(ref)))
+}
 
 func (f *funcRefs) encode(v uint64) (uint64, error) {
 	if v == 0 {
 		return 0, nil
 	}
-	if f.toIndex == nil {
-		n := f.m.info.FuncRefs
-		if n == 0 {
-			return 0, errors.New("module has funcref state but no wasmsr_func_ref export")
-		}
-		f.toIndex = make(map[uint64]uint32, n)
-		for i := range n {
-			res, err := f.m.invoke(f.ctx, instrument.ExportFuncRef, uint64(i))
-			if err != nil {
-				return 0, err
-			}
-			f.toIndex[res[0]] = i
+	if err := f.load(); err != nil {
+		return 0, err
+	}
+	if i, ok := f.byRef[v]; ok {
+		return uint64(i) + 1, nil
+	}
+	fi := instance(v)
+	if i := fi.indexInModule; int(i) < len(f.refs) {
+		if want := instance(f.refs[i]); want.executable == fi.executable && want.moduleContextOpaquePtr == fi.moduleContextOpaquePtr {
+			return uint64(i) + 1, nil
 		}
 	}
-	i, ok := f.toIndex[v]
-	if !ok {
-		return 0, errors.New("a function reference that is not one of the module's functions (from another module?)")
-	}
-	return uint64(i) + 1, nil
+	return 0, errors.New("a function reference that is not one of the module's functions (from another module, or a wazero version whose references wasmsr cannot read)")
 }
 
 func (f *funcRefs) decode(v uint64) (uint64, error) {
 	if v == 0 {
 		return 0, nil
 	}
-	res, err := f.m.invoke(f.ctx, instrument.ExportFuncRef, v-1)
-	if err != nil {
+	if err := f.load(); err != nil {
 		return 0, err
 	}
-	return res[0], nil
+	if v-1 >= uint64(len(f.refs)) {
+		return 0, fmt.Errorf("function index %d out of range", v-1)
+	}
+	return f.refs[v-1], nil
 }
 
 // Capture reads the state of a paused program.

@@ -161,6 +161,15 @@ func (m *Module) CancelPause() {
 // call; the import must then return at once, and it will be called again
 // after the rewind (see Rewinding and StopRewind).
 func (m *Module) StartUnwind(ctx context.Context) error {
+	if m.info != nil {
+		// The module makes (or reuses) its buffer at the end of memory and
+		// owns it: it grows it as needed and zeroes it when the rewind ends.
+		if _, err := m.invoke(ctx, instrument.ExportUnwind); err != nil {
+			return err
+		}
+		m.buffer = uint32(m.data.Get())
+		return nil
+	}
 	ptr, err := m.allocBuffer()
 	if err != nil {
 		return err
@@ -168,29 +177,21 @@ func (m *Module) StartUnwind(ctx context.Context) error {
 	if _, err := m.invoke(ctx, instrument.ExportStartUnwind, uint64(ptr)); err != nil {
 		return err
 	}
-	if m.owned != nil {
-		m.owned.Set(1)
-	}
 	m.buffer = ptr
 	return nil
 }
 
-// allocBuffer puts an unwind buffer at the end of memory: the data struct
-// {pos, end} followed by the space for frames. At the end of memory a
-// wasmsr module can grow it, and the program reaches those pages only
-// after growing memory, by which time they are zero again.
+// allocBuffer puts the unwind buffer of a module made by Binaryen at the
+// end of memory: the data struct {pos, end} followed by the space for
+// frames. Its code cannot grow the buffer, so it gets a fixed size.
 func (m *Module) allocBuffer() (uint32, error) {
 	mem := m.mod.Memory()
-	size := uint32(pageSize)
-	if m.info == nil {
-		size = BinaryenBufferSize
-	}
-	prev, ok := mem.Grow(size / pageSize)
+	prev, ok := mem.Grow(BinaryenBufferSize / pageSize)
 	if !ok {
-		return 0, fmt.Errorf("cannot grow memory by %d bytes for the unwind buffer", size)
+		return 0, fmt.Errorf("cannot grow memory by %d bytes for the unwind buffer", BinaryenBufferSize)
 	}
 	ptr := prev * pageSize
-	if !mem.WriteUint32Le(ptr, ptr+8) || !mem.WriteUint32Le(ptr+4, ptr+size) {
+	if !mem.WriteUint32Le(ptr, ptr+8) || !mem.WriteUint32Le(ptr+4, ptr+BinaryenBufferSize) {
 		return 0, errors.New("cannot write the unwind data struct")
 	}
 	return ptr, nil
