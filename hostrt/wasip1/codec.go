@@ -134,11 +134,17 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	var st State
 	st.Args = d.strings()
 	st.Env = d.strings()
-	for n := d.count(2); n > 0 && d.err == nil; n-- {
-		st.Preopens = append(st.Preopens, Preopen{GuestPath: d.string(), ReadOnly: d.bool()})
+	if n := d.count(2); n > 0 {
+		st.Preopens = make([]Preopen, 0, n)
+		for ; n > 0 && d.err == nil; n-- {
+			st.Preopens = append(st.Preopens, Preopen{GuestPath: d.string(), ReadOnly: d.bool()})
+		}
 	}
-	for n := d.count(10); n > 0 && d.err == nil; n-- {
-		st.FDs = append(st.FDs, d.fd(len(st.Preopens)))
+	if n := d.count(10); n > 0 {
+		st.FDs = make([]FD, 0, n)
+		for ; n > 0 && d.err == nil; n-- {
+			st.FDs = append(st.FDs, d.fd(len(st.Preopens)))
+		}
 	}
 	st.Monotonic = d.varint()
 	st.Stdin = d.bytes()
@@ -263,8 +269,12 @@ func (d *decoder) bytes() []byte {
 }
 
 func (d *decoder) strings() []string {
-	var ss []string
-	for n := d.count(1); n > 0 && d.err == nil; n-- {
+	n := d.count(1)
+	if n == 0 {
+		return nil
+	}
+	ss := make([]string, 0, n)
+	for ; n > 0 && d.err == nil; n-- {
 		ss = append(ss, d.string())
 	}
 	return ss
@@ -294,7 +304,10 @@ func (d *decoder) fd(preopens int) FD {
 	fd.Offset = d.varint()
 	if flags&fdHasDir != 0 {
 		dir := &DirCursor{Cookie: d.uvarint()}
-		for n := d.count(3); n > 0 && d.err == nil; n-- {
+		if n := d.count(3); n > 0 {
+			dir.Entries = make([]DirEntry, 0, n)
+		}
+		for n := cap(dir.Entries); n > 0 && d.err == nil; n-- {
 			e := DirEntry{Name: d.string(), Type: d.byte(), Ino: d.uvarint()}
 			if e.Type > filetypeSymbolicLink {
 				d.fail("directory entry %q has unknown type %d", e.Name, e.Type)
