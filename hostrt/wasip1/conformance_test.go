@@ -157,7 +157,7 @@ func runWazero(t *testing.T, wasm []byte, args []string, stdin string, mounts []
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rt := newRuntime(ctx)
+	rt := newRuntime(ctx, true)
 	defer rt.Close(ctx)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		t.Fatal(err)
