@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
 // TestFunctions checks the errno and the effect of the WASI functions,
@@ -548,5 +551,31 @@ func TestStdio(t *testing.T) {
 	p.writeFD(2, []byte("to the buffer"))
 	if data, _ := os.ReadFile(f.Name()); string(data) != "to the file" || stderr.String() != "to the buffer" {
 		t.Errorf("stdout file %q, stderr %q", data, stderr.String())
+	}
+}
+
+// TestExports requires the host module to export the 46 preview1
+// functions with the signatures wazero's has.
+func TestExports(t *testing.T) {
+	ctx := context.Background()
+	ours := newProxy(t, mustNew(t, Config{}, nil)).rt.Module(ModuleName)
+	rt := newRuntime(ctx, false)
+	defer rt.Close(ctx)
+	theirs, err := wasi_snapshot_preview1.Instantiate(ctx, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := ours.ExportedFunctionDefinitions(), theirs.(api.Module).ExportedFunctionDefinitions()
+	if len(got) != 46 || len(want) != 46 {
+		t.Errorf("%d functions, wazero has %d; want 46", len(got), len(want))
+	}
+	for name, w := range want {
+		g, ok := got[name]
+		switch {
+		case !ok:
+			t.Errorf("%s is missing", name)
+		case !bytes.Equal(g.ParamTypes(), w.ParamTypes()) || !bytes.Equal(g.ResultTypes(), w.ResultTypes()):
+			t.Errorf("%s: params %v results %v, want %v %v", name, g.ParamTypes(), g.ResultTypes(), w.ParamTypes(), w.ResultTypes())
+		}
 	}
 }

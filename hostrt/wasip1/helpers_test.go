@@ -68,6 +68,12 @@ func runOurs(t testing.TB, wasm []byte, cfg Config) result {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	// The readers given here never block: wait until the stdin goroutine
+	// has read, so that a poll with a zero timeout (zig-cc's "poll") finds
+	// the input as it would with wazero's synchronous stdin.
+	for avail, err := w.stdin.status(); avail == 0 && err == nil; avail, err = w.stdin.status() {
+		time.Sleep(100 * time.Microsecond)
+	}
 	rt := newRuntime(ctx, true)
 	defer rt.Close(ctx)
 	if _, err := w.Instantiate(ctx, rt); err != nil {

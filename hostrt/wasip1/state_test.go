@@ -225,14 +225,13 @@ func TestRestoreFileContents(t *testing.T) {
 	dir := t.TempDir()
 	w := mustNew(t, Config{Mounts: []Mount{{HostDir: dir, GuestPath: "/"}}}, nil)
 	p := newProxy(t, w)
-	fd, e := p.open(3, "deep/out.txt", oflagCreat, 0, rightFdWrite|rightFdRead)
-	if e != errnoNoent {
+	if _, e := p.open(3, "deep/out.txt", oflagCreat, 0, rightFdWrite|rightFdRead); e != errnoNoent {
 		t.Fatalf("open in a missing directory: errno %d", e)
 	}
 	if e := p.call("path_create_directory", append([]uint64{3}, pathArgs(p, "deep")...)...); e != errnoSuccess {
 		t.Fatalf("mkdir: errno %d", e)
 	}
-	fd, e = p.open(3, "deep/out.txt", oflagCreat, 0, rightFdWrite)
+	fd, e := p.open(3, "deep/out.txt", oflagCreat, 0, rightFdWrite)
 	if e != errnoSuccess {
 		t.Fatalf("open: errno %d", e)
 	}

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -197,7 +196,7 @@ func normalGuestPath(p string) string {
 	if strings.Trim(trimmed, "./") == "" {
 		return "/"
 	}
-	return filepath.ToSlash(trimmed)
+	return trimmed
 }
 
 // nulTerminatedSize is the size of args or env in guest memory, and checks
@@ -217,7 +216,8 @@ func nulTerminatedSize(what string, values []string) (uint32, error) {
 }
 
 // Instantiate instantiates the host module ModuleName in r. A runtime holds
-// one such module, so one WASI serves the guests of one runtime.
+// one module of that name, and a WASI is one guest's system: give each
+// guest its own runtime.
 func (w *WASI) Instantiate(ctx context.Context, r wazero.Runtime) (api.Module, error) {
 	b := r.NewHostModuleBuilder(ModuleName)
 	for _, f := range functions {
