@@ -45,19 +45,25 @@ func (m *Module) Frames() ([]Frame, error) {
 		return nil, errors.New("the program is not paused")
 	}
 	mem := m.mod.Memory()
-	pos, ok := mem.ReadUint32Le(m.buffer)
+	data, ok := mem.Read(0, mem.Size())
 	if !ok {
-		return nil, errors.New("unwind data struct out of bounds")
+		return nil, errors.New("cannot read memory")
 	}
-	start := m.buffer + 8
-	if pos < start {
-		return nil, fmt.Errorf("unwind buffer position 0x%x below its start 0x%x", pos, start)
+	return FramesIn(m.info, data, m.buffer)
+}
+
+// FramesIn reads the frames of the unwind buffer whose data struct is at
+// address buffer of memory, outermost first.
+func FramesIn(info *instrument.Info, memory []byte, buffer uint32) ([]Frame, error) {
+	if uint64(buffer)+8 > uint64(len(memory)) {
+		return nil, fmt.Errorf("unwind data struct at 0x%x out of bounds", buffer)
 	}
-	raw, ok := mem.Read(start, pos-start)
-	if !ok {
-		return nil, fmt.Errorf("unwind buffer 0x%x-0x%x out of bounds", start, pos)
+	pos := binary.LittleEndian.Uint32(memory[buffer:])
+	start := buffer + 8
+	if pos < start || uint64(pos) > uint64(len(memory)) {
+		return nil, fmt.Errorf("unwind buffer position 0x%x outside 0x%x-0x%x", pos, start, len(memory))
 	}
-	return DecodeFrames(m.info, raw)
+	return DecodeFrames(info, memory[start:pos])
 }
 
 // DecodeFrames splits the bytes of an unwind buffer (from just after the

@@ -140,3 +140,12 @@ func (e *encoder) nameMap(m NameMap) {
 		e.name(n.Name)
 	}
 }
+
+// LocalName returns the name of local l of function fn, or "".
+func (ns *NameSection) LocalName(fn, l uint32) string {
+	k := sort.Search(len(ns.Locals), func(k int) bool { return ns.Locals[k].Index >= fn })
+	if k < len(ns.Locals) && ns.Locals[k].Index == fn {
+		return ns.Locals[k].Names.Lookup(l)
+	}
+	return ""
+}

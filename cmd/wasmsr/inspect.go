@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -20,8 +21,8 @@ import (
 func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
-		Usage:     "describe a module: sections, imports, exports, limits, largest functions",
-		ArgsUsage: "FILE.wasm",
+		Usage:     "describe a module (sections, imports, exports, limits, largest functions, frames) or a snapshot (open files, paused stack)",
+		ArgsUsage: "FILE.wasm|SNAPSHOT",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the description as JSON"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "how many of the largest functions to list"},
@@ -35,6 +36,18 @@ func inspectCommand() *cli.Command {
 			data, err := readFile(path)
 			if err != nil {
 				return err
+			}
+			if strings.HasPrefix(string(data[:min(len(data), len(snapshot.Magic))]), snapshot.Magic) {
+				rep, err := describeSnapshot(path, data)
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					enc := json.NewEncoder(c.App.Writer)
+					enc.SetIndent("", "  ")
+					return enc.Encode(rep)
+				}
+				return rep.write(c.App.Writer)
 			}
 			rep, err := describeModule(data, c.Int("top"), c.Int("frames"))
 			if err != nil {

@@ -22,6 +22,10 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	if err := app.Run(flagsFirst(app, args)); err != nil {
+		var exit exitError
+		if errors.As(err, &exit) {
+			return int(exit)
+		}
 		fmt.Fprintf(stderr, "wasmsr: %v\n", err)
 		return 1
 	}
@@ -40,6 +44,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Suggest:         true,
 		Commands: []*cli.Command{
 			instrumentCommand(),
+			execCommand(),
+			resumeCommand(),
 			inspectCommand(),
 		},
 	}

@@ -408,3 +408,30 @@ func ReadFile(path string, limits func(*Header) (Limits, error)) (*Snapshot, err
 	}
 	return Decode(data, l)
 }
+
+// DecodeMeta reads only a file's metadata, checking the header and the
+// metadata section (the first): enough to describe a snapshot or find its
+// module before the whole file is read.
+func DecodeMeta(data []byte) (*Header, *Meta, error) {
+	h, err := ReadHeader(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	rest := data[headerSize:]
+	if h.sections == 0 || len(rest) < sectionHeaderSize || rest[0] != sectionMeta || rest[1] != 0 {
+		return nil, nil, formatError("the metadata section does not come first")
+	}
+	storedLen := binary.LittleEndian.Uint64(rest[4:])
+	if storedLen > uint64(len(rest)-sectionHeaderSize) || storedLen > maxSmallSection {
+		return nil, nil, formatError("truncated metadata")
+	}
+	stored := rest[sectionHeaderSize : sectionHeaderSize+storedLen]
+	if crc32.Update(crc32.Checksum(rest[:sectionHeaderSize-4], castagnoli), castagnoli, stored) != binary.LittleEndian.Uint32(rest[20:]) {
+		return nil, nil, formatError("section %d checksum mismatch", sectionMeta)
+	}
+	var meta Meta
+	if err := json.Unmarshal(stored, &meta); err != nil {
+		return nil, nil, formatError("metadata: %v", err)
+	}
+	return h, &meta, nil
+}

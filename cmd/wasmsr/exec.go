@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wasmsr/wasmsr/hostrt"
+	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/hostrt/wasip1"
+	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// exitError makes run return the guest's exit code without a message.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// snapshotFlags are shared by exec and resume.
+func snapshotFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "mount", Usage: "make host directory HOST visible to the program at GUEST (`HOST:GUEST[:ro]`); repeatable"},
+		&cli.DurationFlag{Name: "snapshot-every", Usage: "take a snapshot at this interval (e.g. 10s; 0: never)"},
+		&cli.StringFlag{Name: "snapshot-on", Usage: "take a snapshot on these events: SIGUSR1, SIGUSR2, SIGHUP (and continue), SIGTERM, SIGINT (and stop)"},
+		&cli.StringFlag{Name: "snapshot-dir", Usage: "where snapshots go (default: MODULE.snapshots for exec, the snapshot's directory for resume)"},
+		&cli.IntFlag{Name: "keep", Value: 3, Usage: "keep only the newest `N` snapshots (0: all)"},
+		&cli.BoolFlag{Name: "stop-after-snapshot", Usage: "stop the program after its first snapshot"},
+		&cli.BoolFlag{Name: "snapshot-files", Usage: "embed the contents of files the program has open for writing, to resume where the disk is not shared"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not report snapshots on stderr"},
+	}
+}
+
+func execCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run an instrumented WASI program, taking snapshots it can be resumed from",
+		ArgsUsage: "MODULE.wasm [-- ARGS...]",
+		Flags: append(snapshotFlags(),
+			&cli.StringSliceFlag{Name: "env", Usage: "set an environment variable for the program (`NAME=VALUE`); repeatable"},
+			&cli.BoolFlag{Name: "instrument", Usage: "instrument an uninstrumented module on the fly (default options)"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return errors.New("exec: expected MODULE.wasm")
+			}
+			path := c.Args().First()
+			module, err := readFile(path)
+			if err != nil {
+				return err
+			}
+			if module, err = ensureInstrumented(path, module, c.Bool("instrument")); err != nil {
+				return err
+			}
+			for _, e := range c.StringSlice("env") {
+				if !strings.Contains(e, "=") {
+					return fmt.Errorf("exec: --env %q: want NAME=VALUE", e)
+				}
+			}
+			dir := c.String("snapshot-dir")
+			if dir == "" {
+				dir = strings.TrimSuffix(path, ".wasm") + ".snapshots"
+			}
+			args := append([]string{path}, c.Args().Tail()...)
+			if len(args) > 1 && args[1] == "--" {
+				args = append(args[:1], args[2:]...)
+			}
+			return runJob(c, jobSpec{module: module, args: args, env: c.StringSlice("env"), dir: dir})
+		},
+	}
+}
+
+func resumeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "resume",
+		Usage:     "continue a program from a snapshot (a file, or the newest in a directory)",
+		ArgsUsage: "SNAPSHOT",
+		Flags: append(snapshotFlags(),
+			&cli.StringFlag{Name: "module", Usage: "the instrumented module (default: the copy beside the snapshot)"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("resume: expected one SNAPSHOT argument, got %d", c.NArg())
+			}
+			path := c.Args().First()
+			loaded, err := hostrt.Load(path, c.String("module"))
+			if err != nil {
+				return err
+			}
+			dir := c.String("snapshot-dir")
+			if dir == "" {
+				dir = path
+				if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
+					dir = dirOf(path)
+				}
+			}
+			return runJob(c, jobSpec{module: loaded.Module, dir: dir, restore: loaded.Snapshot, from: path})
+		},
+	}
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
+
+// ensureInstrumented returns an instrumented module, instrumenting it when
+// asked to.
+func ensureInstrumented(path string, module []byte, doIt bool) ([]byte, error) {
+	m, err := wasm.Decode(module)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := instrument.ReadInfo(m); err == nil {
+		return module, nil
+	} else if !errors.Is(err, instrument.ErrNotInstrumented) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !doIt {
+		return nil, fmt.Errorf("%s: the module is not instrumented: run `wasmsr instrument %s` first, or pass --instrument", path, path)
+	}
+	out, _, err := instrument.Instrument(module, instrument.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+type jobSpec struct {
+	module  []byte
+	args    []string
+	env     []string
+	dir     string
+	restore *snapshot.Snapshot
+	from    string
+}
+
+func parseMounts(specs []string) ([]wasip1.Mount, error) {
+	var mounts []wasip1.Mount
+	for _, s := range specs {
+		parts := strings.Split(s, ":")
+		m := wasip1.Mount{HostDir: parts[0]}
+		switch {
+		case len(parts) == 2:
+			m.GuestPath = parts[1]
+		case len(parts) == 3 && parts[2] == "ro":
+			m.GuestPath, m.ReadOnly = parts[1], true
+		default:
+			return nil, fmt.Errorf("--mount %q: want HOST:GUEST or HOST:GUEST:ro", s)
+		}
+		if m.HostDir == "" || m.GuestPath == "" {
+			return nil, fmt.Errorf("--mount %q: want HOST:GUEST or HOST:GUEST:ro", s)
+		}
+		if fi, err := os.Stat(m.HostDir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("--mount %q: %s is not a directory", s, m.HostDir)
+		}
+		mounts = append(mounts, m)
+	}
+	return mounts, nil
+}
+
+// trigger is an event that takes a snapshot.
+type trigger struct {
+	reason string
+	stop   bool
+}
+
+var signalsByName = map[string]struct {
+	sig  os.Signal
+	stop bool
+}{
+	"SIGUSR1": {syscall.SIGUSR1, false},
+	"SIGUSR2": {syscall.SIGUSR2, false},
+	"SIGHUP":  {syscall.SIGHUP, false},
+	"SIGTERM": {syscall.SIGTERM, true},
+	"SIGINT":  {syscall.SIGINT, true},
+}
+
+// runJob runs a job with the snapshot triggers the flags ask for.
+func runJob(c *cli.Context, spec jobSpec) error {
+	mounts, err := parseMounts(c.StringSlice("mount"))
+	if err != nil {
+		return err
+	}
+	var signals []os.Signal
+	stopOn := map[os.Signal]bool{}
+	if on := c.String("snapshot-on"); on != "" {
+		for _, name := range strings.Split(on, ",") {
+			s, ok := signalsByName[strings.ToUpper(strings.TrimSpace(name))]
+			if !ok {
+				return fmt.Errorf("--snapshot-on %q: unknown event (want SIGUSR1, SIGUSR2, SIGHUP, SIGTERM or SIGINT)", name)
+			}
+			signals = append(signals, s.sig)
+			stopOn[s.sig] = s.stop
+		}
+	}
+	store, err := hostrt.OpenStore(spec.dir, c.Int("keep"))
+	if err != nil {
+		return err
+	}
+	modulePath, err := store.SaveModule(spec.module)
+	if err != nil {
+		return err
+	}
+	cfg := hostrt.Config{
+		Module: spec.module, ModulePath: modulePath, Args: spec.args, Env: spec.env, Mounts: mounts,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SnapshotFiles: c.Bool("snapshot-files"),
+	}
+	ctx := context.Background()
+	var job *hostrt.Job
+	if spec.restore != nil {
+		job, err = hostrt.Restore(ctx, cfg, spec.restore)
+	} else {
+		job, err = hostrt.Start(ctx, cfg)
+	}
+	if err != nil {
+		if spec.from != "" {
+			return fmt.Errorf("%s: %w", spec.from, err)
+		}
+		return fmt.Errorf("%s: %w", spec.args[0], err)
+	}
+	defer job.Close(ctx)
+
+	triggers := make(chan trigger, 1)
+	done := make(chan struct{})
+	if every := c.Duration("snapshot-every"); every > 0 {
+		go func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					select {
+					case triggers <- trigger{reason: "every " + every.String(), stop: c.Bool("stop-after-snapshot")}:
+					default: // the previous one is still being written
+					}
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	if len(signals) > 0 {
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, signals...)
+		defer signal.Stop(sigs)
+		go func() {
+			for {
+				select {
+				case s := <-sigs:
+					triggers <- trigger{reason: s.String(), stop: stopOn[s] || c.Bool("stop-after-snapshot")}
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	var snapErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case t := <-triggers:
+				snap, err := job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: t.reason, Stop: t.stop})
+				if errors.Is(err, hostrt.ErrNotRunning) {
+					return
+				}
+				if err == nil {
+					var path string
+					if path, err = store.Write(snap); err == nil && !c.Bool("quiet") {
+						reportSnapshot(c.App.ErrWriter, path, snap)
+					}
+				}
+				if err != nil {
+					snapErr = err
+					fmt.Fprintf(c.App.ErrWriter, "wasmsr: snapshot failed: %v\n", err)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	exit, err := job.Run(ctx)
+	close(done)
+	wg.Wait()
+	switch {
+	case errors.Is(err, hostrt.ErrStopped):
+		if snapErr != nil {
+			return snapErr
+		}
+		if !c.Bool("quiet") {
+			fmt.Fprintf(c.App.ErrWriter, "wasmsr: stopped; continue with: wasmsr resume %s\n", spec.dir)
+		}
+		return nil
+	case err != nil:
+		return err
+	case exit != 0:
+		return exitError(exit)
+	}
+	return nil
+}
+
+func reportSnapshot(w io.Writer, path string, snap *snapshot.Snapshot) {
+	size := int64(0)
+	if fi, err := os.Stat(path); err == nil {
+		size = fi.Size()
+	}
+	fmt.Fprintf(w, "wasmsr: snapshot %d -> %s (%s, memory %s, paused %s, %s)\n", snap.Meta.Seq, path,
+		formatBytes(size), formatBytes(int64(len(snap.Instance.Memory))), snap.Meta.Paused.Round(10*time.Microsecond), snap.Meta.Reason)
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

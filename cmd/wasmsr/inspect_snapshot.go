@@ -1,0 +1,258 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/wasmsr/wasmsr/hostrt"
+	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/hostrt/wasip1"
+	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/unwind"
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// snapshotReport is what inspect tells about a snapshot: the execution
+// state of the paused program.
+type snapshotReport struct {
+	File         string         `json:"file"`
+	Size         int            `json:"size"`
+	Module       string         `json:"module"`
+	ModuleSHA256 string         `json:"module_sha256"`
+	Meta         snapshot.Meta  `json:"meta"`
+	MemoryBytes  int            `json:"memory_bytes"`
+	NonZeroPages int            `json:"nonzero_pages"`
+	Args         []string       `json:"args"`
+	Env          []string       `json:"env"`
+	Files        []fileReport   `json:"open_files"`
+	Paused       string         `json:"paused_in"`
+	Frames       []stackFrame   `json:"stack"`
+	Globals      []globalReport `json:"globals"`
+	Tables       []int          `json:"table_sizes,omitempty"`
+	Pending      int            `json:"pending_stdin_bytes"`
+}
+
+type fileReport struct {
+	FD     uint32 `json:"fd"`
+	Kind   string `json:"kind"`
+	Path   string `json:"path,omitempty"`
+	Mode   string `json:"mode,omitempty"`
+	Offset int64  `json:"offset"`
+	Saved  bool   `json:"contents_saved,omitempty"`
+}
+
+type stackFrame struct {
+	Func   uint32       `json:"function"`
+	Name   string       `json:"name"`
+	At     string       `json:"at"`
+	Locals []localValue `json:"locals"`
+}
+
+type localValue struct {
+	Local uint32 `json:"local"`
+	Name  string `json:"name,omitempty"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+type globalReport struct {
+	Index uint32 `json:"index"`
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+func describeSnapshot(path string, data []byte) (*snapshotReport, error) {
+	loaded, err := hostrt.Load(path, "")
+	if err != nil {
+		return nil, err
+	}
+	snap := loaded.Snapshot
+	m, err := wasm.Decode(loaded.Module)
+	if err != nil {
+		return nil, err
+	}
+	info, err := instrument.ReadInfo(m)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(loaded.Module)
+	r := &snapshotReport{
+		File: path, Size: len(data), Module: loaded.ModulePath, ModuleSHA256: hex.EncodeToString(sum[:]),
+		Meta: snap.Meta, MemoryBytes: len(snap.Instance.Memory), Paused: snap.Instance.Export,
+	}
+	var zero [snapshot.PageSize]byte
+	for p := 0; p < len(snap.Instance.Memory); p += snapshot.PageSize {
+		if page := snap.Instance.Memory[p:min(p+snapshot.PageSize, len(snap.Instance.Memory))]; string(page) != string(zero[:len(page)]) {
+			r.NonZeroPages++
+		}
+	}
+	var ws wasip1.State
+	if err := ws.UnmarshalBinary(snap.WASI); err != nil {
+		return nil, fmt.Errorf("WASI state: %w", err)
+	}
+	r.Args, r.Env, r.Pending = ws.Args, ws.Env, len(ws.Stdin)
+	for _, fd := range ws.FDs {
+		fr := fileReport{FD: fd.FD, Kind: kindName(fd.Kind), Offset: fd.Offset, Saved: fd.Content != nil}
+		if fd.Kind == wasip1.KindFile || fd.Kind == wasip1.KindDir || fd.Kind == wasip1.KindPreopen {
+			if int(fd.Preopen) < len(ws.Preopens) {
+				fr.Path = joinGuest(ws.Preopens[fd.Preopen].GuestPath, fd.Path)
+			}
+			switch {
+			case fd.Readable && fd.Writable:
+				fr.Mode = "read-write"
+			case fd.Writable:
+				fr.Mode = "write"
+			case fd.Readable:
+				fr.Mode = "read"
+			}
+			if fd.FDFlags&1 != 0 {
+				fr.Mode += ", append"
+			}
+		}
+		r.Files = append(r.Files, fr)
+	}
+	frames, err := unwind.FramesIn(info, snap.Instance.Memory, snap.Instance.Buffer)
+	if err != nil {
+		return nil, err
+	}
+	funcName := func(fn uint32) string {
+		if n := m.FuncName(fn); n != "" {
+			return n
+		}
+		return fmt.Sprintf("func[%d]", fn)
+	}
+	for _, f := range frames {
+		sf := stackFrame{Func: f.Func, Name: funcName(f.Func)}
+		switch f.At.Kind {
+		case instrument.SiteSafepoint:
+			sf.At = "safepoint"
+			if f.At.Instr < 0 {
+				sf.At += " at entry"
+			} else {
+				sf.At += fmt.Sprintf(" at loop, instruction %d", f.At.Instr)
+			}
+		case instrument.SiteCall:
+			sf.At = fmt.Sprintf("call %s, instruction %d", funcName(f.At.Target), f.At.Instr)
+		default:
+			sf.At = fmt.Sprintf("%s, instruction %d", f.At.Kind, f.At.Instr)
+		}
+		for _, v := range f.Locals {
+			name := ""
+			if m.Names != nil {
+				name = m.Names.LocalName(f.Func, v.Local)
+			}
+			sf.Locals = append(sf.Locals, localValue{Local: v.Local, Name: name, Type: v.Type.String(), Value: formatValue(v.Type, v.Bits)})
+		}
+		r.Frames = append(r.Frames, sf)
+	}
+	for _, g := range snap.Instance.Globals {
+		name := ""
+		for _, mg := range info.Mutable {
+			if mg.Index == g.Index {
+				name = mg.Export
+			}
+		}
+		r.Globals = append(r.Globals, globalReport{Index: g.Index, Name: name, Value: fmt.Sprintf("0x%x", g.Lo)})
+	}
+	for _, t := range snap.Instance.Tables {
+		r.Tables = append(r.Tables, len(t.Values))
+	}
+	return r, nil
+}
+
+func joinGuest(preopen, rel string) string {
+	if rel == "." || rel == "" {
+		return preopen
+	}
+	return strings.TrimSuffix(preopen, "/") + "/" + rel
+}
+
+func kindName(k wasip1.Kind) string {
+	switch k {
+	case wasip1.KindStdin:
+		return "stdin"
+	case wasip1.KindStdout:
+		return "stdout"
+	case wasip1.KindStderr:
+		return "stderr"
+	case wasip1.KindFile:
+		return "file"
+	case wasip1.KindDir:
+		return "directory"
+	case wasip1.KindPreopen:
+		return "preopen"
+	}
+	return fmt.Sprintf("kind %d", k)
+}
+
+// formatValue shows a saved value the way a person reads its type.
+func formatValue(t wasm.ValType, bits []byte) string {
+	var b [16]byte
+	copy(b[:], bits)
+	lo := binary.LittleEndian.Uint64(b[:])
+	switch t {
+	case wasm.I32:
+		return fmt.Sprint(int32(uint32(lo)))
+	case wasm.I64:
+		return fmt.Sprint(int64(lo))
+	case wasm.F32:
+		return fmt.Sprint(math.Float32frombits(uint32(lo)))
+	case wasm.F64:
+		return fmt.Sprint(math.Float64frombits(lo))
+	case wasm.V128:
+		return "0x" + hex.EncodeToString(b[:])
+	}
+	return fmt.Sprintf("slot %d", uint32(lo))
+}
+
+func (r *snapshotReport) write(w io.Writer) error {
+	fmt.Fprintf(w, "%s: wasmsr snapshot %d, %d bytes\n", r.File, r.Meta.Seq, r.Size)
+	fmt.Fprintf(w, "module:   %s (sha256 %s)\n", r.Module, r.ModuleSHA256[:16])
+	fmt.Fprintf(w, "taken:    %s on %s (%s), paused %s\n", r.Meta.Created.Format(time.RFC3339), r.Meta.Host, r.Meta.Reason, r.Meta.Paused)
+	fmt.Fprintf(w, "memory:   %s (%d of %d pages not zero)\n", formatBytes(int64(r.MemoryBytes)), r.NonZeroPages, (r.MemoryBytes+snapshot.PageSize-1)/snapshot.PageSize)
+	fmt.Fprintf(w, "args:     %q\n", r.Args)
+	if len(r.Env) > 0 {
+		fmt.Fprintf(w, "env:      %q\n", r.Env)
+	}
+	if r.Pending > 0 {
+		fmt.Fprintf(w, "stdin:    %d bytes read by the host, not yet by the program\n", r.Pending)
+	}
+	fmt.Fprintf(w, "\nOPEN FILES\n")
+	for _, f := range r.Files {
+		line := fmt.Sprintf("  %d  %s", f.FD, f.Kind)
+		if f.Path != "" {
+			line += " " + f.Path
+		}
+		if f.Mode != "" {
+			line += fmt.Sprintf(" (%s) at offset %d", f.Mode, f.Offset)
+		}
+		if f.Saved {
+			line += ", contents saved"
+		}
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintf(w, "\nSTACK (paused in %s, outermost first)\n", r.Paused)
+	for i, f := range r.Frames {
+		fmt.Fprintf(w, "  #%d %s [%d]: %s\n", i, strings.TrimSpace(f.Name), f.Func, f.At)
+		for _, l := range f.Locals {
+			name := fmt.Sprintf("local %d", l.Local)
+			if l.Name != "" {
+				name = l.Name
+			}
+			fmt.Fprintf(w, "       %s %s = %s\n", name, l.Type, l.Value)
+		}
+	}
+	if len(r.Globals) > 0 {
+		fmt.Fprintf(w, "\nGLOBALS\n")
+		for _, g := range r.Globals {
+			fmt.Fprintf(w, "  %d %s = %s\n", g.Index, g.Name, g.Value)
+		}
+	}
+	return nil
+}

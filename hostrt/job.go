@@ -1,0 +1,376 @@
+// Package hostrt runs instrumented WebAssembly programs on wazero's
+// unmodified compiler and snapshots them: it pauses a program by making it
+// unwind its call stack into its memory, captures the instance and the
+// program's WASI state, and resumes it by rewinding — in the same process,
+// or from a snapshot in another process or on another machine.
+//
+// A Job is one running program. Run runs it to the end; Snapshot, from any
+// goroutine, pauses it at its next safepoint or WASI call, captures it and
+// lets it continue (or stops it). Restore makes a Job from a snapshot.
+package hostrt
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/hostrt/wasip1"
+	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/unwind"
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// Config describes a job.
+type Config struct {
+	// Module is the instrumented module (see package instrument).
+	Module []byte
+	// ModulePath is where Module was read from, for snapshot metadata.
+	ModulePath string
+	// Args are the program's arguments, argv[0] first, and Env its
+	// environment as NAME=value. A restored job keeps those it was
+	// started with.
+	Args, Env []string
+	// Mounts are the directories the program sees. A restored job needs
+	// the same guest paths as the original (the host directories may differ).
+	Mounts []wasip1.Mount
+	// Stdin, Stdout and Stderr are the program's standard streams; nil is
+	// an empty input or discarded output.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Cache is the compilation cache. Nil uses DefaultCache.
+	Cache wazero.CompilationCache
+	// SnapshotFiles embeds the contents of the files the program has open
+	// for writing into snapshots, so that the job can resume where the
+	// disk is not shared.
+	SnapshotFiles bool
+	// Clock overrides the WASI clocks (tests).
+	Clock wasip1.Clock
+}
+
+// ErrStopped is returned by Run when a snapshot request stopped the job.
+var ErrStopped = errors.New("the job stopped after a snapshot")
+
+// ErrNotRunning is returned by Snapshot once the program has ended.
+var ErrNotRunning = errors.New("the program is not running")
+
+// Job is one instance of a program.
+type Job struct {
+	cfg    Config
+	hash   [32]byte
+	info   *instrument.Info
+	rt     wazero.Runtime
+	wasi   *wasip1.WASI
+	mod    api.Module
+	u      *unwind.Module
+	resume bool // Run rewinds into a restored snapshot instead of calling _start
+
+	// rewinding is set from the start of a rewind until a WASI call sees
+	// it end: a rewind into a pause taken at a WASI call ends in that call.
+	rewinding bool
+	// callCountdown, when positive, pauses the program at that WASI call
+	// from now: a deterministic pause point for tests.
+	callCountdown int
+	// calls counts WASI calls, to look at the heap now and then (gc.go).
+	calls uint32
+
+	mu        sync.Mutex
+	requests  []*request
+	pausing   chan struct{} // closed while requests are pending
+	requested atomic.Bool
+	done      bool
+	seq       uint64
+}
+
+// request is a pending Snapshot call.
+type request struct {
+	at     time.Time
+	reason string
+	stop   bool
+	reply  chan reply
+}
+
+type reply struct {
+	snap *snapshot.Snapshot
+	err  error
+}
+
+// Start prepares a new job; Run runs it.
+func Start(ctx context.Context, cfg Config) (*Job, error) {
+	return newJob(ctx, cfg, nil)
+}
+
+// Restore prepares a job from a snapshot of cfg.Module; Run continues it.
+// cfg's Args and Env are ignored: the program keeps its own.
+func Restore(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (*Job, error) {
+	return newJob(ctx, cfg, snap)
+}
+
+func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, err error) {
+	j = &Job{cfg: cfg, hash: sha256.Sum256(cfg.Module), pausing: make(chan struct{})}
+	m, err := wasm.Decode(cfg.Module)
+	if err != nil {
+		return nil, err
+	}
+	if j.info, err = instrument.ReadInfo(m); err != nil {
+		if errors.Is(err, instrument.ErrNotInstrumented) {
+			return nil, errors.New("the module is not instrumented (run wasmsr instrument first, or pass --instrument)")
+		}
+		return nil, err
+	}
+	var state *wasip1.State
+	if snap != nil {
+		if snap.ModuleSHA256 != j.hash {
+			return nil, fmt.Errorf("the snapshot belongs to another module (sha256 %x, this one is %x)", snap.ModuleSHA256[:8], j.hash[:8])
+		}
+		state = &wasip1.State{}
+		if err := state.UnmarshalBinary(snap.WASI); err != nil {
+			return nil, fmt.Errorf("snapshot: WASI state: %w", err)
+		}
+	}
+	cache := cfg.Cache
+	if cache == nil {
+		if cache, err = DefaultCache(); err != nil {
+			return nil, err
+		}
+	}
+	j.rt = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
+	defer func() {
+		if err != nil {
+			j.Close(ctx)
+		}
+	}()
+	j.wasi, err = wasip1.New(wasip1.Config{
+		Args: cfg.Args, Env: cfg.Env, Mounts: cfg.Mounts,
+		Stdin: cfg.Stdin, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
+		Clock: cfg.Clock, Gate: j,
+	}, state)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := j.wasi.Instantiate(ctx, j.rt); err != nil {
+		return nil, err
+	}
+	compiled, err := j.rt.CompileModule(ctx, cfg.Module)
+	if err != nil {
+		return nil, err
+	}
+	if j.mod, err = j.rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions()); err != nil {
+		return nil, err
+	}
+	if j.mod.ExportedFunction("_start") == nil {
+		return nil, errors.New("the module exports no _start function: it is not a WASI command")
+	}
+	if j.u, err = unwind.New(j.mod, j.info); err != nil {
+		return nil, err
+	}
+	if snap != nil {
+		if err := j.u.Restore(ctx, snap.Instance); err != nil {
+			return nil, fmt.Errorf("snapshot: %w", err)
+		}
+		j.seq = snap.Meta.Seq
+		j.resume = true
+	}
+	return j, nil
+}
+
+// Run runs the program until it exits, returning its exit code, or until
+// a snapshot request stops it (ErrStopped). Run must be called once.
+func (j *Job) Run(ctx context.Context) (exitCode uint32, err error) {
+	gcHold()
+	defer gcRelease()
+	var paused bool
+	if j.resume {
+		j.rewinding = true
+		_, paused, err = j.u.Resume(ctx)
+	} else {
+		_, paused, err = j.u.Call(ctx, "_start")
+	}
+	for err == nil && paused {
+		stop := j.servePause(ctx)
+		collect()
+		if stop {
+			j.finish(ErrStopped)
+			return 0, ErrStopped
+		}
+		j.rewinding = true
+		_, paused, err = j.u.Resume(ctx)
+	}
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit):
+		j.finish(ErrNotRunning)
+		return exit.ExitCode(), nil
+	case err != nil:
+		j.finish(ErrNotRunning)
+		return 0, err
+	}
+	j.finish(ErrNotRunning)
+	return 0, nil
+}
+
+// finish fails the requests still pending when the program ends.
+func (j *Job) finish(err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.done = true
+	for _, r := range j.requests {
+		r.reply <- reply{err: err}
+	}
+	j.requests = nil
+}
+
+// SnapshotOptions say why a snapshot is taken and what happens after it.
+type SnapshotOptions struct {
+	// Reason is recorded in the snapshot's metadata.
+	Reason string
+	// Stop ends the job after the snapshot: Run returns ErrStopped.
+	Stop bool
+}
+
+// Snapshot pauses the program at its next safepoint or WASI call (a
+// blocked read or sleep gives up at once and is re-issued later), captures
+// it and lets it continue. It may be called from any goroutine while Run
+// runs; concurrent calls share one pause.
+func (j *Job) Snapshot(ctx context.Context, opts SnapshotOptions) (*snapshot.Snapshot, error) {
+	r := &request{at: time.Now(), reason: opts.Reason, stop: opts.Stop, reply: make(chan reply, 1)}
+	j.mu.Lock()
+	if j.done {
+		j.mu.Unlock()
+		return nil, ErrNotRunning
+	}
+	j.requests = append(j.requests, r)
+	if !j.requested.Load() {
+		j.requested.Store(true)
+		close(j.pausing)
+		if err := j.u.RequestPause(); err != nil {
+			j.mu.Unlock()
+			return nil, err
+		}
+	}
+	j.mu.Unlock()
+	select {
+	case rep := <-r.reply:
+		return rep.snap, rep.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// servePause captures the paused program for the pending requests and
+// reports whether one of them stops the job.
+func (j *Job) servePause(ctx context.Context) (stop bool) {
+	j.mu.Lock()
+	requests := j.requests
+	j.requests = nil
+	j.requested.Store(false)
+	j.pausing = make(chan struct{})
+	j.u.CancelPause()
+	j.mu.Unlock()
+
+	snap, err := j.capture(ctx, requests)
+	for _, r := range requests {
+		r.reply <- reply{snap: snap, err: err}
+		stop = stop || r.stop
+	}
+	return stop
+}
+
+func (j *Job) capture(ctx context.Context, requests []*request) (*snapshot.Snapshot, error) {
+	inst, err := j.u.Capture(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := j.wasi.Save(wasip1.SaveOptions{FileContents: j.cfg.SnapshotFiles})
+	if err != nil {
+		return nil, err
+	}
+	wb, err := ws.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	j.seq++
+	meta := snapshot.Meta{Created: time.Now().UTC(), Module: j.cfg.ModulePath, Seq: j.seq}
+	if len(requests) > 0 {
+		meta.Reason = requests[0].reason
+		meta.Paused = time.Since(requests[0].at)
+	}
+	meta.Host, _ = os.Hostname()
+	return &snapshot.Snapshot{ModuleSHA256: j.hash, Meta: meta, Instance: inst, WASI: wb}, nil
+}
+
+// Enter implements wasip1.Gate: every WASI call asks first.
+func (j *Job) Enter(ctx context.Context, mod api.Module) bool {
+	if j.rewinding {
+		// Either this is the call the program paused in, reached again by
+		// the rewind, or the pause was at a safepoint and the rewind is over.
+		j.rewinding = false
+		if r, err := j.u.Rewinding(ctx); err != nil {
+			panic(err)
+		} else if r {
+			if err := j.u.StopRewind(ctx); err != nil {
+				panic(err)
+			}
+			return true
+		}
+	}
+	if j.calls++; j.calls%1024 == 0 {
+		collectIfGrown()
+	}
+	if j.callCountdown > 0 {
+		j.callCountdown--
+		if j.callCountdown == 0 {
+			j.startUnwind(ctx)
+			return false
+		}
+	}
+	if j.requested.Load() {
+		j.startUnwind(ctx)
+		return false
+	}
+	return true
+}
+
+// Pausing implements wasip1.Gate.
+func (j *Job) Pausing() <-chan struct{} {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.pausing
+}
+
+// Interrupt implements wasip1.Gate.
+func (j *Job) Interrupt(ctx context.Context, mod api.Module) { j.startUnwind(ctx) }
+
+func (j *Job) startUnwind(ctx context.Context) {
+	if err := j.u.StartUnwind(ctx); err != nil {
+		panic(fmt.Errorf("starting to unwind: %w", err))
+	}
+}
+
+// Close releases the job's runtime, files and module.
+func (j *Job) Close(ctx context.Context) error {
+	var errs []error
+	if j.rt != nil {
+		errs = append(errs, j.rt.Close(ctx))
+	}
+	if j.wasi != nil {
+		errs = append(errs, j.wasi.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Info returns the module's wasmsr section.
+func (j *Job) Info() *instrument.Info { return j.info }
+
+// ModuleSHA256 returns the hash of the job's module.
+func (j *Job) ModuleSHA256() [32]byte { return j.hash }

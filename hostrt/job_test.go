@@ -1,0 +1,168 @@
+package hostrt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/hostrt/wasip1"
+	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/internal/corpus"
+)
+
+// testCache is shared by the tests' jobs, so each module compiles once.
+var testCache = wazero.NewCompilationCache()
+
+// guest is an instrumented corpus program and how to run it as a job.
+type guest struct {
+	p      corpus.Program
+	module []byte
+	dir    string
+}
+
+func newGuest(t *testing.T, p corpus.Program) *guest {
+	out, _, err := instrument.Instrument(p.Wasm(t), instrument.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &guest{p: p, module: out}
+	if p.NeedsDir {
+		g.dir = t.TempDir()
+	}
+	return g
+}
+
+func (g *guest) config(stdout *bytes.Buffer) Config {
+	cfg := Config{
+		Module: g.module, Args: append([]string{g.p.Name}, g.p.Args...),
+		Stdin: bytes.NewReader(g.p.Stdin), Stdout: stdout, Cache: testCache,
+	}
+	if g.dir != "" {
+		cfg.Mounts = []wasip1.Mount{{HostDir: g.dir, GuestPath: corpus.DirMount}}
+	}
+	return cfg
+}
+
+// pauseKind says how a test pauses a job deterministically.
+type pauseKind int
+
+const (
+	atCall      pauseKind = iota // the k-th WASI call
+	atSafepoint                  // the k-th safepoint
+)
+
+// runPausedAt runs the guest, stops it at the k-th pause point of the
+// given kind, moves it through the snapshot file format into a new job and
+// runs that to the end. It returns the whole stdout, the exit code and
+// whether the pause happened.
+func (g *guest) runPausedAt(t *testing.T, kind pauseKind, k int) ([]byte, uint32, bool) {
+	ctx := context.Background()
+	var stdout bytes.Buffer
+	j, err := Start(ctx, g.config(&stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &request{reason: "test", stop: true, reply: make(chan reply, 1)}
+	j.requests = append(j.requests, r)
+	if kind == atCall {
+		j.callCountdown = k
+	} else if err := j.u.RequestPauseAfter(k); err != nil {
+		t.Fatal(err)
+	}
+	exit, err := j.Run(ctx)
+	j.Close(ctx)
+	if !errors.Is(err, ErrStopped) {
+		if err != nil {
+			t.Fatalf("k=%d: %v", k, err)
+		}
+		return stdout.Bytes(), exit, false
+	}
+	rep := <-r.reply
+	if rep.err != nil {
+		t.Fatalf("k=%d: snapshot: %v", k, rep.err)
+	}
+	var file bytes.Buffer
+	if err := snapshot.NewEncoder().Encode(&file, rep.snap); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := snapshot.Decode(file.Bytes(), snapshot.Limits{MaxMemory: 1 << 32})
+	if err != nil {
+		t.Fatalf("k=%d: %v", k, err)
+	}
+	cfg := g.config(&stdout)
+	cfg.Stdin = nil // what the first job read ahead is in the snapshot
+	j2, err := Restore(ctx, cfg, snap)
+	if err != nil {
+		t.Fatalf("k=%d: restore: %v", k, err)
+	}
+	defer j2.Close(ctx)
+	exit, err = j2.Run(ctx)
+	if err != nil {
+		t.Fatalf("k=%d: resumed run: %v", k, err)
+	}
+	return stdout.Bytes(), exit, true
+}
+
+func TestRunPrograms(t *testing.T) {
+	for _, p := range corpus.Programs(t) {
+		t.Run(p.Name, func(t *testing.T) {
+			g := newGuest(t, p)
+			var stdout bytes.Buffer
+			j, err := Start(context.Background(), g.config(&stdout))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Close(context.Background())
+			exit, err := j.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Verify(t, stdout.Bytes(), exit)
+		})
+	}
+}
+
+// TestPauseAtEveryCall pauses each program at every WASI call (a spread of
+// them for long runs) and at a spread of safepoints, and resumes it from
+// the snapshot in a new job: output and exit code must be the original's.
+func TestPauseEverywhere(t *testing.T) {
+	for _, p := range corpus.Programs(t) {
+		t.Run(p.Name, func(t *testing.T) {
+			g := newGuest(t, p)
+			for _, kind := range []pauseKind{atCall, atSafepoint} {
+				n := 0
+				for k := 1; ; k = nextK(k) {
+					stdout, exit, paused := g.runPausedAt(t, kind, k)
+					if !paused {
+						break
+					}
+					n++
+					if exit != p.WantExit || !bytes.Equal(stdout, p.WantStdout) {
+						t.Fatalf("%s k=%d: exit %d, stdout:\n%s\nwant exit %d, stdout:\n%s", kindName(kind), k, exit, stdout, p.WantExit, p.WantStdout)
+					}
+				}
+				t.Logf("%s: paused and resumed at %d points", kindName(kind), n)
+			}
+		})
+	}
+}
+
+// nextK visits every point up to 12, then ever sparser ones (the
+// instrument package's tests pause at every safepoint already).
+func nextK(k int) int {
+	if k < 12 {
+		return k + 1
+	}
+	return k + k/2
+}
+
+func kindName(k pauseKind) string {
+	return [...]string{"WASI call", "safepoint"}[k]
+}
+
+var _ = fmt.Sprintf
