@@ -180,6 +180,12 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 		}
 		j.seq = snap.Meta.Seq
 		j.resume = true
+		if err := truncateOutput(cfg.Stdout, snap.Meta.StdoutOffset); err != nil {
+			return nil, fmt.Errorf("stdout: %w", err)
+		}
+		if err := truncateOutput(cfg.Stderr, snap.Meta.StderrOffset); err != nil {
+			return nil, fmt.Errorf("stderr: %w", err)
+		}
 	}
 	return j, nil
 }
@@ -306,6 +312,7 @@ func (j *Job) capture(ctx context.Context, requests []*request) (*snapshot.Snaps
 		meta.Paused = time.Since(requests[0].at)
 	}
 	meta.Host, _ = os.Hostname()
+	meta.StdoutOffset, meta.StderrOffset = fileOffset(j.cfg.Stdout), fileOffset(j.cfg.Stderr)
 	return &snapshot.Snapshot{ModuleSHA256: j.hash, Meta: meta, Instance: inst, WASI: wb}, nil
 }
 
@@ -374,3 +381,41 @@ func (j *Job) Info() *instrument.Info { return j.info }
 
 // ModuleSHA256 returns the hash of the job's module.
 func (j *Job) ModuleSHA256() [32]byte { return j.hash }
+
+// fileOffset is how far output has gone into w when it is a regular file,
+// -1 otherwise.
+func fileOffset(w io.Writer) int64 {
+	f, ok := w.(*os.File)
+	if !ok {
+		return -1
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return -1
+	}
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return -1
+	}
+	return off
+}
+
+// truncateOutput makes a resumed program's output file end where the
+// output stood at the snapshot, when it is the same kind of file (a
+// regular file at least that long): what the program wrote after the
+// snapshot will be written again. Output to a terminal or a pipe is left
+// alone.
+func truncateOutput(w io.Writer, offset int64) error {
+	f, ok := w.(*os.File)
+	if !ok || offset < 0 {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < offset {
+		return nil
+	}
+	if err := f.Truncate(offset); err != nil {
+		return err
+	}
+	_, err = f.Seek(offset, io.SeekStart)
+	return err
+}

@@ -89,6 +89,11 @@ type Meta struct {
 	Paused time.Duration `json:"paused_ns"`
 	// Host names the machine that took it.
 	Host string `json:"host,omitempty"`
+	// StdoutOffset and StderrOffset are how far the program's output had
+	// gone into a regular file at the snapshot (-1: not a regular file), so
+	// that a resume writing to the same file drops what came after.
+	StdoutOffset int64 `json:"stdout_offset"`
+	StderrOffset int64 `json:"stderr_offset"`
 }
 
 // ErrFormat is wrapped by every error about the content of a file.
