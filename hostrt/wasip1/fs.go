@@ -376,12 +376,15 @@ func (w *WASI) readStdin(ctx context.Context, mod api.Module, e *entry, iovs, n 
 	if !ok {
 		return 0, errnoFault
 	}
+	// Check every iovec first: bytes taken from the buffer cannot go back.
+	for i := 0; i < len(vec); i += sizeIovec {
+		if _, ok := mem.Read(le.Uint32(vec[i:]), le.Uint32(vec[i+4:])); !ok {
+			return 0, errnoFault
+		}
+	}
 	var total uint32
 	for i := 0; i < len(vec); i += sizeIovec {
-		buf, ok := mem.Read(le.Uint32(vec[i:]), le.Uint32(vec[i+4:]))
-		if !ok {
-			return total, errnoFault
-		}
+		buf, _ := mem.Read(le.Uint32(vec[i:]), le.Uint32(vec[i+4:]))
 		m := w.stdin.take(buf)
 		total += uint32(m)
 		if m < len(buf) {

@@ -579,3 +579,41 @@ func TestExports(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemClock checks the default clock: the wall clock is the host's,
+// the monotonic clock does not go back, and a poll until a past time of
+// the wall clock returns at once.
+func TestSystemClock(t *testing.T) {
+	p := newProxy(t, mustNew(t, Config{}, nil))
+	clock := func(id uint32) uint64 {
+		if e := p.call("clock_time_get", uint64(id), 1, memResult); e != errnoSuccess {
+			t.Fatalf("clock_time_get(%d): errno %d", id, e)
+		}
+		return p.u64(memResult)
+	}
+	before := time.Now()
+	wall := time.Unix(0, int64(clock(clockRealtime)))
+	if wall.Before(before.Add(-time.Second)) || wall.After(time.Now().Add(time.Second)) {
+		t.Errorf("wall clock %v, host %v", wall, before)
+	}
+	if m1, m2 := clock(clockMonotonic), clock(clockMonotonic); m2 < m1 {
+		t.Errorf("monotonic went back from %d to %d", m1, m2)
+	}
+	s := make([]byte, sizeSubscription)
+	s[8] = eventtypeClock
+	le.PutUint32(s[16:], clockRealtime)
+	le.PutUint64(s[24:], uint64(before.UnixNano()))
+	le.PutUint16(s[40:], subclockAbstime)
+	p.write(memBuf, s)
+	if e := p.call("poll_oneoff", memBuf, memBuf+0x100, 1, memResult); e != errnoSuccess || p.u32(memResult) != 1 {
+		t.Errorf("poll until a past time: errno %d, %d events", e, p.u32(memResult))
+	}
+	for _, tc := range []struct {
+		id   uint32
+		want uint64
+	}{{clockRealtime, uint64(time.Microsecond)}, {clockMonotonic, 1}} {
+		if e := p.call("clock_res_get", uint64(tc.id), memResult); e != errnoSuccess || p.u64(memResult) != tc.want {
+			t.Errorf("clock_res_get(%d): errno %d, %d", tc.id, e, p.u64(memResult))
+		}
+	}
+}

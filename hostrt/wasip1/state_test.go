@@ -365,3 +365,27 @@ func TestPendingStdin(t *testing.T) {
 		t.Errorf("restored stdin gave %q, want %q", all, "cdefghi")
 	}
 }
+
+// TestRestoreKindChanged restores a file that has become a directory.
+func TestRestoreKindChanged(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"x": "data"})
+	w := mustNew(t, Config{Mounts: []Mount{{HostDir: dir, GuestPath: "/"}}}, nil)
+	if _, e := newProxy(t, w).open(3, "x", 0, 0, rightFdRead); e != errnoSuccess {
+		t.Fatalf("open: errno %d", e)
+	}
+	st, err := w.Save(SaveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Config{Mounts: []Mount{{HostDir: dir, GuestPath: "/"}}}, st)
+	if want := `restore fd 4: x in mount "/" is no longer a file`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}
