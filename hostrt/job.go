@@ -137,6 +137,10 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 		if err := state.UnmarshalBinary(snap.WASI); err != nil {
 			return nil, fmt.Errorf("snapshot: WASI state: %w", err)
 		}
+		// Before the WASI starts reading it.
+		if err := seekInput(cfg.Stdin, state.StdinOffset); err != nil {
+			return nil, fmt.Errorf("stdin: %w", err)
+		}
 	}
 	cache := cfg.Cache
 	if cache == nil {
@@ -397,6 +401,20 @@ func fileOffset(w io.Writer) int64 {
 		return -1
 	}
 	return off
+}
+
+// seekInput moves a resumed program's stdin to where the snapshot left it,
+// when it is a regular file (the same input, given again).
+func seekInput(r io.Reader, offset int64) error {
+	f, ok := r.(*os.File)
+	if !ok {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	_, err := f.Seek(offset, io.SeekStart)
+	return err
 }
 
 // truncateOutput makes a resumed program's output file end where the

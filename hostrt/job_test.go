@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -95,7 +94,12 @@ func (g *guest) runPausedAt(t *testing.T, kind pauseKind, k int) ([]byte, uint32
 		t.Fatalf("k=%d: %v", k, err)
 	}
 	cfg := g.config(&stdout)
-	cfg.Stdin = nil // what the first job read ahead is in the snapshot
+	// The new job reads stdin from where the first one stopped taking it.
+	var ws wasip1.State
+	if err := ws.UnmarshalBinary(snap.WASI); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Stdin = bytes.NewReader(g.p.Stdin[ws.StdinOffset:])
 	j2, err := Restore(ctx, cfg, snap)
 	if err != nil {
 		t.Fatalf("k=%d: restore: %v", k, err)
@@ -164,5 +168,3 @@ func nextK(k int) int {
 func kindName(k pauseKind) string {
 	return [...]string{"WASI call", "safepoint"}[k]
 }
-
-var _ = fmt.Sprintf

@@ -17,7 +17,7 @@ import (
 
 const (
 	stateMagic   = "WSP1"
-	stateVersion = 1
+	stateVersion = 2
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -47,6 +47,7 @@ func (s *State) MarshalBinary() ([]byte, error) {
 	}
 	b = binary.AppendVarint(b, s.Monotonic)
 	b = appendString(b, string(s.Stdin))
+	b = binary.AppendVarint(b, s.StdinOffset)
 	if s.Poll == nil {
 		b = append(b, 0)
 	} else {
@@ -148,6 +149,10 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	}
 	st.Monotonic = d.varint()
 	st.Stdin = d.bytes()
+	st.StdinOffset = d.varint()
+	if d.err == nil && (st.StdinOffset < int64(len(st.Stdin))) {
+		d.fail("stdin offset %d is less than the %d pending bytes", st.StdinOffset, len(st.Stdin))
+	}
 	if d.bool() {
 		st.Poll = &PendingPoll{Subscriptions: d.bytes(), Start: d.varint()}
 		if n := len(st.Poll.Subscriptions); d.err == nil && (n == 0 || n%sizeSubscription != 0) {

@@ -24,16 +24,17 @@ func sampleState() *State {
 				RightsBase: 1<<64 - 1, RightsInheriting: 5, Offset: 1 << 33, Content: &Content{Data: []byte("data"), Perm: 0o640}},
 			{FD: 9, Kind: KindDir, Preopen: 1, Path: "x", Readable: true, Offset: -1},
 		},
-		Monotonic: -5,
-		Stdin:     []byte("pending"),
-		Poll:      &PendingPoll{Subscriptions: make([]byte, sizeSubscription), Start: 1 << 50},
+		Monotonic:   -5,
+		Stdin:       []byte("pending"),
+		StdinOffset: 100,
+		Poll:        &PendingPoll{Subscriptions: make([]byte, sizeSubscription), Start: 1 << 50},
 	}
 }
 
-// encodeBody frames body as an encoded state: magic, version 1, body and
+// encodeBody frames body as an encoded state: magic, version, body and
 // checksum, so that tests and the fuzzer can reach the body's decoder.
 func encodeBody(body []byte) []byte {
-	b := append([]byte(stateMagic), 1)
+	b := append([]byte(stateMagic), stateVersion)
 	b = append(b, body...)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
@@ -52,8 +53,8 @@ func TestStateDecodeErrors(t *testing.T) {
 	flipped := append([]byte(nil), good...)
 	flipped[len(flipped)/2] ^= 1
 	body := good[len(stateMagic)+1 : len(good)-4]
-	// A version-2 state with an empty body, checksummed.
-	versionTwo := append([]byte(stateMagic), 2, 0, 0, 0, 0, 0, 0, 0, 0)
+	// A state of the next version with an empty body, checksummed.
+	versionTwo := append([]byte(stateMagic), stateVersion+1, 0, 0, 0, 0, 0, 0, 0, 0)
 	versionTwo = binary.LittleEndian.AppendUint32(versionTwo, crc32.Checksum(versionTwo, castagnoli))
 	tests := []struct {
 		name, want string
@@ -63,7 +64,7 @@ func TestStateDecodeErrors(t *testing.T) {
 		{"other data", "not a saved WASI state", []byte("\x00asm\x01\x00\x00\x00")},
 		{"flipped bit", "checksum mismatch", flipped},
 		{"truncated", "checksum mismatch", good[:len(good)-1]},
-		{"newer version", "version 2, want 1", versionTwo},
+		{"newer version", "version 3, want 2", versionTwo},
 		{"truncated body", "truncated", encodeBody(body[:len(body)-3])},
 		{"trailing bytes", "after the end", encodeBody(append(append([]byte(nil), body...), 0))},
 		{"huge arg count", "larger than the input allows", encodeBody([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})},
@@ -72,7 +73,8 @@ func TestStateDecodeErrors(t *testing.T) {
 		{"unknown kind", "unknown kind 9", encodeBody([]byte{0, 0, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})},
 		{"fd outside the preopens", "preopen 0 of 0", encodeBody([]byte{0, 0, 0, 1, 0, byte(KindFile), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})},
 		{"bad boolean", "bad boolean", encodeBody([]byte{0, 0, 1, 1, '/', 2})},
-		{"bad poll", "pending poll with 1 bytes", encodeBody([]byte{0, 0, 0, 0, 0, 0, 1, 1, 0, 0})},
+		{"bad poll", "pending poll with 1 bytes", encodeBody([]byte{0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0})},
+		{"stdin offset", "stdin offset 0 is less than the 1 pending bytes", encodeBody([]byte{0, 0, 0, 0, 0, 1, 'x', 0, 0})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,6 +26,10 @@ type State struct {
 	// Stdin holds the bytes read from Config.Stdin that the guest has not
 	// read yet. The restored guest reads them before its Config.Stdin.
 	Stdin []byte
+	// StdinOffset counts the bytes taken from the stdin stream since the
+	// guest started (across restores): a restoring host gives it the
+	// stream from there on (for a file, it seeks there).
+	StdinOffset int64
 	// Poll is the poll_oneoff a pause interrupted, or nil.
 	Poll *PendingPoll
 }
@@ -118,8 +122,8 @@ func (w *WASI) Save(opts SaveOptions) (*State, error) {
 		Args:      slices.Clone(w.args),
 		Env:       slices.Clone(w.env),
 		Monotonic: w.nanotime(),
-		Stdin:     w.stdin.pending(),
 	}
+	st.Stdin, st.StdinOffset = w.stdin.pending()
 	if w.pending != nil {
 		st.Poll = &PendingPoll{Subscriptions: slices.Clone(w.pending.Subscriptions), Start: w.pending.Start}
 	}

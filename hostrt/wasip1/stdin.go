@@ -23,6 +23,9 @@ type stdinBuffer struct {
 	// buf[off:] is read from the host and not yet by the guest.
 	buf []byte
 	off int
+	// taken counts the bytes of the stream appended to buf, restored ones
+	// included.
+	taken int64
 	// err is the reader's final error (io.EOF at the end); the guest sees
 	// it once buf is drained.
 	err    error
@@ -31,8 +34,8 @@ type stdinBuffer struct {
 	ready chan struct{}
 }
 
-func newStdinBuffer(pending []byte, src io.Reader) *stdinBuffer {
-	s := &stdinBuffer{buf: append([]byte(nil), pending...), ready: make(chan struct{}, 1)}
+func newStdinBuffer(pending []byte, taken int64, src io.Reader) *stdinBuffer {
+	s := &stdinBuffer{buf: append([]byte(nil), pending...), taken: taken, ready: make(chan struct{}, 1)}
 	s.roomy.L = &s.mu
 	if src == nil {
 		s.err = io.EOF
@@ -62,6 +65,7 @@ func (s *stdinBuffer) fill(src io.Reader) {
 			s.off = 0
 		}
 		s.buf = append(s.buf, chunk[:n]...)
+		s.taken += int64(n)
 		if err != nil {
 			s.err = err
 		}
@@ -94,11 +98,12 @@ func (s *stdinBuffer) take(dst []byte) int {
 	return n
 }
 
-// pending returns a copy of the bytes the guest has not read.
-func (s *stdinBuffer) pending() []byte {
+// pending returns a copy of the bytes the guest has not read, and how many
+// bytes of the stream the buffer has taken in all.
+func (s *stdinBuffer) pending() ([]byte, int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]byte(nil), s.buf[s.off:]...)
+	return append([]byte(nil), s.buf[s.off:]...), s.taken
 }
 
 func (s *stdinBuffer) close() {

@@ -146,6 +146,7 @@ func New(cfg Config, restore *State) (w *WASI, err error) {
 		}
 	}
 	var pendingStdin []byte
+	var stdinTaken int64
 	if restore == nil {
 		w.monoBase = w.clock.Nanotime()
 		w.fds = []*entry{w.stdioEntry(KindStdin), w.stdioEntry(KindStdout), w.stdioEntry(KindStderr)}
@@ -160,7 +161,7 @@ func New(cfg Config, restore *State) (w *WASI, err error) {
 		if err := w.restore(restore); err != nil {
 			return w, err
 		}
-		pendingStdin = restore.Stdin
+		pendingStdin, stdinTaken = restore.Stdin, restore.StdinOffset
 	}
 	if w.argsSize, err = nulTerminatedSize("args", w.args); err != nil {
 		return w, err
@@ -170,7 +171,7 @@ func New(cfg Config, restore *State) (w *WASI, err error) {
 	}
 	w.monoStart = w.clock.Nanotime()
 	w.monoLast = w.monoBase
-	w.stdin = newStdinBuffer(pendingStdin, cfg.Stdin)
+	w.stdin = newStdinBuffer(pendingStdin, stdinTaken, cfg.Stdin)
 	return w, nil
 }
 
