@@ -38,8 +38,8 @@ TESTDATA_C_WASM := $(TESTDATA_C_PROGRAMS:%=$(TESTDATA_OUT)/c/%.wasm)
 TESTDATA_GO_WASM := $(TESTDATA_GO_PROGRAMS:%=$(TESTDATA_OUT)/go/%.wasm)
 TESTDATA_GOFMT := $(TESTDATA_OUT)/go/gofmt.wasm
 
-.PHONY: testdata testdata-c testdata-go
-testdata: testdata-c testdata-go
+.PHONY: testdata testdata-c testdata-go testdata-crash
+testdata: testdata-c testdata-go testdata-crash
 testdata-c: $(TESTDATA_C_WASM)
 testdata-go: $(TESTDATA_GO_WASM) $(TESTDATA_GOFMT)
 
@@ -73,3 +73,28 @@ $(foreach p,$(TESTDATA_GO_PROGRAMS),$(eval $(TESTDATA_OUT)/go/$(p).wasm: $(wildc
 $(TESTDATA_GOFMT): $(TESTDATA_MK) $(wildcard $(TESTDATA_GOROOT)/VERSION)
 	@mkdir -p $(@D)
 	$(TESTDATA_GO_BUILD) -o $@ cmd/gofmt
+
+# Guests of the crash-recovery and cross-process tests (cmd/wasmsr/e2e_test.go)
+# and of hostrt's benchmarks. They live outside testdata/c and testdata/go,
+# whose programs corpus runs in every test: these run for seconds, or forever.
+TESTDATA_CRASH := $(TESTDATA_OUT)/crash/crash-c.wasm $(TESTDATA_OUT)/crash/crash-go.wasm
+TESTDATA_BENCH_PROGRAMS := memhog
+TESTDATA_BENCH := $(TESTDATA_BENCH_PROGRAMS:%=$(TESTDATA_OUT)/bench/%.wasm)
+
+testdata-crash: $(TESTDATA_CRASH) $(TESTDATA_BENCH)
+
+$(TESTDATA_OUT)/crash/crash-c.wasm: testdata/crash/crash.c $(TESTDATA_MK)
+	$(testdata_check_clang)
+	@mkdir -p $(@D)
+	$(CLANG) $(TESTDATA_CFLAGS) -c $< -o $(@:.wasm=.o)
+	$(CLANG) $(TESTDATA_LDFLAGS) $(@:.wasm=.o) -o $@
+
+$(TESTDATA_OUT)/crash/crash-go.wasm: $(wildcard testdata/crash/go/*.go) $(TESTDATA_GO_DEPS)
+	@mkdir -p $(@D)
+	$(TESTDATA_GO_BUILD) -o $@ ./testdata/crash/go
+
+$(TESTDATA_BENCH): $(TESTDATA_OUT)/bench/%.wasm: testdata/bench/%.c $(TESTDATA_MK)
+	$(testdata_check_clang)
+	@mkdir -p $(@D)
+	$(CLANG) $(TESTDATA_CFLAGS) -c $< -o $(@:.wasm=.o)
+	$(CLANG) $(TESTDATA_LDFLAGS) $(@:.wasm=.o) -o $@
