@@ -149,9 +149,11 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 		}
 	}
 	j.rt = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
+	// The error returns set j to nil: close the job through its own name.
+	job := j
 	defer func() {
 		if err != nil {
-			j.Close(ctx)
+			job.Close(ctx)
 		}
 	}()
 	j.wasi, err = wasip1.New(wasip1.Config{
