@@ -127,8 +127,9 @@ run_module() {
 }
 
 ROWS=()
-# RESULT[LABEL/VARIANT] is "instrument-time rss size wall cpu" for the
-# targets table ("- - size wall cpu" for the original).
+# RESULT[LABEL/VARIANT] is "instrument-time rss size wall wall-fastest cpu
+# cpu-fastest" (run times: medians and fastest runs) for the targets table,
+# with "- -" for the original's instrument time and rss.
 declare -A RESULT
 # bench LABEL INPUT RUNWASM-ARGS...: makes the four variants of INPUT, runs
 # each module once to fill the compilation cache and check that it prints
