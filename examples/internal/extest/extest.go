@@ -1,0 +1,100 @@
+// Package extest builds what the examples' tests run: the wasmsr command,
+// Go programs for WASI, C programs for WASI with clang. Everything is
+// built from the repository's sources, so a test never runs a stale binary.
+package extest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Root is the repository's root: the directory of go.mod, from the
+// working directory up.
+func Root() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("extest: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// GoBuild builds the package pkg (a path relative to the repository root,
+// such as ./cmd/wasmsr) into out; wasi builds it for GOOS=wasip1.
+func GoBuild(out, pkg string, wasi bool) error {
+	root, err := Root()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(goCommand(), "build", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Env = os.Environ()
+	if wasi {
+		cmd.Env = append(cmd.Env, "GOOS=wasip1", "GOARCH=wasm")
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+func goCommand() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+}
+
+// BuildWasmsr builds the wasmsr command into dir and returns its path.
+func BuildWasmsr(dir string) (string, error) {
+	out := filepath.Join(dir, "wasmsr")
+	return out, GoBuild(out, "./cmd/wasmsr", false)
+}
+
+// WASISysroot is where wasi-libc is looked for, as in testdata/testdata.mk.
+const WASISysroot = "/usr"
+
+// Clang returns the path of a clang that can build C for wasm32-wasi, or
+// an error that says what is missing.
+func Clang() (string, error) {
+	clang := os.Getenv("CLANG")
+	if clang == "" {
+		clang = "clang"
+	}
+	p, err := exec.LookPath(clang)
+	if err != nil {
+		return "", fmt.Errorf("no C compiler %q (install clang, lld, wasi-libc and libclang-rt-dev-wasm32, or run make test)", clang)
+	}
+	if _, err := os.Stat(filepath.Join(WASISysroot, "lib/wasm32-wasi/libc.a")); err != nil {
+		return "", fmt.Errorf("no wasi-libc under %s (install wasi-libc, or run make test)", WASISysroot)
+	}
+	return p, nil
+}
+
+// CompileC builds one C file for wasm32-wasi the way examples.mk does:
+// compiling and linking are separate steps, so that clang never runs
+// wasm-opt on the output behind our back.
+func CompileC(clang, out, src string, cflags ...string) error {
+	obj := strings.TrimSuffix(out, ".wasm") + ".o"
+	target := []string{"--target=wasm32-wasi", "--sysroot=" + WASISysroot}
+	compile := append(append(append([]string{}, target...), cflags...), "-c", src, "-o", obj)
+	link := append(append([]string{}, target...), "-Wl,--strip-debug", obj, "-o", out)
+	for _, args := range [][]string{compile, link} {
+		if b, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s %s: %v\n%s", clang, strings.Join(args, " "), err, b)
+		}
+	}
+	return nil
+}
