@@ -188,7 +188,11 @@ func Load(path, modulePath string) (*Loaded, error) {
 			break
 		}
 		if modulePath != "" {
-			return nil, err
+			var pathErr *fs.PathError
+			if errors.As(err, &pathErr) {
+				err = pathErr.Err
+			}
+			return nil, fmt.Errorf("%s: %w", c, err)
 		}
 	}
 	if module == nil {
