@@ -1,0 +1,99 @@
+// Package migrate moves running hostrt jobs between wasmsr hosts over HTTP:
+// live migration. A host pauses a job (hostrt.Job.Snapshot with Stop),
+// sends the snapshot to a peer, and the peer restores and runs it; the
+// job's migration policy travels with it, so the peer sends it on (or
+// back) in turn, until the program ends on one of them.
+//
+// # Hosts
+//
+// A Host is one wasmsr process's side of migration: `wasmsr serve` (a Host
+// with Handler behind an http.Server) receives and runs jobs; `wasmsr exec
+// --migrate-to` (a Host without a server, RunLocal) starts a job and hands
+// it off. A host offers Mounts (host directory, guest path); a job can
+// arrive only where every guest path it has preopened is mounted. Files
+// the program has open for writing travel inside the snapshot
+// (wasip1.SaveOptions.FileContents) and are written into the receiving
+// host's mount before they are reopened, so the output file is complete on
+// whichever host the program finishes on. Files open only for reading do
+// not travel: inputs must be present on every host.
+//
+// A job's standard output and error go to the host it runs on, each line
+// prefixed with "[HOST JOB] "; a host's own log lines start with "[HOST] ".
+// A migrated job reads no stdin beyond what the snapshot holds unread.
+//
+// # Protocol
+//
+// Every request carries "Authorization: Bearer TOKEN" (one token shared by
+// the hosts; compared in constant time; 401 without it, before anything
+// else is read or changed). All bodies are size-limited.
+//
+//	HEAD /v1/modules/SHA256       200 if the host has the instrumented
+//	                              module (loading and compiling it first),
+//	                              404 if not
+//	PUT  /v1/modules/SHA256       upload it (Content-Encoding: zstd); the
+//	                              host checks the hash, that it is
+//	                              instrumented, stores and compiles it
+//	                              before answering 201
+//	POST /v1/jobs                 a job: 201 with an Accepted once it is
+//	                              restored and running here
+//	GET  /v1/jobs                 the jobs this host knows (Status list)
+//	GET  /v1/jobs/ID?wait=D&hop=H&state=S
+//	                              a job's Status; with wait, the answer
+//	                              comes when it differs from (hop H, state
+//	                              S), or after D (at most a minute)
+//	POST /v1/jobs/ID/migrate      move a job running here to its next
+//	                              host now (202)
+//
+// A job body is a frame followed by the snapshot file:
+//
+//	magic "WASMSR\x00J", u32 little-endian header length (at most 64 KiB),
+//	the Header as JSON, then a snapshot file (package snapshot) to the end
+//
+// The snapshot format compresses its sections with zstd already (memory,
+// instance and WASI state, which holds the open files' contents), so the
+// body is streamed as the encoder produces it and not compressed again.
+// The module (HEAD, then PUT only if the peer lacks it) is compressed with
+// zstd as a whole.
+//
+// # Sending
+//
+// When a job is due to move (its Policy's interval has passed since it
+// arrived, or POST .../migrate), the sender first makes sure the peer has
+// the module — HEAD, and PUT if needed — while the program still runs:
+// the peer compiles the module then, not during the pause. Then it pauses
+// the program (Snapshot with Stop), and POSTs the snapshot. A 201 means the
+// job runs on the peer; the sender closes its copy. Anything else — a
+// refusal, a broken connection, a truncated upload — and the sender
+// restores the job from the snapshot it still holds in memory and carries
+// on where it was, trying again one interval later. When the outcome is
+// unknown (the connection broke after the body was sent), the sender asks
+// the peer for the job's status first, so that a job that did arrive is not
+// run twice.
+//
+// Migration downtime is measured by the sender from the pause request to
+// the peer's 201 (which the peer sends once the job is restored and about
+// to run): pause + encode + upload + the peer's decode and restore, all on
+// the sender's clock.
+//
+// # Receiving
+//
+// The receiver refuses (and changes nothing) when the token is wrong, the
+// body is too large or truncated, the header or snapshot is malformed, the
+// module is unknown (404, code "module-unknown": the sender uploads it and
+// tries once more), a preopened guest path has no mount here, or the job
+// already runs here. Only then does it write the travelling files into its
+// mounts and restore the job.
+//
+// # Policy
+//
+// A Policy is a cyclic Route of host URLs and an interval: the job moves
+// to Route[Next] after Every, and the receiver gets Next advanced by one;
+// Route [A, B] bounces a job between A and B. A server forwards a job only
+// to URLs in its own peer list (Config.Peers): a job cannot make a host
+// send its token anywhere else. Every 0 never moves a job on.
+//
+// Status records (running, migrated with the next URL, finished with the
+// exit code, failed) let a client follow a job from host to host until it
+// ends: Client.Follow, which `wasmsr exec --migrate-to` does unless
+// --detach.
+package migrate

@@ -1,0 +1,198 @@
+package migrate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmsr/wasmsr/hostrt"
+	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// errNoModule is returned by modules.get for a module the host lacks.
+var errNoModule = errors.New("module unknown")
+
+// module is an instrumented module a host can run jobs of.
+type module struct {
+	sum   [32]byte
+	data  []byte
+	path  string
+	limit uint64 // the most memory it can have
+	// rt holds the module compiled in the host's compilation cache: a job
+	// restored from it finds the code in memory.
+	rt wazero.Runtime
+
+	ready chan struct{}
+	err   error
+}
+
+// modules keeps a host's modules, by SHA-256, in a directory (or only in
+// memory when dir is empty), each compiled once.
+type modules struct {
+	dir   string
+	cache wazero.CompilationCache
+
+	mu     sync.Mutex
+	byHash map[[32]byte]*module
+}
+
+func newModules(dir string, cache wazero.CompilationCache) (*modules, error) {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return &modules{dir: dir, cache: cache, byHash: map[[32]byte]*module{}}, nil
+}
+
+func (s *modules) file(sum [32]byte) string {
+	return filepath.Join(s.dir, hex.EncodeToString(sum[:])+".wasm")
+}
+
+// get returns the module with this hash, loading it from the directory
+// and compiling it if needed; errNoModule if the host does not have it.
+func (s *modules) get(ctx context.Context, sum [32]byte) (*module, error) {
+	return s.load(ctx, sum, nil)
+}
+
+// put adds a module (checked against its hash) and compiles it. It
+// reports whether the module is new here.
+func (s *modules) put(ctx context.Context, sum [32]byte, data []byte) (*module, bool, error) {
+	if sha256.Sum256(data) != sum {
+		return nil, false, fmt.Errorf("the module's SHA-256 is %x, not %x", sha256.Sum256(data), sum)
+	}
+	s.mu.Lock()
+	_, had := s.byHash[sum]
+	s.mu.Unlock()
+	m, err := s.load(ctx, sum, data)
+	return m, !had && err == nil, err
+}
+
+// load finds a module in memory, or makes it from data (when not nil) or
+// from the directory. Concurrent loads of one module share the work.
+func (s *modules) load(ctx context.Context, sum [32]byte, data []byte) (*module, error) {
+	s.mu.Lock()
+	m, ok := s.byHash[sum]
+	if !ok {
+		if data == nil {
+			if s.dir == "" {
+				s.mu.Unlock()
+				return nil, errNoModule
+			}
+			if _, err := os.Stat(s.file(sum)); errors.Is(err, fs.ErrNotExist) {
+				s.mu.Unlock()
+				return nil, errNoModule
+			}
+		}
+		m = &module{sum: sum, ready: make(chan struct{})}
+		s.byHash[sum] = m
+	}
+	s.mu.Unlock()
+	if ok {
+		select {
+		case <-m.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if m.err != nil {
+			return nil, m.err
+		}
+		return m, nil
+	}
+	m.err = s.prepare(ctx, m, data)
+	if m.err != nil {
+		s.mu.Lock()
+		delete(s.byHash, sum)
+		s.mu.Unlock()
+	}
+	close(m.ready)
+	if m.err != nil {
+		return nil, m.err
+	}
+	return m, nil
+}
+
+// prepare checks the module, writes it to the directory and compiles it.
+func (s *modules) prepare(ctx context.Context, m *module, data []byte) error {
+	fromDisk := data == nil
+	if fromDisk {
+		var err error
+		if data, err = os.ReadFile(s.file(m.sum)); err != nil {
+			return err
+		}
+		if sha256.Sum256(data) != m.sum {
+			return fmt.Errorf("%s does not have its SHA-256", s.file(m.sum))
+		}
+	}
+	w, err := wasm.Decode(data)
+	if err != nil {
+		return err
+	}
+	if _, err := instrument.ReadInfo(w); err != nil {
+		return err
+	}
+	if m.limit, err = hostrt.MemoryLimit(data); err != nil {
+		return err
+	}
+	m.data = data
+	if s.dir != "" {
+		m.path = s.file(m.sum)
+		if !fromDisk {
+			if err := writeAtomic(m.path, data); err != nil {
+				return err
+			}
+		}
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(s.cache))
+	if _, err := rt.CompileModule(ctx, data); err != nil {
+		rt.Close(ctx)
+		return err
+	}
+	m.rt = rt
+	return nil
+}
+
+// close releases the compiled modules.
+func (s *modules) close(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.byHash {
+		select {
+		case <-m.ready:
+			if m.rt != nil {
+				m.rt.Close(ctx)
+			}
+		default:
+		}
+	}
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".module-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}

@@ -1,0 +1,284 @@
+package migrate
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wasmsr/wasmsr/hostrt"
+	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+)
+
+// retryAfter is how long a job whose policy has no interval waits before
+// it tries again to move after a failure.
+const retryAfter = 10 * time.Second
+
+// runner runs one job on a host and moves it on by its policy.
+type runner struct {
+	h      *Host
+	id     string
+	hop    int // the hop that brought the job here (0: started here)
+	policy Policy
+	cfg    hostrt.Config
+	local  bool // started here: may go wherever its route says
+	job    *hostrt.Job
+
+	stdout, stderr *lineWriter
+	trigger        chan struct{}
+	enc            *snapshot.Encoder
+}
+
+func (h *Host) newRunner(id string, hop int, p Policy, cfg hostrt.Config, local bool) *runner {
+	r := &runner{h: h, id: id, hop: hop, policy: p, local: local,
+		trigger: make(chan struct{}, 1), enc: snapshot.NewEncoder()}
+	prefix := fmt.Sprintf("[%s %s] ", h.cfg.Name, id)
+	r.stdout = newLineWriter(h.cfg.Stdout, prefix)
+	r.stderr = newLineWriter(h.cfg.Stderr, prefix)
+	cfg.Stdout, cfg.Stderr = r.stdout, r.stderr
+	cfg.SnapshotFiles = true
+	if cfg.Cache == nil {
+		cfg.Cache = h.cfg.Cache
+	}
+	r.cfg = cfg
+	return r
+}
+
+func (r *runner) logf(format string, args ...any) {
+	r.h.Logf("job %s: "+format, append([]any{r.id}, args...)...)
+}
+
+// capture is a job paused to move.
+type capture struct {
+	snap       *snapshot.Snapshot
+	target     string
+	requested  time.Time
+	moduleSent bool
+}
+
+// mover waits for the time (or a trigger) to move the job, gets the
+// peer ready and pauses the job; Run then returns ErrStopped.
+type mover struct {
+	stopc    chan struct{}
+	done     chan struct{}
+	captured *capture
+}
+
+// stop ends the mover and returns what it captured, if anything.
+func (m *mover) stop() *capture {
+	close(m.stopc)
+	<-m.done
+	return m.captured
+}
+
+// startMover starts a mover that first acts after delay (never when
+// negative, unless triggered).
+func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
+	m := &mover{stopc: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-m.stopc:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		var timer *time.Timer
+		var tick <-chan time.Time
+		wait := func(d time.Duration) {
+			if timer != nil {
+				timer.Stop()
+			}
+			timer, tick = nil, nil
+			if d >= 0 {
+				timer = time.NewTimer(d)
+				tick = timer.C
+			}
+		}
+		defer func() {
+			if timer != nil {
+				timer.Stop()
+			}
+		}()
+		wait(delay)
+		for {
+			select {
+			case <-tick:
+			case <-r.trigger:
+			case <-m.stopc:
+				return
+			}
+			target, ok := r.policy.target()
+			if !ok {
+				wait(-1)
+				continue
+			}
+			if !r.h.allowed(target, r.local) {
+				r.logf("stays here: %s is not a peer of this host", target)
+				wait(-1)
+				continue
+			}
+			sum := r.job.ModuleSHA256()
+			sent, err := r.h.client.EnsureModule(ctx, target, sum, r.cfg.Module)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				r.logf("cannot move to %s: %v; continuing here", target, err)
+				wait(r.retry())
+				continue
+			}
+			if sent {
+				r.logf("module %x sent to %s", sum[:8], target)
+			}
+			requested := time.Now()
+			snap, err := r.job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: "migrate to " + target, Stop: true})
+			if err != nil {
+				if errors.Is(err, hostrt.ErrNotRunning) || ctx.Err() != nil {
+					return
+				}
+				r.logf("cannot pause to move: %v", err)
+				wait(r.retry())
+				continue
+			}
+			m.captured = &capture{snap: snap, target: target, requested: requested, moduleSent: sent}
+			return
+		}
+	}()
+	return m
+}
+
+func (r *runner) retry() time.Duration {
+	if r.policy.Every > 0 {
+		return r.policy.Every
+	}
+	return retryAfter
+}
+
+// firstDelay is how long a job that arrived runs before it moves on.
+func (r *runner) firstDelay() time.Duration {
+	if r.policy.Every > 0 && len(r.policy.Route) > 0 {
+		return r.policy.Every
+	}
+	return -1
+}
+
+// run runs the job until it ends or moves away; first is the delay before
+// the first move.
+func (r *runner) run(ctx context.Context, first time.Duration) (*Outcome, error) {
+	delay := first
+	for {
+		m := r.startMover(ctx, delay)
+		exit, err := r.job.Run(ctx)
+		c := m.stop()
+		r.stdout.Flush()
+		r.stderr.Flush()
+		if errors.Is(err, hostrt.ErrStopped) && c != nil {
+			r.job.Close(ctx)
+			if out := r.send(ctx, c); out != nil {
+				return out, nil
+			}
+			job, rerr := hostrt.Restore(ctx, r.cfg, c.snap)
+			if rerr != nil {
+				err = fmt.Errorf("restoring here after the failed move: %w", rerr)
+				r.end(0, err)
+				return nil, err
+			}
+			r.job = job
+			r.logf("continues here from where it paused")
+			delay = r.retry()
+			continue
+		}
+		r.job.Close(ctx)
+		r.end(exit, err)
+		if err != nil {
+			return nil, err
+		}
+		return &Outcome{ID: r.id, Hop: r.hop, Exit: exit}, nil
+	}
+}
+
+// send sends a captured job to its target and returns the outcome, or nil
+// if the job did not arrive (it is then up to the caller to continue it).
+func (r *runner) send(ctx context.Context, c *capture) *Outcome {
+	sum := r.job.ModuleSHA256()
+	hdr := &Header{ID: r.id, Hop: r.hop + 1, From: r.h.cfg.Name, Module: hex.EncodeToString(sum[:]), Policy: r.policy.advanced()}
+	cl := r.h.client
+	acc, n, err := cl.SendJob(ctx, c.target, hdr, c.snap, r.enc)
+	var ref *RefusedError
+	if errors.As(err, &ref) && ref.Code == codeModuleUnknown {
+		// The peer lost the module since it said it had it.
+		if err = cl.PutModule(ctx, c.target, sum, r.cfg.Module); err == nil {
+			c.moduleSent = true
+			acc, n, err = cl.SendJob(ctx, c.target, hdr, c.snap, r.enc)
+		}
+	}
+	if err != nil && !errors.As(err, &ref) {
+		// The connection broke: the job may have arrived all the same.
+		if st, serr := cl.Status(ctx, c.target, r.id, 0, 0, ""); serr == nil && st.Hop >= hdr.Hop {
+			r.logf("arrived on %s although its answer was lost (%v)", st.Host, err)
+			acc, err = &Accepted{ID: r.id, Hop: st.Hop, Host: st.Host, Bytes: n}, nil
+		}
+	}
+	if err != nil {
+		r.logf("could not move to %s after %s paused: %v; continuing here", c.target, time.Since(c.requested).Round(time.Millisecond), err)
+		return nil
+	}
+	mig := Migration{ID: r.id, Hop: hdr.Hop, From: r.h.cfg.Name, To: acc.Host, Downtime: time.Since(c.requested),
+		Pause: c.snap.Meta.Paused, Bytes: n, ModuleSent: c.moduleSent, Accepted: *acc}
+	upload := mig.Downtime - mig.Pause - acc.Decode - acc.Restore
+	r.logf("moved to %s (%s) at hop %d: downtime %s = pause %s + encode and upload %s (%s) + decode %s + restore %s there",
+		acc.Host, c.target, hdr.Hop, ms(mig.Downtime), ms(mig.Pause), ms(upload), formatBytes(n), ms(acc.Decode), ms(acc.Restore))
+	r.h.mu.Lock()
+	if rec, ok := r.h.records[r.id]; ok && rec.runner == r {
+		rec.runner = nil
+		r.h.running--
+		r.h.updateLocked(rec, func(s *Status) { s.State, s.Next = StateMigrated, c.target })
+		r.h.pruneLocked()
+	}
+	r.h.mu.Unlock()
+	if f := r.h.cfg.OnMigrated; f != nil {
+		f(mig)
+	}
+	return &Outcome{ID: r.id, Moved: c.target, Hop: hdr.Hop}
+}
+
+// end records that the program ended here.
+func (r *runner) end(exit uint32, err error) {
+	if err != nil {
+		r.logf("failed: %v", err)
+	} else {
+		r.logf("finished, exit %d (hop %d)", exit, r.hop)
+	}
+	r.h.mu.Lock()
+	defer r.h.mu.Unlock()
+	if rec, ok := r.h.records[r.id]; ok && rec.runner == r {
+		rec.runner = nil
+		r.h.running--
+		r.h.updateLocked(rec, func(s *Status) {
+			s.State, s.Exit, s.Next = StateFinished, exit, ""
+			if err != nil {
+				s.State, s.Error = StateFailed, err.Error()
+			}
+		})
+		r.h.pruneLocked()
+	}
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
