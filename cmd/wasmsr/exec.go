@@ -45,7 +45,7 @@ func execCommand() *cli.Command {
 		Name:      "exec",
 		Usage:     "run an instrumented WASI program, taking snapshots it can be resumed from",
 		ArgsUsage: "MODULE.wasm [-- ARGS...]",
-		Flags: append(snapshotFlags(),
+		Flags: append(append(snapshotFlags(), migrateFlags()...),
 			&cli.StringSliceFlag{Name: "env", Usage: "set an environment variable for the program (`NAME=VALUE`); repeatable"},
 			&cli.BoolFlag{Name: "instrument", Usage: "instrument an uninstrumented module on the fly (default options)"},
 		),
@@ -84,7 +84,7 @@ func resumeCommand() *cli.Command {
 		Name:      "resume",
 		Usage:     "continue a program from a snapshot (a file, or the newest in a directory)",
 		ArgsUsage: "SNAPSHOT",
-		Flags: append(snapshotFlags(),
+		Flags: append(append(snapshotFlags(), migrateFlags()...),
 			&cli.StringFlag{Name: "module", Usage: "the instrumented module (default: the copy beside the snapshot)"},
 		),
 		Action: func(c *cli.Context) error {
@@ -189,6 +189,9 @@ var signalsByName = map[string]struct {
 
 // runJob runs a job with the snapshot triggers the flags ask for.
 func runJob(c *cli.Context, spec jobSpec) error {
+	if len(c.StringSlice("migrate-to")) > 0 {
+		return runMigrating(c, spec)
+	}
 	mounts, err := parseMounts(c.StringSlice("mount"))
 	if err != nil {
 		return err
