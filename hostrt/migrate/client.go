@@ -176,21 +176,26 @@ func (c *Client) SendJob(ctx context.Context, base string, h *Header, snap *snap
 	defer cancel()
 	pr, pw := io.Pipe()
 	cw := &countingWriter{w: pw}
+	encoded := make(chan struct{})
 	go func() {
+		defer close(encoded)
 		err := writeFrame(cw, h)
 		if err == nil {
 			err = enc.Encode(cw, snap)
 		}
 		pw.CloseWithError(err)
 	}()
+	// The encoder must be done before enc can be used again.
+	defer func() { <-encoded }()
+	defer pr.CloseWithError(errors.New("request over")) // stops the encoder if the request ended early
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/jobs", pr)
 	if err != nil {
-		pr.Close()
 		return nil, 0, err
 	}
 	req.Header.Set("Content-Type", "application/vnd.wasmsr.job")
 	resp, err := c.do(req)
-	pr.CloseWithError(errors.New("request over")) // stops the encoder if the request ended early
+	pr.CloseWithError(errors.New("request over"))
+	<-encoded
 	if err != nil {
 		return nil, cw.n, err
 	}
