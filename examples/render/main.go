@@ -22,14 +22,17 @@ func main() {
 	out := flag.String("o", "mandelbrot.png", "output file")
 	flag.Parse()
 
+	fmt.Printf("rendering the Mandelbrot set, %dx%d pixels, up to %d iterations per pixel\n", *width, *height, *iterations)
 	img := image.NewRGBA(image.Rect(0, 0, *width, *height))
-	step := max(*height/10, 1)
+	// Progress every 5 %: y is the one thing that says how far it got.
+	done := 0
 	for y := 0; y < *height; y++ {
 		for x := 0; x < *width; x++ {
 			img.Set(x, y, pixel(x, y, *width, *height, *iterations))
 		}
-		if (y+1)%step == 0 || y+1 == *height {
-			fmt.Printf("rendered %d/%d rows\n", y+1, *height)
+		if pct := (y + 1) * 100 / *height; pct/5 > done/5 {
+			done = pct
+			fmt.Printf("rendered %3d%% (%d/%d rows)\n", pct, y+1, *height)
 		}
 	}
 	f, err := os.Create(*out)
