@@ -28,7 +28,6 @@ import (
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/unwind"
-	"github.com/wasmsr/wasmsr/wasm"
 )
 
 // Config describes a job.
@@ -118,11 +117,7 @@ func Restore(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (*Job, er
 
 func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, err error) {
 	j = &Job{cfg: cfg, hash: sha256.Sum256(cfg.Module), pausing: make(chan struct{})}
-	m, err := wasm.Decode(cfg.Module)
-	if err != nil {
-		return nil, err
-	}
-	if j.info, err = instrument.ReadInfo(m); err != nil {
+	if j.info, err = readInfo(cfg.Module); err != nil {
 		if errors.Is(err, instrument.ErrNotInstrumented) {
 			return nil, errors.New("the module is not instrumented (run wasmsr instrument first, or pass --instrument)")
 		}
