@@ -60,7 +60,8 @@ __attribute__((noinline)) static uint64_t recurse(int depth, uint64_t x) {
 	}
 	uint64_t a = recurse(depth - 1, x ^ (uint64_t)depth);
 	uint64_t b = recurse(depth - 1, a + 0x9e3779b97f4a7c15u);
-	return a * 31 + b;
+	// Not an accumulation: clang would turn the second call into a loop.
+	return ((b << 7) | (b >> 57)) ^ (a * 31);
 }
 
 static uint32_t fnv(uint32_t h, const unsigned char *p, size_t n) {
@@ -81,7 +82,7 @@ int main(int argc, char **argv) {
 	}
 	const char *out_path = argv[1];
 	const char *in_path = argc > 2 && strcmp(argv[2], "-") != 0 ? argv[2] : NULL;
-	long blocks = argc > 3 ? atol(argv[3]) : 200;
+	long blocks = argc > 3 ? atol(argv[3]) : 360;
 	long rounds = argc > 4 ? atol(argv[4]) : 20;
 	int depth = argc > 5 ? atoi(argv[5]) : 8;
 

@@ -70,7 +70,7 @@ func recurse(depth int, x uint64) uint64 {
 	}
 	a := recurse(depth-1, x^uint64(depth))
 	b := recurse(depth-1, a+0x9e3779b97f4a7c15)
-	return a*31 + b
+	return (b<<7 | b>>57) ^ a*31
 }
 
 func die(err error) {
@@ -95,7 +95,7 @@ func main() {
 		os.Exit(2)
 	}
 	outPath := os.Args[1]
-	blocks, rounds, depth := arg(3, 160), arg(4, 20), arg(5, 8)
+	blocks, rounds, depth := arg(3, 240), arg(4, 20), arg(5, 8)
 
 	out, err := os.Create(outPath)
 	if err != nil {

@@ -1,0 +1,850 @@
+package main
+
+// End-to-end tests of exec, resume and inspect: they run the wasmsr binary
+// (built once by TestMain) in separate processes, as a user would, on the
+// crash guests of testdata/crash (built by `make testdata`):
+//
+//   - TestCrashRecovery kills a run with SIGKILL at random moments and
+//     resumes it from the newest snapshot each time;
+//   - TestCrossProcess stops a run mid-loop or mid-recursion while it holds
+//     files open and resumes it in another process, also after the files
+//     are gone (--snapshot-files);
+//   - TestBadSnapshots feeds resume and inspect broken snapshots.
+//
+// Every check is exact: outputs byte for byte, errors line for line.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/wasmsr/wasmsr/hostrt"
+	"github.com/wasmsr/wasmsr/internal/corpus"
+)
+
+// e2e holds what TestMain prepares for the end-to-end tests.
+var e2e struct {
+	bin   string // the wasmsr binary
+	dir   string // its temporary directory
+	cache string // WASMSR_CACHE of every run, shared so each module compiles once
+	err   error  // why the binary could not be built
+}
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "wasmsr-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		e2e.dir, e2e.cache, e2e.bin = dir, filepath.Join(dir, "cache"), filepath.Join(dir, "wasmsr")
+		cmd := exec.Command(goTool(), "build", "-o", e2e.bin, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			e2e.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	if root := os.Getenv("GOROOT"); root != "" {
+		return filepath.Join(root, "bin", "go")
+	}
+	return "go"
+}
+
+// wasmsrBin returns the built binary, failing the test if it could not be
+// built.
+func wasmsrBin(t *testing.T) string {
+	t.Helper()
+	if e2e.err != nil {
+		t.Fatal(e2e.err)
+	}
+	return e2e.bin
+}
+
+// command prepares a run of the binary.
+func command(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(wasmsrBin(t), args...)
+	cmd.Env = append(os.Environ(), "WASMSR_CACHE="+e2e.cache)
+	return cmd
+}
+
+// runCLI runs the binary to the end and returns its stdout, stderr and exit
+// code.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := command(t, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	code = exitCode(t, cmd.Run(), &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func exitCode(t *testing.T, err error, stderr *bytes.Buffer) int {
+	t.Helper()
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok && ee.Exited() {
+		return ee.ExitCode()
+	}
+	t.Fatalf("wasmsr: %v; stderr:\n%s", err, stderr)
+	return -1
+}
+
+// crashGuest is one of the programs of testdata/crash, and the arguments
+// that make it spend its time in one phase.
+type crashGuest struct {
+	name string // "c" or "go"
+	wasm string // under build/testdata
+	// fillArgs keep the program in its loop phase and recurseArgs in its
+	// recursion phase for most of a block (of two); tree is the depth of
+	// recurseArgs' tree.
+	fillArgs, recurseArgs []string
+	tree                  int
+	// fillFunc and recurseFunc are the functions' names in the name section.
+	fillFunc, recurseFunc string
+	// crashArgs make a run of about 6 s for TestCrashRecovery.
+	crashArgs []string
+	// inOffset is where the input file stands after one block: C's stdio
+	// reads ahead, Go's io.ReadFull does not. outMode is how the output
+	// file is open (os.Create opens it read-write).
+	inOffset int64
+	outMode  string
+	// wholeStack: every call of the recursion is a frame on the wasm
+	// stack. Go's wasm port unwinds the wasm stack itself when it grows a
+	// goroutine's stack or switches goroutines, so there only the frames
+	// since then are.
+	wholeStack bool
+}
+
+var crashGuests = []crashGuest{
+	{name: "c", wasm: "crash/crash-c.wasm",
+		crashArgs: []string{"-", "600"}, fillArgs: []string{"2", "6000", "2"}, recurseArgs: []string{"2", "1", "15"}, tree: 15,
+		fillFunc: "fill", recurseFunc: "recurse", inOffset: 1039, outMode: "write", wholeStack: true},
+	{name: "go", wasm: "crash/crash-go.wasm",
+		crashArgs: []string{"-", "400"}, fillArgs: []string{"2", "5000", "2"}, recurseArgs: []string{"2", "1", "15"}, tree: 15,
+		fillFunc: "main.fill", recurseFunc: "main.recurse", inOffset: 16, outMode: "read-write"},
+}
+
+var instrumented struct {
+	sync.Mutex
+	paths map[string]string
+}
+
+// instrumentedGuest instruments a built guest with `wasmsr instrument`,
+// once per test binary, and returns the instrumented module's path.
+func instrumentedGuest(t *testing.T, rel string) string {
+	t.Helper()
+	src := corpus.Built(t, rel)
+	instrumented.Lock()
+	defer instrumented.Unlock()
+	if p, ok := instrumented.paths[rel]; ok {
+		return p
+	}
+	out := filepath.Join(e2e.dir, strings.ReplaceAll(strings.TrimSuffix(rel, ".wasm"), "/", "-")+".sr.wasm")
+	if _, stderr, code := runCLI(t, "instrument", src, "-o", out); code != 0 {
+		t.Fatalf("instrument %s: exit %d: %s", rel, code, stderr)
+	}
+	if instrumented.paths == nil {
+		instrumented.paths = map[string]string{}
+	}
+	instrumented.paths[rel] = out
+	return out
+}
+
+// reference is the outcome of an uninterrupted run.
+type reference struct {
+	stdout, file []byte
+}
+
+var references struct {
+	sync.Mutex
+	m map[string]*reference
+}
+
+// referenceRun runs module with args to the end, without snapshots, once
+// per module and arguments: stdout and the file it writes at /out/data.bin.
+// in is the directory mounted at /in.
+func referenceRun(t *testing.T, module, in string, args ...string) *reference {
+	t.Helper()
+	key := module + "\x00" + strings.Join(args, "\x00")
+	references.Lock()
+	defer references.Unlock()
+	if r, ok := references.m[key]; ok {
+		return r
+	}
+	out := t.TempDir()
+	execArgs := []string{"exec", "--mount", out + ":/out"}
+	if in != "" {
+		execArgs = append(execArgs, "--mount", in+":/in:ro")
+	}
+	stdout, stderr, code := runCLI(t, append(append(execArgs, module, "--"), args...)...)
+	if code != 0 || stderr != "" {
+		t.Fatalf("reference run: exit %d, stderr:\n%s", code, stderr)
+	}
+	if !strings.HasSuffix(stdout, "\ndone\n") {
+		t.Fatalf("reference run: stdout does not end with done:\n%s", tailOf(stdout))
+	}
+	file, err := os.ReadFile(filepath.Join(out, "data.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("\nfile: %d bytes, ", len(file)); !strings.Contains(stdout, want) {
+		t.Fatalf("reference run: stdout does not report the file's size (%q):\n%s", want, tailOf(stdout))
+	}
+	r := &reference{stdout: []byte(stdout), file: file}
+	if references.m == nil {
+		references.m = map[string]*reference{}
+	}
+	references.m[key] = r
+	return r
+}
+
+func tailOf(s string) string {
+	if len(s) > 400 {
+		return "..." + s[len(s)-400:]
+	}
+	return s
+}
+
+// sameBytes fails the test unless got and want are identical, showing
+// where they part.
+func sameBytes(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	if bytes.Equal(got, want) {
+		return
+	}
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	show := func(b []byte) string { return fmt.Sprintf("%q", b[max(0, i-40):min(len(b), i+40)]) }
+	t.Errorf("%s: %d bytes, want %d; first difference at offset %d:\ngot  %s\nwant %s", what, len(got), len(want), i, show(got), show(want))
+}
+
+// process is a running wasmsr.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it has ended
+	err  error         // how it ended
+}
+
+// startProcess starts wasmsr with the given output files; the test kills
+// it if it is still running at the end.
+func startProcess(t *testing.T, stdout, stderr *os.File, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: command(t, args...), done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = stdout, stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// exited waits up to d for the process to end and reports whether it has.
+func (p *process) exited(d time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// crashSeed is the seed of the kill moments: WASMSR_CRASH_SEED, or the
+// time.
+func crashSeed(t *testing.T) uint64 {
+	if s := os.Getenv("WASMSR_CRASH_SEED"); s != "" {
+		seed, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("WASMSR_CRASH_SEED: %v", err)
+		}
+		return seed
+	}
+	return uint64(time.Now().UnixNano())
+}
+
+// newestSeq is the sequence number of the newest snapshot in dir, 0 if none.
+func newestSeq(dir string) uint64 {
+	path, err := hostrt.Newest(dir)
+	if err != nil {
+		return 0
+	}
+	seq, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "snapshot-"), ".wsr"), 10, 64)
+	return seq
+}
+
+// TestCrashRecovery runs each crash guest with a snapshot every 200ms,
+// kills it with SIGKILL at random moments (each after a snapshot newer than
+// the one it was resumed from, so that every round makes progress) and
+// resumes it from the newest snapshot each time, with stdout appended to
+// the same file. In the end the file the program wrote and its stdout must
+// be byte-identical to an uninterrupted run's.
+func TestCrashRecovery(t *testing.T) {
+	const kills, minKills = 4, 3
+	seed := crashSeed(t)
+	t.Logf("kill moments from seed %d (set WASMSR_CRASH_SEED=%d to repeat them)", seed, seed)
+	for i, g := range crashGuests {
+		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
+			module := instrumentedGuest(t, g.wasm)
+			args := append([]string{"/out/data.bin"}, g.crashArgs...)
+			ref := referenceRun(t, module, "", args...)
+			rng := rand.New(rand.NewPCG(seed, uint64(i)))
+
+			dir := t.TempDir()
+			out, snaps := filepath.Join(dir, "out"), filepath.Join(dir, "snaps")
+			if err := os.Mkdir(out, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			stdoutPath, stderrPath := filepath.Join(dir, "stdout"), filepath.Join(dir, "stderr")
+			// As the shell's >>: a resume cuts the file back to where the
+			// snapshot left it.
+			openOutput := func(path string) *os.File {
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f
+			}
+			flags := []string{"--snapshot-every", "200ms", "--mount", out + ":/out"}
+			start := func(args ...string) *process {
+				stdout, stderr := openOutput(stdoutPath), openOutput(stderrPath)
+				defer stdout.Close()
+				defer stderr.Close()
+				return startProcess(t, stdout, stderr, args...)
+			}
+			stderrTail := func() string {
+				b, _ := os.ReadFile(stderrPath)
+				return tailOf(string(b))
+			}
+			p := start(append(append(append([]string{"exec", "--snapshot-dir", snaps}, flags...), module, "--"), args...)...)
+			var from uint64 // the snapshot the running process was resumed from
+			for kill := 1; kill <= kills; kill++ {
+				// Wait for a snapshot newer than the one resumed from, then
+				// a random moment.
+				for newestSeq(snaps) <= from && !p.exited(5*time.Millisecond) {
+				}
+				delay := time.Duration(rng.Int64N(int64(300 * time.Millisecond)))
+				if p.exited(delay) {
+					// Snapshots that take long to reach the disk make rounds
+					// long; a few kills are still enough.
+					if kill <= minKills {
+						t.Fatalf("the program ended (%v) before kill %d: make it run longer. stderr:\n%s", p.err, kill, stderrTail())
+					}
+					t.Logf("the program ended before kill %d", kill)
+					break
+				}
+				if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				<-p.done
+				from = newestSeq(snaps)
+				size := int64(0)
+				if fi, err := os.Stat(filepath.Join(out, "data.bin")); err == nil {
+					size = fi.Size()
+				}
+				t.Logf("kill %d: %v after a snapshot; resuming from snapshot %d (data.bin at %d bytes)", kill, delay.Round(time.Millisecond), from, size)
+				p = start(append(append([]string{"resume"}, flags...), snaps)...)
+			}
+			<-p.done
+			if p.err != nil {
+				t.Fatalf("last resume: %v; stderr:\n%s", p.err, stderrTail())
+			}
+			stdout, err := os.ReadFile(stdoutPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file, err := os.ReadFile(filepath.Join(out, "data.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameBytes(t, "stdout", stdout, ref.stdout)
+			sameBytes(t, "data.bin", file, ref.file)
+		})
+	}
+}
+
+// snapshotJSON is the part of `inspect --json` about a snapshot that the
+// tests look at.
+type snapshotJSON struct {
+	Args  []string `json:"args"`
+	Files []struct {
+		FD     uint32 `json:"fd"`
+		Kind   string `json:"kind"`
+		Path   string `json:"path"`
+		Mode   string `json:"mode"`
+		Offset int64  `json:"offset"`
+		Saved  bool   `json:"contents_saved"`
+	} `json:"open_files"`
+	Stack []struct {
+		Name string `json:"name"`
+		At   string `json:"at"`
+	} `json:"stack"`
+}
+
+// stopAt runs `wasmsr exec` with a snapshot on SIGTERM, sends the signal
+// once the program has printed marker, and returns what the program wrote
+// to stdout until it stopped.
+func stopAt(t *testing.T, marker string, args ...string) []byte {
+	t.Helper()
+	cmd := command(t, append([]string{"exec", "--snapshot-on", "SIGTERM"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	r := bufio.NewReader(pipe)
+	signalled := false
+	for {
+		line, err := r.ReadString('\n')
+		stdout.WriteString(line)
+		if !signalled && line == marker+"\n" {
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			signalled = true
+		}
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exec: %v; stderr:\n%s", err, stderr.String())
+	}
+	if !signalled {
+		t.Fatalf("the program never printed %q; stdout:\n%s", marker, tailOf(stdout.String()))
+	}
+	if !strings.Contains(stderr.String(), "wasmsr: stopped; continue with: wasmsr resume ") {
+		t.Fatalf("exec did not stop after a snapshot; stderr:\n%s", stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+// inspectSnapshot describes the newest snapshot in dir with `inspect --json`.
+func inspectSnapshot(t *testing.T, dir string) snapshotJSON {
+	t.Helper()
+	path, err := hostrt.Newest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCLI(t, "inspect", "--json", path)
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, stderr)
+	}
+	var s snapshotJSON
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// inputFile makes the directory mounted at /in, with the input file.
+func inputFile(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	data := make([]byte, 4096)
+	for i := range data {
+		data[i] = byte(i*7 + i>>8)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "in.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestCrossProcess stops each crash guest with a snapshot, while it holds
+// its output file (open for writing, one block written) and its input file
+// (open for reading) open, in its loop phase or deep in its recursion, and
+// resumes it with `wasmsr resume` in another process: the two processes'
+// stdout together, and the file, must be the uninterrupted run's. With
+// --snapshot-files the resume happens after the output directory is gone,
+// from a snapshot directory moved elsewhere, the module's original path
+// gone too.
+func TestCrossProcess(t *testing.T) {
+	for _, g := range crashGuests {
+		tests := []struct {
+			name string
+			args []string
+			// marker is the line after which the snapshot is asked for.
+			marker string
+			// snapshotFiles embeds the output file and deletes the original.
+			snapshotFiles bool
+			// where checks where the program paused.
+			where func(t *testing.T, s snapshotJSON)
+		}{
+			{name: "mid-loop", args: g.fillArgs, marker: "block 1: fill", where: func(t *testing.T, s snapshotJSON) {
+				top := s.Stack[len(s.Stack)-1]
+				if top.Name != g.fillFunc || !strings.HasPrefix(top.At, "safepoint at loop") {
+					t.Errorf("paused in %s at %q, want %s at a loop safepoint", top.Name, top.At, g.fillFunc)
+				}
+			}},
+			{name: "mid-recursion", args: g.recurseArgs, marker: "block 1: recurse", where: func(t *testing.T, s snapshotJSON) {
+				// The leaves do the work, in a loop: the whole tree's depth
+				// is on the stack.
+				n := 0
+				for _, f := range s.Stack {
+					if f.Name == g.recurseFunc {
+						n++
+					}
+				}
+				top := s.Stack[len(s.Stack)-1]
+				if top.Name != g.recurseFunc || !strings.HasPrefix(top.At, "safepoint at loop") {
+					t.Errorf("paused in %s at %q, want %s at a loop safepoint", top.Name, top.At, g.recurseFunc)
+				}
+				switch {
+				case g.wholeStack && n != g.tree+1:
+					t.Errorf("%d frames of %s on the stack, want %d", n, g.recurseFunc, g.tree+1)
+				case !g.wholeStack && n < 2:
+					t.Errorf("%d frames of %s on the stack, want at least 2", n, g.recurseFunc)
+				}
+				t.Logf("%d frames of %s on the stack", n, g.recurseFunc)
+			}},
+			{name: "snapshot-files", args: g.fillArgs, marker: "block 1: fill", snapshotFiles: true},
+		}
+		for _, tc := range tests {
+			t.Run(g.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				module := instrumentedGuest(t, g.wasm)
+				in := inputFile(t)
+				args := append([]string{"/out/data.bin", "/in/in.bin"}, tc.args...)
+				ref := referenceRun(t, module, in, args...)
+
+				dir := t.TempDir()
+				out, snaps := filepath.Join(dir, "out"), filepath.Join(dir, "snaps")
+				if err := os.Mkdir(out, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				execModule := module
+				flags := []string{"--snapshot-dir", snaps, "--mount", out + ":/out", "--mount", in + ":/in:ro"}
+				if tc.snapshotFiles {
+					flags = append(flags, "--snapshot-files")
+					// A copy of the module that will be gone at the resume.
+					execModule = filepath.Join(dir, "crash.sr.wasm")
+					copyFile(t, module, execModule)
+				}
+				stdout1 := stopAt(t, tc.marker, append(append(flags, execModule, "--"), args...)...)
+
+				s := inspectSnapshot(t, snaps)
+				files := map[string]string{}
+				for _, f := range s.Files {
+					if f.Kind == "file" {
+						files[f.Path] = fmt.Sprintf("%s at %d, saved %v", f.Mode, f.Offset, f.Saved)
+					}
+				}
+				want := map[string]string{
+					"/out/data.bin": fmt.Sprintf("%s at %d, saved %v", g.outMode, 64<<10, tc.snapshotFiles),
+					"/in/in.bin":    fmt.Sprintf("read at %d, saved false", g.inOffset),
+				}
+				if fmt.Sprint(files) != fmt.Sprint(want) {
+					t.Errorf("open files %v, want %v", files, want)
+				}
+				if tc.where != nil {
+					tc.where(t, s)
+				}
+
+				resumeOut, resumeSnaps := out, snaps
+				if tc.snapshotFiles {
+					// Another machine: the output directory, the module and
+					// the snapshot directory's old place are gone.
+					if err := os.RemoveAll(out); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Remove(execModule); err != nil {
+						t.Fatal(err)
+					}
+					resumeOut, resumeSnaps = filepath.Join(dir, "elsewhere", "out"), filepath.Join(dir, "elsewhere", "snaps")
+					if err := os.MkdirAll(resumeOut, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Rename(snaps, resumeSnaps); err != nil {
+						t.Fatal(err)
+					}
+				}
+				cmd := command(t, "resume", "--mount", resumeOut+":/out", "--mount", in+":/in:ro", resumeSnaps)
+				var stdout2, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout2, &stderr
+				if code := exitCode(t, cmd.Run(), &stderr); code != 0 || stderr.String() != "" {
+					t.Fatalf("resume: exit %d, stderr:\n%s", code, stderr.String())
+				}
+				sameBytes(t, "stdout of exec and resume", append(stdout1, stdout2.Bytes()...), ref.stdout)
+				file, err := os.ReadFile(filepath.Join(resumeOut, "data.bin"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameBytes(t, "data.bin", file, ref.file)
+			})
+		}
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sectionSpan is where a section of a snapshot file lies.
+type sectionSpan struct {
+	id           byte
+	header, data int // offsets of its header and of its stored bytes
+	stored       int
+}
+
+// snapshot file layout (hostrt/snapshot): a 52-byte header, then sections
+// of a 24-byte header and the stored bytes.
+const (
+	fileHeaderSize    = 52
+	sectionHeaderSize = 24
+)
+
+func sections(t *testing.T, data []byte) []sectionSpan {
+	t.Helper()
+	var spans []sectionSpan
+	for off := fileHeaderSize; off < len(data); {
+		stored := int(binary.LittleEndian.Uint64(data[off+4:]))
+		spans = append(spans, sectionSpan{id: data[off], header: off, data: off + sectionHeaderSize, stored: stored})
+		off += sectionHeaderSize + stored
+	}
+	if len(spans) != 4 {
+		t.Fatalf("snapshot has %d sections, want 4", len(spans))
+	}
+	return spans
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// fixHeaderCRC recomputes the header's checksum after an edit.
+func fixHeaderCRC(data []byte) {
+	binary.LittleEndian.PutUint32(data[fileHeaderSize-4:], crc32.Checksum(data[:fileHeaderSize-4], castagnoli))
+}
+
+// replaceSection replaces a section's raw length and stored bytes and
+// recomputes its checksum.
+func replaceSection(data []byte, s sectionSpan, rawLen uint64, stored []byte) []byte {
+	out := append([]byte(nil), data[:s.header]...)
+	h := append([]byte(nil), data[s.header:s.header+sectionHeaderSize-4]...)
+	binary.LittleEndian.PutUint64(h[4:], uint64(len(stored)))
+	binary.LittleEndian.PutUint64(h[12:], rawLen)
+	out = append(out, h...)
+	out = binary.LittleEndian.AppendUint32(out, crc32.Update(crc32.Checksum(h, castagnoli), castagnoli, stored))
+	out = append(out, stored...)
+	return append(out, data[s.data+s.stored:]...)
+}
+
+func flipBit(data []byte, off int) []byte {
+	out := append([]byte(nil), data...)
+	out[off] ^= 0x10
+	return out
+}
+
+// TestBadSnapshots gives resume (and inspect) broken, foreign and
+// unfindable snapshots: each is refused with exit status 1 and one line,
+// "wasmsr: FILE: what is wrong", and nothing on stdout.
+func TestBadSnapshots(t *testing.T) {
+	module := instrumentedGuest(t, "crash/crash-c.wasm")
+	other := instrumentedGuest(t, "crash/crash-go.wasm")
+	dir := t.TempDir()
+	out, snaps := filepath.Join(dir, "out"), filepath.Join(dir, "snaps")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mount := out + ":/out"
+	stopAt(t, "block 1: fill", "--snapshot-dir", snaps, "--mount", mount, module, "--", "/out/data.bin", "-", "2", "6000", "2")
+	good, err := hostrt.Newest(snaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs := sections(t, data)
+	meta, memory, wasi := secs[0], secs[1], secs[3]
+	moduleSum, otherSum := fileSHA256(t, module), fileSHA256(t, other)
+	moduleCopy := filepath.Join(snaps, hostrt.ModuleFileName(moduleSum))
+
+	// A zstd frame that decompresses to more than the memory section may hold.
+	memLimit := int(binary.LittleEndian.Uint64(data[memory.header+12:]))
+	bitmap := (memLimit/65536 + 7) / 8
+	zw, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bomb := zw.EncodeAll(make([]byte, bitmap+memLimit+1<<20), nil)
+
+	versioned := func(v uint32) []byte {
+		b := append([]byte(nil), data...)
+		binary.LittleEndian.PutUint32(b[8:], v)
+		fixHeaderCRC(b)
+		return b
+	}
+	foreign := append([]byte(nil), data...)
+	copy(foreign[16:48], otherSum[:])
+	fixHeaderCRC(foreign)
+
+	// A snapshot whose metadata names a module path that is gone, away
+	// from the module's copy.
+	moved := func(t *testing.T, data []byte) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(data[meta.data:meta.data+meta.stored], &m); err != nil {
+			t.Fatal(err)
+		}
+		m["module"] = moduleCopy + ".moved"
+		raw, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return replaceSection(data, meta, uint64(len(raw)), raw)
+	}
+
+	bad := "not a valid wasmsr snapshot: "
+	tests := []struct {
+		name string
+		data []byte // written to DIR/NAME.wsr; nil: args only
+		args []string
+		want string // the message after "wasmsr: FILE: "
+		// noInspect: inspect takes a file without the snapshot magic for a module.
+		noInspect bool
+	}{
+		{name: "empty", data: []byte{}, want: bad + "truncated header (0 bytes)", noInspect: true},
+		{name: "truncated in the header", data: data[:30], want: bad + "truncated header (30 bytes)"},
+		{name: "truncated after the header", data: data[:fileHeaderSize], want: bad + "the metadata section does not come first"},
+		{name: "truncated in the metadata", data: data[:meta.data+meta.stored/2], want: bad + "truncated metadata"},
+		{name: "truncated in the memory", data: data[:memory.data+100],
+			want: bad + fmt.Sprintf("truncated: section 2 needs %d bytes, 100 left", memory.stored)},
+		{name: "truncated between sections", data: data[:wasi.header], want: bad + "truncated: section 4 of 4 is missing"},
+		{name: "truncated by one byte", data: data[:len(data)-1],
+			want: bad + fmt.Sprintf("truncated: section 4 needs %d bytes, %d left", wasi.stored, wasi.stored-1)},
+		{name: "bytes after the end", data: append(append([]byte(nil), data...), 0), want: bad + "1 bytes after the last section"},
+		{name: "bit flip in the magic", data: flipBit(data, 0), want: bad + "bad magic", noInspect: true},
+		{name: "bit flip in the module hash", data: flipBit(data, 20), want: bad + "header checksum mismatch"},
+		{name: "bit flip in the metadata", data: flipBit(data, meta.data+5), want: bad + "section 1 checksum mismatch"},
+		{name: "bit flip in a section header", data: flipBit(data, memory.header+13), want: bad + "section 2 checksum mismatch"},
+		{name: "bit flip in the memory", data: flipBit(data, memory.data+memory.stored/2), want: bad + "section 2 checksum mismatch"},
+		{name: "bit flip in the last byte", data: flipBit(data, len(data)-1), want: bad + "section 4 checksum mismatch"},
+		{name: "version 2", data: versioned(2), want: bad + "format version 2, this wasmsr reads version 1"},
+		{name: "version 0", data: versioned(0), want: bad + "format version 0, this wasmsr reads version 1"},
+		{name: "memory beyond the module's limit", data: replaceSection(data, memory, 8<<30, data[memory.data:memory.data+memory.stored]),
+			want: bad + "memory of 8589934592 bytes is more than the module's limit of 4294967296"},
+		{name: "memory that decompresses too far", data: replaceSection(data, memory, uint64(memLimit), bomb),
+			want: bad + fmt.Sprintf("section 2: decompresses to more than %d bytes", bitmap+memLimit)},
+		{name: "snapshot of another module", args: []string{"--module", other, good},
+			want: fmt.Sprintf("module %s is not the one the snapshot was taken from (sha256 %x, want %x)", other, otherSum, moduleSum)},
+		// Found through the path its metadata records, and refused.
+		{name: "header naming another module", data: foreign,
+			want: fmt.Sprintf("module %s is not the one the snapshot was taken from (sha256 %x, want %x)", moduleCopy, moduleSum, otherSum)},
+		{name: "module not found", data: moved(t, data),
+			want: fmt.Sprintf("cannot find its module (%s beside it, or %q); pass --module", hostrt.ModuleFileName(moduleSum), moduleCopy+".moved")},
+		{name: "missing --module", args: []string{"--module", filepath.Join(dir, "missing.wasm"), good},
+			want: "no such file or directory"},
+		{name: "a module, not a snapshot", args: []string{module}, want: bad + "bad magic", noInspect: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := good
+			args := tc.args
+			if tc.data != nil {
+				file = filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".wsr")
+				if err := os.WriteFile(file, tc.data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, file)
+			} else {
+				file = args[len(args)-1]
+			}
+			want := "wasmsr: " + file + ": " + tc.want + "\n"
+			if tc.name == "missing --module" {
+				want = "wasmsr: " + filepath.Join(dir, "missing.wasm") + ": " + tc.want + "\n"
+			}
+			stdout, stderr, code := runCLI(t, append([]string{"resume", "--mount", mount}, args...)...)
+			if code != 1 || stdout != "" || stderr != want {
+				t.Errorf("resume: exit %d, stdout %q, stderr %q\nwant exit 1, stderr %q", code, stdout, stderr, want)
+			}
+			if tc.noInspect || len(tc.args) > 0 {
+				return
+			}
+			stdout, stderr, code = runCLI(t, "inspect", file)
+			if code != 1 || stdout != "" || stderr != want {
+				t.Errorf("inspect: exit %d, stdout %q, stderr %q\nwant exit 1, stderr %q", code, stdout, stderr, want)
+			}
+		})
+	}
+
+	// Restores that fail after the snapshot is read: one line too, naming
+	// the snapshot as given.
+	t.Run("resume without the mount", func(t *testing.T) {
+		_, stderr, code := runCLI(t, "resume", snaps)
+		if want := "wasmsr: " + snaps + ": wasip1: restore: no mount for guest path \"/out\"\n"; code != 1 || stderr != want {
+			t.Errorf("exit %d, stderr %q, want exit 1 and %q", code, stderr, want)
+		}
+	})
+	t.Run("resume with the output file gone", func(t *testing.T) {
+		empty := t.TempDir()
+		_, stderr, code := runCLI(t, "resume", "--mount", empty+":/out", snaps)
+		if want := "wasmsr: " + snaps + ": wasip1: restore fd 4: data.bin is missing from mount \"/out\"\n"; code != 1 || stderr != want {
+			t.Errorf("exit %d, stderr %q, want exit 1 and %q", code, stderr, want)
+		}
+	})
+	t.Run("a directory without snapshots", func(t *testing.T) {
+		empty := t.TempDir()
+		_, stderr, code := runCLI(t, "resume", empty)
+		if want := "wasmsr: " + empty + ": no snapshots (snapshot-*.wsr)\n"; code != 1 || stderr != want {
+			t.Errorf("exit %d, stderr %q, want exit 1 and %q", code, stderr, want)
+		}
+	})
+}
+
+func fileSHA256(t *testing.T, path string) [32]byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(data)
+}
