@@ -31,6 +31,15 @@ func gcHold() {
 	defer gc.mu.Unlock()
 	if gc.jobs == 0 {
 		gc.percent = debug.SetGCPercent(-1)
+		// SetGCPercent waits for a cycle in progress to finish marking,
+		// but the cycle's end then still waits for every P to flush its
+		// caches, holding the world semaphore: if the guest started now,
+		// that wait — and with it every goroutine that needs the P the
+		// collector holds — would last until the guest calls the host.
+		// A stop-the-world (ReadMemStats) takes the semaphore, so it
+		// returns only once the cycle is over.
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
 	}
 	gc.jobs++
 }
