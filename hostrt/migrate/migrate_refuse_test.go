@@ -318,8 +318,8 @@ func TestFailedMoveContinues(t *testing.T) {
 		// refused says whether B receives the job and refuses it.
 		refused bool
 	}{
-		{name: "upload truncated", to: func(b string) string { return cutProxy(t, b, 50_000, false) }, paused: true, refused: true},
-		{name: "connection broken during the upload", to: func(b string) string { return cutProxy(t, b, 50_000, true) }, paused: true},
+		{name: "upload truncated", to: func(b string) string { return cutProxy(t, b, 1000, false) }, paused: true, refused: true},
+		{name: "connection broken during the upload", to: func(b string) string { return cutProxy(t, b, 1000, true) }, paused: true},
 		{name: "peer lacks the mount", to: func(b string) string { return b }, noB: true, paused: true, refused: true},
 		{name: "wrong token", to: func(b string) string { return b }, token: "not-the-token"},
 		{name: "peer unreachable", to: func(string) string { return closed.URL }},
