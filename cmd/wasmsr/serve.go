@@ -37,7 +37,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (`FILE`, PEM; with --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "the certificate's private key (`FILE`, PEM)"},
 			&cli.StringFlag{Name: "tls-ca", Usage: "trust these certificates (`FILE`, PEM) when calling peers over HTTPS"},
-			&cli.StringFlag{Name: "state-dir", Usage: "where received modules are kept (default: wasmsr/serve/NAME in the user cache directory)"},
+			&cli.StringFlag{Name: "state-dir", Usage: "keep received modules in `DIR`/modules (default: wasmsr/serve/NAME in the user cache directory)"},
 			&cli.StringFlag{Name: "max-job-size", Value: "1GiB", Usage: "refuse job uploads larger than `SIZE`"},
 			&cli.StringFlag{Name: "max-module-size", Value: "256MiB", Usage: "refuse modules larger than `SIZE`"},
 			&cli.IntFlag{Name: "max-jobs", Value: 16, Usage: "run at most `N` jobs at once"},
@@ -186,8 +186,8 @@ func parseSize(s string) (int64, error) {
 func migrateFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "migrate-to", Usage: "send the job to these `URL`s of `wasmsr serve` hosts, in turn and round again; repeatable or comma-separated"},
-		&cli.DurationFlag{Name: "migrate-every", Usage: "move the job on to the next host after running this long on one (0: it stays on the first)"},
-		&cli.DurationFlag{Name: "migrate-after", Usage: "run the job here this long before the first move (default: --migrate-every; 0: at once)"},
+		&cli.DurationFlag{Name: "migrate-every", Usage: "move the job on to the next host after running this long (`DURATION`) on one (0: it stays on the first)"},
+		&cli.DurationFlag{Name: "migrate-after", Usage: "run the job here this long (`DURATION`) before the first move (default: --migrate-every; 0: at once)"},
 		&cli.StringFlag{Name: "token-file", Usage: "the hosts' bearer token (`FILE`)"},
 		&cli.StringFlag{Name: "tls-ca", Usage: "trust these certificates (`FILE`, PEM) for https hosts"},
 		&cli.StringFlag{Name: "name", Usage: "this host's `NAME` in log lines (default: the host name)"},
