@@ -104,8 +104,8 @@ func (h *Header) check() error {
 	if h.Hop < 1 {
 		return fmt.Errorf("hop %d", h.Hop)
 	}
-	if len(h.From) > 256 {
-		return errors.New("sender name longer than 256 bytes")
+	if len(h.From) > 256 || strings.ContainsFunc(h.From, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return errors.New("sender name longer than 256 bytes or with control characters")
 	}
 	if _, err := parseHash(h.Module); err != nil {
 		return err

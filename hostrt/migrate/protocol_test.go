@@ -87,6 +87,7 @@ func TestFrame(t *testing.T) {
 		"short hash":    func(h *Header) { h.Module = "abcd" },
 		"bad next":      func(h *Header) { h.Policy.Next = 3 },
 		"bad route":     func(h *Header) { h.Policy.Route = []string{"b:1"} },
+		"newline name":  func(h *Header) { h.From = "A\n[B] forged" },
 	} {
 		h := *good
 		mod(&h)
