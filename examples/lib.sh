@@ -60,6 +60,22 @@ indent() {
 	done
 }
 
+# indent_cr: indent, for output whose lines may end in \r as well
+# (progress reports that redraw themselves): each becomes a line of its own.
+# Byte by byte in bash, so that nothing waits in a buffer.
+indent_cr() {
+	local line='' c
+	while IFS= read -r -N 1 c; do
+		if [[ $c == $'\r' || $c == $'\n' ]]; then
+			[ -z "$line" ] || printf '    | %s\n' "$line"
+			line=''
+		else
+			line+=$c
+		fi
+	done
+	[ -z "$line" ] || printf '    | %s\n' "$line"
+}
+
 die() {
 	printf '%sFAIL%s: %s\n' "$RED$BOLD" "$RESET" "$*" >&2
 	exit 1
@@ -106,16 +122,16 @@ newest_snapshot() {
 	echo "$f"
 }
 
-# start_bg OUTFILE CMD...: runs CMD in the background with its output
-# indented; sets BG_PID to CMD's process (not the indenting one) and
-# BG_PIPE to the whole pipeline's last process, to wait for.
+# start_bg CMD...: runs CMD in the background with its output indented
+# (by $BG_INDENT, default indent); sets BG_PID to CMD's process (not the
+# indenting one) and BG_PIPE to the whole pipeline's, to wait for.
 start_bg() {
 	local pidfile
 	pidfile=$(mktemp)
 	printf '    %s$ %s &%s\n' "$DIM" "$(cmdline "$@")" "$RESET"
 	# The subshell's own stderr only carries bash's notice that CMD was
 	# killed, when it is.
-	( sh -c 'echo $$ > "$0"; exec "$@"' "$pidfile" "$@" 2>&1 | indent ) 2>/dev/null &
+	( sh -c 'echo $$ > "$0"; exec "$@"' "$pidfile" "$@" 2>&1 | "${BG_INDENT:-indent}" ) 2>/dev/null &
 	BG_PIPE=$!
 	while [ ! -s "$pidfile" ]; do sleep 0.01; done
 	BG_PID=$(cat "$pidfile")

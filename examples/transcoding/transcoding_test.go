@@ -1,0 +1,278 @@
+package transcoding_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmsr/wasmsr/examples/internal/extest"
+	"github.com/wasmsr/wasmsr/hostrt"
+)
+
+// The FFmpeg build this test uses (make ffmpeg, or scripts/build-ffmpeg.sh).
+const ffmpegPath = "build/ffmpeg/ffmpeg.wasm"
+
+// A short clip: 500 frames of 640x360, a few seconds instrumented, so that
+// 2-second snapshots fall in the middle of it.
+var ffmpegArgs = []string{
+	"-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+	"-f", "lavfi", "-i", "testsrc2=duration=20:size=640x360:rate=25",
+	"-c:v", "mpeg4", "-q:v", "3", "-y", "/out/a.avi",
+}
+
+// Set by TestMain; skip says why the tests cannot run.
+var (
+	wasmsr, plain, instrumented string
+	skip                        string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wasmsr-transcoding-test-")
+	if err == nil {
+		err = setup(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func setup(dir string) error {
+	root, err := extest.Root()
+	if err != nil {
+		return err
+	}
+	plain = filepath.Join(root, ffmpegPath)
+	if _, err := os.Stat(plain); err != nil {
+		skip = fmt.Sprintf("%s is missing: build it with `make ffmpeg` (scripts/build-ffmpeg.sh; a few minutes the first time, cached after)", ffmpegPath)
+		if os.Getenv("WASMSR_REQUIRE_FFMPEG") == "1" {
+			return errors.New("WASMSR_REQUIRE_FFMPEG=1: " + skip)
+		}
+		return nil
+	}
+	if wasmsr, err = extest.BuildWasmsr(dir); err != nil {
+		return err
+	}
+	instrumented = filepath.Join(dir, "ffmpeg.sr.wasm")
+	start := time.Now()
+	if b, err := exec.Command(wasmsr, "instrument", plain, "-o", instrumented).CombinedOutput(); err != nil {
+		return fmt.Errorf("wasmsr instrument: %v\n%s", err, b)
+	}
+	fmt.Fprintf(os.Stderr, "transcoding: instrumented %s in %v\n", ffmpegPath, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func needFFmpeg(t *testing.T) {
+	if skip != "" {
+		t.Skip(skip)
+	}
+}
+
+// reference transcodes with the uninstrumented module on plain wazero and
+// its own WASI (no wasmsr code), as the wazero command would, and returns
+// the output file. The result is computed once.
+var referenceOnce struct {
+	avi []byte
+	err error
+	ran bool
+}
+
+func reference(t *testing.T) []byte {
+	t.Helper()
+	r := &referenceOnce
+	if !r.ran {
+		r.ran = true
+		r.avi, r.err = runReference(t)
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.avi
+}
+
+func runReference(t *testing.T) ([]byte, error) {
+	ctx := context.Background()
+	module, err := os.ReadFile(plain)
+	if err != nil {
+		return nil, err
+	}
+	// The compilation cache wasmsr uses: the plain module has its own entry.
+	cache, err := hostrt.DefaultCache()
+	if err != nil {
+		return nil, err
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	out := t.TempDir()
+	var stderr bytes.Buffer
+	cfg := wazero.NewModuleConfig().
+		WithArgs(append([]string{"ffmpeg"}, ffmpegArgs...)...).
+		WithFSConfig(wazero.NewFSConfig().WithDirMount(out, "/out")).
+		WithStdout(&stderr).WithStderr(&stderr).
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
+	start := time.Now()
+	_, err = rt.InstantiateWithConfig(ctx, module, cfg)
+	var exit *sys.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 0) {
+		return nil, fmt.Errorf("reference run: %v\n%s", err, stderr.String())
+	}
+	t.Logf("reference (uninstrumented, wazero's WASI): %v", time.Since(start).Round(time.Millisecond))
+	return os.ReadFile(filepath.Join(out, "a.avi"))
+}
+
+// execArgs is `wasmsr exec` of the instrumented module writing into out.
+func execArgs(out, snaps string) []string {
+	return append([]string{"exec", instrumented, "--snapshot-every", "2s", "--keep", "0",
+		"--snapshot-dir", snaps, "--mount", out + ":/out", "--"}, ffmpegArgs...)
+}
+
+func sameFile(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	if bytes.Equal(got, want) {
+		t.Logf("%s: %d bytes, sha256 %x, identical to the reference", what, len(got), sha256.Sum256(got))
+		return
+	}
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	t.Errorf("%s: %d bytes, the reference %d; they differ from byte %d", what, len(got), len(want), i)
+}
+
+// snapshotLines returns wasmsr's "snapshot N -> ..." reports.
+func snapshotLines(stderr string) []string {
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "wasmsr: snapshot ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// With a snapshot every 2 s, the instrumented FFmpeg's output is byte for
+// byte the uninstrumented one's, and the snapshots have the output file
+// open for writing.
+func TestSnapshotsEvery2s(t *testing.T) {
+	needFFmpeg(t)
+	want := reference(t)
+	out, snaps := t.TempDir(), t.TempDir()
+	var stderr bytes.Buffer
+	cmd := exec.Command(wasmsr, execArgs(out, snaps)...)
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("wasmsr exec: %v\n%s", err, stderr.String())
+	}
+	lines := snapshotLines(stderr.String())
+	t.Logf("instrumented, snapshots every 2 s: %v, %d snapshots", time.Since(start).Round(time.Millisecond), len(lines))
+	for _, l := range lines {
+		t.Log(l)
+	}
+	if len(lines) == 0 {
+		t.Fatalf("no snapshot was taken:\n%s", stderr.String())
+	}
+	got, err := os.ReadFile(filepath.Join(out, "a.avi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, "a.avi", got, want)
+
+	report, err := exec.Command(wasmsr, "inspect", filepath.Join(snaps, "snapshot-000001.wsr")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(report), "file /out/a.avi (") {
+		t.Errorf("the first snapshot does not have /out/a.avi open:\n%s", report)
+	}
+}
+
+// SIGKILL at a random moment after the first snapshot, then `wasmsr
+// resume` from the newest snapshot in a new process: the output file ends
+// byte for byte the uninstrumented one's. WASMSR_SEED=N repeats a moment.
+func TestKillAndResume(t *testing.T) {
+	needFFmpeg(t)
+	want := reference(t)
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("WASMSR_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The kill comes up to 1.5 s after the first snapshot (2 s in).
+	delay := time.Duration(mrand.New(mrand.NewPCG(seed, 0)).Int64N(int64(1500 * time.Millisecond)))
+	t.Logf("seed %d (WASMSR_SEED=%d repeats it): kill %v after the first snapshot", seed, seed, delay.Round(time.Millisecond))
+
+	out, snaps := t.TempDir(), t.TempDir()
+	var stderr bytes.Buffer
+	cmd := exec.Command(wasmsr, execArgs(out, snaps)...)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	first := filepath.Join(snaps, "snapshot-000001.wsr")
+	for {
+		if _, err := os.Stat(first); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("wasmsr exec ended before its first snapshot: %v\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the transcode ended before the kill (%v): this machine is faster than the clip is long; lengthen it\n%s", err, stderr.String())
+	case <-time.After(delay):
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("wasmsr exec ended by itself before the kill:\n%s", stderr.String())
+	}
+	lines := snapshotLines(stderr.String())
+	for _, l := range lines {
+		t.Log(l)
+	}
+	if partial, err := os.Stat(filepath.Join(out, "a.avi")); err == nil {
+		t.Logf("killed with a.avi at %d of %d bytes", partial.Size(), len(want))
+	}
+
+	stderr.Reset()
+	resume := exec.Command(wasmsr, "resume", snaps, "--mount", out+":/out")
+	resume.Stderr = &stderr
+	start := time.Now()
+	if err := resume.Run(); err != nil {
+		t.Fatalf("wasmsr resume: %v\n%s", err, stderr.String())
+	}
+	t.Logf("resumed from the newest snapshot in %v", time.Since(start).Round(time.Millisecond))
+	got, err := os.ReadFile(filepath.Join(out, "a.avi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, "a.avi after kill and resume", got, want)
+}
