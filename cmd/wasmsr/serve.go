@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,7 +41,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "state-dir", Usage: "keep received modules in `DIR`/modules (default: wasmsr/serve/NAME in the user cache directory)"},
 			&cli.StringFlag{Name: "max-job-size", Value: "1GiB", Usage: "refuse job uploads larger than `SIZE`"},
 			&cli.StringFlag{Name: "max-module-size", Value: "256MiB", Usage: "refuse modules larger than `SIZE`"},
-			&cli.IntFlag{Name: "max-jobs", Value: 16, Usage: "run at most `N` jobs at once"},
+			&cli.IntFlag{Name: "max-jobs", Value: 1, Usage: "run at most `N` jobs at once (see the package documentation of hostrt/migrate before raising it)"},
 		},
 		Action: serve,
 	}
@@ -90,6 +91,10 @@ func serve(c *cli.Context) error {
 		}
 		state = filepath.Join(dir, "wasmsr", "serve", name)
 	}
+	if c.Int("max-jobs") < 1 {
+		return errors.New("--max-jobs: want at least 1")
+	}
+	keepProcs(c.Int("max-jobs"))
 	stderr := migrate.NewOutput(c.App.ErrWriter)
 	host, err := migrate.NewHost(migrate.Config{
 		Name: name, Mounts: mounts, Peers: c.StringSlice("peer"), Client: client,
@@ -144,6 +149,17 @@ func serve(c *cli.Context) error {
 			}
 		}
 		return nil
+	}
+}
+
+// keepProcs makes sure that guests cannot take every P: wazero's compiled
+// code cannot be preempted, so each running guest holds a P (an OS thread
+// running Go code) until it calls the host, and the server, the migration
+// timers and the HTTP clients need one of their own. More Ps than CPUs
+// only means that the kernel shares the CPUs between the threads.
+func keepProcs(jobs int) {
+	if n := jobs + 2; runtime.GOMAXPROCS(0) < n {
+		runtime.GOMAXPROCS(n)
 	}
 }
 
@@ -236,6 +252,7 @@ func runMigrating(c *cli.Context, spec jobSpec) error {
 	if err != nil {
 		return err
 	}
+	keepProcs(1)
 	stderr := migrate.NewOutput(c.App.ErrWriter)
 	host, err := migrate.NewHost(migrate.Config{Name: name, Mounts: mounts, Client: client,
 		Log: stderr, Stdout: migrate.NewOutput(c.App.Writer), Stderr: stderr})

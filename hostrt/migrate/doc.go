@@ -92,6 +92,17 @@
 // to URLs in its own peer list (Config.Peers): a job cannot make a host
 // send its token anywhere else. Every 0 never moves a job on.
 //
+// # Several jobs on one host
+//
+// wazero's compiled code cannot be preempted: a running guest holds a Go P
+// (thread) until it calls the host, so `wasmsr serve` keeps GOMAXPROCS
+// above its job limit. And hostrt collects garbage (a stop-the-world) when a
+// job pauses: with other guests computing in the same process, that
+// collection waits until each of them calls the host, and the whole
+// process — server included — waits with it. A compute-bound guest that
+// makes no WASI call for a minute stalls the host for a minute whenever
+// another job here moves. Hence `wasmsr serve --max-jobs` defaults to 1.
+//
 // Status records (running, migrated with the next URL, finished with the
 // exit code, failed) let a client follow a job from host to host until it
 // ends: Client.Follow, which `wasmsr exec --migrate-to` does unless

@@ -41,7 +41,8 @@ type Config struct {
 	// its jobs' output ("[NAME JOB] ..."). Nil discards.
 	Log, Stdout, Stderr *Output
 	// MaxJobSize and MaxModuleSize bound request bodies (0: 1 GiB and
-	// 256 MiB); MaxJobs bounds the jobs running here (0: 16).
+	// 256 MiB); MaxJobs bounds the jobs running here (0: 1; see the
+	// package documentation before raising it).
 	MaxJobSize, MaxModuleSize int64
 	MaxJobs                   int
 	// OnMigrated, if not nil, is called after each job this host sends
@@ -107,7 +108,7 @@ func NewHost(cfg Config) (*Host, error) {
 		cfg.MaxModuleSize = 256 << 20
 	}
 	if cfg.MaxJobs <= 0 {
-		cfg.MaxJobs = 16
+		cfg.MaxJobs = 1
 	}
 	if cfg.Log == nil {
 		cfg.Log = NewOutput(nil)

@@ -242,7 +242,8 @@ func TestRefusedJobs(t *testing.T) {
 }
 
 // TestDuplicateJobs sends a job twice: while it runs the second copy is
-// refused, and a stale hop is refused after it ended.
+// refused (and so is another job: the host is full), and a stale hop is
+// refused after it ended.
 func TestDuplicateJobs(t *testing.T) {
 	module := progressModule(t)
 	sum := sha256.Sum256(module)
@@ -264,11 +265,15 @@ func TestDuplicateJobs(t *testing.T) {
 	if status, msg := post(hop2); status != 409 || !strings.Contains(msg, "already runs here") {
 		t.Errorf("while it runs: %d %q, want 409 already runs here", status, msg)
 	}
+	// The host runs one job at a time (MaxJobs defaults to 1).
+	if status, msg := post(jobBody(t, module, "other")); status != 503 {
+		t.Errorf("another job while it runs: %d %q, want 503", status, msg)
+	}
 	b.Wait()
 	if status, msg := post(body); status != 409 || !strings.Contains(msg, "stale") {
 		t.Errorf("after it ended: %d %q, want 409 stale", status, msg)
 	}
-	if jobs := b.Jobs(); len(jobs) != 1 || jobs[0].State != StateFinished || jobs[0].Hop != 1 {
+	if jobs := b.Jobs(); len(jobs) != 1 || jobs[0].ID != "dup" || jobs[0].State != StateFinished || jobs[0].Hop != 1 {
 		t.Errorf("jobs %+v, want the first, finished", jobs)
 	}
 }
