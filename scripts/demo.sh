@@ -57,8 +57,7 @@ start_bg "$WASMSR" exec "$OUT/render.sr.wasm" --snapshot-every 1s --snapshot-dir
 wait_snapshot "$OUT/snapshots" 3 "$BG_PID" ||
 	die "the program ended before its third snapshot: see the output above"
 sleep "$KILL_AFTER_SNAPSHOT"
-kill -0 "$BG_PID" 2>/dev/null || die "the program ended before the kill: make RENDER_ARGS larger"
-kill -KILL "$BG_PID"
+kill -KILL "$BG_PID" 2>/dev/null || die "the program ended before the kill: make RENDER_ARGS larger"
 wait "$BG_PIPE" 2>/dev/null || true
 newest=$(newest_snapshot "$OUT/snapshots") || die "no snapshot in $OUT/snapshots"
 say "${BOLD}kill -9 $BG_PID${RESET}, $KILL_AFTER_SNAPSHOT s after snapshot 3: the process is gone, and with it the rows"

@@ -48,8 +48,7 @@ BG_INDENT=indent_cr start_bg "$WASMSR" exec "$DIR/ffmpeg.sr.wasm" --snapshot-eve
 	--mount "$DIR/run:/out" -- "${ARGS[@]}"
 wait_snapshot "$DIR/snapshots" 1 "$BG_PID" || die "the transcode ended before its first snapshot: lengthen CLIP"
 sleep "$KILL_AFTER"
-kill -0 "$BG_PID" 2>/dev/null || die "the transcode ended before the kill: lengthen CLIP"
-kill -KILL "$BG_PID"
+kill -KILL "$BG_PID" 2>/dev/null || die "the transcode ended before the kill: lengthen CLIP"
 wait "$BG_PIPE" 2>/dev/null || true
 say "${BOLD}killed${RESET} after $(secs $(($(now_ms) - t))); run/a.avi has $(human "$(size_of "$DIR/run/a.avi")") of an unfinished video"
 
