@@ -26,13 +26,13 @@ import (
 )
 
 // helperEnv makes the test binary run the wasmsr command line instead of
-// tests (TestHelperWasmsr), so that tests can start wasmsr processes.
+// tests, so that tests can start wasmsr processes: the arguments after
+// "--" are wasmsr's. It is checked in init, before any TestMain.
 const helperEnv = "WASMSR_TEST_HELPER"
 
-// TestHelperWasmsr is not a test: it is wasmsr, in a process a test started.
-func TestHelperWasmsr(t *testing.T) {
+func init() {
 	if os.Getenv(helperEnv) != "1" {
-		t.Skip("runs wasmsr in processes that tests start")
+		return
 	}
 	args := os.Args
 	for i, a := range args {
@@ -84,7 +84,7 @@ func startWasmsr(t *testing.T, ns string, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	argv := append([]string{self, "-test.run=^TestHelperWasmsr$", "--"}, args...)
+	argv := append([]string{self, "--"}, args...)
 	if ns != "" {
 		argv = append([]string{"ip", "netns", "exec", ns}, argv...)
 	}
