@@ -80,7 +80,7 @@ want=$(sha256sum <"$demo/ref/out/$file" | cut -c1-64)
 echo "$file on $final: sha256 $got"
 echo "$file unmoved:   sha256 $want"
 [ "$got" = "$want" ] || { echo "DIFFERENT" >&2; exit 1; }
-echo "identical; $(grep -h 'moved to' "$demo"/{A,B,L}.log | wc -l) moves in $(echo "$end - $start" | bc | cut -c1-5) s"
+echo "identical; $(grep -h 'moved to' "$demo"/{A,B,L}.log | wc -l) moves in $(awk "BEGIN { printf \"%.1f\", $end - $start }") s"
 echo "== downtime (pause on one host -> running on the next), ms:"
 grep -h -o 'downtime [0-9.]*ms' "$demo"/{A,B,L}.log | tr -dc '0-9.\n' | sort -n |
 	awk '{d[NR]=$1} END {printf "  %d moves: min %.1f, median %.1f, max %.1f\n", NR, d[1], d[int((NR+1)/2)], d[NR]}'
