@@ -23,9 +23,12 @@
 //
 // # Protocol
 //
-// Every request carries "Authorization: Bearer TOKEN" (one token shared by
-// the hosts; compared in constant time; 401 without it, before anything
-// else is read or changed). All bodies are size-limited.
+// HTTP from the standard library, over TLS when the server has a
+// certificate (clients trust a CA file besides the system's). Every
+// request carries "Authorization: Bearer TOKEN" (one token shared by the
+// hosts; compared in constant time; 401 without it, before anything else
+// is read or changed). All bodies are size-limited, uploads have deadlines,
+// and at most two are received at once.
 //
 //	HEAD /v1/modules/SHA256       200 if the host has the instrumented
 //	                              module (loading and compiling it first),
@@ -102,6 +105,8 @@
 // process — server included — waits with it. A compute-bound guest that
 // makes no WASI call for a minute stalls the host for a minute whenever
 // another job here moves. Hence `wasmsr serve --max-jobs` defaults to 1.
+//
+// # Following a job
 //
 // Status records (running, migrated with the next URL, finished with the
 // exit code, failed) let a client follow a job from host to host until it
