@@ -1,7 +1,9 @@
 package instrument
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -39,9 +41,19 @@ type emitter struct {
 	spSpill map[*level][]uint32
 
 	// restoreAt is where the frame restore goes once the saved locals are
-	// known; resumePoints are where rewinds arrive.
-	restoreAt    int
-	resumePoints []int
+	// known; resume are where rewinds arrive.
+	restoreAt int
+	resume    []resumePoint
+	// unwindBranches are the branches to the frame save, which finish
+	// points at the exit that suits their site (see exits.go).
+	unwindBranches []unwindBranch
+	// rewindOnly are the branches only a rewind takes (see liveness).
+	rewindOnly map[int]bool
+	// reloads are the places, in the rewind path of prologues inside
+	// loops, where the frame is read again (see reloadFrame).
+	reloads []reloadPoint
+	// live is the liveness of the body, once it is written.
+	live *liveSets
 	// tailDispatch, when not 0, is the dispatcher to tail-call when a
 	// rewind finds another function's frame on top (see tail.go).
 	tailDispatch uint32
@@ -169,6 +181,7 @@ func (e *emitter) rewrite() error {
 			if site {
 				e.gget(e.r.g.State)
 				e.emit(wasm.Indexed(wasm.OpBrIf, e.depth(0)))
+				e.unwindBranches = append(e.unwindBranches, unwindBranch{at: len(e.out) - 1, site: s})
 			}
 		}
 	}
@@ -203,6 +216,7 @@ func (e *emitter) enterLevel(opener int) {
 	if l.link {
 		return
 	}
+	header := len(e.out) // where the prologue starts
 	// The chain of levels whose prologue this is: this one and the links
 	// above it whose first item opened it.
 	first := len(e.levels) - 1
@@ -219,11 +233,19 @@ func (e *emitter) enterLevel(opener int) {
 		if segs := segments(chain); !isFunc && len(segs) == 1 {
 			// One place to go: a conditional branch, or nothing at all
 			// when a rewind just falls into it.
-			if segs[0].target != fallThrough {
+			switch {
+			case segs[0].target == fallThrough:
+			case chainHasLoop(chain):
 				e.gget(e.r.g.State)
-				e.emit(wasm.Indexed(wasm.OpBrIf, e.depth(segs[0].target)))
+				e.ifEmpty()
+				e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header})
+				e.rewindBranch(wasm.Indexed(wasm.OpBr, e.depth(segs[0].target)))
+				e.end()
+			default:
+				e.gget(e.r.g.State)
+				e.rewindBranch(wasm.Indexed(wasm.OpBrIf, e.depth(segs[0].target)))
 			}
-			e.resumePoints = append(e.resumePoints, len(e.out))
+			e.addFallResume(chain)
 			return
 		}
 		e.gget(e.r.g.State)
@@ -231,10 +253,12 @@ func (e *emitter) enterLevel(opener int) {
 		fall := e.frames - 1
 		if isFunc {
 			e.restoreAt = len(e.out)
+		} else if chainHasLoop(chain) {
+			e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header})
 		}
 		e.dispatch(chain, fall)
 		e.end()
-		e.resumePoints = append(e.resumePoints, len(e.out))
+		e.addFallResume(chain)
 		return
 	}
 	// A safepoint: the level's values go to locals while it may unwind.
@@ -263,6 +287,8 @@ func (e *emitter) enterLevel(opener int) {
 	e.ifEmpty()
 	if isFunc {
 		e.restoreAt = len(e.out)
+	} else if chainHasLoop(chain) {
+		e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header})
 	}
 	if len(segments(chain)) == 0 {
 		e.call(e.r.rewoundFunc) // the safepoint is the only place to resume
@@ -283,18 +309,31 @@ func (e *emitter) enterLevel(opener int) {
 	e.i32(int32(l.sp))
 	e.set(e.ci)
 	e.br(0)
+	e.unwindBranches = append(e.unwindBranches, unwindBranch{at: len(e.out) - 1, site: l.sp})
 	e.end()
 	e.end()
 	e.end()
-	e.resumePoints = append(e.resumePoints, len(e.out))
+	e.addResume(l.sp, l.sp)
+	e.addFallResume(chain)
 	for _, s := range spill {
 		e.get(s)
 	}
 }
 
+// chainHasLoop reports whether a chain of levels is inside a loop it
+// opens: its prologue runs at every iteration.
+func chainHasLoop(chain []*levelState) bool {
+	for _, ls := range chain {
+		if ls.l.loop {
+			return true
+		}
+	}
+	return false
+}
+
 // segment maps a range of call indices to a landing.
 type segment struct {
-	hi     int // last call index of the range
+	lo, hi int // the range of call indices
 	target int // output frame of the landing; fallThrough for the first item at the start
 }
 
@@ -311,11 +350,11 @@ func segments(chain []*levelState) []segment {
 		for j, it := range ls.l.items {
 			switch {
 			case ls.landing[j] >= 0:
-				segs = append(segs, segment{hi: it.hi, target: ls.landing[j]})
+				segs = append(segs, segment{lo: it.lo, hi: it.hi, target: ls.landing[j]})
 			case k+1 < len(chain):
 				walk(k + 1)
 			default:
-				segs = append(segs, segment{hi: it.hi, target: fallThrough})
+				segs = append(segs, segment{lo: it.lo, hi: it.hi, target: fallThrough})
 			}
 		}
 	}
@@ -338,7 +377,7 @@ func (e *emitter) dispatch(chain []*levelState, fall int) {
 		lo++ // the safepoint was handled before
 	}
 	if len(segs) == 1 {
-		e.br(segs[0].target)
+		e.rewindBranch(wasm.Indexed(wasm.OpBr, e.depth(segs[0].target)))
 		return
 	}
 	// A br_table costs about a byte per call index, comparisons about
@@ -359,7 +398,7 @@ func (e *emitter) dispatch(chain []*levelState, fall int) {
 			}
 			labels = append(labels, e.depth(segs[k].target))
 		}
-		e.emit(wasm.Instr{Op: wasm.OpBrTable, X: e.depth(bad), Ext: &wasm.Extra{Labels: labels}})
+		e.rewindBranch(wasm.Instr{Op: wasm.OpBrTable, X: e.depth(bad), Ext: &wasm.Extra{Labels: labels}})
 		e.end()
 		e.op(wasm.OpUnreachable)
 		return
@@ -368,9 +407,15 @@ func (e *emitter) dispatch(chain []*levelState, fall int) {
 		e.get(e.ci)
 		e.i32(int32(s.hi))
 		e.op(wasm.OpI32LeU)
-		e.emit(wasm.Indexed(wasm.OpBrIf, e.depth(s.target)))
+		e.rewindBranch(wasm.Indexed(wasm.OpBrIf, e.depth(s.target)))
 	}
-	e.br(segs[len(segs)-1].target)
+	e.rewindBranch(wasm.Indexed(wasm.OpBr, e.depth(segs[len(segs)-1].target)))
+}
+
+// rewindBranch emits a branch that only a rewind takes.
+func (e *emitter) rewindBranch(in wasm.Instr) {
+	e.rewindOnly[len(e.out)] = true
+	e.emit(in)
 }
 
 // land closes the landing block of the level's next item: spill the
@@ -383,7 +428,7 @@ func (e *emitter) land(ls *levelState) {
 			e.set(spill[j])
 		}
 		e.end()
-		e.resumePoints = append(e.resumePoints, len(e.out))
+		e.addResume(it.lo, it.hi)
 		for _, s := range spill {
 			e.get(s)
 		}
@@ -405,9 +450,22 @@ func (e *emitter) leaveLevel(i int) error {
 
 // finish inserts the frame restore in the function's prologue and appends
 // the frame save, for the given layout.
-func (e *emitter) finish(lay *frameLayout) error {
-	restore := e.restore(lay)
-	e.out = append(e.out[:e.restoreAt], append(restore, e.out[e.restoreAt:]...)...)
+func (e *emitter) finish(lay *frameLayout, dead [][]uint32) error {
+	exits, err := e.exits(lay, dead)
+	if err != nil {
+		return err
+	}
+	e.insertRestores(lay)
+	// The exits' blocks open just inside $unwind; their code goes between
+	// the body's return and the end of $unwind.
+	opens := make([]wasm.Instr, len(exits))
+	for k := range opens {
+		opens[k] = wasm.Block(wasm.OpBlock, wasm.BlockEmpty)
+	}
+	e.out = append(e.out[:1], append(opens, e.out[1:]...)...)
+	end := e.out[len(e.out)-1]
+	e.out = append(e.out[:len(e.out)-1], exits.code(len(exits))...)
+	e.out = append(e.out, end)
 	return e.epilogue(lay)
 }
 
@@ -427,6 +485,58 @@ func loadStore(t wasm.ValType) (load, store wasm.Opcode) {
 
 // Frames are accessed with 4-byte alignment hints, valid for every type.
 func memOp(op wasm.Opcode, offset uint32) wasm.Instr { return wasm.Mem(op, 2, uint64(offset)) }
+
+// insertRestores puts the frame restore in the function's prologue and
+// the frame reloads in the prologues inside loops.
+func (e *emitter) insertRestores(lay *frameLayout) {
+	type insertion struct {
+		at   int
+		code []wasm.Instr
+	}
+	ins := []insertion{{e.restoreAt, e.restore(lay)}}
+	for _, p := range e.reloads {
+		ins = append(ins, insertion{p.at, e.reloadFrame(lay, p.header)})
+	}
+	slices.SortFunc(ins, func(a, b insertion) int { return cmp.Compare(a.at, b.at) })
+	out := make([]wasm.Instr, 0, len(e.out)+len(ins)*len(ins[0].code))
+	prev := 0
+	for _, in := range ins {
+		out = append(out, e.out[prev:in.at]...)
+		out = append(out, in.code...)
+		prev = in.at
+	}
+	e.out = append(out, e.out[prev:]...)
+}
+
+// reloadPoint is a frame reload in the prologue of a chain of levels inside
+// a loop; header is where the prologue starts, at the loop's header.
+type reloadPoint struct {
+	at, header int
+}
+
+// reloadFrame returns the code that reads again, in the rewind path of a
+// prologue inside a loop, the frame's locals that are dead at the loop's
+// header. The prologue's branches to landings would otherwise carry the
+// values such locals had when the loop last went round — which an
+// optimizing compiler then keeps alive around the whole loop — instead of
+// the restored ones. (The locals live at the header already carry the
+// restored values in from the loop's entry.) The frame was popped at
+// function entry, so the buffer's position is its address. Reference
+// locals keep their restored values (their slots are given back).
+func (e *emitter) reloadFrame(lay *frameLayout, header int) []wasm.Instr {
+	code := []wasm.Instr{
+		wasm.Indexed(wasm.OpGlobalGet, e.r.g.Data), memOp(wasm.OpI32Load, 0), wasm.Indexed(wasm.OpLocalTee, e.ptr),
+		memOp(wasm.OpI32Load, lay.size-4), wasm.Indexed(wasm.OpLocalSet, e.ci),
+	}
+	var live []uint64
+	if e.live != nil {
+		live = e.live.at(header)
+	}
+	dead := lay.filter(func(l uint32, t wasm.ValType) bool {
+		return !t.IsRef() && (live == nil || live[l/64]&(1<<(l%64)) == 0)
+	})
+	return append(code, e.r.restoreFrame(&dead, e.ptr)...)
+}
 
 // restore returns the code that pops this function's frame from the
 // unwind buffer into the locals.

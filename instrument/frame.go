@@ -61,14 +61,16 @@ func newFrameLayout(locals []uint32, types []wasm.ValType) frameLayout {
 // maxRun is the most locals one helper call moves.
 const maxRun = 32
 
-// runs splits the layout into runs of number locals of one type (at most
-// maxRun long) and single reference locals, as [start, end) pairs.
+// runs splits the layout into runs of number locals of one type at
+// consecutive offsets (at most maxRun long) and single reference locals,
+// as [start, end) pairs.
 func (lay *frameLayout) runs() [][2]int {
 	var runs [][2]int
 	for k := 0; k < len(lay.locals); {
 		end := k + 1
-		if !lay.types[k].IsRef() {
-			for end < len(lay.locals) && end-k < maxRun && lay.types[end] == lay.types[k] {
+		if t := lay.types[k]; !t.IsRef() {
+			for end < len(lay.locals) && end-k < maxRun && lay.types[end] == t &&
+				lay.offsets[end] == lay.offsets[end-1]+uint32(t.Size()) {
 				end++
 			}
 		}
@@ -161,4 +163,18 @@ func (r *rewriter) restoreFrame(lay *frameLayout, ptr uint32) []wasm.Instr {
 		}
 	}
 	return code
+}
+
+// filter is the layout less the locals keep refuses, at the same offsets.
+func (lay *frameLayout) filter(keep func(uint32, wasm.ValType) bool) frameLayout {
+	var out frameLayout
+	for k, t := range lay.types {
+		if keep(lay.locals[k], t) {
+			out.locals = append(out.locals, lay.locals[k])
+			out.types = append(out.types, t)
+			out.offsets = append(out.offsets, lay.offsets[k])
+		}
+	}
+	out.size = lay.size
+	return out
 }

@@ -164,7 +164,7 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 		all = append(all, t)
 		return uint32(len(all) - 1)
 	}
-	e := &emitter{r: r, p: p, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}}
+	e := &emitter{r: r, p: p, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}, rewindOnly: map[int]bool{}}
 	if tails {
 		e.tailDispatch = r.tailDispatcher(r.tracker.Results())
 	}
@@ -217,7 +217,14 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
 	}
 	// The frame keeps the locals a resumed execution may read.
-	live, ok := liveLocals(e.out, len(all), e.resumePoints)
+	lv, ok := liveness(e.out, len(all), e.rewindOnly)
+	if ok {
+		e.live = lv
+	}
+	var live []bool
+	if ok {
+		live = lv.union(e.resume, len(all))
+	}
 	var saved []uint32
 	var savedTypes []wasm.ValType
 	for l, t := range all {
@@ -228,7 +235,13 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 		savedTypes = append(savedTypes, t)
 	}
 	layout := newFrameLayout(saved, savedTypes)
-	if err := e.finish(&layout); err != nil {
+	var dead [][]uint32
+	if ok {
+		dead = deadAtSites(lv, &layout, e.resume, len(p.sites))
+	} else {
+		dead = make([][]uint32, len(p.sites))
+	}
+	if err := e.finish(&layout, dead); err != nil {
 		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
 	}
 	m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: locals, Body: e.out}

@@ -6,13 +6,38 @@ import (
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
-// liveLocals returns the locals that may be read before being written on
-// some path starting at one of the given points of body: the locals a
-// frame must keep so that execution can resume there. It is a backward
-// dataflow analysis over instructions. ok is false for bodies with
-// exception handling, whose hidden edges into catches it does not model
-// (the caller then keeps every local).
-func liveLocals(body []wasm.Instr, numLocals int, points []int) (live []bool, ok bool) {
+// liveSets are the locals live before each instruction of a body: those
+// that may be read before being written on some path from there.
+type liveSets struct {
+	words  int
+	liveIn []uint64
+}
+
+// at returns the bitset of the locals live before instruction i.
+func (lv *liveSets) at(i int) []uint64 { return lv.liveIn[i*lv.words : (i+1)*lv.words] }
+
+// union returns the locals live at any of the given points.
+func (lv *liveSets) union(points []resumePoint, numLocals int) []bool {
+	live := make([]bool, numLocals)
+	for _, p := range points {
+		for w, v := range lv.at(p.pos) {
+			for v != 0 {
+				b := bits.TrailingZeros64(v)
+				live[w*64+b] = true
+				v &^= 1 << b
+			}
+		}
+	}
+	return live
+}
+
+// liveness computes the live locals of body by a backward dataflow
+// analysis over instructions. The branches in rewindOnly are taken only
+// while rewinding, right after the frame is restored: their edges are left
+// out, so that what is live is what the original program needs. ok is
+// false for bodies with exception handling, whose hidden edges into
+// catches it does not model (the caller then keeps every local).
+func liveness(body []wasm.Instr, numLocals int, rewindOnly map[int]bool) (lv *liveSets, ok bool) {
 	n := len(body)
 	words := (numLocals + 63) / 64
 	// Successors of each instruction, from the structure. exit means the
@@ -82,9 +107,18 @@ func liveLocals(body []wasm.Instr, numLocals int, points []int) (live []bool, ok
 			}
 		case wasm.OpBr:
 			s[0] = target(in.X)
+			if rewindOnly[i] {
+				s[0] = -2
+			}
 		case wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull:
-			s[1] = target(in.X)
+			if !rewindOnly[i] {
+				s[1] = target(in.X)
+			}
 		case wasm.OpBrTable:
+			if rewindOnly[i] {
+				s[0] = -2
+				break
+			}
 			ts := []int{target(in.X)}
 			for _, l := range in.Ext.Labels {
 				ts = append(ts, target(l))
@@ -138,15 +172,5 @@ func liveLocals(body []wasm.Instr, numLocals int, points []int) (live []bool, ok
 			}
 		}
 	}
-	live = make([]bool, numLocals)
-	for _, p := range points {
-		for w, v := range in(p) {
-			for v != 0 {
-				b := bits.TrailingZeros64(v)
-				live[w*64+b] = true
-				v &^= 1 << b
-			}
-		}
-	}
-	return live, true
+	return &liveSets{words: words, liveIn: liveIn}, true
 }

@@ -63,6 +63,7 @@ type level struct {
 	params []wasm.ValType // its operand stack when it starts
 	items  []item
 	sp     int // site index of its safepoint, or -1
+	loop   bool // the level is a loop's body
 	lo, hi int // range of site indices inside the level
 	// link is set when the level's first item is a block, loop or try that
 	// opens the level right away, with nothing to spill: the level then
@@ -109,7 +110,7 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 	levelOf := func(o *open) *level {
 		l := p.levels[o.arm]
 		if l == nil {
-			l = &level{opener: o.arm, depth: o.armDepth, params: o.armParams, sp: -1}
+			l = &level{opener: o.arm, depth: o.armDepth, params: o.armParams, sp: -1, loop: o.arm >= 0 && body[o.arm].Op == wasm.OpLoop}
 			p.levels[o.arm] = l
 		}
 		return l
