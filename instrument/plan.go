@@ -62,9 +62,9 @@ type level struct {
 	depth  int            // nesting depth in the original body; 0 for the function body
 	params []wasm.ValType // its operand stack when it starts
 	items  []item
-	sp     int // site index of its safepoint, or -1
+	sp     int  // site index of its safepoint, or -1
 	loop   bool // the level is a loop's body
-	lo, hi int // range of site indices inside the level
+	lo, hi int  // range of site indices inside the level
 	// link is set when the level's first item is a block, loop or try that
 	// opens the level right away, with nothing to spill: the level then
 	// needs no prologue of its own, the prologue of the innermost level of
