@@ -266,11 +266,23 @@ func (j *Job) Snapshot(ctx context.Context, opts SnapshotOptions) (*snapshot.Sna
 		}
 	}
 	j.mu.Unlock()
-	select {
-	case rep := <-r.reply:
-		return rep.snap, rep.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	// The module may overwrite a request made just as a rewind ends (see
+	// instrument.ExportRequest): ask again until it is served.
+	again := time.NewTicker(100 * time.Millisecond)
+	defer again.Stop()
+	for {
+		select {
+		case rep := <-r.reply:
+			return rep.snap, rep.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-again.C:
+			j.mu.Lock()
+			if j.requested.Load() && !j.done {
+				j.u.RequestPause()
+			}
+			j.mu.Unlock()
+		}
 	}
 }
 

@@ -278,9 +278,8 @@ func (e *emitter) enterLevel(opener int) {
 		e.set(spill[j])
 	}
 	e.p.sites[l.sp].stack = append(e.p.sites[l.sp].stack, spill...)
+	// One load when nobody asks: a rewind sets the request too.
 	e.gget(e.r.g.Request)
-	e.gget(e.r.g.State)
-	e.op(wasm.OpI32Or)
 	e.ifEmpty()
 	fall := e.frames - 1
 	e.gget(e.r.g.State)

@@ -13,7 +13,9 @@ const (
 	// a buffer the module makes itself at the end of memory, another
 	// positive value is the address of an unwind data struct to use, and
 	// -k counts down safepoints, pausing at the k-th (for tests). The
-	// module clears it when it starts unwinding.
+	// module clears it when it starts unwinding. A safepoint reads only
+	// this global, so a rewind sets it too (to 0x7fffffff, cleared when
+	// the rewind ends): the host must not write 0 while the module runs.
 	ExportRequest = "wasmsr_request"
 	// ExportData is the global holding the address of the current unwind
 	// data struct.
@@ -159,6 +161,7 @@ func (r *rewriter) addHelpers() {
 	// since the program may take those pages as fresh memory later.
 	r.rewoundFunc = r.addFunc("wasmsr_rewound", noParams, []wasm.LocalGroup{{Count: 2, Type: wasm.I32}}, concat(
 		r.setState(stateNormal),
+		[]wasm.Instr{get(g.Request), i32(requestRewinding), op(wasm.OpI32Eq), ifThen, i32(0), set(g.Request), end},
 		[]wasm.Instr{get(g.Owned), ifThen,
 			i32(0), set(g.Owned),
 			get(g.Data), lset(0),
@@ -208,7 +211,8 @@ func (r *rewriter) addHelpers() {
 	r.abi = []abiFunc{
 		{ExportStartUnwind, r.addFunc(ExportStartUnwind, i32Param, nil, start(stateUnwinding)...)},
 		{ExportStopUnwind, r.addFunc(ExportStopUnwind, noParams, nil, concat(r.setState(stateNormal), r.checkBuffer())...)},
-		{ExportStartRewind, r.addFunc(ExportStartRewind, i32Param, nil, start(stateRewinding)...)},
+		{ExportStartRewind, r.addFunc(ExportStartRewind, i32Param, nil, concat(start(stateRewinding),
+			[]wasm.Instr{get(g.Request), op(wasm.OpI32Eqz), ifThen, i32(requestRewinding), set(g.Request), end})...)},
 		{ExportStopRewind, r.addFunc(ExportStopRewind, noParams, nil, concat(r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.rewoundFunc)})...)},
 		{ExportGetState, r.addFunc(ExportGetState, i32Result, nil, get(g.State))},
 		{ExportUnwind, r.addFunc(ExportUnwind, noParams, nil, concat(
@@ -217,6 +221,10 @@ func (r *rewriter) addHelpers() {
 }
 
 const pageSize = 65536
+
+// requestRewinding is the request a rewind sets so that safepoints let it
+// through; a real request made meanwhile replaces it and stays.
+const requestRewinding = 0x7fffffff
 
 type abiFunc struct {
 	name string
