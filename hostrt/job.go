@@ -204,8 +204,12 @@ func (j *Job) Run(ctx context.Context) (exitCode uint32, err error) {
 		_, paused, err = j.u.Call(ctx, "_start")
 	}
 	for err == nil && paused {
-		stop := j.servePause(ctx)
+		// Collect before the capture: the garbage of the last snapshot's
+		// encoding is still there (the collector is off while the guest
+		// runs), and the capture's new copy of memory then reuses its
+		// pages instead of faulting in fresh ones.
 		collect()
+		stop := j.servePause(ctx)
 		if stop {
 			j.finish(ErrStopped)
 			return 0, ErrStopped
