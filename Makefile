@@ -11,7 +11,7 @@ APT_PACKAGES := clang lld wasi-libc libclang-rt-dev-wasm32 wabt binaryen llvm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 
-.PHONY: all build deps test demo bench fuzz clean
+.PHONY: all build deps test bench fuzz clean
 
 all: build
 
@@ -29,24 +29,30 @@ deps:
 	fi
 	$(GO) mod download
 
-test: deps testdata
-	WASMSR_REQUIRE_CORPUS=1 $(GO) test -timeout 30m ./...
-
-# demo builds the example guest for WASI with Go alone and describes it.
-demo: $(WASMSR) $(BUILD)/examples/render.wasm
-	$(WASMSR) inspect $(BUILD)/examples/render.wasm
-
-$(BUILD)/examples/render.wasm: $(wildcard examples/render/*.go)
-	@mkdir -p $(@D)
-	GOOS=wasip1 GOARCH=wasm $(GO) build -o $@ ./examples/render
+# The FFmpeg build is cached per machine (scripts/build-ffmpeg.sh): a few
+# minutes the first time, a copy afterwards. The tests that need it fail
+# rather than skip when it is required.
+test: deps testdata ffmpeg example-migrate-progress
+	WASMSR_REQUIRE_CORPUS=1 WASMSR_REQUIRE_FFMPEG=1 $(GO) test -timeout 45m ./...
 
 bench: testdata
-	$(GO) test -run '^$$' -bench . -benchmem ./wasm/
+	$(GO) test -run '^$$' -bench . -benchmem ./wasm/ ./instrument/ ./hostrt/
+	bash scripts/bench-instrument.sh
 
+# fuzz runs every fuzz target (each decoder of outside bytes) for FUZZTIME.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := ./wasm/:FuzzDecode ./instrument/:FuzzDecodeInfo ./hostrt/snapshot/:FuzzDecode \
+	./hostrt/wasip1/:FuzzUnmarshalState ./hostrt/migrate/:FuzzReadFrame
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./wasm/
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t%%:*} $${t##*:}"; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD)
 
 include testdata/testdata.mk
+include scripts/ffmpeg.mk
+include examples/examples.mk
+include examples/migrate/migrate.mk

@@ -116,7 +116,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 		return nil, nil, err
 	}
 	slices.SortFunc(info.Funcs, func(a, b FuncLayout) int { return cmp.Compare(a.Func, b.Func) })
-	m.Customs = append(m.Customs, wasm.CustomSection{Name: SectionName, Data: info.encode(), After: wasm.SectionData})
+	m.Customs = append(m.Customs, wasm.CustomSection{Name: SectionName, Data: info.Encode(), After: wasm.SectionData})
 	report.Info = info
 	out, err := wasm.Encode(m)
 	if err != nil {

@@ -113,10 +113,10 @@ func (info *Info) Frame(fn uint32) *FuncLayout {
 	return nil
 }
 
-// The section is the format version followed by the rest DEFLATE-compressed:
-// frame layouts are long runs of small integers, and the section would
-// otherwise add 4 % to a Go program.
-func (info *Info) encode() []byte {
+// Encode returns the section's content: the format version followed by the
+// rest DEFLATE-compressed (frame layouts are long runs of small integers,
+// and the section would otherwise add 4 % to a Go program).
+func (info *Info) Encode() []byte {
 	b := info.encodeBody()
 	var out bytes.Buffer
 	out.Write(binary.AppendUvarint(nil, uint64(info.Version)))

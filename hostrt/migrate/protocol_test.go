@@ -129,3 +129,28 @@ func TestLineWriter(t *testing.T) {
 		t.Errorf("a long line is held back: %d bytes out", out.Len())
 	}
 }
+
+// FuzzReadFrame: a job frame from the network never panics, and what it
+// accepts passes the header's checks and writes back the same.
+func FuzzReadFrame(f *testing.F) {
+	var b bytes.Buffer
+	writeFrame(&b, &Header{ID: "job-1", Hop: 2, From: "A", Module: strings.Repeat("ab", 32), Policy: Policy{Route: []string{"http://b:1"}, Every: time.Second}})
+	f.Add(b.Bytes())
+	f.Add([]byte(jobMagic + "\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := readFrame(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if err := h.check(); err != nil {
+			t.Fatalf("accepted a header that fails its checks: %v", err)
+		}
+		var again bytes.Buffer
+		if err := writeFrame(&again, h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readFrame(&again); err != nil {
+			t.Fatalf("re-reading an accepted header: %v", err)
+		}
+	})
+}
