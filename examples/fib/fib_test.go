@@ -62,7 +62,7 @@ func needModule(t *testing.T) {
 	if os.Getenv("WASMSR_REQUIRE_CORPUS") == "1" {
 		t.Fatal(noClang)
 	}
-	t.Skip("the fib example needs clang: ", noClang)
+	t.Skip("the fib example needs clang: " + noClang)
 }
 
 func run(t *testing.T, args ...string) (stdout, stderr string) {
