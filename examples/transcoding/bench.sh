@@ -14,7 +14,8 @@
 #   sr         the instrumented module under `wasmsr exec`, no snapshots
 #   sr-snap    the same with --snapshot-every $EVERY
 #
-# Environment: WASMSR (default build/wasmsr), ROUNDS (default 3), CLIP
+# Environment: WASMSR (default build/wasmsr), ROUNDS (default 3), CONFIGS
+# (a subset of the above, plain first; default all), CLIP
 # (default testsrc2=duration=40:size=1280x720:rate=25, about 20-30 s of
 # work), EVERY (default 10s). Prints markdown tables; files go to
 # build/bench-transcoding/. The load average is printed before and after:
@@ -30,7 +31,8 @@ EVERY=${EVERY:-10s}
 OUT=$REPO_ROOT/build/bench-transcoding
 CACHE_DIR=${WASMSR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasmsr}/wazero
 ARGS=(-hide_banner -nostdin -nostats -loglevel error -f lavfi -i "$CLIP" -c:v mpeg4 -q:v 3 -y /out/a.avi)
-CONFIGS=(plain sr-wazero sr sr-snap)
+read -r -a CONFIGS <<<"${CONFIGS:-plain sr-wazero sr sr-snap}"
+[ "${CONFIGS[0]}" = plain ] || die "CONFIGS must start with plain (the reference output)"
 
 [ -f "$FFMPEG" ] || die "$FFMPEG is missing: make ffmpeg"
 need_wasmsr
