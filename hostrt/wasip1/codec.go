@@ -17,7 +17,7 @@ import (
 
 const (
 	stateMagic   = "WSP1"
-	stateVersion = 2
+	stateVersion = 3
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -93,6 +93,7 @@ func appendFD(b []byte, fd *FD) []byte {
 	b = binary.AppendUvarint(b, fd.RightsBase)
 	b = binary.AppendUvarint(b, fd.RightsInheriting)
 	b = binary.AppendVarint(b, fd.Offset)
+	b = binary.AppendVarint(b, fd.Size)
 	if d := fd.Dir; d != nil {
 		b = binary.AppendUvarint(b, d.Cookie)
 		b = binary.AppendUvarint(b, uint64(len(d.Entries)))
@@ -322,6 +323,7 @@ func (d *decoder) fd(preopens int) FD {
 	fd.RightsBase = d.uvarint()
 	fd.RightsInheriting = d.uvarint()
 	fd.Offset = d.varint()
+	fd.Size = d.varint()
 	if flags&fdHasDir != 0 {
 		dir := &DirCursor{Cookie: d.uvarint()}
 		if n := d.count(3); n > 0 {

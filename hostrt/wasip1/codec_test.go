@@ -64,7 +64,7 @@ func TestStateDecodeErrors(t *testing.T) {
 		{"other data", "not a saved WASI state", []byte("\x00asm\x01\x00\x00\x00")},
 		{"flipped bit", "checksum mismatch", flipped},
 		{"truncated", "checksum mismatch", good[:len(good)-1]},
-		{"newer version", "version 3, want 2", versionTwo},
+		{"newer version", "version 4, want 3", versionTwo},
 		{"truncated body", "truncated", encodeBody(body[:len(body)-3])},
 		{"trailing bytes", "after the end", encodeBody(append(append([]byte(nil), body...), 0))},
 		{"huge arg count", "larger than the input allows", encodeBody([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})},

@@ -76,6 +76,10 @@ type FD struct {
 	RightsBase, RightsInheriting uint64
 	// Offset is a file's offset.
 	Offset int64
+	// Size is the length of a file open for appending, so that a restore
+	// can drop what was appended after the save (by the same guest, before
+	// it stopped): the guest appends it again.
+	Size int64
 	// Dir is where fd_readdir is in a directory, or nil before the first
 	// fd_readdir.
 	Dir *DirCursor
@@ -149,6 +153,13 @@ func (w *WASI) Save(opts SaveOptions) (*State, error) {
 				return nil, fmt.Errorf("wasip1: save fd %d (%s): %w", fd, e.path, err)
 			}
 			s.Offset = off
+			if e.writable && e.fdflags&fdflagAppend != 0 {
+				fi, err := e.file.Stat()
+				if err != nil {
+					return nil, fmt.Errorf("wasip1: save fd %d (%s): %w", fd, e.path, err)
+				}
+				s.Size = fi.Size()
+			}
 			if opts.FileContents && e.writable {
 				c, err := contents(e)
 				if err != nil {
@@ -266,6 +277,10 @@ func (w *WASI) restoreEntry(s *FD, mounts []*mount) (*entry, error) {
 	e.oflags, e.fdflags = s.OFlags, s.FDFlags
 	e.rightsBase, e.rightsInheriting = s.RightsBase, s.RightsInheriting
 	if e.kind == KindFile && !e.stream {
+		if err := cutAppended(e, s); err != nil {
+			e.file.Close()
+			return nil, fmt.Errorf("truncating %s: %w", s.Path, err)
+		}
 		if _, err := e.file.Seek(s.Offset, io.SeekStart); err != nil {
 			e.file.Close()
 			return nil, fmt.Errorf("seeking %s: %w", s.Path, err)
@@ -302,4 +317,22 @@ func (w *WASI) stdioEntry(k Kind) *entry {
 		}
 	}
 	return e
+}
+
+// cutAppended truncates a file open for appending back to its saved
+// length: what a guest appended after a snapshot, before it crashed, it
+// appends again once resumed from that snapshot. A file that became
+// shorter is left alone (someone else changed it).
+func cutAppended(e *entry, s *FD) error {
+	if !s.Writable || s.FDFlags&fdflagAppend == 0 {
+		return nil
+	}
+	fi, err := e.file.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() <= s.Size {
+		return nil
+	}
+	return e.file.Truncate(s.Size)
 }

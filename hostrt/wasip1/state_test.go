@@ -389,3 +389,42 @@ func TestRestoreKindChanged(t *testing.T) {
 		t.Errorf("error %v, want %q", err, want)
 	}
 }
+
+// TestRestoreCutsAppended: what a guest appended after a save (before a
+// crash, say) is cut off on restore, since the resumed guest appends it
+// again; a file open for plain writing is left as it is.
+func TestRestoreCutsAppended(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"log.txt": "one\n", "data.bin": "0123456789"})
+	mounts := []Mount{{HostDir: dir, GuestPath: "/work"}}
+	w := mustNew(t, Config{Mounts: mounts}, nil)
+	p := newProxy(t, w)
+	log, e := p.open(3, "log.txt", 0, fdflagAppend, rightFdWrite)
+	if e != errnoSuccess {
+		t.Fatalf("open log.txt: errno %d", e)
+	}
+	data, e := p.open(3, "data.bin", 0, 0, rightFdWrite)
+	if e != errnoSuccess {
+		t.Fatalf("open data.bin: errno %d", e)
+	}
+	if e := p.writeFD(log, []byte("two\n")); e != errnoSuccess {
+		t.Fatalf("append: errno %d", e)
+	}
+	st, err := w.Save(SaveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = roundTrip(t, st)
+	// The guest goes on past the save, then dies.
+	p.writeFD(log, []byte("three\n"))
+	p.writeFD(data, []byte("ab"))
+	w2 := mustNew(t, Config{Mounts: mounts}, st)
+	p2 := newProxy(t, w2)
+	p2.writeFD(log, []byte("three\n"))
+	for name, want := range map[string]string{"log.txt": "one\ntwo\nthree\n", "data.bin": "ab23456789"} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s: %q, %v; want %q", name, got, err, want)
+		}
+	}
+}
