@@ -281,6 +281,10 @@ func (j *Job) Snapshot(ctx context.Context, opts SnapshotOptions) (*snapshot.Sna
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-again.C:
+			if j.u.Declined() {
+				j.decline(unwind.ErrNoRoom)
+				continue
+			}
 			j.mu.Lock()
 			if j.requested.Load() && !j.done {
 				j.u.RequestPause()
@@ -353,13 +357,11 @@ func (j *Job) Enter(ctx context.Context, mod api.Module) bool {
 	}
 	if j.callCountdown > 0 {
 		j.callCountdown--
-		if j.callCountdown == 0 {
-			j.startUnwind(ctx)
+		if j.callCountdown == 0 && j.startUnwind(ctx) {
 			return false
 		}
 	}
-	if j.requested.Load() {
-		j.startUnwind(ctx)
+	if j.requested.Load() && j.startUnwind(ctx) {
 		return false
 	}
 	return true
@@ -373,12 +375,35 @@ func (j *Job) Pausing() <-chan struct{} {
 }
 
 // Interrupt implements wasip1.Gate.
-func (j *Job) Interrupt(ctx context.Context, mod api.Module) { j.startUnwind(ctx) }
+func (j *Job) Interrupt(ctx context.Context, mod api.Module) bool { return j.startUnwind(ctx) }
 
-func (j *Job) startUnwind(ctx context.Context) {
-	if err := j.u.StartUnwind(ctx); err != nil {
+// startUnwind starts unwinding from a WASI call. When memory has no room
+// for the unwind buffer, the pending requests fail and the call goes on.
+func (j *Job) startUnwind(ctx context.Context) bool {
+	err := j.u.StartUnwind(ctx)
+	if errors.Is(err, unwind.ErrNoRoom) {
+		j.decline(err)
+		return false
+	}
+	if err != nil {
 		panic(fmt.Errorf("starting to unwind: %w", err))
 	}
+	return true
+}
+
+// decline fails the pending requests: the program cannot pause now.
+func (j *Job) decline(err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, r := range j.requests {
+		r.reply <- reply{err: err}
+	}
+	j.requests = nil
+	if j.requested.Load() {
+		j.requested.Store(false)
+		j.pausing = make(chan struct{})
+	}
+	j.u.CancelPause()
 }
 
 // Close releases the job's runtime, files and module.

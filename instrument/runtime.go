@@ -25,12 +25,14 @@ const (
 	// included, when a rewind ends.
 	ExportOwned = "wasmsr_owned"
 	// ExportOverflow is an i32 global set to 1 before the module traps
-	// because the unwind buffer is full and cannot grow.
+	// because the unwind buffer is full and cannot grow, and to 2 when a
+	// safepoint declines a request because memory has no room for the
+	// buffer (the program runs on).
 	ExportOverflow = "wasmsr_overflow"
-	// ExportUnwind is wasmsr_start_unwind(): start unwinding into a buffer
-	// the module makes at the end of its memory (reusing the previous one
-	// while it is still the last page), for host functions that pause the
-	// program at a call.
+	// ExportUnwind is wasmsr_start_unwind() -> i32: start unwinding into a
+	// buffer the module makes at the end of its memory (reusing the
+	// previous one while it is still the last page), for host functions
+	// that pause the program at a call; 0 when memory has no room for it.
 	ExportUnwind = "wasmsr_start_unwind"
 	// ExportGlobalPrefix prefixes the exports of mutable globals that the
 	// module did not export itself: wasmsr_global_<index>.
@@ -126,35 +128,39 @@ func (r *rewriter) addHelpers() {
 	trapOverflow := []wasm.Instr{ifThen, i32(1), set(g.Overflow), op(wasm.OpUnreachable), end}
 	memoryEnd := []wasm.Instr{wasm.Indexed(wasm.OpMemorySize, 0), i32(16), op(wasm.OpI32Shl)}
 
-	// wasmsr_own_buffer: make the unwind buffer one page at the end of
-	// memory, reusing the previous one while it is still the last page.
-	ownBuffer := r.addFunc("wasmsr_own_buffer", noParams, oneLocal, concat(
+	// wasmsr_own_buffer() -> i32: make the unwind buffer one page at the
+	// end of memory, reusing the previous one while it is still the last
+	// page; 0 when memory cannot grow (nothing has changed then).
+	ownBuffer := r.addFunc("wasmsr_own_buffer", i32Result, oneLocal, concat(
 		[]wasm.Instr{get(g.OwnBuffer), op(wasm.OpI32Eqz), get(g.OwnBuffer), i32(pageSize), op(wasm.OpI32Add)}, memoryEnd,
 		[]wasm.Instr{op(wasm.OpI32Ne), op(wasm.OpI32Or), ifThen,
-			i32(1), wasm.Indexed(wasm.OpMemoryGrow, 0), wasm.Indexed(wasm.OpLocalTee, 0), i32(-1), op(wasm.OpI32Eq)},
-		trapOverflow,
-		[]wasm.Instr{lget(0), i32(16), op(wasm.OpI32Shl), set(g.OwnBuffer), end,
+			i32(1), wasm.Indexed(wasm.OpMemoryGrow, 0), wasm.Indexed(wasm.OpLocalTee, 0), i32(-1), op(wasm.OpI32Eq),
+			ifThen, i32(0), op(wasm.OpReturn), end,
+			lget(0), i32(16), op(wasm.OpI32Shl), set(g.OwnBuffer), end,
 			get(g.OwnBuffer), set(g.Data),
 			get(g.Data), get(g.Data), i32(8), op(wasm.OpI32Add), wasm.Mem(wasm.OpI32Store, 2, 0),
 			get(g.Data), get(g.Data), i32(pageSize), op(wasm.OpI32Add), wasm.Mem(wasm.OpI32Store, 2, 4),
-			i32(1), set(g.Owned)})...)
+			i32(1), set(g.Owned), i32(1)})...)
 
 	// wasmsr_pause() -> i32: called at a safepoint when a pause may be
 	// requested; starts unwinding and returns 1, or returns 0 while a
-	// countdown runs.
-	r.pauseFunc = r.addFunc("wasmsr_pause", i32Result, nil, concat(
+	// countdown runs, or when memory has no room for the buffer (the
+	// request is then declined: wasmsr_overflow is set to 2).
+	const ok = 0 // pause's local
+	r.pauseFunc = r.addFunc("wasmsr_pause", i32Result, oneLocal, concat(
 		[]wasm.Instr{get(g.Request), i32(0), op(wasm.OpI32LtS), ifThen,
 			get(g.Request), i32(1), op(wasm.OpI32Add), wasm.Indexed(wasm.OpGlobalSet, g.Request), get(g.Request),
 			ifThen, i32(0), op(wasm.OpReturn), end,
-			wasm.Indexed(wasm.OpCall, ownBuffer),
+			wasm.Indexed(wasm.OpCall, ownBuffer), lset(ok),
 			op(wasm.OpElse),
 			get(g.Request), i32(1), op(wasm.OpI32Eq), ifThen,
-			wasm.Indexed(wasm.OpCall, ownBuffer),
+			wasm.Indexed(wasm.OpCall, ownBuffer), lset(ok),
 			op(wasm.OpElse),
-			get(g.Request), set(g.Data),
+			get(g.Request), set(g.Data), i32(1), lset(ok),
+			end,
 			end,
 			i32(0), set(g.Request),
-			end},
+			lget(ok), op(wasm.OpI32Eqz), ifThen, i32(overflowDeclined), set(g.Overflow), i32(0), op(wasm.OpReturn), end},
 		r.setState(stateUnwinding), r.checkBuffer(), []wasm.Instr{i32(1)})...)
 
 	// wasmsr_rewound: the rewind is over; zero the buffer if it is ours,
@@ -215,8 +221,9 @@ func (r *rewriter) addHelpers() {
 			[]wasm.Instr{get(g.Request), op(wasm.OpI32Eqz), ifThen, i32(requestRewinding), set(g.Request), end})...)},
 		{ExportStopRewind, r.addFunc(ExportStopRewind, noParams, nil, concat(r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.rewoundFunc)})...)},
 		{ExportGetState, r.addFunc(ExportGetState, i32Result, nil, get(g.State))},
-		{ExportUnwind, r.addFunc(ExportUnwind, noParams, nil, concat(
-			[]wasm.Instr{wasm.Indexed(wasm.OpCall, ownBuffer)}, r.setState(stateUnwinding), r.checkBuffer())...)},
+		{ExportUnwind, r.addFunc(ExportUnwind, i32Result, nil, concat(
+			[]wasm.Instr{wasm.Indexed(wasm.OpCall, ownBuffer), op(wasm.OpI32Eqz), ifThen, i32(0), op(wasm.OpReturn), end},
+			r.setState(stateUnwinding), r.checkBuffer(), []wasm.Instr{i32(1)})...)},
 	}
 }
 
@@ -225,6 +232,9 @@ const pageSize = 65536
 // requestRewinding is the request a rewind sets so that safepoints let it
 // through; a real request made meanwhile replaces it and stays.
 const requestRewinding = 0x7fffffff
+
+// overflowDeclined is wasmsr_overflow's value after a declined request.
+const overflowDeclined = 2
 
 type abiFunc struct {
 	name string

@@ -38,6 +38,10 @@ func (s State) String() string {
 	return fmt.Sprintf("state %d", uint32(s))
 }
 
+// ErrNoRoom is returned when a pause cannot start because memory is at its
+// maximum and has no room for the unwind buffer; the program runs on.
+var ErrNoRoom = errors.New("cannot pause: memory is at its maximum, with no room for the unwind buffer")
+
 // ErrOverflow is returned when the program trapped because its frames did
 // not fit in the unwind buffer and memory could not grow.
 var ErrOverflow = errors.New("unwind buffer overflow: the saved call stack does not fit in memory (memory is at its maximum)")
@@ -149,6 +153,17 @@ func (m *Module) RequestPauseAfter(k int) error {
 	return nil
 }
 
+// Declined reports whether a safepoint declined a pause request since the
+// last call, because memory had no room for the unwind buffer (see
+// ErrNoRoom). The program runs on.
+func (m *Module) Declined() bool {
+	if m.overflow == nil || m.overflow.Get() != 2 {
+		return false
+	}
+	m.overflow.Set(0)
+	return true
+}
+
 // CancelPause withdraws a request that no safepoint has served yet.
 func (m *Module) CancelPause() {
 	if m.request != nil {
@@ -164,8 +179,12 @@ func (m *Module) StartUnwind(ctx context.Context) error {
 	if m.info != nil {
 		// The module makes (or reuses) its buffer at the end of memory and
 		// owns it: it grows it as needed and zeroes it when the rewind ends.
-		if _, err := m.invoke(ctx, instrument.ExportUnwind); err != nil {
+		res, err := m.invoke(ctx, instrument.ExportUnwind)
+		if err != nil {
 			return err
+		}
+		if res[0] == 0 {
+			return ErrNoRoom
 		}
 		m.buffer = uint32(m.data.Get())
 		return nil
@@ -209,7 +228,7 @@ func (m *Module) Call(ctx context.Context, name string, params ...uint64) (resul
 func (m *Module) run(ctx context.Context, c *call) ([]uint64, bool, error) {
 	results, err := m.invoke(ctx, c.name, c.params...)
 	if err != nil {
-		if m.overflow != nil && m.overflow.Get() != 0 {
+		if m.overflow != nil && m.overflow.Get() == 1 {
 			return nil, false, fmt.Errorf("%w (%v)", ErrOverflow, err)
 		}
 		return nil, false, err

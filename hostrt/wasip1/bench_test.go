@@ -17,7 +17,7 @@ type nopGate struct{ pausing chan struct{} }
 
 func (nopGate) Enter(context.Context, api.Module) bool { return true }
 func (g nopGate) Pausing() <-chan struct{}             { return g.pausing }
-func (nopGate) Interrupt(context.Context, api.Module)  {}
+func (nopGate) Interrupt(context.Context, api.Module) bool { return true }
 
 // hotCall is a call of a WASI function through the proxy guest that
 // allocates nothing itself, for measuring the function.

@@ -365,8 +365,9 @@ func (w *WASI) readStdin(ctx context.Context, mod api.Module, e *entry, iovs, n 
 		select {
 		case <-w.stdin.ready:
 		case <-w.pausing():
-			w.gate.Interrupt(ctx, mod)
-			return 0, errnoIntr
+			if w.gate.Interrupt(ctx, mod) {
+				return 0, errnoIntr
+			}
 		case <-ctx.Done():
 			return 0, errnoIntr
 		}
@@ -446,7 +447,9 @@ func (w *WASI) readStream(ctx context.Context, mod api.Module, e *entry, iovs, n
 	case m == 0 && errors.Is(err, os.ErrDeadlineExceeded):
 		select {
 		case <-pausing:
-			w.gate.Interrupt(ctx, mod)
+			if !w.gate.Interrupt(ctx, mod) {
+				return w.readStream(ctx, mod, e, iovs, n) // wait on, for the next pause
+			}
 		default:
 		}
 		return 0, errnoIntr

@@ -16,8 +16,10 @@ type Gate interface {
 	// select on it.
 	Pausing() <-chan struct{}
 	// Interrupt is called by a blocking call that gave up because Pausing fired; it starts the
-	// unwind. The function then returns at once without effect, and is re-issued after the rewind.
-	Interrupt(ctx context.Context, mod api.Module)
+	// unwind and reports whether it did. The function then returns at once without effect, and is
+	// re-issued after the rewind; when no unwind started, it goes on waiting (Pausing must then
+	// return a channel that is not closed).
+	Interrupt(ctx context.Context, mod api.Module) bool
 }
 
 // pausing is the gate's pause channel, or nil (never ready) without a gate.

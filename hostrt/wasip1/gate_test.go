@@ -38,7 +38,10 @@ func (g *fakeGate) Pausing() <-chan struct{} {
 	return g.pausingCh
 }
 
-func (g *fakeGate) Interrupt(context.Context, api.Module) { g.interrupted <- struct{}{} }
+func (g *fakeGate) Interrupt(context.Context, api.Module) bool {
+	g.interrupted <- struct{}{}
+	return true
+}
 
 func (g *fakeGate) pause() {
 	g.mu.Lock()

@@ -149,9 +149,10 @@ func (w *WASI) pollOneoff(ctx context.Context, mod api.Module, stack []uint64) e
 		case <-timer:
 		case <-stdinReady:
 		case <-w.pausing():
-			w.pending = &PendingPoll{Subscriptions: append([]byte(nil), subs...), Start: start}
-			w.gate.Interrupt(ctx, mod)
-			return errnoIntr
+			if w.gate.Interrupt(ctx, mod) {
+				w.pending = &PendingPoll{Subscriptions: append([]byte(nil), subs...), Start: start}
+				return errnoIntr
+			}
 		case <-ctx.Done():
 			return errnoIntr
 		}
