@@ -15,8 +15,8 @@ import (
 // nopGate never pauses, and costs what a real gate's Enter costs at least.
 type nopGate struct{ pausing chan struct{} }
 
-func (nopGate) Enter(context.Context, api.Module) bool { return true }
-func (g nopGate) Pausing() <-chan struct{}             { return g.pausing }
+func (nopGate) Enter(context.Context, api.Module) bool     { return true }
+func (g nopGate) Pausing() <-chan struct{}                 { return g.pausing }
 func (nopGate) Interrupt(context.Context, api.Module) bool { return true }
 
 // hotCall is a call of a WASI function through the proxy guest that
