@@ -162,6 +162,7 @@ func benchmarkPause(b *testing.B, module []byte, mib int) {
 		}
 		encode += time.Since(t)
 		size = file.n
+		j.Recycle(snap)
 	}
 	if _, err := j.Snapshot(ctx, SnapshotOptions{Stop: true}); err != nil {
 		b.Fatal(err)

@@ -88,6 +88,8 @@ type Job struct {
 	pausing   chan struct{} // closed while requests are pending
 	requested atomic.Bool
 	done      bool
+	// spare is the memory of a snapshot given back by Recycle.
+	spare []byte
 	seq       uint64
 }
 
@@ -204,11 +206,11 @@ func (j *Job) Run(ctx context.Context) (exitCode uint32, err error) {
 		_, paused, err = j.u.Call(ctx, "_start")
 	}
 	for err == nil && paused {
-		// Collect before the capture: the garbage of the last snapshot's
-		// encoding is still there (the collector is off while the guest
-		// runs), and the capture's new copy of memory then reuses its
-		// pages instead of faulting in fresh ones.
-		collect()
+		// The collector is off while the guest runs: a pause is the time
+		// to collect, when the heap has grown (a full collection every
+		// time would cost a pause milliseconds; Recycle keeps the biggest
+		// garbage, memory copies, from being made).
+		collectIfGrown()
 		stop := j.servePause(ctx)
 		if stop {
 			j.finish(ErrStopped)
@@ -314,7 +316,11 @@ func (j *Job) servePause(ctx context.Context) (stop bool) {
 }
 
 func (j *Job) capture(ctx context.Context, requests []*request) (*snapshot.Snapshot, error) {
-	inst, err := j.u.Capture(ctx)
+	j.mu.Lock()
+	buf := j.spare
+	j.spare = nil
+	j.mu.Unlock()
+	inst, err := j.u.CaptureInto(ctx, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -474,4 +480,20 @@ func truncateOutput(w io.Writer, offset int64) error {
 	}
 	_, err = f.Seek(offset, io.SeekStart)
 	return err
+}
+
+// Recycle gives the job back a snapshot it took, once the caller is done
+// with it (written to disk, sent away): the next snapshot copies memory
+// into the same buffer, which is faster than into fresh memory and makes
+// no garbage. snap must not be used afterwards.
+func (j *Job) Recycle(snap *snapshot.Snapshot) {
+	if snap == nil || snap.Instance == nil {
+		return
+	}
+	j.mu.Lock()
+	if cap(snap.Instance.Memory) > cap(j.spare) {
+		j.spare = snap.Instance.Memory[:0]
+	}
+	j.mu.Unlock()
+	snap.Instance.Memory = nil
 }

@@ -286,6 +286,7 @@ func runJob(c *cli.Context, spec jobSpec) error {
 					if path, err = store.Write(snap); err == nil && !c.Bool("quiet") {
 						reportSnapshot(c.App.ErrWriter, path, snap)
 					}
+					job.Recycle(snap)
 				}
 				if err != nil {
 					snapErr = err

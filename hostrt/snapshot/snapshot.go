@@ -103,9 +103,13 @@ func formatError(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
 }
 
-// Encoder encodes snapshots; it keeps a zstd encoder between uses.
+// Encoder encodes snapshots. It keeps its zstd encoder and its output
+// buffer between uses, so that taking snapshots over and over does not
+// leave tens of megabytes of garbage each time (hostrt runs the collector
+// in a paused program's time).
 type Encoder struct {
-	zw *zstd.Encoder
+	zw  *zstd.Encoder
+	out bytes.Buffer
 }
 
 // NewEncoder returns an encoder.
@@ -128,13 +132,13 @@ func (e *Encoder) Encode(w io.Writer, s *Snapshot) error {
 	sections := []struct {
 		id       byte
 		compress bool
-		raw      []byte
+		parts    [][]byte // the raw bytes, in pieces
 		rawLen   uint64
 	}{
-		{sectionMeta, false, meta, uint64(len(meta))},
-		{sectionMemory, true, elideZeroPages(s.Instance.Memory), uint64(len(s.Instance.Memory))},
-		{sectionInstance, true, encodeInstance(s.Instance), 0},
-		{sectionWASI, true, s.WASI, 0},
+		{sectionMeta, false, [][]byte{meta}, uint64(len(meta))},
+		{sectionMemory, true, nonZeroPages(s.Instance.Memory), uint64(len(s.Instance.Memory))},
+		{sectionInstance, true, [][]byte{encodeInstance(s.Instance)}, 0},
+		{sectionWASI, true, [][]byte{s.WASI}, 0},
 	}
 	hdr := make([]byte, 0, headerSize)
 	hdr = append(hdr, Magic...)
@@ -146,13 +150,26 @@ func (e *Encoder) Encode(w io.Writer, s *Snapshot) error {
 		return err
 	}
 	for _, sec := range sections {
-		stored, flags := sec.raw, byte(0)
-		if sec.compress {
-			stored, flags = e.zw.EncodeAll(sec.raw, nil), flagZstd
-		}
+		var stored []byte
+		var flags byte
 		rawLen := sec.rawLen
-		if rawLen == 0 {
-			rawLen = uint64(len(sec.raw))
+		if sec.compress {
+			e.out.Reset()
+			e.zw.Reset(&e.out)
+			n := 0
+			for _, p := range sec.parts {
+				e.zw.Write(p) // writes to a bytes.Buffer do not fail
+				n += len(p)
+			}
+			if err := e.zw.Close(); err != nil {
+				return err
+			}
+			stored, flags = e.out.Bytes(), flagZstd
+			if rawLen == 0 {
+				rawLen = uint64(n)
+			}
+		} else {
+			stored = sec.parts[0]
 		}
 		sh := make([]byte, 0, sectionHeaderSize)
 		sh = append(sh, sec.id, flags, 0, 0)
@@ -206,28 +223,21 @@ func (e *Encoder) WriteFile(path string, s *Snapshot) error {
 	return nil
 }
 
-// elideZeroPages encodes memory as a bitmap of its non-zero pages followed
-// by those pages.
-func elideZeroPages(mem []byte) []byte {
+// nonZeroPages is memory's section content without copying it: a bitmap
+// of its non-zero pages, then those pages.
+func nonZeroPages(mem []byte) [][]byte {
 	pages := (len(mem) + PageSize - 1) / PageSize
 	bitmap := make([]byte, (pages+7)/8)
+	parts := [][]byte{bitmap}
 	var zero [PageSize]byte
-	nonZero := 0
 	for p := range pages {
 		page := mem[p*PageSize : min((p+1)*PageSize, len(mem))]
 		if !bytes.Equal(page, zero[:len(page)]) {
 			bitmap[p/8] |= 1 << (p % 8)
-			nonZero++
+			parts = append(parts, page)
 		}
 	}
-	out := make([]byte, 0, len(bitmap)+nonZero*PageSize)
-	out = append(out, bitmap...)
-	for p := range pages {
-		if bitmap[p/8]&(1<<(p%8)) != 0 {
-			out = append(out, mem[p*PageSize:min((p+1)*PageSize, len(mem))]...)
-		}
-	}
-	return out
+	return parts
 }
 
 // Header is what a file says before its sections.
