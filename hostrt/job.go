@@ -90,7 +90,7 @@ type Job struct {
 	done      bool
 	// spare is the memory of a snapshot given back by Recycle.
 	spare []byte
-	seq       uint64
+	seq   uint64
 }
 
 // request is a pending Snapshot call.
