@@ -450,7 +450,9 @@ func (e *emitter) leaveLevel(i int) error {
 // finish inserts the frame restore in the function's prologue and appends
 // the frame save, for the given layout.
 func (e *emitter) finish(lay *frameLayout, dead [][]uint32) error {
-	exits, err := e.exits(lay, dead)
+	// The exits zero at most as many locals as the body has instructions:
+	// past that, their code costs more than the live ranges they cut.
+	exits, err := e.exits(lay, dead, max(256, len(e.p.body)))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package instrument
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -64,17 +65,27 @@ type zeroLocal struct {
 	t     wasm.ValType
 }
 
-// exits groups the unwind points by the locals they do not need (dead
-// holds them, by site), points every branch at its exit, and returns the
-// exits in order (exit 0 innermost).
-func (e *emitter) exits(lay *frameLayout, dead [][]uint32) (exitList, error) {
+// exits chooses the exits (the sets of locals to zero) and points every
+// branch to the frame save at the exit that zeroes most of what its site
+// does not need (dead holds that, by site), and returns the exits in order
+// (exit 0 innermost). Each exit is code of its own, and in a large C
+// function (hundreds of locals, hundreds of unwind points) every unwind
+// point has a different set: the sets most sites have, weighted by their
+// size, become exits while their code stays within budget (in locals
+// zeroed); a site uses the largest chosen set within its own, or none.
+func (e *emitter) exits(lay *frameLayout, dead [][]uint32, budget int) (exitList, error) {
 	types := map[uint32]wasm.ValType{}
 	for k, l := range lay.locals {
 		types[l] = lay.types[k]
 	}
-	index := map[string]int{}
-	var list exitList
-	exitOf := make([]int, len(dead)) // -1: straight to the frame save
+	type candidate struct {
+		zero  []zeroLocal
+		bits  []uint64
+		sites int
+	}
+	index := map[string]*candidate{}
+	var candidates []*candidate
+	siteBits := make([][]uint64, len(dead))
 	for s, locals := range dead {
 		var zero []zeroLocal
 		var key strings.Builder
@@ -87,16 +98,39 @@ func (e *emitter) exits(lay *frameLayout, dead [][]uint32) (exitList, error) {
 			fmt.Fprintf(&key, "%d,", l)
 		}
 		if len(zero) == 0 {
-			exitOf[s] = -1
 			continue
 		}
-		k, ok := index[key.String()]
-		if !ok {
-			k = len(list)
-			index[key.String()] = k
-			list = append(list, zero)
+		c := index[key.String()]
+		if c == nil {
+			c = &candidate{zero: zero, bits: localBits(zero)}
+			index[key.String()] = c
+			candidates = append(candidates, c)
 		}
-		exitOf[s] = k
+		c.sites++
+		siteBits[s] = c.bits
+	}
+	slices.SortStableFunc(candidates, func(a, b *candidate) int {
+		return cmp.Compare(b.sites*len(b.zero), a.sites*len(a.zero))
+	})
+	var chosen []*candidate
+	var list exitList
+	for _, c := range candidates {
+		if len(c.zero) > budget {
+			continue
+		}
+		budget -= len(c.zero)
+		chosen = append(chosen, c)
+		list = append(list, c.zero)
+	}
+	exitOf := make([]int, len(dead)) // -1: straight to the frame save
+	for s := range exitOf {
+		exitOf[s] = -1
+		best := 0
+		for k, c := range chosen {
+			if len(c.zero) > best && subset(c.bits, siteBits[s]) {
+				exitOf[s], best = k, len(c.zero)
+			}
+		}
 	}
 	for _, b := range e.unwindBranches {
 		in := &e.out[b.at]
@@ -107,6 +141,27 @@ func (e *emitter) exits(lay *frameLayout, dead [][]uint32) (exitList, error) {
 		}
 	}
 	return list, nil
+}
+
+func localBits(zero []zeroLocal) []uint64 {
+	var bits []uint64
+	for _, z := range zero {
+		for int(z.local/64) >= len(bits) {
+			bits = append(bits, 0)
+		}
+		bits[z.local/64] |= 1 << (z.local % 64)
+	}
+	return bits
+}
+
+// subset reports whether a is a subset of b.
+func subset(a, b []uint64) bool {
+	for w, v := range a {
+		if v != 0 && (w >= len(b) || v&^b[w] != 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // code is the exits' code, to follow the body's return.
