@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,12 @@ type Config struct {
 	// for writing into snapshots, so that the job can resume where the
 	// disk is not shared.
 	SnapshotFiles bool
+	// TruncateOutput, on restore, cuts Stdout and Stderr back to where the
+	// output stood at the snapshot when they are regular files at least
+	// that long (the same files, appended to), so that output written
+	// between the snapshot and a crash is not written twice. Off by
+	// default: a file shared with other writers would lose their output.
+	TruncateOutput bool
 	// Clock overrides the WASI clocks (tests).
 	Clock wasip1.Clock
 }
@@ -183,11 +190,13 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 		}
 		j.seq = snap.Meta.Seq
 		j.resume = true
-		if err := truncateOutput(cfg.Stdout, snap.Meta.StdoutOffset); err != nil {
-			return nil, fmt.Errorf("stdout: %w", err)
-		}
-		if err := truncateOutput(cfg.Stderr, snap.Meta.StderrOffset); err != nil {
-			return nil, fmt.Errorf("stderr: %w", err)
+		if cfg.TruncateOutput {
+			if err := truncateOutput(cfg.Stdout, snap.Meta.StdoutOffset); err != nil {
+				return nil, fmt.Errorf("stdout: %w", err)
+			}
+			if err := truncateOutput(cfg.Stderr, snap.Meta.StderrOffset); err != nil {
+				return nil, fmt.Errorf("stderr: %w", err)
+			}
 		}
 	}
 	return j, nil
@@ -339,6 +348,16 @@ func (j *Job) capture(ctx context.Context, requests []*request) (*snapshot.Snaps
 		meta.Paused = time.Since(requests[0].at)
 	}
 	meta.Host, _ = os.Hostname()
+	for _, m := range j.cfg.Mounts {
+		spec := m.HostDir + ":" + m.GuestPath
+		if abs, err := filepath.Abs(m.HostDir); err == nil {
+			spec = abs + ":" + m.GuestPath
+		}
+		if m.ReadOnly {
+			spec += ":ro"
+		}
+		meta.Mounts = append(meta.Mounts, spec)
+	}
 	meta.StdoutOffset, meta.StderrOffset = fileOffset(j.cfg.Stdout), fileOffset(j.cfg.Stderr)
 	return &snapshot.Snapshot{ModuleSHA256: j.hash, Meta: meta, Instance: inst, WASI: wb}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -74,7 +75,8 @@ func execCommand() *cli.Command {
 			if len(args) > 1 && args[1] == "--" {
 				args = append(args[:1], args[2:]...)
 			}
-			return runJob(c, jobSpec{module: module, args: args, env: c.StringSlice("env"), dir: dir})
+			abs, _ := filepath.Abs(path)
+			return runJob(c, jobSpec{module: module, modulePath: abs, args: args, env: c.StringSlice("env"), dir: dir})
 		},
 	}
 }
@@ -86,6 +88,7 @@ func resumeCommand() *cli.Command {
 		ArgsUsage: "SNAPSHOT",
 		Flags: append(append(snapshotFlags(), migrateFlags()...),
 			&cli.StringFlag{Name: "module", Usage: "the instrumented module (default: the copy beside the snapshot)"},
+			&cli.BoolFlag{Name: "truncate-output", Usage: "when stdout/stderr are regular files (appended to with >>), cut them back to where the snapshot left them, so output written after the snapshot is not repeated"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -103,9 +106,14 @@ func resumeCommand() *cli.Command {
 					dir = dirOf(path)
 				}
 			}
-			return runJob(c, jobSpec{module: loaded.Module, dir: dir, restore: loaded.Snapshot, from: path})
+			return runJob(c, jobSpec{module: loaded.Module, modulePath: loaded.ModulePath, dir: dir, restore: loaded.Snapshot, from: path})
 		},
 	}
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 func dirOf(path string) string {
@@ -138,12 +146,13 @@ func ensureInstrumented(path string, module []byte, doIt bool) ([]byte, error) {
 }
 
 type jobSpec struct {
-	module  []byte
-	args    []string
-	env     []string
-	dir     string
-	restore *snapshot.Snapshot
-	from    string
+	module     []byte
+	modulePath string
+	args       []string
+	env        []string
+	dir        string
+	restore    *snapshot.Snapshot
+	from       string
 }
 
 func parseMounts(specs []string) ([]wasip1.Mount, error) {
@@ -192,7 +201,16 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	if len(c.StringSlice("migrate-to")) > 0 {
 		return runMigrating(c, spec)
 	}
-	mounts, err := parseMounts(c.StringSlice("mount"))
+	mountSpecs := c.StringSlice("mount")
+	if len(mountSpecs) == 0 && spec.restore != nil {
+		// The directories the job had, where they still are.
+		for _, m := range spec.restore.Meta.Mounts {
+			if host, _, _ := strings.Cut(m, ":"); isDir(host) {
+				mountSpecs = append(mountSpecs, m)
+			}
+		}
+	}
+	mounts, err := parseMounts(mountSpecs)
 	if err != nil {
 		return err
 	}
@@ -208,17 +226,22 @@ func runJob(c *cli.Context, spec jobSpec) error {
 			stopOn[s.sig] = s.stop
 		}
 	}
-	store, err := hostrt.OpenStore(spec.dir, c.Int("keep"))
-	if err != nil {
-		return err
-	}
-	modulePath, err := store.SaveModule(spec.module)
-	if err != nil {
-		return err
+	// The snapshot directory, with a copy of the module, is made only for
+	// a job that may take snapshots.
+	var store *hostrt.Store
+	modulePath := spec.modulePath
+	if c.Duration("snapshot-every") > 0 || len(signals) > 0 {
+		if store, err = hostrt.OpenStore(spec.dir, c.Int("keep")); err != nil {
+			return err
+		}
+		if modulePath, err = store.SaveModule(spec.module); err != nil {
+			return err
+		}
 	}
 	cfg := hostrt.Config{
 		Module: spec.module, ModulePath: modulePath, Args: spec.args, Env: spec.env, Mounts: mounts,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SnapshotFiles: c.Bool("snapshot-files"),
+		TruncateOutput: c.Bool("truncate-output"),
 	}
 	ctx := context.Background()
 	var job *hostrt.Job

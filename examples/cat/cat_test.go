@@ -223,7 +223,7 @@ func TestStdoutAcrossKill(t *testing.T) {
 	}
 	defer appendOut.Close()
 	stderr.Reset()
-	resume := exec.Command(wasmsr, "resume", snaps, "--mount", data+":/data")
+	resume := exec.Command(wasmsr, "resume", "--truncate-output", snaps, "--mount", data+":/data")
 	resume.Stdout, resume.Stderr = appendOut, &stderr
 	if err := resume.Run(); err != nil {
 		t.Fatalf("resume: %v\n%s", err, stderr.String())

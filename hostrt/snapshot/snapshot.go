@@ -94,6 +94,9 @@ type Meta struct {
 	// that a resume writing to the same file drops what came after.
 	StdoutOffset int64 `json:"stdout_offset"`
 	StderrOffset int64 `json:"stderr_offset"`
+	// Mounts are the job's directories, HOST:GUEST[:ro], for a resume on
+	// the same host to mount them again by default.
+	Mounts []string `json:"mounts,omitempty"`
 }
 
 // ErrFormat is wrapped by every error about the content of a file.
