@@ -3,14 +3,15 @@
 # the output reads as a walk-through.
 #
 # The caller sets nothing; it may set WASMSR (the wasmsr binary, default
-# build/wasmsr, built if missing), GO (default go) and STEPS (the number of
-# steps, for "[2/6]").
+# build/wasmsr, built if missing), WAZERO (the stock wazero command, default
+# build/wazero, built by need_wazero), GO (default go) and STEPS (the number
+# of steps, for "[2/6]").
 
 EXAMPLES_LIB=$(readlink -f "${BASH_SOURCE[0]}")
 REPO_ROOT=$(cd "$(dirname "$EXAMPLES_LIB")/.." && pwd)
 GO=${GO:-go}
 WASMSR=${WASMSR:-$REPO_ROOT/build/wasmsr}
-WAZERO=$REPO_ROOT/build/wazero
+WAZERO=${WAZERO:-$REPO_ROOT/build/wazero}
 
 if [ -t 1 ]; then
 	BOLD=$'\e[1m' GREEN=$'\e[32m' RED=$'\e[31m' DIM=$'\e[2m' RESET=$'\e[0m'

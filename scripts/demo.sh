@@ -11,13 +11,13 @@
 #
 # Environment: WASMSR (the wasmsr binary; default build/wasmsr, built if
 # missing), GO, RENDER_ARGS (the renderer's flags), KILL_AFTER_SNAPSHOT
-# (the kill comes this many seconds after the third snapshot; default 0.6).
-# Files go to build/demo/.
+# (the kill comes this many seconds after the third snapshot; default 0.6),
+# DEMO_OUT (where files go; default build/demo, emptied first).
 set -euo pipefail
 source "$(dirname "$0")/../examples/lib.sh"
 cd "$REPO_ROOT"
 
-OUT=build/demo
+OUT=${DEMO_OUT:-build/demo}
 RENDER_ARGS=${RENDER_ARGS:-"-width 2560 -height 1920 -iterations 1000"}
 KILL_AFTER_SNAPSHOT=${KILL_AFTER_SNAPSHOT:-0.6}
 STEPS=7
@@ -27,6 +27,8 @@ CACHE_DIR=${WASMSR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasmsr}/wazero
 
 rm -rf "$OUT"
 mkdir -p "$OUT/reference" "$OUT/run"
+# The mounts need absolute paths.
+OUT_ABS=$(cd "$OUT" && pwd)
 need_wasmsr
 
 printf '%swasmsr demo%s: pause a running WebAssembly program anywhere, snapshot it, kill it,\n' "$BOLD" "$RESET"
@@ -46,14 +48,14 @@ say "(the wazero command line program, built from the wazero module wasmsr uses;
 say " code is involved in this run: it is the picture an uninterrupted run gives)"
 need_wazero
 t=$(now_ms)
-showi "$WAZERO" run -cachedir "$CACHE_DIR" -mount "$PWD/$OUT/reference:/out" "$OUT/render.wasm" \
+showi "$WAZERO" run -cachedir "$CACHE_DIR" -mount "$OUT_ABS/reference:/out" "$OUT/render.wasm" \
 	-o /out/mandelbrot.png $RENDER_ARGS
 say "done in $(secs $(($(now_ms) - t))): $OUT/reference/mandelbrot.png"
 
 step "Render it again under wasmsr with a snapshot every second, and kill -9 it part way"
 t=$(now_ms)
 start_bg "$WASMSR" exec "$OUT/render.sr.wasm" --snapshot-every 1s --snapshot-dir "$OUT/snapshots" \
-	--mount "$PWD/$OUT/run:/out" -- -o /out/mandelbrot.png $RENDER_ARGS
+	--mount "$OUT_ABS/run:/out" -- -o /out/mandelbrot.png $RENDER_ARGS
 wait_snapshot "$OUT/snapshots" 3 "$BG_PID" ||
 	die "the program ended before its third snapshot: see the output above"
 sleep "$KILL_AFTER_SNAPSHOT"
@@ -61,7 +63,7 @@ kill -KILL "$BG_PID" 2>/dev/null || die "the program ended before the kill: make
 wait "$BG_PIPE" 2>/dev/null || true
 newest=$(newest_snapshot "$OUT/snapshots") || die "no snapshot in $OUT/snapshots"
 say "${BOLD}kill -9 $BG_PID${RESET}, $KILL_AFTER_SNAPSHOT s after snapshot 3: the process is gone, and with it the rows"
-say "it rendered after its newest snapshot. It wrote no picture (build/demo/run/: $(ls "$OUT/run" | wc -l) files)."
+say "it rendered after its newest snapshot. It wrote no picture ($OUT/run/: $(ls "$OUT/run" | wc -l) files)."
 say "What is left is the snapshot directory (the newest 3 snapshots and a copy of the module):"
 ls -l "$OUT/snapshots" | tail -n +2 | indent
 
@@ -77,7 +79,7 @@ step "Resume the program in a new process from the newest snapshot"
 say "(it goes on from the row it had reached at the snapshot; the program sees its files"
 say " under the same path, /out, so resume mounts the directory again)"
 t=$(now_ms)
-showi "$WASMSR" resume "$OUT/snapshots" --mount "$PWD/$OUT/run:/out"
+showi "$WASMSR" resume "$OUT/snapshots" --mount "$OUT_ABS/run:/out"
 say "done in $(secs $(($(now_ms) - t))): $OUT/run/mandelbrot.png"
 
 step "Compare the pictures"
