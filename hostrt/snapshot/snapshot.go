@@ -19,8 +19,9 @@
 // All integers are little-endian. The memory section elides all-zero
 // 64 KiB pages: it is a page bitmap followed by the non-zero pages. Every
 // length is checked against a limit before anything is allocated, and
-// decompression stops at the raw length, which the reader bounds by the
-// module's memory limit, so a hostile file cannot make a reader allocate
+// decompression stops at the declared raw length, which the reader bounds
+// (memory by the module's memory limit, the other sections by constants:
+// see maxStateSection), so a hostile file cannot make a reader allocate
 // without bound.
 package snapshot
 
@@ -142,6 +143,23 @@ func (e *Encoder) Encode(w io.Writer, s *Snapshot) error {
 		{sectionMemory, true, nonZeroPages(s.Instance.Memory), uint64(len(s.Instance.Memory))},
 		{sectionInstance, true, [][]byte{encodeInstance(s.Instance)}, 0},
 		{sectionWASI, true, [][]byte{s.WASI}, 0},
+	}
+	// What a reader would refuse is not written (see maxStateSection).
+	for _, sec := range sections {
+		if sec.id == sectionMemory {
+			continue
+		}
+		n := 0
+		for _, p := range sec.parts {
+			n += len(p)
+		}
+		if bound := sectionLimit(sec.id); uint64(n) > bound {
+			what := ""
+			if sec.id == sectionWASI {
+				what = " (the contents of embedded files count)"
+			}
+			return fmt.Errorf("snapshot: the %s is %d bytes, more than the %d a snapshot may hold%s", sectionNames[sec.id], n, bound, what)
+		}
 	}
 	hdr := make([]byte, 0, headerSize)
 	hdr = append(hdr, Magic...)
@@ -280,8 +298,45 @@ type Limits struct {
 	MaxMemory uint64
 }
 
-// maxSmallSection bounds the sections other than memory.
-const maxSmallSection = 1 << 30
+// Bounds of the sections other than memory, on their raw (decompressed)
+// length. Memory is bounded by the module's memory limit (Limits), as the
+// program cannot have more. The others hold state that lives outside
+// linear memory, which that limit does not bound, so they get constants:
+//
+//   - the metadata is a few fields of JSON (its largest part is the list
+//     of mounts): a few KiB, so 1 MiB is generous;
+//   - the instance section holds the globals, the tables that can change
+//     and the dropped segments as varints: a few KiB for real programs,
+//     and 1 GiB holds even a table at wazero's limit of 2^27 elements
+//     (function references, at most 5 bytes each);
+//   - the WASI state is small (descriptors, arguments, environment, at
+//     most ~80 KiB of unread stdin) unless --snapshot-files embeds the
+//     contents of the files the program has open for writing, which can
+//     be large and are unrelated to its memory. The bound is the same
+//     1 GiB, what `wasmsr serve` accepts as a whole job by default.
+//
+// The encoder refuses to write a section beyond its bound, so that every
+// snapshot written can be read back: a job whose open files are too large
+// to embed fails to snapshot, with a clear error, rather than leaving a
+// snapshot that no resume accepts. A reader thus never decompresses more
+// than the larger of the module's memory limit and 1 GiB, whatever the
+// file declares: every declared raw length is checked before anything is
+// decompressed, and the bytes must then be exactly that many.
+const (
+	maxMetaSection  = 1 << 20
+	maxStateSection = 1 << 30
+)
+
+// sectionNames name the sections in errors.
+var sectionNames = [...]string{sectionMeta: "metadata", sectionMemory: "memory", sectionInstance: "instance", sectionWASI: "WASI state"}
+
+// sectionLimit is the bound of a section other than memory's raw length.
+func sectionLimit(id byte) uint64 {
+	if id == sectionMeta {
+		return maxMetaSection
+	}
+	return maxStateSection
+}
 
 // Decode reads a snapshot from data. It checks every checksum and refuses
 // memory larger than limits.MaxMemory.
@@ -291,7 +346,7 @@ func Decode(data []byte, limits Limits) (*Snapshot, error) {
 		return nil, err
 	}
 	s := &Snapshot{ModuleSHA256: h.ModuleSHA256}
-	zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(max(limits.MaxMemory, maxSmallSection)))
+	zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(max(limits.MaxMemory, maxStateSection)))
 	if err != nil {
 		return nil, err
 	}
@@ -320,13 +375,25 @@ func Decode(data []byte, limits Limits) (*Snapshot, error) {
 			return nil, formatError("section %d appears twice", id)
 		}
 		seen[id] = true
-		limit := uint64(maxSmallSection)
+		if id < sectionMeta || id > sectionWASI {
+			return nil, formatError("unknown section %d", id)
+		}
+		// limit bounds the raw bytes; exact says they must be rawLen.
+		var limit uint64
+		exact := id != sectionMemory
 		if id == sectionMemory {
 			if rawLen > limits.MaxMemory {
 				return nil, formatError("memory of %d bytes is more than the module's limit of %d", rawLen, limits.MaxMemory)
 			}
+			// The memory's raw length is its size; the bytes are a page
+			// bitmap and the non-zero pages.
 			pages := (rawLen + PageSize - 1) / PageSize
 			limit = (pages+7)/8 + rawLen
+		} else {
+			if bound := sectionLimit(id); rawLen > bound {
+				return nil, formatError("section %d (%s) declares %d bytes, more than the %d it may hold", id, sectionNames[id], rawLen, bound)
+			}
+			limit = rawLen
 		}
 		raw := stored
 		if flags&flagZstd != 0 {
@@ -335,6 +402,9 @@ func Decode(data []byte, limits Limits) (*Snapshot, error) {
 			}
 		} else if flags != 0 {
 			return nil, formatError("section %d has unknown flags 0x%x", id, flags)
+		}
+		if exact && uint64(len(raw)) != rawLen {
+			return nil, formatError("section %d (%s) holds %d bytes, its header declares %d", id, sectionNames[id], len(raw), rawLen)
 		}
 		if uint64(len(raw)) > limit {
 			return nil, formatError("section %d is larger than %d bytes", id, limit)
@@ -440,8 +510,11 @@ func DecodeMeta(data []byte) (*Header, *Meta, error) {
 		return nil, nil, formatError("the metadata section does not come first")
 	}
 	storedLen := binary.LittleEndian.Uint64(rest[4:])
-	if storedLen > uint64(len(rest)-sectionHeaderSize) || storedLen > maxSmallSection {
+	if storedLen > uint64(len(rest)-sectionHeaderSize) {
 		return nil, nil, formatError("truncated metadata")
+	}
+	if storedLen > maxMetaSection {
+		return nil, nil, formatError("section %d (%s) declares %d bytes, more than the %d it may hold", sectionMeta, sectionNames[sectionMeta], storedLen, maxMetaSection)
 	}
 	stored := rest[sectionHeaderSize : sectionHeaderSize+storedLen]
 	if crc32.Update(crc32.Checksum(rest[:sectionHeaderSize-4], castagnoli), castagnoli, stored) != binary.LittleEndian.Uint32(rest[20:]) {

@@ -3,9 +3,12 @@ package snapshot
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,12 +86,72 @@ func TestBadSnapshots(t *testing.T) {
 		{"truncated", good[:len(good)-3], limits, "not a valid wasmsr snapshot: truncated: section 4 needs 23 bytes, 20 left"},
 		{"trailing bytes", append(append([]byte(nil), good...), 0), limits, "not a valid wasmsr snapshot: 1 bytes after the last section"},
 		{"memory over the limit", good, Limits{MaxMemory: 4 * PageSize}, "not a valid wasmsr snapshot: memory of 327680 bytes is more than the module's limit of 262144"},
+		// Declared raw lengths beyond a section's bound are refused before
+		// anything is decompressed; within it, they must be exact.
+		{"metadata declared too large", withRawLen(t, good, sectionMeta, maxMetaSection+1), limits,
+			"not a valid wasmsr snapshot: section 1 (metadata) declares 1048577 bytes, more than the 1048576 it may hold"},
+		{"instance declared too large", withRawLen(t, good, sectionInstance, maxStateSection+1), limits,
+			"not a valid wasmsr snapshot: section 3 (instance) declares 1073741825 bytes, more than the 1073741824 it may hold"},
+		{"WASI state declared too large", withRawLen(t, good, sectionWASI, 1<<62), limits,
+			"not a valid wasmsr snapshot: section 4 (WASI state) declares 4611686018427387904 bytes, more than the 1073741824 it may hold"},
+		{"WASI state declared one byte longer", withRawLen(t, good, sectionWASI, uint64(len("wasi state"))+1), limits,
+			"not a valid wasmsr snapshot: section 4 (WASI state) holds 10 bytes, its header declares 11"},
+		{"WASI state declared one byte shorter", withRawLen(t, good, sectionWASI, uint64(len("wasi state"))-1), limits,
+			"not a valid wasmsr snapshot: section 4: decompresses to more than 9 bytes"},
+		{"metadata declared shorter", withRawLen(t, good, sectionMeta, 3), limits,
+			fmt.Sprintf("not a valid wasmsr snapshot: section 1 (metadata) holds %d bytes, its header declares 3", metaLen(t, good))},
 	}
 	for _, tc := range tests {
 		_, err := Decode(tc.data, tc.limits)
 		if err == nil || err.Error() != tc.want || !errors.Is(err, ErrFormat) {
 			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// sectionAt returns the offset of section id's header in data.
+func sectionAt(t *testing.T, data []byte, id byte) int {
+	t.Helper()
+	for off := headerSize; off+sectionHeaderSize <= len(data); off += sectionHeaderSize + int(binary.LittleEndian.Uint64(data[off+4:])) {
+		if data[off] == id {
+			return off
+		}
+	}
+	t.Fatalf("no section %d", id)
+	return 0
+}
+
+// withRawLen returns data with section id's declared raw length set to n
+// (its checksum updated).
+func withRawLen(t *testing.T, data []byte, id byte, n uint64) []byte {
+	t.Helper()
+	out := append([]byte(nil), data...)
+	off := sectionAt(t, out, id)
+	binary.LittleEndian.PutUint64(out[off+12:], n)
+	stored := out[off+sectionHeaderSize : off+sectionHeaderSize+int(binary.LittleEndian.Uint64(out[off+4:]))]
+	sum := crc32.Update(crc32.Checksum(out[off:off+sectionHeaderSize-4], castagnoli), castagnoli, stored)
+	binary.LittleEndian.PutUint32(out[off+sectionHeaderSize-4:], sum)
+	return out
+}
+
+// metaLen is the length of a file's metadata section (stored raw).
+func metaLen(t *testing.T, data []byte) uint64 {
+	return binary.LittleEndian.Uint64(data[sectionAt(t, data, sectionMeta)+4:])
+}
+
+// TestEncodeBounds: a section the reader would refuse is not written.
+func TestEncodeBounds(t *testing.T) {
+	s := sample()
+	s.Meta.Reason = strings.Repeat("x", maxMetaSection)
+	meta, err := json.Marshal(s.Meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	err = NewEncoder().Encode(&b, s)
+	want := fmt.Sprintf("snapshot: the metadata is %d bytes, more than the 1048576 a snapshot may hold", len(meta))
+	if err == nil || err.Error() != want || b.Len() != 0 {
+		t.Errorf("Encode: %v, %d bytes written; want %q and nothing written", err, b.Len(), want)
 	}
 }
 
