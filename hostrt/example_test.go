@@ -179,3 +179,50 @@ func ExampleLoad() {
 	// newest: snapshot 2 (checkpoint), module found: true
 	// exit 0 (<nil>), stdout "hello, again\n"
 }
+
+// A program is snapshotted when it first reads stdin, before the read
+// takes anything: right after its initialisation. Config.OnStdin hears of
+// every call about to read stdin; SnapshotAtStdin pauses the program at
+// the one it is called for. The job restored from the snapshot makes the
+// read.
+func ExampleJob_SnapshotAtStdin() {
+	ctx := context.Background()
+	module := greetModule()
+	var stdout bytes.Buffer
+	var first <-chan hostrt.SnapshotResult
+	job, err := hostrt.Start(ctx, hostrt.Config{
+		Module: module, Args: []string{"greet"}, Stdout: &stdout, // no input yet
+		// On the program's goroutine, before the call does anything.
+		OnStdin: func(j *hostrt.Job) {
+			if first == nil {
+				first = j.SnapshotAtStdin(hostrt.SnapshotOptions{Reason: "first stdin", Stop: true})
+			}
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = job.Run(ctx)
+	job.Close(ctx)
+	res := <-first
+	if res.Err != nil {
+		log.Fatal(res.Err)
+	}
+	fmt.Printf("run: %v, stdout %q\n", err, stdout.String())
+
+	// The snapshot holds the program before its read (and any input the
+	// job had read ahead, for the restored program to read first).
+	stdout.Reset()
+	restored, err := hostrt.Restore(ctx, hostrt.Config{
+		Module: module, Stdin: strings.NewReader("gopher\n"), Stdout: &stdout,
+	}, res.Snapshot)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer restored.Close(ctx)
+	exit, err := restored.Run(ctx)
+	fmt.Printf("exit %d (%v), stdout %q\n", exit, err, stdout.String())
+	// Output:
+	// run: the job stopped after a snapshot, stdout "name? "
+	// exit 0 (<nil>), stdout "hello, gopher\n"
+}

@@ -62,6 +62,12 @@ type Config struct {
 	TruncateOutput bool
 	// Clock overrides the WASI clocks (tests).
 	Clock wasip1.Clock
+	// OnStdin, when not nil, is called on the program's goroutine before
+	// each WASI call that reads from stdin or waits for it to be readable
+	// (fd_read of the stdin descriptor, poll_oneoff subscribing to it for
+	// reading) does anything; Job.SnapshotAtStdin, called from it, pauses
+	// the program at that call. See stdin.go.
+	OnStdin func(*Job)
 }
 
 // ErrStopped is returned by Run when a snapshot request stopped the job.
@@ -89,6 +95,8 @@ type Job struct {
 	callCountdown int
 	// calls counts WASI calls, to look at the heap now and then (gc.go).
 	calls uint32
+	// stdin is Config.OnStdin's state (stdin.go).
+	stdin stdinHook
 
 	mu        sync.Mutex
 	requests  []*request

@@ -1,8 +1,14 @@
 package hostrt
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/unwind"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -49,5 +55,61 @@ func TestMemoryLimit(t *testing.T) {
 	// A malformed module still gets the decoder's error.
 	if _, err := MemoryLimit([]byte("\\x00asm\\x01\\x00\\x00\\x00\\x05\\x09")); err == nil {
 		t.Error("MemoryLimit of a truncated module: no error")
+	}
+}
+
+// TestStoreKeep writes snapshots 1 to 5 into a store keeping the newest
+// N: after each write exactly the newest N snapshot files remain (all of
+// them for N = 0), and the module's copy and other files stay.
+func TestStoreKeep(t *testing.T) {
+	snap := func(seq uint64) *snapshot.Snapshot {
+		return &snapshot.Snapshot{
+			Meta:     snapshot.Meta{Seq: seq},
+			Instance: &unwind.InstanceState{Memory: make([]byte, snapshot.PageSize), Export: "_start"},
+		}
+	}
+	for _, keep := range []int{0, 1, 2, 5, 7} {
+		t.Run(fmt.Sprintf("keep %d", keep), func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := OpenStore(dir, keep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			module, err := s.SaveModule([]byte("\x00asm\x01\x00\x00\x00"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for seq := uint64(1); seq <= 5; seq++ {
+				path, err := s.Write(snap(seq))
+				if want := filepath.Join(dir, fmt.Sprintf("snapshot-%06d.wsr", seq)); err != nil || path != want {
+					t.Fatalf("Write %d: %q, %v; want %q", seq, path, err, want)
+				}
+				var want []string
+				for k := uint64(1); k <= seq; k++ {
+					if keep == 0 || k+uint64(keep) > seq {
+						want = append(want, fmt.Sprintf("snapshot-%06d.wsr", k))
+					}
+				}
+				want = append(want, filepath.Base(module), "notes.txt")
+				slices.Sort(want)
+				entries, err := os.ReadDir(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, e := range entries {
+					got = append(got, e.Name())
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("after snapshot %d: %v, want %v", seq, got, want)
+				}
+			}
+			if newest, err := Newest(dir); err != nil || newest != filepath.Join(dir, "snapshot-000005.wsr") {
+				t.Errorf("Newest: %q, %v", newest, err)
+			}
+		})
 	}
 }

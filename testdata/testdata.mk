@@ -38,8 +38,8 @@ TESTDATA_C_WASM := $(TESTDATA_C_PROGRAMS:%=$(TESTDATA_OUT)/c/%.wasm)
 TESTDATA_GO_WASM := $(TESTDATA_GO_PROGRAMS:%=$(TESTDATA_OUT)/go/%.wasm)
 TESTDATA_GOFMT := $(TESTDATA_OUT)/go/gofmt.wasm
 
-.PHONY: testdata testdata-c testdata-go testdata-crash
-testdata: testdata-c testdata-go testdata-crash
+.PHONY: testdata testdata-c testdata-go testdata-crash testdata-e2e
+testdata: testdata-c testdata-go testdata-crash testdata-e2e
 testdata-c: $(TESTDATA_C_WASM)
 testdata-go: $(TESTDATA_GO_WASM) $(TESTDATA_GOFMT)
 
@@ -94,6 +94,19 @@ $(TESTDATA_OUT)/crash/crash-go.wasm: $(wildcard testdata/crash/go/*.go) $(TESTDA
 	$(TESTDATA_GO_BUILD) -o $@ ./testdata/crash/go
 
 $(TESTDATA_BENCH): $(TESTDATA_OUT)/bench/%.wasm: testdata/bench/%.c $(TESTDATA_MK)
+	$(testdata_check_clang)
+	@mkdir -p $(@D)
+	$(CLANG) $(TESTDATA_CFLAGS) -c $< -o $(@:.wasm=.o)
+	$(CLANG) $(TESTDATA_LDFLAGS) $(@:.wasm=.o) -o $@
+
+# Other guests of cmd/wasmsr's end-to-end tests: they wait for input, so
+# they stay out of testdata/c too.
+TESTDATA_E2E_PROGRAMS := echo
+TESTDATA_E2E := $(TESTDATA_E2E_PROGRAMS:%=$(TESTDATA_OUT)/e2e/%.wasm)
+
+testdata-e2e: $(TESTDATA_E2E)
+
+$(TESTDATA_E2E): $(TESTDATA_OUT)/e2e/%.wasm: testdata/e2e/%.c $(TESTDATA_MK)
 	$(testdata_check_clang)
 	@mkdir -p $(@D)
 	$(CLANG) $(TESTDATA_CFLAGS) -c $< -o $(@:.wasm=.o)

@@ -2,14 +2,18 @@ package main
 
 // End-to-end tests of exec, resume and inspect: they run the wasmsr binary
 // (built once by TestMain) in separate processes, as a user would, on the
-// crash guests of testdata/crash (built by `make testdata`):
+// guests of testdata/crash and testdata/e2e (built by `make testdata`):
 //
 //   - TestCrashRecovery kills a run with SIGKILL at random moments and
 //     resumes it from the newest snapshot each time;
 //   - TestCrossProcess stops a run mid-loop or mid-recursion while it holds
 //     files open and resumes it in another process, also after the files
 //     are gone (--snapshot-files);
-//   - TestBadSnapshots feeds resume and inspect broken snapshots.
+//   - TestBadSnapshots feeds resume and inspect broken snapshots;
+//   - TestFirstStdin and TestFirstStdinOncePerProcess snapshot a program
+//     when it first reads stdin (--snapshot-on first-stdin), and
+//     TestSnapshotOnSignal on SIGUSR1, on the guest testdata/e2e/echo.c;
+//     TestExecEnv checks --env.
 //
 // Every check is exact: outputs byte for byte, errors line for line.
 
@@ -780,6 +784,8 @@ func TestBadSnapshots(t *testing.T) {
 			want: bad + "memory of 8589934592 bytes is more than the module's limit of 4294967296"},
 		{name: "memory that decompresses too far", data: replaceSection(data, memory, uint64(memLimit), bomb),
 			want: bad + fmt.Sprintf("section 2: decompresses to more than %d bytes", bitmap+memLimit)},
+		{name: "WASI state declared beyond its bound", data: replaceSection(data, wasi, 1<<30+1, data[wasi.data:wasi.data+wasi.stored]),
+			want: bad + "section 4 (WASI state) declares 1073741825 bytes, more than the 1073741824 it may hold"},
 		{name: "snapshot of another module", args: []string{"--module", other, good},
 			want: fmt.Sprintf("module %s is not the one the snapshot was taken from (sha256 %x, want %x)", other, otherSum, moduleSum)},
 		// Found through the path its metadata records, and refused.
@@ -860,4 +866,327 @@ func fileSHA256(t *testing.T, path string) [32]byte {
 		t.Fatal(err)
 	}
 	return sha256.Sum256(data)
+}
+
+// echoLines is the input the tests give testdata/e2e/echo.c.
+const echoLines = "one\ntwo, with a comma\n\nfour\n"
+
+// echoBanner is what echo prints before it reads stdin.
+const echoBanner = "echo: ready\n"
+
+// echoReference is echo's stdout when run to the end, uninstrumented, on
+// wazero's own WASI, with the given arguments and input.
+func echoReference(t *testing.T, input string, args ...string) string {
+	t.Helper()
+	p := corpus.Program{Name: "e2e/echo", Path: corpus.Built(t, "e2e/echo.wasm"), Args: args, Stdin: []byte(input)}
+	stdout, exit := p.Run(t, p.Wasm(t))
+	if exit != 0 || !strings.HasPrefix(string(stdout), echoBanner) {
+		t.Fatalf("reference run: exit %d, stdout %q", exit, stdout)
+	}
+	return string(stdout)
+}
+
+// stdinSource is how a test gives a run its stdin.
+type stdinSource int
+
+const (
+	noStdin   stdinSource = iota // /dev/null
+	pipeStdin                    // a pipe the input is written to
+	fileStdin                    // a regular file holding the input
+)
+
+// runCLIWithStdin runs the binary to the end with input on its stdin.
+func runCLIWithStdin(t *testing.T, src stdinSource, input string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := command(t, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	switch src {
+	case pipeStdin:
+		cmd.Stdin = strings.NewReader(input)
+	case fileStdin:
+		path := filepath.Join(t.TempDir(), "stdin")
+		if err := os.WriteFile(path, []byte(input), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	}
+	code = exitCode(t, cmd.Run(), &errOut)
+	return out.String(), errOut.String(), code
+}
+
+// snapshotNames lists the snapshot files in dir.
+func snapshotNames(t *testing.T, dir string) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "snapshot-*.wsr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range names {
+		names[i] = filepath.Base(n)
+	}
+	return names
+}
+
+// pausedSnapshot is what the stdin tests check in `inspect --json`.
+type pausedSnapshot struct {
+	Meta struct {
+		Seq    uint64 `json:"seq"`
+		Reason string `json:"reason"`
+	} `json:"meta"`
+	Pending int `json:"pending_stdin_bytes"`
+	Stack   []struct {
+		Name string `json:"name"`
+		At   string `json:"at"`
+	} `json:"stack"`
+}
+
+// inspectPaused describes a snapshot file with `inspect --json`.
+func inspectPaused(t *testing.T, path string) pausedSnapshot {
+	t.Helper()
+	stdout, stderr, code := runCLI(t, "inspect", "--json", path)
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, stderr)
+	}
+	var s pausedSnapshot
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Stack) == 0 {
+		t.Fatalf("inspect: no stack in %s", path)
+	}
+	return s
+}
+
+// checkPausedIn fails the test unless the snapshot is paused in the WASI
+// call call (fd_read, poll_oneoff), as wasi-libc makes it: the top frame
+// is libc's wrapper, at its call to the import.
+func checkPausedIn(t *testing.T, s pausedSnapshot, call string) {
+	t.Helper()
+	top := s.Stack[len(s.Stack)-1]
+	if want := "call __imported_wasi_snapshot_preview1_" + call + ", instruction "; top.Name != "__wasi_"+call || !strings.HasPrefix(top.At, want) {
+		t.Errorf("paused in %s at %q, want __wasi_%s at %q...", top.Name, top.At, call, want)
+	}
+}
+
+// TestFirstStdin snapshots echo (uninstrumented, or instrumented on the
+// fly) with --snapshot-on first-stdin when it first reads stdin, in
+// fd_read or in poll_oneoff, and stops it there or lets it go on; `wasmsr
+// resume` in another process then performs the read. The two processes'
+// stdout together must be the uninterrupted, uninstrumented run's byte for
+// byte: no input byte lost or read twice. A resume's stdin is read from
+// where the snapshot left it when it is the same regular file; a pipe
+// goes on after what the snapshot holds (with stdin /dev/null, nothing).
+func TestFirstStdin(t *testing.T) {
+	tests := []struct {
+		name string
+		// instrument runs the uninstrumented module with --instrument.
+		instrument bool
+		args       []string // the guest's
+		stop       bool     // --stop-after-snapshot
+		// How exec and resume get their stdin (echoLines).
+		execIn, resumeIn stdinSource
+		call             string // where the snapshot pauses
+	}{
+		{name: "fd_read, stopped, input piped to resume", stop: true, execIn: noStdin, resumeIn: pipeStdin, call: "fd_read"},
+		{name: "fd_read, stopped, the same input file", stop: true, execIn: fileStdin, resumeIn: fileStdin, call: "fd_read"},
+		{name: "poll_oneoff, stopped", args: []string{"-poll"}, stop: true, execIn: noStdin, resumeIn: pipeStdin, call: "poll_oneoff"},
+		{name: "instrumented on the fly", instrument: true, stop: true, execIn: noStdin, resumeIn: pipeStdin, call: "fd_read"},
+		{name: "fd_read, continued", execIn: fileStdin, resumeIn: fileStdin, call: "fd_read"},
+		{name: "poll_oneoff, continued", args: []string{"-poll"}, execIn: fileStdin, resumeIn: fileStdin, call: "poll_oneoff"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ref := echoReference(t, echoLines, tc.args...)
+			module := instrumentedGuest(t, "e2e/echo.wasm")
+			flags := []string{"exec", "-q", "--snapshot-on", "first-stdin"}
+			if tc.instrument {
+				module = corpus.Built(t, "e2e/echo.wasm")
+				flags = append(flags, "--instrument")
+			}
+			if tc.stop {
+				flags = append(flags, "--stop-after-snapshot")
+			}
+			snaps := filepath.Join(t.TempDir(), "snaps")
+			flags = append(flags, "--snapshot-dir", snaps, module, "--")
+			stdout1, stderr, code := runCLIWithStdin(t, tc.execIn, echoLines, append(flags, tc.args...)...)
+			if code != 0 || stderr != "" {
+				t.Fatalf("exec: exit %d, stderr %q", code, stderr)
+			}
+			if want := echoBanner; !tc.stop {
+				if want = ref; stdout1 != want {
+					t.Errorf("exec: stdout %q, want %q", stdout1, want)
+				}
+			} else if stdout1 != want {
+				t.Errorf("exec: stdout %q, want %q", stdout1, want)
+			}
+			if got := snapshotNames(t, snaps); fmt.Sprint(got) != "[snapshot-000001.wsr]" {
+				t.Fatalf("snapshots %v, want [snapshot-000001.wsr]", got)
+			}
+			s := inspectPaused(t, filepath.Join(snaps, "snapshot-000001.wsr"))
+			if s.Meta.Seq != 1 || s.Meta.Reason != "first-stdin" {
+				t.Errorf("snapshot %d (%s), want 1 (first-stdin)", s.Meta.Seq, s.Meta.Reason)
+			}
+			checkPausedIn(t, s, tc.call)
+
+			stdout2, stderr, code := runCLIWithStdin(t, tc.resumeIn, echoLines, "resume", snaps)
+			if code != 0 || stderr != "" {
+				t.Fatalf("resume: exit %d, stderr %q", code, stderr)
+			}
+			if tc.stop {
+				sameBytes(t, "stdout of exec and resume", []byte(stdout1+stdout2), []byte(ref))
+			} else {
+				sameBytes(t, "stdout of the resume", []byte(stdout2), []byte(strings.TrimPrefix(ref, echoBanner)))
+			}
+		})
+	}
+}
+
+// TestFirstStdinOncePerProcess: first-stdin fires once per process. A
+// resume asked for it again pauses again at its first read, the one it
+// resumes into (and takes no input); a resume not asked for it does not.
+func TestFirstStdinOncePerProcess(t *testing.T) {
+	ref := echoReference(t, echoLines)
+	module := instrumentedGuest(t, "e2e/echo.wasm")
+	snaps := filepath.Join(t.TempDir(), "snaps")
+	stopFlags := []string{"-q", "--snapshot-on", "first-stdin", "--stop-after-snapshot"}
+	var stdout strings.Builder
+	steps := []struct {
+		args []string
+		in   stdinSource
+		// snapshots after the step.
+		snapshots string
+	}{
+		{append(append([]string{"exec"}, stopFlags...), "--snapshot-dir", snaps, module), noStdin, "[snapshot-000001.wsr]"},
+		{append(append([]string{"resume"}, stopFlags...), snaps), fileStdin, "[snapshot-000001.wsr snapshot-000002.wsr]"},
+		// Snapshots on a signal only: none is taken.
+		{[]string{"resume", "-q", "--snapshot-on", "SIGUSR2", snaps}, fileStdin, "[snapshot-000001.wsr snapshot-000002.wsr]"},
+	}
+	for i, step := range steps {
+		out, stderr, code := runCLIWithStdin(t, step.in, echoLines, step.args...)
+		if code != 0 || stderr != "" {
+			t.Fatalf("step %d: exit %d, stderr %q", i, code, stderr)
+		}
+		stdout.WriteString(out)
+		if got := snapshotNames(t, snaps); fmt.Sprint(got) != step.snapshots {
+			t.Fatalf("step %d: snapshots %v, want %s", i, got, step.snapshots)
+		}
+		if i == 1 && out != "" {
+			t.Errorf("the resume that paused again wrote %q", out)
+		}
+	}
+	s := inspectPaused(t, filepath.Join(snaps, "snapshot-000002.wsr"))
+	if s.Meta.Seq != 2 || s.Meta.Reason != "first-stdin" {
+		t.Errorf("snapshot %d (%s), want 2 (first-stdin)", s.Meta.Seq, s.Meta.Reason)
+	}
+	checkPausedIn(t, s, "fd_read")
+	sameBytes(t, "stdout of the three processes", []byte(stdout.String()), []byte(ref))
+}
+
+// TestSnapshotOnSignal sends SIGUSR1 to a job waiting for input: it
+// snapshots and goes on (its blocked read is re-issued), ends with exit 0
+// and the uninterrupted run's output, and the snapshot resumes in another
+// process.
+func TestSnapshotOnSignal(t *testing.T) {
+	ref := echoReference(t, echoLines)
+	module := instrumentedGuest(t, "e2e/echo.wasm")
+	snaps := filepath.Join(t.TempDir(), "snaps")
+	cmd := command(t, "exec", "--snapshot-on", "SIGUSR1", "--snapshot-dir", snaps, module)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdoutPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderrPipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	stdout, stderr := bufio.NewReader(stdoutPipe), bufio.NewReader(stderrPipe)
+	if line, err := stdout.ReadString('\n'); err != nil || line != echoBanner {
+		t.Fatalf("first line %q (%v), want %q", line, err, echoBanner)
+	}
+	// The program now waits for input.
+	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	line, err := stderr.ReadString('\n')
+	wantPrefix := "wasmsr: snapshot 1 -> " + filepath.Join(snaps, "snapshot-000001.wsr") + " ("
+	if err != nil || !strings.HasPrefix(line, wantPrefix) || !strings.HasSuffix(line, ", user defined signal 1)\n") {
+		t.Fatalf("stderr line %q (%v), want %q...%q", line, err, wantPrefix, ", user defined signal 1)\n")
+	}
+	io.WriteString(stdin, echoLines)
+	stdin.Close()
+	rest, err := io.ReadAll(stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restErr, err := io.ReadAll(stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errBuf bytes.Buffer
+	if code := exitCode(t, cmd.Wait(), &errBuf); code != 0 || len(restErr) != 0 {
+		t.Fatalf("exec: exit %d, more stderr %q", code, restErr)
+	}
+	sameBytes(t, "stdout of exec", append([]byte(echoBanner), rest...), []byte(ref))
+
+	if got := snapshotNames(t, snaps); fmt.Sprint(got) != "[snapshot-000001.wsr]" {
+		t.Fatalf("snapshots %v, want [snapshot-000001.wsr]", got)
+	}
+	s := inspectPaused(t, filepath.Join(snaps, "snapshot-000001.wsr"))
+	if s.Meta.Reason != "user defined signal 1" {
+		t.Errorf("snapshot reason %q", s.Meta.Reason)
+	}
+	checkPausedIn(t, s, "fd_read")
+	out, errOut, code := runCLIWithStdin(t, pipeStdin, echoLines, "resume", snaps)
+	if code != 0 || errOut != "" {
+		t.Fatalf("resume: exit %d, stderr %q", code, errOut)
+	}
+	sameBytes(t, "stdout of the resume", []byte(out), []byte(strings.TrimPrefix(ref, echoBanner)))
+}
+
+// TestExecEnv: --env reaches the program exactly, in order; a malformed
+// one is refused with one line before anything runs.
+func TestExecEnv(t *testing.T) {
+	module := instrumentedGuest(t, "e2e/echo.wasm")
+	tests := []struct {
+		env        []string
+		code       int
+		stdout     string
+		stderrLine string
+	}{
+		{env: nil, stdout: echoBanner + "echo: 0 lines\n"},
+		{env: []string{"A=1", "B=x=y", "EMPTY="}, stdout: "env: A=1\nenv: B=x=y\nenv: EMPTY=\n" + echoBanner + "echo: 0 lines\n"},
+		{env: []string{"A=1", "NOVALUE"}, code: 1, stderrLine: `wasmsr: exec: --env "NOVALUE": want NAME=VALUE`},
+		{env: []string{"=x"}, code: 1, stderrLine: `wasmsr: exec: --env "=x": want NAME=VALUE`},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.env, ","), func(t *testing.T) {
+			args := []string{"exec"}
+			for _, e := range tc.env {
+				args = append(args, "--env", e)
+			}
+			stdout, stderr, code := runCLI(t, append(args, module, "--", "-env")...)
+			want := ""
+			if tc.stderrLine != "" {
+				want = tc.stderrLine + "\n"
+			}
+			if code != tc.code || stdout != tc.stdout || stderr != want {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr %q", code, stdout, stderr, tc.code, tc.stdout, want)
+			}
+		})
+	}
 }

@@ -32,7 +32,9 @@ func snapshotFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "mount", Usage: "make host directory HOST visible to the program at GUEST (`HOST:GUEST[:ro]`); repeatable"},
 		&cli.DurationFlag{Name: "snapshot-every", Usage: "take a snapshot at this interval (e.g. 10s; 0: never)"},
-		&cli.StringFlag{Name: "snapshot-on", Usage: "take a snapshot on these events: SIGUSR1, SIGUSR2, SIGHUP (and continue), SIGTERM, SIGINT (and stop)"},
+		&cli.StringFlag{Name: "snapshot-on", Usage: "take a snapshot on these events: SIGUSR1, SIGUSR2, SIGHUP (and continue), SIGTERM, SIGINT (and stop), " +
+			"first-stdin (and continue: when the program first reads stdin in this process, before the read; with --stop-after-snapshot, resume makes the read. " +
+			"Once per process: a resume does it again only if asked again, at its first read, which may be the one it resumes into)"},
 		&cli.StringFlag{Name: "snapshot-dir", Usage: "where snapshots go (default: MODULE.snapshots for exec, the snapshot's directory for resume)"},
 		&cli.IntFlag{Name: "keep", Value: 3, Usage: "keep only the newest `N` snapshots (0: all)"},
 		&cli.BoolFlag{Name: "stop-after-snapshot", Usage: "stop the program after its first snapshot"},
@@ -63,7 +65,7 @@ func execCommand() *cli.Command {
 				return err
 			}
 			for _, e := range c.StringSlice("env") {
-				if !strings.Contains(e, "=") {
+				if name, _, ok := strings.Cut(e, "="); !ok || name == "" {
 					return fmt.Errorf("exec: --env %q: want NAME=VALUE", e)
 				}
 			}
@@ -185,6 +187,10 @@ type trigger struct {
 	stop   bool
 }
 
+// firstStdinEvent is the --snapshot-on event of a program's first read of
+// stdin (see hostrt.Config.OnStdin).
+const firstStdinEvent = "first-stdin"
+
 var signalsByName = map[string]struct {
 	sig  os.Signal
 	stop bool
@@ -216,11 +222,17 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	}
 	var signals []os.Signal
 	stopOn := map[os.Signal]bool{}
+	firstStdin := false
 	if on := c.String("snapshot-on"); on != "" {
 		for _, name := range strings.Split(on, ",") {
-			s, ok := signalsByName[strings.ToUpper(strings.TrimSpace(name))]
+			name = strings.TrimSpace(name)
+			if strings.EqualFold(name, firstStdinEvent) {
+				firstStdin = true
+				continue
+			}
+			s, ok := signalsByName[strings.ToUpper(name)]
 			if !ok {
-				return fmt.Errorf("--snapshot-on %q: unknown event (want SIGUSR1, SIGUSR2, SIGHUP, SIGTERM or SIGINT)", name)
+				return fmt.Errorf("--snapshot-on %q: unknown event (want SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGINT or %s)", name, firstStdinEvent)
 			}
 			signals = append(signals, s.sig)
 			stopOn[s.sig] = s.stop
@@ -230,7 +242,7 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	// a job that may take snapshots.
 	var store *hostrt.Store
 	modulePath := spec.modulePath
-	if c.Duration("snapshot-every") > 0 || len(signals) > 0 {
+	if c.Duration("snapshot-every") > 0 || len(signals) > 0 || firstStdin {
 		if store, err = hostrt.OpenStore(spec.dir, c.Int("keep")); err != nil {
 			return err
 		}
@@ -242,6 +254,19 @@ func runJob(c *cli.Context, spec jobSpec) error {
 		Module: spec.module, ModulePath: modulePath, Args: spec.args, Env: spec.env, Mounts: mounts,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SnapshotFiles: c.Bool("snapshot-files"),
 		TruncateOutput: c.Bool("truncate-output"),
+	}
+	// first-stdin: the program's goroutine asks for the snapshot when it
+	// first reads stdin (it pauses right away, at that read), and hands
+	// the loop below the channel the snapshot will arrive on.
+	stdinSnaps := make(chan (<-chan hostrt.SnapshotResult), 1)
+	if firstStdin {
+		fired := false
+		cfg.OnStdin = func(j *hostrt.Job) {
+			if !fired {
+				fired = true
+				stdinSnaps <- j.SnapshotAtStdin(hostrt.SnapshotOptions{Reason: firstStdinEvent, Stop: c.Bool("stop-after-snapshot")})
+			}
+		}
 	}
 	ctx := context.Background()
 	var job *hostrt.Job
@@ -294,28 +319,49 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	}
 	var wg sync.WaitGroup
 	var snapErr error
+	// written is the last snapshot written: requests that shared a pause
+	// get the same one.
+	var written *snapshot.Snapshot
+	save := func(snap *snapshot.Snapshot, err error) {
+		switch {
+		case errors.Is(err, hostrt.ErrNotRunning) || errors.Is(err, hostrt.ErrStopped):
+			// The program ended, or another snapshot stopped it.
+			return
+		case err == nil && snap == written:
+			return
+		}
+		if err == nil {
+			var path string
+			if path, err = store.Write(snap); err == nil && !c.Bool("quiet") {
+				reportSnapshot(c.App.ErrWriter, path, snap)
+			}
+			written = snap
+			job.Recycle(snap)
+		}
+		if err != nil {
+			snapErr = err
+			fmt.Fprintf(c.App.ErrWriter, "wasmsr: snapshot failed: %v\n", err)
+		}
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for {
 			select {
 			case t := <-triggers:
-				snap, err := job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: t.reason, Stop: t.stop})
-				if errors.Is(err, hostrt.ErrNotRunning) {
-					return
-				}
-				if err == nil {
-					var path string
-					if path, err = store.Write(snap); err == nil && !c.Bool("quiet") {
-						reportSnapshot(c.App.ErrWriter, path, snap)
-					}
-					job.Recycle(snap)
-				}
-				if err != nil {
-					snapErr = err
-					fmt.Fprintf(c.App.ErrWriter, "wasmsr: snapshot failed: %v\n", err)
-				}
+				save(job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: t.reason, Stop: t.stop}))
+			case ch := <-stdinSnaps:
+				res := <-ch
+				save(res.Snapshot, res.Err)
 			case <-done:
+				// A first-stdin snapshot that stopped the program was
+				// asked for before Run returned.
+				select {
+				case ch := <-stdinSnaps:
+					res := <-ch
+					save(res.Snapshot, res.Err)
+				default:
+				}
 				return
 			}
 		}

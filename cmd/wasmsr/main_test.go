@@ -118,6 +118,11 @@ func TestBadInput(t *testing.T) {
 		{[]string{"inspect"}, "wasmsr: inspect: expected one FILE.wasm argument, got 0\n"},
 		{[]string{"instrument", truncated}, "wasmsr: " + truncated + ": truncated code section at offset 0xa0\n"},
 		{[]string{"instrument", "--safepoints", "sometimes", "testdata/sample.wasm"}, "wasmsr: instrument: unknown safepoint mode \"sometimes\" (want loops, calls or none)\n"},
+		// exec runs only instrumented modules, unless told to instrument.
+		{[]string{"exec", "testdata/sample.wasm"}, "wasmsr: testdata/sample.wasm: the module is not instrumented: run `wasmsr instrument testdata/sample.wasm` first, or pass --instrument\n"},
+		{[]string{"exec", "--snapshot-on", "SIGUSR1, first-input", "testdata/sample.sr.wasm"}, "wasmsr: --snapshot-on \"first-input\": unknown event (want SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGINT or first-stdin)\n"},
+		{[]string{"exec", "--snapshot-on", "sigkill", "testdata/sample.sr.wasm"}, "wasmsr: --snapshot-on \"sigkill\": unknown event (want SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGINT or first-stdin)\n"},
+		{[]string{"exec", "--env", "NOVALUE", "testdata/sample.sr.wasm"}, "wasmsr: exec: --env \"NOVALUE\": want NAME=VALUE\n"},
 	}
 	for _, tc := range tests {
 		stdout, stderr, code := wasmsr(tc.args...)

@@ -22,6 +22,21 @@ type Gate interface {
 	Interrupt(ctx context.Context, mod api.Module) bool
 }
 
+// StdinGate is a Gate that is also told when the guest is about to read
+// its stdin, so that the host can pause it there: for instance to snapshot
+// a program once it has initialised and first waits for input.
+type StdinGate interface {
+	Gate
+	// EnterStdin is called after Enter has let run a call that reads from
+	// the stdin descriptor or waits for it to be readable (fd_read of it,
+	// poll_oneoff with an fd_read subscription on it), before the call
+	// does anything: no byte is taken and no time counted yet. Like Enter,
+	// it returns false when the call must return at once without effect
+	// (the host has started an unwind; the guest issues the call again
+	// after the rewind, when EnterStdin is called again).
+	EnterStdin(ctx context.Context, mod api.Module) bool
+}
+
 // pausing is the gate's pause channel, or nil (never ready) without a gate.
 func (w *WASI) pausing() <-chan struct{} {
 	if w.gate == nil {

@@ -3,6 +3,7 @@ package wasip1
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -291,5 +292,132 @@ func TestGateRefuses(t *testing.T) {
 	}
 	if fd, e := p.open(3, "new.txt", 0, 0, rightFdRead); e != errnoNoent {
 		t.Errorf("a refused path_open created a file (fd %d, errno %d)", fd, e)
+	}
+}
+
+// stdinGate is a fakeGate that also counts the calls announced as stdin
+// reads, and refuses them when told to.
+type stdinGate struct {
+	*fakeGate
+	stdinCalls  int
+	refuseStdin bool
+}
+
+func (g *stdinGate) EnterStdin(context.Context, api.Module) bool {
+	g.stdinCalls++
+	return !g.refuseStdin
+}
+
+// TestStdinGate checks which calls a StdinGate hears about (reads of
+// stdin and polls waiting for it, wherever stdin is numbered, and
+// nothing else), and that a call it refuses has no effect: no byte taken,
+// no result written.
+func TestStdinGate(t *testing.T) {
+	pollSub := func(p *proxy, typ uint8, fd uint32) {
+		sub := make([]byte, sizeSubscription)
+		le.PutUint64(sub, 7)
+		sub[8] = typ
+		if typ == eventtypeClock {
+			le.PutUint32(sub[16:], clockMonotonic)
+		} else {
+			le.PutUint32(sub[16:], fd)
+		}
+		p.write(memBuf, sub)
+	}
+	const out = memBuf + 0x100
+	tests := []struct {
+		name string
+		call func(t *testing.T, p *proxy) errno
+		// stdin: EnterStdin must be called once (and nothing more).
+		stdin bool
+		// renumber moves stdin to fd 9 first.
+		renumber bool
+	}{
+		{name: "fd_read of stdin", stdin: true, call: func(t *testing.T, p *proxy) errno {
+			p.write(memIovec, le.AppendUint32(le.AppendUint32(nil, memBuf), 16))
+			return p.call("fd_read", 0, memIovec, 1, memResult)
+		}},
+		{name: "fd_read of stdin renumbered", stdin: true, renumber: true, call: func(t *testing.T, p *proxy) errno {
+			p.write(memIovec, le.AppendUint32(le.AppendUint32(nil, memBuf), 16))
+			return p.call("fd_read", 9, memIovec, 1, memResult)
+		}},
+		{name: "poll_oneoff for stdin", stdin: true, call: func(t *testing.T, p *proxy) errno {
+			pollSub(p, eventtypeFdRead, 0)
+			return p.call("poll_oneoff", memBuf, out, 1, memResult)
+		}},
+		{name: "fd_read of a file", call: func(t *testing.T, p *proxy) errno {
+			fd, e := p.open(3, "f.txt", oflagCreat, 0, rightFdRead)
+			if e != errnoSuccess {
+				t.Fatalf("path_open: errno %d", e)
+			}
+			p.write(memIovec, le.AppendUint32(le.AppendUint32(nil, memBuf), 16))
+			return p.call("fd_read", uint64(fd), memIovec, 1, memResult)
+		}},
+		{name: "fd_read of a bad fd", call: func(t *testing.T, p *proxy) errno {
+			p.write(memIovec, le.AppendUint32(le.AppendUint32(nil, memBuf), 16))
+			return p.call("fd_read", 77, memIovec, 1, memResult)
+		}},
+		{name: "fd_write to stdout", call: func(t *testing.T, p *proxy) errno { return p.writeFD(1, []byte("x")) }},
+		{name: "poll_oneoff writing stdin", call: func(t *testing.T, p *proxy) errno {
+			pollSub(p, eventtypeFdWrite, 0)
+			return p.call("poll_oneoff", memBuf, out, 1, memResult)
+		}},
+		{name: "poll_oneoff sleeping", call: func(t *testing.T, p *proxy) errno {
+			pollSub(p, eventtypeClock, 0)
+			return p.call("poll_oneoff", memBuf, out, 1, memResult)
+		}},
+		{name: "poll_oneoff out of memory", call: func(t *testing.T, p *proxy) errno {
+			return p.call("poll_oneoff", 0xfffffff0, out, 1, memResult)
+		}},
+	}
+	for _, tc := range tests {
+		for _, refuse := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/refuse=%v", tc.name, refuse), func(t *testing.T) {
+				g := &stdinGate{fakeGate: newFakeGate(), refuseStdin: refuse}
+				w := mustNew(t, Config{Stdin: bytes.NewReader([]byte("in")), Mounts: []Mount{{HostDir: t.TempDir(), GuestPath: "/"}}, Gate: g}, nil)
+				p := newProxy(t, w)
+				for avail, _ := w.stdin.status(); avail < 2; avail, _ = w.stdin.status() {
+					time.Sleep(time.Millisecond)
+				}
+				if tc.renumber {
+					if e := p.call("fd_renumber", 0, 9); e != errnoSuccess {
+						t.Fatalf("fd_renumber: errno %d", e)
+					}
+				}
+				p.write(memResult, []byte{0xee, 0xee, 0xee, 0xee})
+				tc.call(t, p)
+				want := 0
+				if tc.stdin {
+					want = 1
+				}
+				if g.stdinCalls != want {
+					t.Errorf("EnterStdin called %d times, want %d", g.stdinCalls, want)
+				}
+				if !tc.stdin || !refuse {
+					return
+				}
+				// Refused: nothing happened (the errno is the guest's to
+				// ignore), and the guest will call again.
+				if got := p.u32(memResult); got != 0xeeeeeeee {
+					t.Errorf("refused call wrote its result: %#x", got)
+				}
+				if avail, _ := w.stdin.status(); avail != 2 {
+					t.Errorf("refused call left %d bytes of stdin, want 2", avail)
+				}
+				g.refuseStdin = false
+				if e := tc.call(t, p); e != errnoSuccess || p.u32(memResult) == 0xeeeeeeee {
+					t.Errorf("re-issued call: errno %d, result %#x", e, p.u32(memResult))
+				}
+			})
+		}
+	}
+
+	// A call the gate refuses never reaches the stdin gate.
+	g := &stdinGate{fakeGate: newFakeGate()}
+	g.refuse = true
+	p := newProxy(t, mustNew(t, Config{Stdin: bytes.NewReader([]byte("in")), Gate: g}, nil))
+	p.readFD(0, 2)
+	if g.stdinCalls != 0 {
+		t.Errorf("read refused by Enter: EnterStdin called %d times", g.stdinCalls)
 	}
 }

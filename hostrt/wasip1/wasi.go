@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -47,7 +48,8 @@ type Config struct {
 	Clock Clock
 	// Rand is random_get's source; nil uses crypto/rand.
 	Rand io.Reader
-	// Gate lets the host pause the guest at WASI calls; nil never pauses.
+	// Gate lets the host pause the guest at WASI calls (a StdinGate also
+	// before reads of stdin); nil never pauses.
 	Gate Gate
 }
 
@@ -85,6 +87,7 @@ type WASI struct {
 	clock             Clock
 	rand              io.Reader
 	gate              Gate
+	stdinGate         StdinGate // gate, when it wants to know about stdin reads
 	mounts            []*mount
 	fds               []*entry // indexed by fd number; nil is a free number
 
@@ -119,6 +122,7 @@ func New(cfg Config, restore *State) (w *WASI, err error) {
 		rand:   cfg.Rand,
 		gate:   cfg.Gate,
 	}
+	w.stdinGate, _ = cfg.Gate.(StdinGate)
 	if w.stdout == nil {
 		w.stdout = io.Discard
 	}
@@ -234,7 +238,7 @@ func (w *WASI) Instantiate(ctx context.Context, r wazero.Runtime) (api.Module, e
 		if f.name == "proc_exit" {
 			fn = procExit
 		} else {
-			fn = w.wrap(f.impl, f.name == "poll_oneoff")
+			fn = w.wrap(f.impl, f.name)
 			results = []api.ValueType{api.ValueTypeI32}
 		}
 		b.NewFunctionBuilder().WithGoModuleFunction(fn, params, results).Export(f.name)
@@ -243,11 +247,23 @@ func (w *WASI) Instantiate(ctx context.Context, r wazero.Runtime) (api.Module, e
 }
 
 // wrap turns impl into a wazero function that first asks the gate whether
-// to run at all. Any call but poll_oneoff forgets an interrupted poll: the
-// guest has moved on instead of re-issuing it.
-func (w *WASI) wrap(impl func(*WASI, context.Context, api.Module, []uint64) errno, isPoll bool) api.GoModuleFunc {
+// to run at all, and then, for a call about to read stdin, the stdin gate.
+// Any call but poll_oneoff forgets an interrupted poll: the guest has moved
+// on instead of re-issuing it.
+func (w *WASI) wrap(impl func(*WASI, context.Context, api.Module, []uint64) errno, name string) api.GoModuleFunc {
+	isPoll := name == "poll_oneoff"
+	var readsStdin func(*WASI, api.Module, []uint64) bool
+	switch name {
+	case "fd_read":
+		readsStdin = (*WASI).fdReadsStdin
+	case "poll_oneoff":
+		readsStdin = (*WASI).pollReadsStdin
+	}
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		if w.gate != nil && !w.gate.Enter(ctx, mod) {
+			return
+		}
+		if readsStdin != nil && w.stdinGate != nil && readsStdin(w, mod, stack) && !w.stdinGate.EnterStdin(ctx, mod) {
 			return
 		}
 		if !isPoll {
@@ -255,6 +271,34 @@ func (w *WASI) wrap(impl func(*WASI, context.Context, api.Module, []uint64) errn
 		}
 		stack[0] = uint64(impl(w, ctx, mod, stack))
 	}
+}
+
+// fdReadsStdin reports whether an fd_read is of the stdin descriptor
+// (wherever fd_renumber moved it).
+func (w *WASI) fdReadsStdin(_ api.Module, stack []uint64) bool {
+	e := w.lookup(uint32(stack[0]))
+	return e != nil && e.kind == KindStdin
+}
+
+// pollReadsStdin reports whether a poll_oneoff waits for stdin to be
+// readable. Subscriptions it cannot read are left to poll_oneoff's errors.
+func (w *WASI) pollReadsStdin(mod api.Module, stack []uint64) bool {
+	in, nsubs := uint32(stack[0]), uint32(stack[2])
+	if nsubs == 0 || nsubs > math.MaxUint32/sizeSubscription {
+		return false
+	}
+	subs, ok := mod.Memory().Read(in, nsubs*sizeSubscription)
+	if !ok {
+		return false
+	}
+	for i := 0; i < len(subs); i += sizeSubscription {
+		if s := subs[i : i+sizeSubscription]; s[8] == eventtypeFdRead {
+			if e := w.lookup(le.Uint32(s[16:])); e != nil && e.kind == KindStdin {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // functions are the preview1 functions in the specification's order. A
