@@ -1,6 +1,10 @@
 package wasm
 
-import "bytes"
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
 
 var magic = []byte{0x00, 'a', 's', 'm'}
 
@@ -462,7 +466,7 @@ func (d *Decoder) code(r *reader) {
 		br := &reader{buf: body, base: r.base + r.pos - len(body), section: SectionCode, fn: int64(d.numFuncImports + i)}
 		d.m.Code[i] = d.body(br)
 		if d.KeepSource {
-			d.m.Code[i].Source = body
+			d.m.Code[i].Source, d.m.Code[i].SourceOffset = body, br.base
 		}
 		if br.err != nil {
 			r.err = br.err
@@ -495,6 +499,39 @@ func (d *Decoder) body(r *reader) Code {
 		r.fail("section size mismatch: bytes after the function's end")
 	}
 	return c
+}
+
+// InstrOffsets returns the offset in the decoded module of each
+// instruction of the body: offsets[i] is where Body[i] starts. It reads
+// Source again, so it needs a Code decoded with KeepSource and unchanged
+// since; it is meant for messages about particular instructions.
+func (c *Code) InstrOffsets() ([]int, error) {
+	if c.Source == nil {
+		return nil, errors.New("the body's source was not kept (Decoder.KeepSource)")
+	}
+	r := &reader{buf: c.Source, base: c.SourceOffset, section: SectionCode, fn: -1}
+	for range r.count(2) {
+		r.u32()
+		r.valType()
+	}
+	var d Decoder
+	offsets := make([]int, 0, len(c.Body))
+	for depth := 1; depth > 0 && r.err == nil && r.pos < len(r.buf); {
+		offsets = append(offsets, r.offset())
+		switch r.instr(&d).Op {
+		case OpBlock, OpLoop, OpIf, OpTry, OpTryTable:
+			depth++
+		case OpEnd, OpDelegate:
+			depth--
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(offsets) != len(c.Body) {
+		return nil, fmt.Errorf("the body's source has %d instructions, the body %d", len(offsets), len(c.Body))
+	}
+	return offsets, nil
 }
 
 // constExpr reads a constant expression up to and including its end.

@@ -196,6 +196,8 @@ type Code struct {
 	// the input used overlong integers. Code that changes Locals or Body
 	// must set Source to nil.
 	Source []byte
+	// SourceOffset is the offset of Source in the decoded module.
+	SourceOffset int
 }
 
 // NumLocals returns the number of declared locals, parameters excluded.
