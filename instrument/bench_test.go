@@ -1,8 +1,6 @@
 package instrument_test
 
 import (
-	"context"
-	"errors"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -12,11 +10,9 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/corpus"
-	"github.com/wasmsr/wasmsr/unwind"
 )
 
 // BenchmarkInstrumentGofmt instruments gofmt (4.9 MB, about 3,000
@@ -79,19 +75,11 @@ func BenchmarkSafepointLatency(b *testing.B) {
 			go func() {
 				for !stop.Load() {
 				}
-				ch <- stopped{at: time.Now()}
+				ch <- stopped{at: time.Now(), paused: true}
 			}()
 			return ch
 		}, func() { stop.Store(true) })
 	})
-}
-
-// stopped is how a run ended: when, taken on the running goroutine so
-// that waking the benchmark's goroutine up is not counted, and whether it
-// failed to pause.
-type stopped struct {
-	at  time.Time
-	err error
 }
 
 func benchmarkGuestLatency(b *testing.B, path, arg string) {
@@ -99,48 +87,18 @@ func benchmarkGuestLatency(b *testing.B, path, arg string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	out, report, err := instrument.Instrument(in, instrument.Options{Safepoints: instrument.SafepointsLoops})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	cfg := wazero.NewModuleConfig().WithArgs("bench", arg).WithStartFunctions()
-	mod, err := rt.InstantiateWithConfig(ctx, out, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer mod.Close(ctx)
-	u, err := unwind.New(mod, report.Info)
-	if err != nil {
-		b.Fatal(err)
-	}
+	g := newPausable(b, in, wazero.NewModuleConfig().WithArgs("bench", arg))
 	resume := false
 	sampleLatency(b, func() <-chan stopped {
-		ch := make(chan stopped, 1)
-		go func(resume bool) {
-			var paused bool
-			var err error
-			if resume {
-				_, paused, err = u.Resume(ctx)
-			} else {
-				_, paused, err = u.Call(ctx, "_start")
-			}
-			if err == nil && !paused {
-				err = errors.New("the program ended: give it a larger argument")
-			}
-			ch <- stopped{at: time.Now(), err: err}
-		}(resume)
+		done := g.run(resume)
 		resume = true
-		return ch
+		return done
 	}, func() {
-		if err := u.RequestPause(); err != nil {
+		if err := g.u.RequestPause(); err != nil {
 			b.Error(err)
 		}
 	})
-	if frames, err := u.Frames(); err != nil || len(frames) == 0 {
+	if frames, err := g.u.Frames(); err != nil || len(frames) == 0 {
 		b.Fatalf("paused with unreadable frames: %v (%d frames)", err, len(frames))
 	}
 }
@@ -164,11 +122,14 @@ func sampleLatency(b *testing.B, start func() <-chan stopped, request func()) {
 		time.Sleep(runFor)
 		t0 := time.Now()
 		request()
-		r := <-done
-		if r.err != nil {
+		switch r := <-done; {
+		case r.err != nil:
 			b.Fatalf("run %d did not pause: %v", len(latencies)+1, r.err)
+		case !r.paused:
+			b.Fatalf("run %d ended without pausing: give it a larger argument", len(latencies)+1)
+		default:
+			latencies = append(latencies, r.at.Sub(t0))
 		}
-		latencies = append(latencies, r.at.Sub(t0))
 		// Collect now and then, while nothing runs: a heap that only grows
 		// hands out fresh pages, and their page faults would be counted as
 		// latency.

@@ -33,26 +33,36 @@ func exportedGlobals(t *testing.T, module []byte) []string {
 	return names
 }
 
-// capture reads a paused instance's state (the global names are no longer
-// needed: the module's wasmsr section lists its mutable globals).
-func capture(t *testing.T, u *unwind.Module, _ []string) *unwind.InstanceState {
+// moveToFresh captures the state of a paused instance (memory, mutable
+// globals, tables, dropped segments), closes the instance, and restores
+// the state into a fresh instance of the same compiled module, ready to
+// resume.
+func moveToFresh(tb testing.TB, rt wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig, info *instrument.Info, u *unwind.Module) (api.Module, *unwind.Module) {
+	tb.Helper()
 	st, err := u.Capture(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	return st
+	u.API().Close(context.Background())
+	return restoreFresh(tb, rt, compiled, cfg, info, st)
 }
 
-// restore loads st into a fresh instance, ready to resume.
-func restore(t *testing.T, mod api.Module, info *instrument.Info, st *unwind.InstanceState) *unwind.Module {
-	u, err := unwind.New(mod, info)
+// restoreFresh restores a paused program's state into a fresh instance.
+func restoreFresh(tb testing.TB, rt wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig, info *instrument.Info, st *unwind.InstanceState) (api.Module, *unwind.Module) {
+	tb.Helper()
+	ctx := context.Background()
+	fresh, err := rt.InstantiateModule(ctx, compiled, cfg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	if err := u.Restore(context.Background(), st); err != nil {
-		t.Fatal(err)
+	u, err := unwind.New(fresh, info)
+	if err == nil {
+		err = u.Restore(ctx, st)
 	}
-	return u
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fresh, u
 }
 
 // exitCode turns the end of a run into an exit code.
@@ -93,15 +103,9 @@ func safepointRun(t *testing.T, rt wazero.Runtime, compiled wazero.CompiledModul
 	if err != nil || len(frames) == 0 {
 		t.Fatalf("k=%d: reading frames: %v (%d frames)", k, err, len(frames))
 	}
-	st := capture(t, u, nil)
-	mod.Close(ctx)
-
-	fresh, err := rt.InstantiateModule(ctx, compiled, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh, u := moveToFresh(t, rt, compiled, cfg, info, u)
 	defer fresh.Close(ctx)
-	_, paused, err = restore(t, fresh, info, st).Resume(ctx)
+	_, paused, err = u.Resume(ctx)
 	if paused {
 		t.Fatalf("k=%d: paused again without a request", k)
 	}

@@ -9,6 +9,7 @@ package instrument_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -94,12 +95,31 @@ func watFile(tb testing.TB, rel string) []byte {
 // wasmValidate checks a module with wabt's validator, every feature enabled.
 func wasmValidate(tb testing.TB, module []byte) {
 	tb.Helper()
-	tool := lookTool(tb, "wasm-validate", "wabt")
-	path := filepath.Join(tb.TempDir(), "m.wasm")
-	if err := os.WriteFile(path, module, 0o644); err != nil {
+	if err := validate(lookTool(tb, "wasm-validate", "wabt"), tb.TempDir(), module, "--enable-all"); err != nil {
 		tb.Fatal(err)
 	}
-	runTool(tb, tool, "--enable-all", path)
+}
+
+// validate runs wasm-validate (at path tool) with the given feature flags
+// on a module, written to a file in dir, and returns its complaint.
+func validate(tool, dir string, module []byte, flags ...string) error {
+	f, err := os.CreateTemp(dir, "*.wasm")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(module); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	out, err := exec.Command(tool, append(slices.Clone(flags), f.Name())...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("wasm-validate %s: %v\n%s", strings.Join(flags, " "), err, out)
+	}
+	return nil
 }
 
 // instrumentModule instruments a module and checks the result with
@@ -490,14 +510,19 @@ func (r *runner) instrumented(c wazero.CompiledModule, info *instrument.Info, mo
 }
 
 // diff describes how got differs from want (the original's outcome), or
-// returns "". Memory must be the same up to the original's size and zero
-// beyond it (the unwind buffer, given back). With byIndex the globals are
-// compared by index (wasmsr keeps the module's globals where they are),
-// else only the exported ones by name (wasm-opt -O2 may renumber them).
+// returns "". A trap must be the original's. Memory must be the same up to
+// the original's size and zero beyond it (the unwind buffer, given back).
+// With byIndex the globals are compared by index (wasmsr keeps the
+// module's globals where they are), else only the exported ones by name
+// (wasm-opt -O2 may renumber them).
 func (want outcome) diff(got outcome, byIndex bool) string {
 	var d []string
-	if got.err != nil {
-		return fmt.Sprintf("error: %v", got.err)
+	if got.err != nil || want.err != nil {
+		// A run that traps must trap as the original does; what it left
+		// behind is compared as for a run that returns.
+		if got.err == nil || want.err == nil || trapOf(got.err) != trapOf(want.err) {
+			return fmt.Sprintf("error: %v, want %v", got.err, want.err)
+		}
 	}
 	if !slices.Equal(want.results, got.results) {
 		d = append(d, fmt.Sprintf("results %#x, want %#x", got.results, want.results))
@@ -528,6 +553,16 @@ func (want outcome) diff(got outcome, byIndex bool) string {
 		}
 	}
 	return strings.Join(d, "; ")
+}
+
+// trapOf is what an error of a run says without its context (which
+// export, the stack trace): the first line of the error it wraps.
+func trapOf(err error) string {
+	for errors.Unwrap(err) != nil {
+		err = errors.Unwrap(err)
+	}
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
 }
 
 func firstDifference(want, got []string) string {
@@ -562,8 +597,10 @@ func (r *runner) countSafepointsOf(c wazero.CompiledModule, info *instrument.Inf
 	if err := u.RequestPauseAfter(big); err != nil {
 		r.t.Fatal(err)
 	}
-	if _, paused, err := u.Call(ctx, r.export, r.params...); err != nil || paused {
-		r.t.Fatalf("counting safepoints: paused %v, err %v", paused, err)
+	// A run may trap, as the original does (the other runs check that):
+	// the count is how far it got.
+	if _, paused, err := u.Call(ctx, r.export, r.params...); paused {
+		r.t.Fatalf("counting safepoints: paused with a countdown that cannot expire (err %v)", err)
 	}
 	left := int32(uint32(mod.ExportedGlobal(instrument.ExportRequest).Get()))
 	return big + int(left)

@@ -116,6 +116,14 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 		return nil, nil, err
 	}
 	slices.SortFunc(info.Funcs, func(a, b FuncLayout) int { return cmp.Compare(a.Func, b.Func) })
+	// The name section belongs after every other section: it may have
+	// followed one of the last sections of the input, before those the
+	// rewrite adds (a memory, globals, code...).
+	for i := range m.Customs {
+		if m.Customs[i].Name == "name" {
+			m.Customs[i].After = wasm.SectionData
+		}
+	}
 	m.Customs = append(m.Customs, wasm.CustomSection{Name: SectionName, Data: info.Encode(), After: wasm.SectionData})
 	report.Info = info
 	out, err := wasm.Encode(m)
@@ -158,6 +166,16 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 			wasm.Indexed(wasm.OpReturnCall, r.tailDispatcher(r.tracker.Results())), wasm.Plain(wasm.OpEnd)}
 		m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: code.Locals, Body: append(entry, code.Body...)}
 		return &FuncLayout{Func: fn}, nil
+	}
+	// A function that unwinds returns placeholder results.
+	for _, t := range r.tracker.Results() {
+		if _, err := zeroValue(t); err != nil {
+			at := -1
+			if s := p.sites[0]; s.instr >= 0 {
+				at = origin[s.instr]
+			}
+			return nil, r.errAt(fn, at, "%v", err)
+		}
 	}
 	all := append([]wasm.ValType(nil), r.tracker.Locals()...) // parameters and locals
 	newLocal := func(t wasm.ValType) uint32 {

@@ -129,7 +129,7 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 		return j, append([]wasm.ValType(nil), levelStack[:len(levelStack)-(i-j)]...)
 	}
 	fail := func(i int, format string, args ...any) error {
-		return fmt.Errorf("function %s, instruction %d (%s): %s", a.describe(int(fn)), origin[i], body[i].Op, fmt.Sprintf(format, args...))
+		return r.errAt(fn, origin[i], format, args...)
 	}
 
 	if a.entrySafepoint[fn] {
@@ -239,4 +239,21 @@ func isPurePush(in *wasm.Instr) bool {
 		return true
 	}
 	return false
+}
+
+// errAt is an error about instruction i of function fn's original body
+// (-1: the function's entry): it names the function, the instruction and
+// the instruction's byte offset in the input module.
+func (r *rewriter) errAt(fn uint32, i int, format string, args ...any) error {
+	code := &r.m.Code[int(fn)-r.a.numImports] // still the input's: fn is being rewritten
+	what, at := "entry", 0
+	if i >= 0 {
+		what = code.Body[i].Op.String()
+		at = i
+	}
+	where := fmt.Sprintf("instruction %d", at)
+	if offsets, err := code.InstrOffsets(); err == nil {
+		where = fmt.Sprintf("offset 0x%x", offsets[at])
+	}
+	return fmt.Errorf("function %s, %s at %s: %s", r.a.describe(int(fn)), what, where, fmt.Sprintf(format, args...))
 }

@@ -19,6 +19,8 @@ type watCase struct {
 	// calls to sleep imports it makes (the points where it can be paused).
 	want   []uint64
 	sleeps int
+	// trap, if set, is the trap that ends run (see trapOf).
+	trap string
 }
 
 // i32s and f64s encode results the way wazero returns them.
@@ -65,6 +67,12 @@ var watCases = []watCase{
 	// stack that keeps every frame.
 	{name: "tail_call/deep", file: "tail_call.wat", params: []uint64{1000000, 100000},
 		want: []uint64{500000500000, 500000500000, 2000001}, sleeps: 21},
+	{name: "dropped_segments", file: "dropped_segments.wat", params: []uint64{0},
+		want: []uint64{49, 16}, sleeps: 2},
+	{name: "dropped_segments/data", file: "dropped_segments.wat", params: []uint64{1},
+		sleeps: 2, trap: "out of bounds memory access"},
+	{name: "dropped_segments/elem", file: "dropped_segments.wat", params: []uint64{2},
+		sleeps: 2, trap: "invalid table access"},
 }
 
 // watOptions are the instrumentations every case goes through: the
@@ -98,8 +106,8 @@ func TestWatUnwindEverywhere(t *testing.T) {
 			original := watFile(t, "wat/"+c.file)
 			r := newRunner(t, original, "run", c.params...)
 			want := r.original(r.compile(original))
-			if want.err != nil {
-				t.Fatalf("original: %v", want.err)
+			if c.trap == "" && want.err != nil || c.trap != "" && (want.err == nil || trapOf(want.err) != c.trap) {
+				t.Fatalf("original: error %v, want trap %q", want.err, c.trap)
 			}
 			if fmt.Sprint(want.results) != fmt.Sprint(c.want) {
 				t.Fatalf("original: results %#x, want %#x (the case's expectations are wrong)", want.results, c.want)
