@@ -229,16 +229,19 @@ func (e *emitter) enterLevel(opener int) {
 	}
 	chain := e.levels[first:]
 	isFunc := chain[0].l.opener < 0
+	// Inside a loop, a rewind reloads the locals its landing needs that
+	// the loop's header does not carry (see reloadFrame).
+	reload := !isFunc && e.inLoop()
 	if l.sp < 0 {
 		if segs := segments(chain); !isFunc && len(segs) == 1 {
 			// One place to go: a conditional branch, or nothing at all
 			// when a rewind just falls into it.
 			switch {
 			case segs[0].target == fallThrough:
-			case chainHasLoop(chain):
+			case reload:
 				e.gget(e.r.g.State)
 				e.ifEmpty()
-				e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header})
+				e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header, lo: segs[0].lo, hi: segs[0].hi})
 				e.rewindBranch(wasm.Indexed(wasm.OpBr, e.depth(segs[0].target)))
 				e.end()
 			default:
@@ -253,10 +256,8 @@ func (e *emitter) enterLevel(opener int) {
 		fall := e.frames - 1
 		if isFunc {
 			e.restoreAt = len(e.out)
-		} else if chainHasLoop(chain) {
-			e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header})
 		}
-		e.dispatch(chain, fall)
+		e.dispatch(chain, fall, header, reload)
 		e.end()
 		e.addFallResume(chain)
 		return
@@ -286,8 +287,6 @@ func (e *emitter) enterLevel(opener int) {
 	e.ifEmpty()
 	if isFunc {
 		e.restoreAt = len(e.out)
-	} else if chainHasLoop(chain) {
-		e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header})
 	}
 	if len(segments(chain)) == 0 {
 		e.call(e.r.rewoundFunc) // the safepoint is the only place to resume
@@ -299,7 +298,7 @@ func (e *emitter) enterLevel(opener int) {
 		e.ifEmpty()
 		e.call(e.r.rewoundFunc)
 		e.op(wasm.OpElse)
-		e.dispatch(chain, fall)
+		e.dispatch(chain, fall, header, reload)
 		e.end()
 	}
 	e.op(wasm.OpElse)
@@ -319,11 +318,11 @@ func (e *emitter) enterLevel(opener int) {
 	}
 }
 
-// chainHasLoop reports whether a chain of levels is inside a loop it
-// opens: its prologue runs at every iteration.
-func chainHasLoop(chain []*levelState) bool {
-	for _, ls := range chain {
-		if ls.l.loop {
+// inLoop reports whether the arm being written lies inside a loop (its
+// own level included): its prologue then runs at every iteration.
+func (e *emitter) inLoop() bool {
+	for _, ls := range e.levels {
+		if ls.l != nil && ls.l.loop {
 			return true
 		}
 	}
@@ -363,17 +362,33 @@ func segments(chain []*levelState) []segment {
 
 // dispatch branches to the landing that holds the saved call index, for a
 // chain of levels whose landing blocks are all open; falling through means
-// leaving the prologue at frame fall.
-func (e *emitter) dispatch(chain []*levelState, fall int) {
+// leaving the prologue at frame fall. With reload, the branches to
+// landings first read the frame again (see reloadFrame, for the prologue
+// starting at header); falling through must not: the values read would
+// meet the normal path's where the prologue ends, and the compiler would
+// keep those alive up to there, around the loop. So a rewind into the
+// first item, when it falls through, leaves before the reload.
+func (e *emitter) dispatch(chain []*levelState, fall, header int, reload bool) {
 	segs := segments(chain)
+	lo := chain[0].l.lo
+	if chain[len(chain)-1].l.sp >= 0 {
+		lo++ // the safepoint was handled before
+	}
+	if reload && (segs[0].target != fallThrough || len(segs) > 1) {
+		if segs[0].target == fallThrough {
+			e.get(e.ci)
+			e.i32(int32(segs[0].hi))
+			e.op(wasm.OpI32GtU)
+			e.ifEmpty()
+			lo, segs = segs[0].hi+1, segs[1:]
+			defer e.end()
+		}
+		e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header, lo: segs[0].lo, hi: segs[len(segs)-1].hi})
+	}
 	for k := range segs {
 		if segs[k].target == fallThrough {
 			segs[k].target = fall
 		}
-	}
-	lo := chain[0].l.lo
-	if chain[len(chain)-1].l.sp >= 0 {
-		lo++ // the safepoint was handled before
 	}
 	if len(segs) == 1 {
 		e.rewindBranch(wasm.Indexed(wasm.OpBr, e.depth(segs[0].target)))
@@ -448,14 +463,9 @@ func (e *emitter) leaveLevel(i int) error {
 }
 
 // finish inserts the frame restore in the function's prologue and appends
-// the frame save, for the given layout.
+// the exits and the frame's finish, for the given layout.
 func (e *emitter) finish(lay *frameLayout, dead [][]uint32) error {
-	// The exits zero at most as many locals as the body has instructions:
-	// past that, their code costs more than the live ranges they cut.
-	exits, err := e.exits(lay, dead, max(256, len(e.p.body)))
-	if err != nil {
-		return err
-	}
+	exits := e.exits(lay, dead)
 	e.insertRestores(lay)
 	// The exits' blocks open just inside $unwind; their code goes between
 	// the body's return and the end of $unwind.
@@ -465,7 +475,7 @@ func (e *emitter) finish(lay *frameLayout, dead [][]uint32) error {
 	}
 	e.out = append(e.out[:1], append(opens, e.out[1:]...)...)
 	end := e.out[len(e.out)-1]
-	e.out = append(e.out[:len(e.out)-1], exits.code(len(exits))...)
+	e.out = append(e.out[:len(e.out)-1], e.exitCode(lay, exits)...)
 	e.out = append(e.out, end)
 	return e.epilogue(lay)
 }
@@ -496,7 +506,7 @@ func (e *emitter) insertRestores(lay *frameLayout) {
 	}
 	ins := []insertion{{e.restoreAt, e.restore(lay)}}
 	for _, p := range e.reloads {
-		ins = append(ins, insertion{p.at, e.reloadFrame(lay, p.header)})
+		ins = append(ins, insertion{p.at, e.reloadFrame(lay, p)})
 	}
 	slices.SortFunc(ins, func(a, b insertion) int { return cmp.Compare(a.at, b.at) })
 	out := make([]wasm.Instr, 0, len(e.out)+len(ins)*len(ins[0].code))
@@ -509,34 +519,44 @@ func (e *emitter) insertRestores(lay *frameLayout) {
 	e.out = append(out, e.out[prev:]...)
 }
 
-// reloadPoint is a frame reload in the prologue of a chain of levels inside
-// a loop; header is where the prologue starts, at the loop's header.
+// reloadPoint is a frame reload in the prologue of a level inside a loop,
+// before it branches to the landings of sites lo..hi; header is where the
+// prologue starts.
 type reloadPoint struct {
 	at, header int
+	lo, hi     int
 }
 
-// reloadFrame returns the code that reads again, in the rewind path of a
-// prologue inside a loop, the frame's locals that are dead at the loop's
-// header. The prologue's branches to landings would otherwise carry the
-// values such locals had when the loop last went round — which an
-// optimizing compiler then keeps alive around the whole loop — instead of
-// the restored ones. (The locals live at the header already carry the
-// restored values in from the loop's entry.) The frame was popped at
-// function entry, so the buffer's position is its address. Reference
-// locals keep their restored values (their slots are given back).
-func (e *emitter) reloadFrame(lay *frameLayout, header int) []wasm.Instr {
+// reloadFrame returns the code that reads again, on a rewind's way from a
+// prologue inside a loop to the landings of sites p.lo..p.hi, the frame's
+// locals those landings (and the resume points past them) read that are
+// dead where the prologue starts. Otherwise the rewind would carry there
+// the values such locals had when the loop last went round, and an
+// optimizing compiler would keep them alive around the whole loop. (The
+// locals live at the prologue carry the restored values in already.) The
+// frame was popped at function entry, so the buffer's position is its
+// address. Reference locals keep their restored values (their slots are
+// given back).
+func (e *emitter) reloadFrame(lay *frameLayout, p reloadPoint) []wasm.Instr {
 	code := []wasm.Instr{
 		wasm.Indexed(wasm.OpGlobalGet, e.r.g.Data), memOp(wasm.OpI32Load, 0), wasm.Indexed(wasm.OpLocalTee, e.ptr),
 		memOp(wasm.OpI32Load, lay.size-4), wasm.Indexed(wasm.OpLocalSet, e.ci),
 	}
-	var live []uint64
-	if e.live != nil {
-		live = e.live.at(header)
+	if e.live == nil {
+		return append(code, e.r.restoreFrame(lay, e.ptr)...)
 	}
-	dead := lay.filter(func(l uint32, t wasm.ValType) bool {
-		return !t.IsRef() && (live == nil || live[l/64]&(1<<(l%64)) == 0)
+	atHeader := e.live.at(p.header)
+	var needed []resumePoint
+	for _, r := range e.resume {
+		if r.lo <= p.hi && r.hi >= p.lo {
+			needed = append(needed, r)
+		}
+	}
+	wanted := e.live.union(needed, len(atHeader)*64)
+	reload := lay.filter(func(l uint32, t wasm.ValType) bool {
+		return !t.IsRef() && wanted[l] && atHeader[l/64]&(1<<(l%64)) == 0
 	})
-	return append(code, e.r.restoreFrame(&dead, e.ptr)...)
+	return append(code, e.r.restoreFrame(&reload, e.ptr)...)
 }
 
 // restore returns the code that pops this function's frame from the
@@ -554,19 +574,15 @@ func (e *emitter) restore(lay *frameLayout) []wasm.Instr {
 	return append(code, e.r.restoreFrame(lay, e.ptr)...)
 }
 
-// epilogue appends the code that saves the frame when unwinding and
-// returns placeholder results.
+// epilogue appends the code that finishes the frame an exit stored (its
+// function and call index, the buffer's new position) and returns
+// placeholder results.
 func (e *emitter) epilogue(lay *frameLayout) error {
+	e.get(e.ptr)
 	e.i32(int32(lay.size))
 	e.i32(int32(e.p.fn))
 	e.get(e.ci)
-	e.call(e.r.pushFunc)
-	if len(lay.locals) > 0 {
-		e.set(e.ptr)
-	} else {
-		e.op(wasm.OpDrop)
-	}
-	e.out = append(e.out, e.r.saveFrame(lay, e.ptr)...)
+	e.call(e.r.pushedFunc)
 	for _, t := range e.r.tracker.Results() {
 		in, err := zeroValue(t)
 		if err != nil {

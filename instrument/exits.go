@@ -1,7 +1,6 @@
 package instrument
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,27 +8,29 @@ import (
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
-// Every unwind point branches to the frame save at the end of the
-// function, which reads every local of the frame. To an optimizing
-// compiler that makes each of those locals live from its definition to
-// every unwind point, across code that in the original had long
-// forgotten it: registers fill up, values spill to the stack, and hot
-// loops slow down. So an unwind point does not branch to the frame save
-// directly but to an exit that first sets to zero the frame's locals its
-// own resume cannot read, ending their lives where the original did.
-// Unwind points that need the same locals share an exit:
+// An unwind point does not branch to one frame save shared by the whole
+// function: to an optimizing compiler that would make every local of the
+// frame live from its definition to every unwind point, across code that
+// in the original had long forgotten it, so that registers fill up,
+// values spill, and hot loops slow down. Each unwind point branches
+// instead to an exit that stores just the locals its resume reads (sites
+// that need the same locals share one), with no call before they are all
+// in memory: a value live across a call is spilled, and the compiler then
+// stores a loop's values to the stack at every iteration, not only on the
+// way out. The other slots of the frame are left as they are: the restore
+// loads them into locals that are dead at that resume point.
 //
 //	block $unwind
 //	  block $exit1
 //	    block $exit0
-//	      block $body ... br_if $exit0 ... br_if $exit1 ... br_if $unwind ... end
+//	      block $body ... br_if $exit0 ... br_if $exit1 ... end
 //	      return
 //	    end
-//	    (zero the locals exit 0 does not need)  br $unwind
+//	    (reserve the frame, store the locals exit 0 saves)  br $unwind
 //	  end
-//	  (zero the locals exit 1 does not need)
+//	  (reserve the frame, store the locals exit 1 saves)
 //	end
-//	(save the frame)
+//	(finish the frame: function and call index; return placeholders)
 
 type unwindBranch struct {
 	at   int // index in the output of the br or br_if
@@ -57,124 +58,61 @@ func (e *emitter) addFallResume(chain []*levelState) {
 	}
 }
 
-// exitList are the exits: for each, the locals it zeroes.
-type exitList [][]zeroLocal
-
-type zeroLocal struct {
-	local uint32
-	t     wasm.ValType
-}
-
-// exits chooses the exits (the sets of locals to zero) and points every
-// branch to the frame save at the exit that zeroes most of what its site
-// does not need (dead holds that, by site), and returns the exits in order
-// (exit 0 innermost). Each exit is code of its own, and in a large C
-// function (hundreds of locals, hundreds of unwind points) every unwind
-// point has a different set: the sets most sites have, weighted by their
-// size, become exits while their code stays within budget (in locals
-// zeroed); a site uses the largest chosen set within its own, or none.
-func (e *emitter) exits(lay *frameLayout, dead [][]uint32, budget int) (exitList, error) {
-	types := map[uint32]wasm.ValType{}
+// exits groups the sites by the locals their exits store (the frame's
+// locals less the dead ones, by site; references always, as the restore
+// takes back a spill slot for each), points every branch to the frame
+// save at its site's exit, and returns the exits, each as the indices in
+// the layout it stores, in order (exit 0 innermost).
+func (e *emitter) exits(lay *frameLayout, dead [][]uint32) [][]int {
+	pos := map[uint32]int{}
 	for k, l := range lay.locals {
-		types[l] = lay.types[k]
+		pos[l] = k
 	}
-	type candidate struct {
-		zero  []zeroLocal
-		bits  []uint64
-		sites int
-	}
-	index := map[string]*candidate{}
-	var candidates []*candidate
-	siteBits := make([][]uint64, len(dead))
-	for s, locals := range dead {
-		var zero []zeroLocal
+	index := map[string]int{}
+	var list [][]int
+	exitOf := make([]int, len(dead))
+	for s := range dead {
+		drop := map[int]bool{}
+		for _, l := range dead[s] {
+			if k := pos[l]; !lay.types[k].IsRef() {
+				drop[k] = true
+			}
+		}
+		var store []int
 		var key strings.Builder
-		for _, l := range locals {
-			t := types[l]
-			if t.IsRef() && !t.Nullable() {
-				continue // no value to put there; the local stays live
-			}
-			zero = append(zero, zeroLocal{l, t})
-			fmt.Fprintf(&key, "%d,", l)
-		}
-		if len(zero) == 0 {
-			continue
-		}
-		c := index[key.String()]
-		if c == nil {
-			c = &candidate{zero: zero, bits: localBits(zero)}
-			index[key.String()] = c
-			candidates = append(candidates, c)
-		}
-		c.sites++
-		siteBits[s] = c.bits
-	}
-	slices.SortStableFunc(candidates, func(a, b *candidate) int {
-		return cmp.Compare(b.sites*len(b.zero), a.sites*len(a.zero))
-	})
-	var chosen []*candidate
-	var list exitList
-	for _, c := range candidates {
-		if len(c.zero) > budget {
-			continue
-		}
-		budget -= len(c.zero)
-		chosen = append(chosen, c)
-		list = append(list, c.zero)
-	}
-	exitOf := make([]int, len(dead)) // -1: straight to the frame save
-	for s := range exitOf {
-		exitOf[s] = -1
-		best := 0
-		for k, c := range chosen {
-			if len(c.zero) > best && subset(c.bits, siteBits[s]) {
-				exitOf[s], best = k, len(c.zero)
+		for k := range lay.locals {
+			if !drop[k] {
+				store = append(store, k)
+				fmt.Fprintf(&key, "%d,", k)
 			}
 		}
+		x, ok := index[key.String()]
+		if !ok {
+			x = len(list)
+			index[key.String()] = x
+			list = append(list, store)
+		}
+		exitOf[s] = x
 	}
 	for _, b := range e.unwindBranches {
-		in := &e.out[b.at]
-		if k := exitOf[b.site]; k >= 0 {
-			in.X += uint32(k)
-		} else {
-			in.X += uint32(len(list))
-		}
+		e.out[b.at].X += uint32(exitOf[b.site])
 	}
-	return list, nil
+	return list
 }
 
-func localBits(zero []zeroLocal) []uint64 {
-	var bits []uint64
-	for _, z := range zero {
-		for int(z.local/64) >= len(bits) {
-			bits = append(bits, 0)
-		}
-		bits[z.local/64] |= 1 << (z.local % 64)
-	}
-	return bits
-}
-
-// subset reports whether a is a subset of b.
-func subset(a, b []uint64) bool {
-	for w, v := range a {
-		if v != 0 && (w >= len(b) || v&^b[w] != 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// code is the exits' code, to follow the body's return.
-func (x exitList) code(n int) []wasm.Instr {
+// exitCode is the code of the exits, to follow the body's return: each
+// reserves the frame in the buffer, stores its locals, and leaves for the
+// frame's finish at the end of $unwind.
+func (e *emitter) exitCode(lay *frameLayout, exits [][]int) []wasm.Instr {
 	var code []wasm.Instr
-	for k, zero := range x {
+	for x, store := range exits {
 		code = append(code, wasm.Plain(wasm.OpEnd))
-		for _, z := range zero {
-			v, _ := zeroValue(z.t) // only types with a zero value get here
-			code = append(code, v, wasm.Indexed(wasm.OpLocalSet, z.local))
+		code = append(code, e.r.reserveFrame(e.ptr)...)
+		for _, k := range store {
+			code = append(code, e.r.saveLocal(e.ptr, lay.locals[k], lay.types[k], lay.offsets[k])...)
 		}
-		if k < n-1 {
-			code = append(code, wasm.Indexed(wasm.OpBr, uint32(n-1-k)))
+		if x < len(exits)-1 {
+			code = append(code, wasm.Indexed(wasm.OpBr, uint32(len(exits)-1-x)))
 		}
 	}
 	return code

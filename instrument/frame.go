@@ -9,11 +9,12 @@ import (
 )
 
 // A frame is the function's saved locals, grouped by type, then its
-// function index and call index (see FuncLayout). Saving a local one by
-// one costs seven bytes of code each way; a run of locals of one number
-// type is instead handed to a shared helper, which costs two bytes a local
-// (a local.get or local.set) plus the call. Go functions save six locals
-// on average, so this keeps several percent off the output.
+// function index and call index (see FuncLayout). The exits store locals
+// one by one (seven bytes of code each), as a call there would make the
+// locals to store live across it (see exits.go); the restore, at function
+// entry, hands each run of locals of one number type to a shared helper
+// that returns them all, which costs two bytes a local (a local.set) plus
+// the call.
 
 // frameLayout is where a function's saved locals go in its frame.
 type frameLayout struct {
@@ -80,40 +81,28 @@ func (lay *frameLayout) runs() [][2]int {
 	return runs
 }
 
-// frameHelper returns the helper that stores n values of type t at
-// consecutive addresses (save) or loads them (restore).
-func (r *rewriter) frameHelper(save bool, t wasm.ValType, n int) uint32 {
-	key := helperKey{save, t, n}
+// frameHelper returns the helper that loads n values of type t from
+// consecutive addresses.
+func (r *rewriter) frameHelper(t wasm.ValType, n int) uint32 {
+	key := helperKey{t, n}
 	if fn, ok := r.frameHelpers[key]; ok {
 		return fn
 	}
-	load, store := loadStore(t)
+	load, _ := loadStore(t)
 	size := uint32(t.Size())
-	values := slices.Repeat([]wasm.ValType{t}, n)
 	var body []wasm.Instr
-	var ft wasm.FuncType
-	name := fmt.Sprintf("wasmsr_load_%s_%d", t, n)
-	if save {
-		name = fmt.Sprintf("wasmsr_save_%s_%d", t, n)
-		ft = wasm.FuncType{Params: append([]wasm.ValType{wasm.I32}, values...)}
-		for i := range n {
-			body = append(body, wasm.Indexed(wasm.OpLocalGet, 0), wasm.Indexed(wasm.OpLocalGet, uint32(i+1)), memOp(store, uint32(i)*size))
-		}
-	} else {
-		ft = wasm.FuncType{Params: []wasm.ValType{wasm.I32}, Results: values}
-		for i := range n {
-			body = append(body, wasm.Indexed(wasm.OpLocalGet, 0), memOp(load, uint32(i)*size))
-		}
+	for i := range n {
+		body = append(body, wasm.Indexed(wasm.OpLocalGet, 0), memOp(load, uint32(i)*size))
 	}
-	fn := r.addFunc(name, ft, nil, body...)
+	ft := wasm.FuncType{Params: []wasm.ValType{wasm.I32}, Results: slices.Repeat([]wasm.ValType{t}, n)}
+	fn := r.addFunc(fmt.Sprintf("wasmsr_load_%s_%d", t, n), ft, nil, body...)
 	r.frameHelpers[key] = fn
 	return fn
 }
 
 type helperKey struct {
-	save bool
-	t    wasm.ValType
-	n    int
+	t wasm.ValType
+	n int
 }
 
 // runAddress is code pushing the address of offset off in the frame at ptr.
@@ -121,25 +110,6 @@ func runAddress(ptr, off uint32) []wasm.Instr {
 	code := []wasm.Instr{wasm.Indexed(wasm.OpLocalGet, ptr)}
 	if off != 0 {
 		code = append(code, wasm.I32Const(int32(off)), wasm.Plain(wasm.OpI32Add))
-	}
-	return code
-}
-
-// saveFrame returns code that stores the layout's locals in the frame
-// whose address is in local ptr.
-func (r *rewriter) saveFrame(lay *frameLayout, ptr uint32) []wasm.Instr {
-	var code []wasm.Instr
-	for _, run := range lay.runs() {
-		k, n := run[0], run[1]-run[0]
-		if n == 1 {
-			code = append(code, r.saveLocal(ptr, lay.locals[k], lay.types[k], lay.offsets[k])...)
-			continue
-		}
-		code = append(code, runAddress(ptr, lay.offsets[k])...)
-		for _, l := range lay.locals[run[0]:run[1]] {
-			code = append(code, wasm.Indexed(wasm.OpLocalGet, l))
-		}
-		code = append(code, wasm.Indexed(wasm.OpCall, r.frameHelper(true, lay.types[k], n)))
 	}
 	return code
 }
@@ -157,7 +127,7 @@ func (r *rewriter) restoreFrame(lay *frameLayout, ptr uint32) []wasm.Instr {
 			continue
 		}
 		code = append(code, runAddress(ptr, lay.offsets[k])...)
-		code = append(code, wasm.Indexed(wasm.OpCall, r.frameHelper(false, lay.types[k], n)))
+		code = append(code, wasm.Indexed(wasm.OpCall, r.frameHelper(lay.types[k], n)))
 		for j := run[1] - 1; j >= run[0]; j-- {
 			code = append(code, wasm.Indexed(wasm.OpLocalSet, lay.locals[j]))
 		}

@@ -52,12 +52,12 @@ type rewriter struct {
 	tracker *wasm.TypeTracker
 	g       Globals
 	// pauseFunc starts an unwind asked for through the request global;
-	// growFunc makes room in the unwind buffer or traps.
-	// rewoundFunc ends a rewind; pushFunc and popFunc reserve and release
+	// slackFunc keeps room for a frame in the unwind buffer; pushedFunc
+	// finishes a stored frame. rewoundFunc ends a rewind; popFunc releases
 	// a frame in the buffer.
-	pauseFunc, growFunc, rewoundFunc, pushFunc, popFunc uint32
-	abi                                                 []abiFunc
-	types                                               map[string]uint32
+	pauseFunc, slackFunc, pushedFunc, rewoundFunc, popFunc uint32
+	abi                                                    []abiFunc
+	types                                                  map[string]uint32
 	// dispatchers are the tail-call dispatchers, by result types.
 	dispatchers map[string]*dispatcher
 	// refSpills are the tables saved references go through, by element type.
@@ -93,6 +93,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	info := &Info{Version: FormatVersion, InputSHA256: sha256.Sum256(input), Options: opts.String(), Globals: r.g}
 	numImports := r.a.numImports
 	var framed []uint32 // the functions that save frames, ascending
+	var maxFrame uint32
 	for k := range r.a.mayUnwind[numImports:] {
 		fn := uint32(numImports + k)
 		if !r.a.mayUnwind[fn] {
@@ -109,8 +110,10 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 		report.Functions = append(report.Functions, FunctionReport{Index: fn, Name: r.a.names[fn], Why: r.a.why[fn], Sites: len(layout.Sites)})
 		if len(layout.Sites) > 0 {
 			framed = append(framed, fn)
+			maxFrame = max(maxFrame, layout.FrameSize)
 		}
 	}
+	r.setMaxFrame(maxFrame)
 	r.finishTailDispatchers(framed)
 	if info.Exports, err = r.addExports(info); err != nil {
 		return nil, nil, err

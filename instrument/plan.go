@@ -212,8 +212,12 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 		if len(l.items) > 0 && l.items[0].landing == l.opener+1 && !loopParams {
 			first := &l.items[0]
 			first.atStart = true
+			// A loop is never linked: its prologue runs at every
+			// iteration, and what a chain's prologue sets while rewinding
+			// (the frame restore of the function's) would meet the
+			// normal path's values at every iteration.
 			switch body[first.start].Op {
-			case wasm.OpBlock, wasm.OpLoop, wasm.OpTry, wasm.OpTryTable:
+			case wasm.OpBlock, wasm.OpTry, wasm.OpTryTable:
 				l.link = l.sp < 0 && first.landing == first.start
 			}
 		}

@@ -125,8 +125,28 @@ func (r *rewriter) addHelpers() {
 	i32Param := wasm.FuncType{Params: []wasm.ValType{wasm.I32}}
 	i32Result := wasm.FuncType{Results: []wasm.ValType{wasm.I32}}
 	oneLocal := []wasm.LocalGroup{{Count: 1, Type: wasm.I32}}
-	trapOverflow := []wasm.Instr{ifThen, i32(1), set(g.Overflow), op(wasm.OpUnreachable), end}
 	memoryEnd := []wasm.Instr{wasm.Indexed(wasm.OpMemorySize, 0), i32(16), op(wasm.OpI32Shl)}
+
+	// wasmsr_reserve(need): make sure the buffer has need bytes free
+	// past its position, growing memory when the buffer ends where memory
+	// does. When it cannot, it sets wasmsr_overflow to 1 and returns: the
+	// frames may still fit, and asyncify_stop_unwind clears the flag then;
+	// if one does not, the program traps with the flag set (see
+	// wasmsr_pushed), or with a store past memory's end.
+	const need = 0 // reserve's param
+	short := []wasm.Instr{ifThen, i32(1), set(g.Overflow), op(wasm.OpReturn), end}
+	reserve := r.addFunc("wasmsr_reserve", i32Param, nil, concat(
+		[]wasm.Instr{get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4), get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 0), op(wasm.OpI32Sub),
+			lget(need), op(wasm.OpI32GeU), ifThen, op(wasm.OpReturn), end,
+			get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4)}, memoryEnd, []wasm.Instr{op(wasm.OpI32Ne)}, short,
+		[]wasm.Instr{get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 0), lget(need), op(wasm.OpI32Add),
+			get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4), op(wasm.OpI32Sub),
+			i32(pageSize - 1), op(wasm.OpI32Add), i32(16), op(wasm.OpI32ShrU),
+			wasm.Indexed(wasm.OpMemoryGrow, 0), i32(-1), op(wasm.OpI32Eq)}, short,
+		[]wasm.Instr{get(g.Data)}, memoryEnd, []wasm.Instr{wasm.Mem(wasm.OpI32Store, 2, 4)})...)
+	// wasmsr_slack(): reserve room for the largest frame (the constant is
+	// set once every function is written: see setMaxFrame).
+	r.slackFunc = r.addFunc("wasmsr_slack", noParams, nil, i32(0), wasm.Indexed(wasm.OpCall, reserve))
 
 	// wasmsr_own_buffer() -> i32: make the unwind buffer one page at the
 	// end of memory, reusing the previous one while it is still the last
@@ -161,7 +181,7 @@ func (r *rewriter) addHelpers() {
 			end,
 			i32(0), set(g.Request),
 			lget(ok), op(wasm.OpI32Eqz), ifThen, i32(overflowDeclined), set(g.Overflow), i32(0), op(wasm.OpReturn), end},
-		r.setState(stateUnwinding), r.checkBuffer(), []wasm.Instr{i32(1)})...)
+		r.setState(stateUnwinding), r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.slackFunc), i32(1)})...)
 
 	// wasmsr_rewound: the rewind is over; zero the buffer if it is ours,
 	// since the program may take those pages as fresh memory later.
@@ -180,31 +200,22 @@ func (r *rewriter) addHelpers() {
 			end, end,
 			end})...)
 
-	// wasmsr_grow(need): the buffer must end where memory ends; grow memory
-	// by enough pages for need more bytes and move the buffer's end.
-	r.growFunc = r.addFunc("wasmsr_grow", i32Param, nil, concat(
-		[]wasm.Instr{get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4)}, memoryEnd,
-		[]wasm.Instr{op(wasm.OpI32Ne)}, trapOverflow,
-		[]wasm.Instr{lget(0), i32(pageSize - 1), op(wasm.OpI32Add), i32(16), op(wasm.OpI32ShrU),
-			wasm.Indexed(wasm.OpMemoryGrow, 0), i32(-1), op(wasm.OpI32Eq)}, trapOverflow,
-		[]wasm.Instr{get(g.Data)}, memoryEnd,
-		[]wasm.Instr{wasm.Mem(wasm.OpI32Store, 2, 4)})...)
-
-	// wasmsr_push_frame(size, fn, call) -> address: reserve a frame in the
-	// buffer, growing it if needed, and write its function and call index
-	// at its top. (Locals: 3 the frame, 4 its top.)
-	r.pushFunc = r.addFunc("wasmsr_push_frame",
-		wasm.FuncType{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32}, Results: []wasm.ValType{wasm.I32}},
-		[]wasm.LocalGroup{{Count: 2, Type: wasm.I32}},
-		get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 0), wasm.Indexed(wasm.OpLocalTee, 3),
-		lget(0), op(wasm.OpI32Add), wasm.Indexed(wasm.OpLocalTee, 4),
-		get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4), op(wasm.OpI32GtU), ifThen,
-		lget(4), get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4), op(wasm.OpI32Sub), wasm.Indexed(wasm.OpCall, r.growFunc),
-		end,
-		get(g.Data), lget(4), wasm.Mem(wasm.OpI32Store, 2, 0),
-		lget(4), i32(8), op(wasm.OpI32Sub), lget(1), wasm.Mem(wasm.OpI32Store, 2, 0),
-		lget(4), i32(4), op(wasm.OpI32Sub), lget(2), wasm.Mem(wasm.OpI32Store, 2, 0),
-		lget(3))
+	// wasmsr_pushed(frame, size, fn, call): a frame has been stored at
+	// frame (see reserveFrame); trap if it went past the buffer's end
+	// (which only a buffer the host placed inside memory, too small, can
+	// let happen: the bytes past it are then lost with the program), write
+	// its function and call index at its top, move the position past it,
+	// and make room for the next one. Nothing of the caller's is live any
+	// more, so this may call.
+	r.pushedFunc = r.addFunc("wasmsr_pushed",
+		wasm.FuncType{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32, wasm.I32}}, nil,
+		lget(0), lget(1), op(wasm.OpI32Add), wasm.Indexed(wasm.OpLocalTee, 1),
+		get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4), op(wasm.OpI32GtU), ifThen, i32(1), set(g.Overflow), op(wasm.OpUnreachable), end,
+		lget(1),
+		i32(8), op(wasm.OpI32Sub), lget(2), wasm.Mem(wasm.OpI32Store, 2, 0),
+		lget(1), i32(4), op(wasm.OpI32Sub), lget(3), wasm.Mem(wasm.OpI32Store, 2, 0),
+		get(g.Data), lget(1), wasm.Mem(wasm.OpI32Store, 2, 0),
+		wasm.Indexed(wasm.OpCall, r.slackFunc))
 	// wasmsr_pop_frame(size) -> address: take the top frame off the buffer.
 	r.popFunc = r.addFunc("wasmsr_pop_frame",
 		wasm.FuncType{Params: []wasm.ValType{wasm.I32}, Results: []wasm.ValType{wasm.I32}}, oneLocal,
@@ -212,22 +223,44 @@ func (r *rewriter) addHelpers() {
 		get(g.Data), lget(1), wasm.Mem(wasm.OpI32Store, 2, 0),
 		lget(1))
 	start := func(state int32) []wasm.Instr {
-		return concat(r.setState(state), []wasm.Instr{lget(0), set(g.Data)}, r.checkBuffer())
+		code := concat(r.setState(state), []wasm.Instr{lget(0), set(g.Data)}, r.checkBuffer())
+		if state == stateUnwinding {
+			code = append(code, wasm.Indexed(wasm.OpCall, r.slackFunc))
+		}
+		return code
 	}
 	r.abi = []abiFunc{
 		{ExportStartUnwind, r.addFunc(ExportStartUnwind, i32Param, nil, start(stateUnwinding)...)},
-		{ExportStopUnwind, r.addFunc(ExportStopUnwind, noParams, nil, concat(r.setState(stateNormal), r.checkBuffer())...)},
+		{ExportStopUnwind, r.addFunc(ExportStopUnwind, noParams, nil, concat(r.setState(stateNormal), r.checkBuffer(),
+			// The frames fitted: a shortage wasmsr_reserve reported is over.
+			[]wasm.Instr{get(g.Overflow), i32(1), op(wasm.OpI32Eq), ifThen, i32(0), set(g.Overflow), end})...)},
 		{ExportStartRewind, r.addFunc(ExportStartRewind, i32Param, nil, concat(start(stateRewinding),
 			[]wasm.Instr{get(g.Request), op(wasm.OpI32Eqz), ifThen, i32(requestRewinding), set(g.Request), end})...)},
 		{ExportStopRewind, r.addFunc(ExportStopRewind, noParams, nil, concat(r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.rewoundFunc)})...)},
 		{ExportGetState, r.addFunc(ExportGetState, i32Result, nil, get(g.State))},
 		{ExportUnwind, r.addFunc(ExportUnwind, i32Result, nil, concat(
 			[]wasm.Instr{wasm.Indexed(wasm.OpCall, ownBuffer), op(wasm.OpI32Eqz), ifThen, i32(0), op(wasm.OpReturn), end},
-			r.setState(stateUnwinding), r.checkBuffer(), []wasm.Instr{i32(1)})...)},
+			r.setState(stateUnwinding), r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.slackFunc), i32(1)})...)},
 	}
 }
 
 const pageSize = 65536
+
+// reserveFrame returns the code that takes the buffer's position as the
+// address of a frame, in local ptr. It checks nothing and calls nothing:
+// the locals to save are still live (see exits.go). The buffer keeps room
+// for the largest frame (wasmsr_slack) while it can; wasmsr_pushed traps
+// when a frame went past the buffer's end.
+func (r *rewriter) reserveFrame(ptr uint32) []wasm.Instr {
+	return []wasm.Instr{
+		wasm.Indexed(wasm.OpGlobalGet, r.g.Data), wasm.Mem(wasm.OpI32Load, 2, 0), wasm.Indexed(wasm.OpLocalSet, ptr),
+	}
+}
+
+// setMaxFrame sets the room wasmsr_slack keeps free to the largest frame.
+func (r *rewriter) setMaxFrame(size uint32) {
+	r.m.Code[int(r.slackFunc)-r.m.NumImported(wasm.KindFunc)].Body[0] = wasm.I32Const(int32(size))
+}
 
 // requestRewinding is the request a rewind sets so that safepoints let it
 // through; a real request made meanwhile replaces it and stays.
