@@ -35,6 +35,9 @@ type Store struct {
 	// Keep is how many snapshots to keep (the newest); 0 keeps all.
 	Keep int
 	enc  *snapshot.Encoder
+	// last is the largest file number in the directory, once looked at.
+	last   uint64
+	looked bool
 }
 
 // OpenStore makes the directory if needed.
@@ -79,13 +82,29 @@ func ModuleFileName(sum [32]byte) string {
 	return modulePrefix + hex.EncodeToString(sum[:8]) + ".wasm"
 }
 
-// Write writes a snapshot atomically as snapshot-SEQ.wsr and removes the
-// oldest ones beyond Keep. It returns the new file's path.
+// Write writes a snapshot atomically as snapshot-N.wsr and removes the
+// oldest ones beyond Keep. It returns the new file's path. N is the
+// snapshot's sequence number, or one past the directory's largest when
+// that is larger: a job resumed from an older snapshot than the newest
+// makes a new timeline, and its snapshots must neither overwrite the old
+// one's nor sort before them (resume DIR takes the largest N).
 func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
-	path := filepath.Join(s.Dir, fmt.Sprintf("%s%06d%s", snapshotPrefix, snap.Meta.Seq, snapshotSuffix))
+	if !s.looked {
+		all, err := listSnapshots(s.Dir)
+		if err != nil {
+			return "", err
+		}
+		if len(all) > 0 {
+			s.last = all[len(all)-1].seq
+		}
+		s.looked = true
+	}
+	n := max(snap.Meta.Seq, s.last+1)
+	path := filepath.Join(s.Dir, fmt.Sprintf("%s%06d%s", snapshotPrefix, n, snapshotSuffix))
 	if err := s.enc.WriteFile(path, snap); err != nil {
 		return "", err
 	}
+	s.last = n
 	if s.Keep > 0 {
 		all, err := listSnapshots(s.Dir)
 		if err != nil {

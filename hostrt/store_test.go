@@ -113,3 +113,50 @@ func TestStoreKeep(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreNewTimeline resumes, in effect, from snapshot 3 of a directory
+// that holds 1 to 5: the resumed job's snapshots (sequence numbers 4, 5,
+// ...) go after the old timeline's as 6, 7, ..., overwrite nothing, and are
+// what Newest finds.
+func TestStoreNewTimeline(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s *Store, seq uint64) string {
+		t.Helper()
+		path, err := s.Write(&snapshot.Snapshot{
+			Meta:     snapshot.Meta{Seq: seq},
+			Instance: &unwind.InstanceState{Memory: make([]byte, snapshot.PageSize), Export: "_start"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Base(path)
+	}
+	first, err := OpenStore(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(1); seq <= 5; seq++ {
+		write(first, seq)
+	}
+	old, err := os.ReadFile(filepath.Join(dir, "snapshot-000004.wsr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := OpenStore(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for seq := uint64(4); seq <= 5; seq++ {
+		got = append(got, write(resumed, seq))
+	}
+	if want := []string{"snapshot-000006.wsr", "snapshot-000007.wsr"}; !slices.Equal(got, want) {
+		t.Errorf("the resumed job wrote %v, want %v", got, want)
+	}
+	if now, err := os.ReadFile(filepath.Join(dir, "snapshot-000004.wsr")); err != nil || string(now) != string(old) {
+		t.Errorf("snapshot 4 of the old timeline changed (%v)", err)
+	}
+	if newest, err := Newest(dir); err != nil || filepath.Base(newest) != "snapshot-000007.wsr" {
+		t.Errorf("Newest: %q, %v; want snapshot-000007.wsr", newest, err)
+	}
+}
