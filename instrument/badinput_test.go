@@ -111,6 +111,20 @@ func TestBadInput(t *testing.T) {
 						local.get 0 if (result funcref) local.get 0 i32.const 1 i32.sub call $g else ref.null func end))`)
 			},
 			want: "function g [0], entry at offset 0x28: a function that may unwind cannot return the non-nullable (ref func)"},
+		{name: "ill-typed function that cannot unwind",
+			module: func(t *testing.T) []byte {
+				// (func (result i32) i64.const 1), which wat2wasm refuses.
+				out, err := wasm.Encode(&wasm.Module{
+					Types: []wasm.FuncType{{Results: []wasm.ValType{wasm.I32}}},
+					Funcs: []uint32{0},
+					Code:  []wasm.Code{{Body: []wasm.Instr{wasm.I64Const(1), wasm.Plain(wasm.OpEnd)}}},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out
+			},
+			want: "function func[0] [0], end at offset 0x1a: invalid module: type mismatch: expected i32, found i64"},
 		{name: "malformed", module: func(*testing.T) []byte { return paddedCatch[:len(paddedCatch)-1] },
 			want: "truncated code section at offset 0x38"},
 	} {

@@ -97,6 +97,14 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	for k := range r.a.mayUnwind[numImports:] {
 		fn := uint32(numImports + k)
 		if !r.a.mayUnwind[fn] {
+			// Left as it is, but an invalid module is refused: rewritten
+			// functions are checked while they are planned.
+			if err := r.tracker.Walk(fn, nil); err != nil {
+				if te, ok := err.(*wasm.TypeError); ok {
+					return nil, nil, r.errAt(fn, te.Instr, "invalid module: %s", te.Msg)
+				}
+				return nil, nil, fmt.Errorf("invalid module: function %s: %w", r.a.describe(int(fn)), err)
+			}
 			continue
 		}
 		layout, err := r.rewriteFunc(fn)

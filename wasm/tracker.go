@@ -200,8 +200,20 @@ func (t *TypeTracker) Walk(fn uint32, visit func(i int, in *Instr) error) error 
 
 func (t *TypeTracker) fail(i int, in *Instr, format string, args ...any) {
 	if t.err == nil {
-		t.err = fmt.Errorf("function %d, instruction %d (%s): %s", t.fn, i, in.Op, fmt.Sprintf(format, args...))
+		t.err = &TypeError{Func: t.fn, Instr: i, Op: in.Op, Msg: fmt.Sprintf(format, args...)}
 	}
+}
+
+// TypeError is an ill-typed instruction found by the TypeTracker.
+type TypeError struct {
+	Func  int64  // the function's index
+	Instr int    // the instruction's index in the body
+	Op    Opcode // the instruction
+	Msg   string // what is wrong
+}
+
+func (e *TypeError) Error() string {
+	return fmt.Sprintf("function %d, instruction %d (%s): %s", e.Func, e.Instr, e.Op, e.Msg)
 }
 
 // Step applies instruction in, the i-th of the body.
