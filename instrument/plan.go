@@ -197,8 +197,11 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 			o := stack[len(stack)-1]
 			frames := tr.Frames()
 			o.armParams = append([]wasm.ValType(nil), frames[len(frames)-1].Params...)
-			// A loop inside a catch gets no safepoint: a rewind could not re-enter it.
-			if in.Op == wasm.OpLoop && a.loopSafepoints[fn] && !o.inCatch {
+			// A loop inside a catch gets no safepoint: a rewind could not
+			// re-enter it. Nor does a loop whose every iteration starts by
+			// calling a function with a safepoint at its entry (a recursion
+			// turned into a loop around its other call, typically).
+			if in.Op == wasm.OpLoop && a.loopSafepoints[fn] && !o.inCatch && !r.callsSafepointFirst(body[i+1:]) {
 				l := levelOf(o)
 				l.sp = addSite(site{kind: siteSafepoint, instr: i})
 				o.unwinds = true
@@ -230,6 +233,25 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 		}
 	}
 	return p, nil
+}
+
+// callsSafepointFirst reports whether code, before any branch or
+// structure, calls a function with a safepoint at its entry.
+func (r *rewriter) callsSafepointFirst(code []wasm.Instr) bool {
+	for i := range code {
+		switch in := &code[i]; in.Op {
+		case wasm.OpCall:
+			if int(in.X) < len(r.a.entrySafepoint) && r.a.entrySafepoint[in.X] {
+				return true
+			}
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpElse, wasm.OpEnd, wasm.OpTry, wasm.OpTryTable,
+			wasm.OpCatch, wasm.OpCatchAll, wasm.OpDelegate, wasm.OpBr, wasm.OpBrIf, wasm.OpBrTable,
+			wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpReturn, wasm.OpReturnCall, wasm.OpReturnCallIndirect,
+			wasm.OpReturnCallRef, wasm.OpUnreachable, wasm.OpThrow, wasm.OpThrowRef, wasm.OpRethrow:
+			return false
+		}
+	}
+	return false
 }
 
 // isPurePush reports whether an instruction only pushes one value that is

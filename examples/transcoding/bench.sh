@@ -135,6 +135,8 @@ for c in "${CONFIGS[@]}"; do
 	read -r c_min c_med <<<"$(stats "$OUT/$c.times" 2)"
 	if [ "$c" = plain ]; then
 		echo "| $c | $w_min s | $w_med s | $c_min s | $c_med s | | |"
+	elif [ "$c" = sr-migrate ]; then
+		echo "| $c | $w_min s | $w_med s | – | – | $(pct "$w_min" "$pw_min") / $(pct "$w_med" "$pw_med") | – |"
 	else
 		echo "| $c | $w_min s | $w_med s | $c_min s | $c_med s | $(pct "$w_min" "$pw_min") / $(pct "$w_med" "$pw_med") | $(pct "$c_min" "$pc_min") / $(pct "$c_med" "$pc_med") |"
 	fi
