@@ -28,11 +28,12 @@ import (
 // The FFmpeg build this test uses (make ffmpeg, or scripts/build-ffmpeg.sh).
 const ffmpegPath = "build/ffmpeg/ffmpeg.wasm"
 
-// A short clip: 500 frames of 640x360, a few seconds instrumented, so that
-// 2-second snapshots fall in the middle of it.
+// A short clip: 900 frames of 640x360, about 6 s instrumented on the
+// project's machine type, so that 2-second snapshots fall in the middle of
+// it and a kill up to 1.5 s after the first one comes before the end.
 var ffmpegArgs = []string{
 	"-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
-	"-f", "lavfi", "-i", "testsrc2=duration=20:size=640x360:rate=25",
+	"-f", "lavfi", "-i", "testsrc2=duration=36:size=640x360:rate=25",
 	"-c:v", "mpeg4", "-q:v", "3", "-y", "/out/a.avi",
 }
 
