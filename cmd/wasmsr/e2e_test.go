@@ -442,6 +442,11 @@ func stopAt(t *testing.T, marker string, args ...string) []byte {
 		line, err := r.ReadString('\n')
 		stdout.WriteString(line)
 		if !signalled && line == marker+"\n" {
+			// The marker starts a phase that lasts about a second; the
+			// request must find the program inside it, not still on
+			// its way back from the write of the marker, which a loaded
+			// machine can stretch.
+			time.Sleep(100 * time.Millisecond)
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
