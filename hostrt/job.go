@@ -171,7 +171,7 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 	j.wasi, err = wasip1.New(wasip1.Config{
 		Args: cfg.Args, Env: cfg.Env, Mounts: cfg.Mounts,
 		Stdin: cfg.Stdin, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
-		Clock: cfg.Clock, Gate: j,
+		Clock: cfg.Clock, Gate: j.gate(),
 	}, state)
 	if err != nil {
 		return nil, err
@@ -273,20 +273,15 @@ type SnapshotOptions struct {
 // it and lets it continue. It may be called from any goroutine while Run
 // runs; concurrent calls share one pause.
 func (j *Job) Snapshot(ctx context.Context, opts SnapshotOptions) (*snapshot.Snapshot, error) {
-	r := &request{at: time.Now(), reason: opts.Reason, stop: opts.Stop, reply: make(chan reply, 1)}
+	r := newRequest(opts)
 	j.mu.Lock()
 	if j.done {
 		j.mu.Unlock()
 		return nil, ErrNotRunning
 	}
-	j.requests = append(j.requests, r)
-	if !j.requested.Load() {
-		j.requested.Store(true)
-		close(j.pausing)
-		if err := j.u.RequestPause(); err != nil {
-			j.mu.Unlock()
-			return nil, err
-		}
+	if err := j.addRequest(r, true); err != nil {
+		j.mu.Unlock()
+		return nil, err
 	}
 	j.mu.Unlock()
 	// The module may overwrite a request made just as a rewind ends (see
@@ -311,6 +306,26 @@ func (j *Job) Snapshot(ctx context.Context, opts SnapshotOptions) (*snapshot.Sna
 			j.mu.Unlock()
 		}
 	}
+}
+
+func newRequest(opts SnapshotOptions) *request {
+	return &request{at: time.Now(), reason: opts.Reason, stop: opts.Stop, reply: make(chan reply, 1)}
+}
+
+// addRequest registers r, with j.mu held. The first request of a pause
+// marks the gate (WASI calls pause, blocked ones give up) and, with
+// safepoints, asks the module to pause at its next one.
+func (j *Job) addRequest(r *request, safepoints bool) error {
+	j.requests = append(j.requests, r)
+	if j.requested.Load() {
+		return nil
+	}
+	j.requested.Store(true)
+	close(j.pausing)
+	if safepoints {
+		return j.u.RequestPause()
+	}
+	return nil
 }
 
 // servePause captures the paused program for the pending requests and

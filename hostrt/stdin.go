@@ -3,7 +3,6 @@ package hostrt
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -47,12 +46,19 @@ type stdinHook struct {
 
 var _ wasip1.StdinGate = (*Job)(nil)
 
-// EnterStdin implements wasip1.StdinGate.
+// gate is the job as its WASI's gate: a StdinGate only when Config.OnStdin
+// wants to hear of stdin reads, so that WASI does not look for them (in
+// every poll_oneoff's subscriptions) for nothing.
+func (j *Job) gate() wasip1.Gate {
+	if j.cfg.OnStdin == nil {
+		return struct{ wasip1.Gate }{j}
+	}
+	return j
+}
+
+// EnterStdin implements wasip1.StdinGate, for Config.OnStdin.
 func (j *Job) EnterStdin(ctx context.Context, mod api.Module) bool {
 	h := &j.stdin
-	if j.cfg.OnStdin == nil {
-		return true
-	}
 	if h.reissued {
 		h.reissued = false
 		return true
@@ -84,16 +90,12 @@ func (j *Job) SnapshotAtStdin(opts SnapshotOptions) <-chan SnapshotResult {
 		out <- SnapshotResult{Err: errNotAtStdin}
 		return out
 	}
-	r := &request{at: time.Now(), reason: opts.Reason, stop: opts.Stop, reply: make(chan reply, 1)}
+	r := newRequest(opts)
 	// Registered as Snapshot registers a request, so that a concurrent
 	// Snapshot shares the pause; but the unwind starts from this call when
 	// OnStdin returns, so the module's safepoints need not be asked.
 	j.mu.Lock()
-	j.requests = append(j.requests, r)
-	if !j.requested.Load() {
-		j.requested.Store(true)
-		close(j.pausing)
-	}
+	j.addRequest(r, false)
 	j.mu.Unlock()
 	j.stdin.pause = true
 	go func() {

@@ -464,8 +464,8 @@ func (e *emitter) leaveLevel(i int) error {
 
 // finish inserts the frame restore in the function's prologue and appends
 // the exits and the frame's finish, for the given layout.
-func (e *emitter) finish(lay *frameLayout, dead [][]uint32) error {
-	exits := e.exits(lay, dead)
+func (e *emitter) finish(lay *frameLayout) error {
+	exits := e.exits(lay)
 	e.insertRestores(lay)
 	// The exits' blocks open just inside $unwind; their code goes between
 	// the body's return and the end of $unwind.

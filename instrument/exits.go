@@ -58,30 +58,23 @@ func (e *emitter) addFallResume(chain []*levelState) {
 	}
 }
 
-// exits groups the sites by the locals their exits store (the frame's
-// locals less the dead ones, by site; references always, as the restore
-// takes back a spill slot for each), points every branch to the frame
-// save at its site's exit, and returns the exits, each as the indices in
-// the layout it stores, in order (exit 0 innermost).
-func (e *emitter) exits(lay *frameLayout, dead [][]uint32) [][]int {
-	pos := map[uint32]int{}
-	for k, l := range lay.locals {
-		pos[l] = k
-	}
+// exits groups the sites by the locals their exits store (those some
+// resume point on the way to the site reads; references always, as the
+// restore takes back a spill slot for each; all of them without
+// liveness), points every branch to the frame save at its site's exit,
+// and returns the exits, each as the indices in the layout it stores, in
+// order (exit 0 innermost).
+func (e *emitter) exits(lay *frameLayout) [][]int {
+	live := e.liveAtSites()
 	index := map[string]int{}
 	var list [][]int
-	exitOf := make([]int, len(dead))
-	for s := range dead {
-		drop := map[int]bool{}
-		for _, l := range dead[s] {
-			if k := pos[l]; !lay.types[k].IsRef() {
-				drop[k] = true
-			}
-		}
+	exitOf := make([]int, len(e.p.sites))
+	var key strings.Builder
+	for s := range exitOf {
 		var store []int
-		var key strings.Builder
-		for k := range lay.locals {
-			if !drop[k] {
+		key.Reset()
+		for k, l := range lay.locals {
+			if lay.types[k].IsRef() || e.live == nil || live[s] != nil && live[s][l/64]&(1<<(l%64)) != 0 {
 				store = append(store, k)
 				fmt.Fprintf(&key, "%d,", k)
 			}
@@ -118,13 +111,16 @@ func (e *emitter) exitCode(lay *frameLayout, exits [][]int) []wasm.Instr {
 	return code
 }
 
-// deadAtSites returns, for each site, the frame's locals that no resume
-// point on the way to it reads.
-func deadAtSites(lv *liveSets, lay *frameLayout, resume []resumePoint, sites int) [][]uint32 {
-	live := make([][]uint64, sites)
-	for _, p := range resume {
-		in := lv.at(p.pos)
-		for s := max(p.lo, 0); s <= p.hi && s < sites; s++ {
+// liveAtSites returns, for each site, the locals that some resume point on
+// the way to it reads (nil for none), when the body's liveness is known.
+func (e *emitter) liveAtSites() [][]uint64 {
+	if e.live == nil {
+		return nil
+	}
+	live := make([][]uint64, len(e.p.sites))
+	for _, p := range e.resume {
+		in := e.live.at(p.pos)
+		for s := max(p.lo, 0); s <= p.hi && s < len(live); s++ {
 			if live[s] == nil {
 				live[s] = slices.Clone(in)
 				continue
@@ -134,13 +130,5 @@ func deadAtSites(lv *liveSets, lay *frameLayout, resume []resumePoint, sites int
 			}
 		}
 	}
-	dead := make([][]uint32, sites)
-	for s := range dead {
-		for _, l := range lay.locals {
-			if live[s] == nil || live[s][l/64]&(1<<(l%64)) == 0 {
-				dead[s] = append(dead[s], l)
-			}
-		}
-	}
-	return dead
+	return live
 }

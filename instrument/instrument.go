@@ -100,7 +100,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 			// Left as it is, but an invalid module is refused: rewritten
 			// functions are checked while they are planned.
 			if err := r.tracker.Walk(fn, nil); err != nil {
-				if te, ok := err.(*wasm.TypeError); ok {
+				if te := (*wasm.TypeError)(nil); errors.As(err, &te) {
 					return nil, nil, r.errAt(fn, te.Instr, "invalid module: %s", te.Msg)
 				}
 				return nil, nil, fmt.Errorf("invalid module: function %s: %w", r.a.describe(int(fn)), err)
@@ -264,13 +264,7 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 		savedTypes = append(savedTypes, t)
 	}
 	layout := newFrameLayout(saved, savedTypes)
-	var dead [][]uint32
-	if ok {
-		dead = deadAtSites(lv, &layout, e.resume, len(p.sites))
-	} else {
-		dead = make([][]uint32, len(p.sites))
-	}
-	if err := e.finish(&layout, dead); err != nil {
+	if err := e.finish(&layout); err != nil {
 		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
 	}
 	m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: locals, Body: e.out}

@@ -343,6 +343,10 @@ func runJob(c *cli.Context, spec jobSpec) error {
 			fmt.Fprintf(c.App.ErrWriter, "wasmsr: snapshot failed: %v\n", err)
 		}
 	}
+	saveAtStdin := func(ch <-chan hostrt.SnapshotResult) {
+		res := <-ch
+		save(res.Snapshot, res.Err)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -351,15 +355,13 @@ func runJob(c *cli.Context, spec jobSpec) error {
 			case t := <-triggers:
 				save(job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: t.reason, Stop: t.stop}))
 			case ch := <-stdinSnaps:
-				res := <-ch
-				save(res.Snapshot, res.Err)
+				saveAtStdin(ch)
 			case <-done:
 				// A first-stdin snapshot that stopped the program was
 				// asked for before Run returned.
 				select {
 				case ch := <-stdinSnaps:
-					res := <-ch
-					save(res.Snapshot, res.Err)
+					saveAtStdin(ch)
 				default:
 				}
 				return
