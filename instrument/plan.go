@@ -2,6 +2,7 @@ package instrument
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -121,9 +122,14 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 	}
 	// landingOf finds the pure pushes just before instruction i at the
 	// current level and returns where the landing goes and what is left to spill.
+	// A local pushed before a structure is pushed again by a rewind with
+	// the value it has when the unwind happens inside: it can only be
+	// pushed again if the structure never writes it.
+	writes := localWrites(body)
 	landingOf := func(i int, o *open, levelStack []wasm.ValType) (int, []wasm.ValType) {
 		j := i
-		for j > o.boundary && isPurePush(&body[j-1]) && i-j < len(levelStack) {
+		for j > o.boundary && isPurePush(&body[j-1]) && i-j < len(levelStack) &&
+			(body[j-1].Op != wasm.OpLocalGet || !writes.within(body[j-1].X, i)) {
 			j--
 		}
 		return j, append([]wasm.ValType(nil), levelStack[:len(levelStack)-(i-j)]...)
@@ -252,6 +258,43 @@ func (r *rewriter) callsSafepointFirst(code []wasm.Instr) bool {
 		}
 	}
 	return false
+}
+
+// structureWrites tells which locals each structure of a body writes.
+type structureWrites struct {
+	end map[int]int      // opener -> its end
+	at  map[uint32][]int // local -> where it is written, in order
+}
+
+func localWrites(body []wasm.Instr) structureWrites {
+	w := structureWrites{end: map[int]int{}, at: map[uint32][]int{}}
+	var open []int
+	for i := range body {
+		switch body[i].Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
+			open = append(open, i)
+		case wasm.OpEnd, wasm.OpDelegate:
+			if len(open) > 0 {
+				w.end[open[len(open)-1]] = i
+				open = open[:len(open)-1]
+			}
+		case wasm.OpLocalSet, wasm.OpLocalTee:
+			w.at[body[i].X] = append(w.at[body[i].X], i)
+		}
+	}
+	return w
+}
+
+// within reports whether local x is written inside the structure that
+// instruction i opens (false when i is a call).
+func (w structureWrites) within(x uint32, i int) bool {
+	end, ok := w.end[i]
+	if !ok {
+		return false
+	}
+	at := w.at[x]
+	k, _ := slices.BinarySearch(at, i)
+	return k < len(at) && at[k] <= end
 }
 
 // isPurePush reports whether an instruction only pushes one value that is

@@ -59,6 +59,8 @@ var watCases = []watCase{
 		want: []uint64{hostRef, hostRef, hostRef, hostRef, hostRef, 1}, sleeps: 4},
 	{name: "call_indirect", file: "call_indirect.wat", params: []uint64{6},
 		want: []uint64{i32v(-39)}, sleeps: 10},
+	{name: "clobbered", file: "clobbered.wat", params: []uint64{3},
+		want: []uint64{6, 18}, sleeps: 2},
 	{name: "dead_code", file: "dead_code.wat", params: []uint64{3},
 		want: []uint64{4, 5, 12, 4, 5}, sleeps: 8},
 	{name: "tail_call/shallow", file: "tail_call.wat", params: []uint64{1000, 100},
