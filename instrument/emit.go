@@ -170,18 +170,16 @@ func (e *emitter) rewrite() error {
 			in.X = e.remap(in.X)
 			e.emit(in)
 		default:
-			s, site := e.siteAt[i]
-			if site {
-				// The call index is set before the call, so that the check
-				// after it is a single branch to the frame save.
-				e.i32(int32(s))
-				e.set(e.ci)
-			}
 			e.emit(in)
-			if site {
+			if s, site := e.siteAt[i]; site {
+				// The call index goes to the frame save with the branch: a
+				// local set before the call would be live across the call,
+				// and carried around every loop the call is in.
+				e.i32(int32(s))
 				e.gget(e.r.g.State)
 				e.emit(wasm.Indexed(wasm.OpBrIf, e.depth(0)))
 				e.unwindBranches = append(e.unwindBranches, unwindBranch{at: len(e.out) - 1, site: s})
+				e.op(wasm.OpDrop)
 			}
 		}
 	}
@@ -305,7 +303,6 @@ func (e *emitter) enterLevel(opener int) {
 	e.call(e.r.pauseFunc)
 	e.ifEmpty()
 	e.i32(int32(l.sp))
-	e.set(e.ci)
 	e.br(0)
 	e.unwindBranches = append(e.unwindBranches, unwindBranch{at: len(e.out) - 1, site: l.sp})
 	e.end()
@@ -471,7 +468,7 @@ func (e *emitter) finish(lay *frameLayout) error {
 	// the body's return and the end of $unwind.
 	opens := make([]wasm.Instr, len(exits))
 	for k := range opens {
-		opens[k] = wasm.Block(wasm.OpBlock, wasm.BlockEmpty)
+		opens[k] = wasm.Block(wasm.OpBlock, wasm.BlockResult(wasm.I32)) // the call index
 	}
 	e.out = append(e.out[:1], append(opens, e.out[1:]...)...)
 	end := e.out[len(e.out)-1]
@@ -538,10 +535,9 @@ type reloadPoint struct {
 // address. Reference locals keep their restored values (their slots are
 // given back).
 func (e *emitter) reloadFrame(lay *frameLayout, p reloadPoint) []wasm.Instr {
-	code := []wasm.Instr{
-		wasm.Indexed(wasm.OpGlobalGet, e.r.g.Data), memOp(wasm.OpI32Load, 0), wasm.Indexed(wasm.OpLocalTee, e.ptr),
-		memOp(wasm.OpI32Load, lay.size-4), wasm.Indexed(wasm.OpLocalSet, e.ci),
-	}
+	// The call index is the one restored at entry: a local only the
+	// restore sets is not carried around the loop.
+	code := []wasm.Instr{wasm.Indexed(wasm.OpGlobalGet, e.r.g.Data), memOp(wasm.OpI32Load, 0), wasm.Indexed(wasm.OpLocalSet, e.ptr)}
 	if e.live == nil {
 		return append(code, e.r.restoreFrame(lay, e.ptr)...)
 	}

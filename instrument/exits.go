@@ -21,14 +21,16 @@ import (
 // loads them into locals that are dead at that resume point.
 //
 //	block $unwind
-//	  block $exit1
-//	    block $exit0
-//	      block $body ... br_if $exit0 ... br_if $exit1 ... end
+//	  block $exit1 (result i32)
+//	    block $exit0 (result i32)
+//	      block $body
+//	        ... call; i32.const <call index>; global.get $state; br_if $exit0; drop ...
+//	      end
 //	      return
 //	    end
-//	    (reserve the frame, store the locals exit 0 saves)  br $unwind
+//	    (set the call index, reserve the frame, store the locals exit 0 saves)  br $unwind
 //	  end
-//	  (reserve the frame, store the locals exit 1 saves)
+//	  (set the call index, reserve the frame, store the locals exit 1 saves)
 //	end
 //	(finish the frame: function and call index; return placeholders)
 
@@ -99,7 +101,7 @@ func (e *emitter) exits(lay *frameLayout) [][]int {
 func (e *emitter) exitCode(lay *frameLayout, exits [][]int) []wasm.Instr {
 	var code []wasm.Instr
 	for x, store := range exits {
-		code = append(code, wasm.Plain(wasm.OpEnd))
+		code = append(code, wasm.Plain(wasm.OpEnd), wasm.Indexed(wasm.OpLocalSet, e.ci))
 		code = append(code, e.r.reserveFrame(e.ptr)...)
 		for _, k := range store {
 			code = append(code, e.r.saveLocal(e.ptr, lay.locals[k], lay.types[k], lay.offsets[k])...)
