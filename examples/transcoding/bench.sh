@@ -11,11 +11,17 @@
 #   plain      the uninstrumented module on the stock wazero CLI (build/wazero)
 #   sr-wazero  the instrumented module on the stock wazero CLI: the cost of
 #              the instrumented code alone, without wasmsr's runtime
+#   sr-loops-wazero  the same, instrumented with --safepoints=loops: what
+#              safepoints at every loop header would add
 #   sr         the instrumented module under `wasmsr exec`, no snapshots
 #   sr-snap    the same with --snapshot-every $EVERY
 #   sr-migrate the same job started by `wasmsr exec` and moved between two
 #              `wasmsr serve` hosts on loopback, A and B, every $EVERY (live
 #              migration: the output file travels with the job)
+#
+# The instrumented module is made with --safepoints=$SAFEPOINTS (default
+# calls, as examples/transcoding/run.sh does: FFmpeg calls WASI for every
+# packet, so a pause never waits long for a call).
 #
 # Environment: WASMSR (default build/wasmsr), ROUNDS (default 3), CONFIGS
 # (a subset of the above, plain first; default all), CLIP
@@ -31,10 +37,11 @@ FFMPEG=$(readlink -f "${1:-build/ffmpeg/ffmpeg_g.wasm}")
 ROUNDS=${ROUNDS:-3}
 CLIP=${CLIP:-testsrc2=duration=40:size=1280x720:rate=25}
 EVERY=${EVERY:-10s}
+SAFEPOINTS=${SAFEPOINTS:-calls}
 OUT=$REPO_ROOT/build/bench-transcoding
 CACHE_DIR=${WASMSR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasmsr}/wazero
 ARGS=(-hide_banner -nostdin -nostats -loglevel error -f lavfi -i "$CLIP" -c:v mpeg4 -q:v 3 -y /out/a.avi)
-read -r -a CONFIGS <<<"${CONFIGS:-plain sr-wazero sr sr-snap sr-migrate}"
+read -r -a CONFIGS <<<"${CONFIGS:-plain sr-wazero sr-loops-wazero sr sr-snap sr-migrate}"
 [ "${CONFIGS[0]}" = plain ] || die "CONFIGS must start with plain (the reference output)"
 
 [ -f "$FFMPEG" ] || die "$FFMPEG is missing: make ffmpeg"
@@ -42,7 +49,10 @@ need_wasmsr
 need_wazero
 rm -rf "$OUT"
 mkdir -p "$OUT"
-"$WASMSR" instrument "$FFMPEG" -o "$OUT/ffmpeg.sr.wasm" 2>"$OUT/instrument.log"
+"$WASMSR" instrument --safepoints "$SAFEPOINTS" "$FFMPEG" -o "$OUT/ffmpeg.sr.wasm" 2>"$OUT/instrument.log"
+if [[ " ${CONFIGS[*]} " == *" sr-loops-wazero "* ]]; then
+	"$WASMSR" instrument --safepoints loops "$FFMPEG" -o "$OUT/ffmpeg.loops.wasm" 2>"$OUT/instrument-loops.log"
+fi
 
 # The two hosts sr-migrate moves the job between, for the whole run.
 HOSTS=$OUT/hosts
@@ -75,6 +85,7 @@ run() {
 	case $config in
 	plain) cmd=("$WAZERO" run -cachedir "$CACHE_DIR" -mount "$dir:/out" "$FFMPEG" "${ARGS[@]}") ;;
 	sr-wazero) cmd=("$WAZERO" run -cachedir "$CACHE_DIR" -mount "$dir:/out" "$OUT/ffmpeg.sr.wasm" "${ARGS[@]}") ;;
+	sr-loops-wazero) cmd=("$WAZERO" run -cachedir "$CACHE_DIR" -mount "$dir:/out" "$OUT/ffmpeg.loops.wasm" "${ARGS[@]}") ;;
 	sr) cmd=("$WASMSR" exec -q "$OUT/ffmpeg.sr.wasm" --mount "$dir:/out" -- "${ARGS[@]}") ;;
 	sr-snap) cmd=("$WASMSR" exec "$OUT/ffmpeg.sr.wasm" --snapshot-every "$EVERY" --keep 1 \
 		--snapshot-dir "$OUT/snapshots" --mount "$dir:/out" -- "${ARGS[@]}") ;;
@@ -111,7 +122,7 @@ stats() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "wasmsr: $WASMSR (tree $(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)), $(sed 's/^wasmsr: //' "$OUT/instrument.log")"
+echo "wasmsr: $WASMSR (tree $(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)), --safepoints=$SAFEPOINTS: $(sed 's/^wasmsr: //' "$OUT/instrument.log")"
 echo "workload: ffmpeg ${ARGS[*]}"
 echo
 # Warm the caches (compilation, page cache); the plain run also gives the

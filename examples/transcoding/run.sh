@@ -31,7 +31,10 @@ ARGS=(-hide_banner -nostdin -stats_period 2 -f lavfi -i "$CLIP" -c:v mpeg4 -q:v 
 
 step "Instrument FFmpeg ($(basename "$FFMPEG"), $(human "$(size_of "$FFMPEG")"))"
 t=$(now_ms)
-showi "$WASMSR" instrument "$FFMPEG" -o "$DIR/ffmpeg.sr.wasm"
+# FFmpeg calls WASI for every packet it writes, so pauses served at calls
+# come soon enough, and safepoints at every loop header would cost about
+# ten per cent more run time (bench.sh measures both).
+showi "$WASMSR" instrument --safepoints calls "$FFMPEG" -o "$DIR/ffmpeg.sr.wasm"
 say "done in $(secs $(($(now_ms) - t)))"
 
 step "Reference: the uninstrumented FFmpeg on the stock wazero runtime (no wasmsr code)"

@@ -37,10 +37,13 @@ var ffmpegArgs = []string{
 	"-c:v", "mpeg4", "-q:v", "3", "-y", "/out/a.avi",
 }
 
-// Set by TestMain; skip says why the tests cannot run.
+// Set by TestMain; skip says why the tests cannot run. instrumented is
+// made with --safepoints=calls, as run.sh makes it (FFmpeg calls WASI for
+// every packet, so a pause is served at the next call), instrumentedLoops
+// with the default, safepoints at loop headers too.
 var (
-	wasmsr, plain, instrumented string
-	skip                        string
+	wasmsr, plain, instrumented, instrumentedLoops string
+	skip                                           string
 )
 
 func TestMain(m *testing.M) {
@@ -74,11 +77,14 @@ func setup(dir string) error {
 		return err
 	}
 	instrumented = filepath.Join(dir, "ffmpeg.sr.wasm")
-	start := time.Now()
-	if b, err := exec.Command(wasmsr, "instrument", plain, "-o", instrumented).CombinedOutput(); err != nil {
-		return fmt.Errorf("wasmsr instrument: %v\n%s", err, b)
+	instrumentedLoops = filepath.Join(dir, "ffmpeg.loops.sr.wasm")
+	for out, safepoints := range map[string]string{instrumented: "calls", instrumentedLoops: "loops"} {
+		start := time.Now()
+		if b, err := exec.Command(wasmsr, "instrument", "--safepoints", safepoints, plain, "-o", out).CombinedOutput(); err != nil {
+			return fmt.Errorf("wasmsr instrument --safepoints %s: %v\n%s", safepoints, err, b)
+		}
+		fmt.Fprintf(os.Stderr, "transcoding: instrumented %s with --safepoints=%s in %v\n", ffmpegPath, safepoints, time.Since(start).Round(time.Millisecond))
 	}
-	fmt.Fprintf(os.Stderr, "transcoding: instrumented %s in %v\n", ffmpegPath, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -141,9 +147,9 @@ func runReference(t *testing.T) ([]byte, error) {
 	return os.ReadFile(filepath.Join(out, "a.avi"))
 }
 
-// execArgs is `wasmsr exec` of the instrumented module writing into out.
-func execArgs(out, snaps string) []string {
-	return append([]string{"exec", instrumented, "--snapshot-every", "2s", "--keep", "0",
+// execArgs is `wasmsr exec` of an instrumented module writing into out.
+func execArgs(module, out, snaps string) []string {
+	return append([]string{"exec", module, "--snapshot-every", "2s", "--keep", "0",
 		"--snapshot-dir", snaps, "--mount", out + ":/out", "--"}, ffmpegArgs...)
 }
 
@@ -173,13 +179,18 @@ func snapshotLines(stderr string) []string {
 
 // With a snapshot every 2 s, the instrumented FFmpeg's output is byte for
 // byte the uninstrumented one's, and the snapshots have the output file
-// open for writing.
+// open for writing; with safepoints at calls only and at loops too.
 func TestSnapshotsEvery2s(t *testing.T) {
 	needFFmpeg(t)
 	want := reference(t)
+	t.Run("calls", func(t *testing.T) { checkSnapshotsEvery2s(t, instrumented, want) })
+	t.Run("loops", func(t *testing.T) { checkSnapshotsEvery2s(t, instrumentedLoops, want) })
+}
+
+func checkSnapshotsEvery2s(t *testing.T, module string, want []byte) {
 	out, snaps := t.TempDir(), t.TempDir()
 	var stderr bytes.Buffer
-	cmd := exec.Command(wasmsr, execArgs(out, snaps)...)
+	cmd := exec.Command(wasmsr, execArgs(module, out, snaps)...)
 	cmd.Stderr = &stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
@@ -227,7 +238,7 @@ func TestKillAndResume(t *testing.T) {
 
 	out, snaps := t.TempDir(), t.TempDir()
 	var stderr bytes.Buffer
-	cmd := exec.Command(wasmsr, execArgs(out, snaps)...)
+	cmd := exec.Command(wasmsr, execArgs(instrumented, out, snaps)...)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
