@@ -90,9 +90,11 @@ human() { numfmt --to=iec-i --suffix=B --format='%.1f' "$1" 2>/dev/null || echo 
 
 sha() { sha256sum "$1" | cut -c1-64; }
 
-# need_wasmsr builds build/wasmsr unless WASMSR names one that exists.
+# need_wasmsr builds build/wasmsr from the working tree (go build is
+# incremental, and a stale binary would measure old code), unless WASMSR
+# names another one that exists.
 need_wasmsr() {
-	if [ ! -x "$WASMSR" ]; then
+	if [ "$WASMSR" = "$REPO_ROOT/build/wasmsr" ] || [ ! -x "$WASMSR" ]; then
 		show "$GO" build -C "$REPO_ROOT" -o "$WASMSR" ./cmd/wasmsr
 	fi
 }
