@@ -47,7 +47,7 @@ bench: testdata ffmpeg
 # fuzz runs every fuzz target (each decoder of outside bytes) for FUZZTIME.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := ./wasm/:FuzzDecode ./instrument/:FuzzDecodeInfo ./hostrt/snapshot/:FuzzDecode \
-	./hostrt/wasip1/:FuzzUnmarshalState ./hostrt/migrate/:FuzzReadFrame
+	./hostrt/wasip1/:FuzzUnmarshalState ./hostrt/migrate/:FuzzReadFrame ./unwind/:FuzzDecodeFrames
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t%%:*} $${t##*:}"; \

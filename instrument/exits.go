@@ -92,6 +92,9 @@ func (e *emitter) exits(lay *frameLayout) [][]int {
 	for _, b := range e.unwindBranches {
 		e.out[b.at].X += uint32(exitOf[b.site])
 	}
+	for s, x := range exitOf {
+		e.p.sites[s].saved = list[x]
+	}
 	return list
 }
 

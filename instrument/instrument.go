@@ -275,7 +275,11 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 		if s.instr >= 0 {
 			instr = origin[s.instr]
 		}
-		lay.Sites = append(lay.Sites, Site{Kind: SiteKind(s.kind), Target: s.target, Instr: int32(instr), Stack: s.stack})
+		saved := make([]uint32, len(s.saved))
+		for k, pos := range s.saved {
+			saved[k] = layout.locals[pos]
+		}
+		lay.Sites = append(lay.Sites, Site{Kind: SiteKind(s.kind), Target: s.target, Instr: int32(instr), Stack: s.stack, Saved: saved})
 	}
 	return lay, nil
 }

@@ -39,6 +39,9 @@ type site struct {
 	// stack lists the spill locals holding the operand-stack values at the
 	// site, outermost level first (filled in by the emitter).
 	stack []uint32
+	// saved are the positions in the frame layout of the locals the site's
+	// exit stores (filled in by the emitter).
+	saved []int
 }
 
 // item is a level's unwind point or unwinding structure.

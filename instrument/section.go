@@ -21,7 +21,7 @@ const maxInfoSize = 256 << 20
 
 // FormatVersion is the version of the custom section's format (and of the
 // frame layout it describes).
-const FormatVersion = 1
+const FormatVersion = 2
 
 // Info is the content of the wasmsr custom section: what the host needs to
 // drive the module and to read its saved frames.
@@ -94,6 +94,10 @@ type Site struct {
 	// site, outermost first (values pushed by local.get or a constant just
 	// before it are not among them: rewinding pushes them again).
 	Stack []uint32
+	// Saved lists the frame's locals, in the layout's order, that an unwind
+	// at this site stores: those some resume point on its way reads. The
+	// frame's other slots hold whatever the buffer held before.
+	Saved []uint32
 }
 
 // Frame returns the layout of function fn, or nil.
@@ -172,6 +176,48 @@ func (info *Info) encodeBody() []byte {
 				b = binary.AppendUvarint(b, uint64(l))
 			}
 		}
+		if info.Version >= 2 {
+			b = appendSavedSets(b, &f)
+		}
+	}
+	return b
+}
+
+// appendSavedSets encodes the sites' Saved lists: the distinct lists (sites
+// share a few), each as positions in the layout, then each site's list.
+func appendSavedSets(b []byte, f *FuncLayout) []byte {
+	pos := make(map[uint32]int, len(f.Locals))
+	for k, l := range f.Locals {
+		pos[l] = k
+	}
+	index := map[string]int{}
+	var sets [][]int
+	which := make([]int, len(f.Sites))
+	for i, s := range f.Sites {
+		set := make([]int, len(s.Saved))
+		for k, l := range s.Saved {
+			set[k] = pos[l]
+		}
+		key := fmt.Sprint(set)
+		x, ok := index[key]
+		if !ok {
+			x = len(sets)
+			index[key] = x
+			sets = append(sets, set)
+		}
+		which[i] = x
+	}
+	b = binary.AppendUvarint(b, uint64(len(sets)))
+	for _, set := range sets {
+		b = binary.AppendUvarint(b, uint64(len(set)))
+		prev := -1
+		for _, p := range set {
+			b = binary.AppendUvarint(b, uint64(p-prev-1)) // ascending positions
+			prev = p
+		}
+	}
+	for _, x := range which {
+		b = binary.AppendUvarint(b, uint64(x))
 	}
 	return b
 }
@@ -202,8 +248,8 @@ func DecodeInfo(data []byte) (*Info, error) {
 	if n <= 0 {
 		return nil, errors.New("malformed wasmsr section: truncated")
 	}
-	if version != FormatVersion {
-		return nil, fmt.Errorf("wasmsr section format %d is not supported (this wasmsr reads %d)", version, FormatVersion)
+	if version < 1 || version > FormatVersion {
+		return nil, fmt.Errorf("wasmsr section format %d is not supported (this wasmsr reads 1 to %d)", version, FormatVersion)
 	}
 	body, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(data[n:])), maxInfoSize+1))
 	if err != nil {
@@ -257,6 +303,14 @@ func DecodeInfo(data []byte) (*Info, error) {
 			for j := range s.Stack {
 				s.Stack[j] = d.u32()
 			}
+		}
+		if version < 2 {
+			// Format 1 did not say: its exits stored every local.
+			for k := range f.Sites {
+				f.Sites[k].Saved = f.Locals
+			}
+		} else {
+			d.savedSets(f)
 		}
 		if d.err != nil {
 			break
@@ -342,3 +396,33 @@ func (d *infoDecoder) byte() byte {
 }
 
 func (d *infoDecoder) str() string { return string(d.bytes(d.count())) }
+
+// savedSets reads what appendSavedSets wrote into f's sites.
+func (d *infoDecoder) savedSets(f *FuncLayout) {
+	sets := make([][]uint32, d.count())
+	for i := range sets {
+		sets[i] = make([]uint32, d.count())
+		p := uint64(0)
+		for k := range sets[i] {
+			p += d.u64() // one past the previous position
+			if p >= uint64(len(f.Locals)) {
+				if d.err == nil {
+					d.err = errors.New("a saved local beyond the frame's layout")
+				}
+				return
+			}
+			sets[i][k] = f.Locals[p]
+			p++
+		}
+	}
+	for k := range f.Sites {
+		x := d.u64()
+		if x >= uint64(len(sets)) {
+			if d.err == nil {
+				d.err = errors.New("a site's saved locals out of range")
+			}
+			return
+		}
+		f.Sites[k].Saved = sets[x]
+	}
+}

@@ -16,7 +16,9 @@ type Frame struct {
 	Site int
 	// At describes the site.
 	At instrument.Site
-	// Locals are the saved locals, in the layout's order.
+	// Locals are the locals saved at this site, in the layout's order (a
+	// frame leaves out the locals its site does not need: see
+	// instrument.Site.Saved).
 	Locals []Value
 }
 
@@ -89,10 +91,13 @@ func DecodeFrames(info *instrument.Info, buf []byte) ([]Frame, error) {
 		}
 		base := end - int(layout.FrameSize)
 		f := Frame{Func: fn, Site: int(site), At: layout.Sites[site]}
-		off := base
+		off, saved := base, f.At.Saved
 		for k, l := range layout.Locals {
 			size := layout.Types[k].Size()
-			f.Locals = append(f.Locals, Value{Local: l, Type: layout.Types[k], Bits: append([]byte(nil), buf[off:off+size]...)})
+			if len(saved) > 0 && saved[0] == l {
+				f.Locals = append(f.Locals, Value{Local: l, Type: layout.Types[k], Bits: append([]byte(nil), buf[off:off+size]...)})
+				saved = saved[1:]
+			}
 			off += size
 		}
 		frames = append(frames, f)

@@ -103,6 +103,10 @@ type siteReport struct {
 	Target string   `json:"target,omitempty"`
 	Instr  int32    `json:"instruction"`
 	Stack  []uint32 `json:"stack_locals,omitempty"`
+	Saved  []uint32 `json:"saved_locals"`
+	// AllSaved: the site saves every local of the frame (the text says so
+	// rather than list them again).
+	AllSaved bool `json:"-"`
 }
 
 type sectionReport struct {
@@ -259,7 +263,10 @@ func describeInstrumented(m *wasm.Module, info *instrument.Info, frames int) *in
 			fr.Locals = append(fr.Locals, fmt.Sprintf("%d:%s", l, f.Types[j]))
 		}
 		for _, s := range f.Sites {
-			sr := siteReport{Kind: s.Kind.String(), Instr: s.Instr, Stack: s.Stack}
+			sr := siteReport{Kind: s.Kind.String(), Instr: s.Instr, Stack: s.Stack, Saved: s.Saved, AllSaved: len(s.Saved) == len(f.Locals)}
+			if sr.Saved == nil {
+				sr.Saved = []uint32{}
+			}
 			switch s.Kind {
 			case instrument.SiteCall:
 				sr.Target = name(s.Target)
@@ -378,6 +385,9 @@ func (r *instrumentedReport) write(w io.Writer) error {
 			}
 			if len(s.Stack) > 0 {
 				line += fmt.Sprintf(", stack in locals %v", s.Stack)
+			}
+			if !s.AllSaved {
+				line += fmt.Sprintf(", saves locals %v", s.Saved)
 			}
 			fmt.Fprintln(w, line)
 		}
