@@ -305,7 +305,8 @@ func DecodeInfo(data []byte) (*Info, error) {
 			}
 		}
 		if version < 2 {
-			// Format 1 did not say: its exits stored every local.
+			// Format 1 did not say which: all are reported, though
+			// modules from its last versions stored only some.
 			for k := range f.Sites {
 				f.Sites[k].Saved = f.Locals
 			}

@@ -46,8 +46,8 @@ func TestDecodeInfoRefusesCorruption(t *testing.T) {
 	}
 }
 
-// Each site says which locals its exit stores; format 1, which did not,
-// stored them all.
+// Each site says which locals its exit stores; for format 1, which did
+// not say, all of them are reported.
 func TestSectionSavedLocals(t *testing.T) {
 	info, err := instrument.DecodeInfo(sampleSection(t))
 	if err != nil {
