@@ -162,6 +162,10 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 	// The code is copied: adding a dispatcher may move m.Code.
 	code := m.Code[int(fn)-r.a.numImports]
 	body, origin := prepare(code.Body, r.mustUntail)
+	body, origin, err := r.splitIfs(fn, body, origin)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
+	}
 	p, err := r.buildPlan(fn, body, origin)
 	if err != nil {
 		return nil, err

@@ -61,6 +61,8 @@ var watCases = []watCase{
 		want: []uint64{i32v(-39)}, sleeps: 10},
 	{name: "clobbered", file: "clobbered.wat", params: []uint64{3},
 		want: []uint64{6, 18}, sleeps: 2},
+	{name: "split_if", file: "split_if.wat", params: []uint64{10},
+		want: []uint64{4521}, sleeps: 12},
 	{name: "dead_code", file: "dead_code.wat", params: []uint64{3},
 		want: []uint64{4, 5, 12, 4, 5}, sleeps: 8},
 	{name: "tail_call/shallow", file: "tail_call.wat", params: []uint64{1000, 100},

@@ -1,0 +1,197 @@
+package instrument
+
+import "github.com/wasmsr/wasmsr/wasm"
+
+// An if whose arms may unwind is an item of its level, and a rewind has to
+// pass through it to reach its arm: its condition would be spilled into a
+// local before the landing and read back after it. wazero's compiler then
+// computes the comparison into a register, merges it with the rewind's
+// value at the landing, often stores it to the stack, and tests it, where
+// the original compared and branched in one go; Go's code has such an if
+// for every bounds check, nil check and stack check that calls the
+// runtime. So such an if, when the code computing its condition is
+// straight-line, becomes blocks that a rewind enters from inside, with the
+// condition computed and branched on in them:
+//
+//	C; if (result R) A else B end
+//
+//	block $end (result R)
+//	  block $then
+//	    C; br_if $then
+//	    B; br $end
+//	  end
+//	  A
+//	end
+//
+// A rewind into A or B passes $end's level, whose prologue sends it past
+// C and the br_if straight to its landing: the condition is never saved.
+
+// splitIfs rewrites body (with origin, the original index of each
+// instruction) as above, for every if without parameters whose arms may
+// unwind and whose condition comes from straight-line code of its own
+// level that calls nothing that may unwind.
+func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.Instr, []int, error) {
+	n := len(body)
+	// unwinds[i] counts the instructions before i that may unwind.
+	unwinds := make([]int, n+1)
+	loops := r.a.loopSafepoints[fn]
+	for i := range body {
+		u := r.callMayUnwind(&body[i]) || loops && body[i].Op == wasm.OpLoop
+		unwinds[i+1] = unwinds[i]
+		if u {
+			unwinds[i+1]++
+		}
+	}
+	end := make([]int, n)    // opener -> its end
+	elseOf := make([]int, n) // if -> its else, or -1
+	var open []int
+	for i := range body {
+		end[i], elseOf[i] = -1, -1
+		switch body[i].Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
+			open = append(open, i)
+		case wasm.OpElse:
+			elseOf[open[len(open)-1]] = i
+		case wasm.OpEnd, wasm.OpDelegate:
+			if len(open) > 0 {
+				end[open[len(open)-1]] = i
+				open = open[:len(open)-1]
+			}
+		}
+	}
+	// condStart[j] is the if whose condition code starts at j, or -1.
+	condStart := make([]int, n)
+	for i := range condStart {
+		condStart[i] = -1
+	}
+	found := false
+	tr := r.tracker
+	if err := tr.Start(fn); err != nil {
+		return nil, nil, err
+	}
+	height := make([]int, n) // the level's stack height before each instruction
+	depth := make([]int, n)
+	for i := range body {
+		frames := tr.Frames()
+		height[i] = len(tr.Stack()) - frames[len(frames)-1].Height
+		depth[i] = len(frames)
+		if err := tr.Step(i, &body[i]); err != nil {
+			return nil, nil, err
+		}
+		if body[i].Op != wasm.OpIf || unwinds[end[i]] == unwinds[i+1] {
+			continue
+		}
+		if frames := tr.Frames(); len(frames[len(frames)-1].Params) > 0 {
+			continue
+		}
+		// Walk back over the code that pushed the condition.
+		for j := i - 1; j >= 0 && depth[j] == depth[i] && straight(&body[j]) && unwinds[j+1] == unwinds[j]; j-- {
+			if height[j] < height[i]-1 {
+				break
+			}
+			if height[j] == height[i]-1 {
+				condStart[j], found = i, true
+				break
+			}
+		}
+	}
+	if !found {
+		return body, origin, nil
+	}
+
+	out := make([]wasm.Instr, 0, n+n/8)
+	outOrigin := make([]int, 0, n+n/8)
+	emit := func(in wasm.Instr, from int) {
+		out = append(out, in)
+		outOrigin = append(outOrigin, origin[from])
+	}
+	// extra[k] counts the output frames inside original frame k that
+	// enclose the code being written: the $then block while writing an
+	// else arm moved into it.
+	var extra []int
+	relabel := func(d uint32) uint32 {
+		out := d
+		for k := len(extra) - 1; k >= 0 && k >= len(extra)-1-int(d); k-- {
+			out += uint32(extra[k])
+		}
+		return out
+	}
+	var copyRange func(lo, hi int)
+	copyRange = func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			in := body[i]
+			if c := condStart[i]; c >= 0 {
+				// C; if ... end, rewritten; then on after its end.
+				f := c
+				emit(wasm.Block(wasm.OpBlock, body[f].BlockType()), f)
+				emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), f)
+				extra = append(extra, 1)
+				for k := i; k < f; k++ {
+					emit(body[k], k)
+				}
+				emit(wasm.Indexed(wasm.OpBrIf, 0), f)
+				if x := elseOf[f]; x >= 0 {
+					copyRange(x+1, end[f])
+				}
+				emit(wasm.Indexed(wasm.OpBr, 1), end[f])
+				emit(wasm.Plain(wasm.OpEnd), f)
+				extra[len(extra)-1] = 0
+				thenEnd := end[f]
+				if x := elseOf[f]; x >= 0 {
+					thenEnd = x
+				}
+				copyRange(f+1, thenEnd)
+				extra = extra[:len(extra)-1]
+				emit(wasm.Plain(wasm.OpEnd), end[f])
+				i = end[f]
+				continue
+			}
+			switch in.Op {
+			case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry:
+				emit(in, i)
+				extra = append(extra, 0)
+				continue
+			case wasm.OpTryTable:
+				in.Ext = &wasm.Extra{Catches: append([]wasm.Catch(nil), in.Ext.Catches...)}
+				for k := range in.Ext.Catches {
+					in.Ext.Catches[k].Label = relabel(in.Ext.Catches[k].Label)
+				}
+				emit(in, i)
+				extra = append(extra, 0)
+				continue
+			case wasm.OpEnd:
+				if len(extra) > 0 {
+					extra = extra[:len(extra)-1]
+				}
+			case wasm.OpDelegate:
+				extra = extra[:len(extra)-1]
+				in.X = relabel(in.X)
+			case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpRethrow:
+				in.X = relabel(in.X)
+			case wasm.OpBrTable:
+				labels := make([]uint32, len(in.Ext.Labels))
+				for k, l := range in.Ext.Labels {
+					labels[k] = relabel(l)
+				}
+				in.Ext = &wasm.Extra{Labels: labels}
+				in.X = relabel(in.X)
+			}
+			emit(in, i)
+		}
+	}
+	copyRange(0, n)
+	return out, outOrigin, nil
+}
+
+// straight reports whether an instruction neither branches nor opens or
+// closes a structure.
+func straight(in *wasm.Instr) bool {
+	switch in.Op {
+	case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpElse, wasm.OpEnd, wasm.OpTry, wasm.OpTryTable,
+		wasm.OpCatch, wasm.OpCatchAll, wasm.OpDelegate, wasm.OpBr, wasm.OpBrIf, wasm.OpBrTable,
+		wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpReturn, wasm.OpReturnCall, wasm.OpReturnCallIndirect,
+		wasm.OpReturnCallRef, wasm.OpUnreachable, wasm.OpThrow, wasm.OpThrowRef, wasm.OpRethrow:
+		return false
+	}
+	return true
+}
