@@ -271,7 +271,7 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 	if err := e.finish(&layout); err != nil {
 		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
 	}
-	m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: locals, Body: e.out}
+	m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: locals, Body: mergeBlocks(e.out)}
 
 	lay := &FuncLayout{Func: fn, FrameSize: layout.size, Locals: layout.locals, Types: layout.types}
 	for _, s := range p.sites {

@@ -1,0 +1,86 @@
+package instrument
+
+import "github.com/wasmsr/wasmsr/wasm"
+
+// mergeBlocks removes every block without parameters or results that ends
+// where the block around it, also without them, ends: a branch to either
+// goes to the same place. The rewrite nests landing blocks, split ifs and
+// the original blocks this way all the time; each removed pair is three
+// bytes. Branches inside a removed block that go past it lose a level.
+func mergeBlocks(body []wasm.Instr) []wasm.Instr {
+	n := len(body)
+	opener := make([]int, n) // end -> its opener, else -1
+	var open []int
+	for i := range body {
+		opener[i] = -1
+		switch body[i].Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
+			open = append(open, i)
+		case wasm.OpEnd, wasm.OpDelegate:
+			if len(open) > 0 {
+				opener[i] = open[len(open)-1]
+				open = open[:len(open)-1]
+			}
+		}
+	}
+	empty := func(i int) bool { return body[i].Op == wasm.OpBlock && body[i].BlockType() == wasm.BlockEmpty }
+	removed := make([]bool, n)
+	any := false
+	for i := 0; i+1 < n; i++ {
+		if body[i].Op != wasm.OpEnd || body[i+1].Op != wasm.OpEnd {
+			continue
+		}
+		inner, outer := opener[i], opener[i+1]
+		if inner >= 0 && outer >= 0 && empty(inner) && empty(outer) {
+			removed[inner], removed[i], any = true, true, true
+		}
+	}
+	if !any {
+		return body
+	}
+	// gone[k] is whether the k-th enclosing frame (innermost last) of the
+	// instruction being copied was removed.
+	var gone []bool
+	relabel := func(d uint32) uint32 {
+		out := d
+		for k := len(gone) - 1; k > len(gone)-1-int(d) && k >= 0; k-- {
+			if gone[k] {
+				out--
+			}
+		}
+		return out
+	}
+	out := make([]wasm.Instr, 0, n)
+	for i, in := range body {
+		switch in.Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry:
+			gone = append(gone, removed[i])
+		case wasm.OpTryTable:
+			in.Ext = &wasm.Extra{Catches: append([]wasm.Catch(nil), in.Ext.Catches...)}
+			for k := range in.Ext.Catches {
+				in.Ext.Catches[k].Label = relabel(in.Ext.Catches[k].Label)
+			}
+			gone = append(gone, false)
+		case wasm.OpEnd:
+			if len(gone) > 0 {
+				gone = gone[:len(gone)-1]
+			}
+		case wasm.OpDelegate:
+			gone = gone[:len(gone)-1]
+			in.X = relabel(in.X)
+		case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpRethrow:
+			in.X = relabel(in.X)
+		case wasm.OpBrTable:
+			labels := make([]uint32, len(in.Ext.Labels))
+			for k, l := range in.Ext.Labels {
+				labels[k] = relabel(l)
+			}
+			in.Ext = &wasm.Extra{Labels: labels}
+			in.X = relabel(in.X)
+		}
+		if !removed[i] {
+			out = append(out, in)
+		}
+	}
+	return out
+}
