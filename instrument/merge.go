@@ -25,17 +25,17 @@ func mergeBlocks(body []wasm.Instr) []wasm.Instr {
 	}
 	empty := func(i int) bool { return body[i].Op == wasm.OpBlock && body[i].BlockType() == wasm.BlockEmpty }
 	removed := make([]bool, n)
-	any := false
+	merged := false
 	for i := 0; i+1 < n; i++ {
 		if body[i].Op != wasm.OpEnd || body[i+1].Op != wasm.OpEnd {
 			continue
 		}
 		inner, outer := opener[i], opener[i+1]
 		if inner >= 0 && outer >= 0 && empty(inner) && empty(outer) {
-			removed[inner], removed[i], any = true, true, true
+			removed[inner], removed[i], merged = true, true, true
 		}
 	}
-	if !any {
+	if !merged {
 		return body
 	}
 	// gone[k] is whether the k-th enclosing frame (innermost last) of the
