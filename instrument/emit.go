@@ -128,10 +128,7 @@ func (e *emitter) rewrite() error {
 			e.open(true)
 			e.enterLevel(i)
 		case wasm.OpTryTable:
-			in.Ext = &wasm.Extra{Catches: append([]wasm.Catch(nil), in.Ext.Catches...)}
-			for k := range in.Ext.Catches {
-				in.Ext.Catches[k].Label = e.remap(in.Ext.Catches[k].Label)
-			}
+			relabel(&in, e.remap)
 			e.emit(in)
 			e.open(true)
 			e.enterLevel(i)
@@ -156,18 +153,10 @@ func (e *emitter) rewrite() error {
 				return err
 			}
 			e.close(true)
-			in.X = e.remap(in.X)
+			relabel(&in, e.remap)
 			e.emit(in)
-		case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpRethrow:
-			in.X = e.remap(in.X)
-			e.emit(in)
-		case wasm.OpBrTable:
-			labels := make([]uint32, len(in.Ext.Labels))
-			for k, l := range in.Ext.Labels {
-				labels[k] = e.remap(l)
-			}
-			in.Ext = &wasm.Extra{Labels: labels}
-			in.X = e.remap(in.X)
+		case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpRethrow, wasm.OpBrTable:
+			relabel(&in, e.remap)
 			e.emit(in)
 		default:
 			e.emit(in)

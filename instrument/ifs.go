@@ -109,7 +109,7 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 	// enclose the code being written: the $then block while writing an
 	// else arm moved into it.
 	var extra []int
-	relabel := func(d uint32) uint32 {
+	shift := func(d uint32) uint32 {
 		out := d
 		for k := len(extra) - 1; k >= 0 && k >= len(extra)-1-int(d); k-- {
 			out += uint32(extra[k])
@@ -146,52 +146,22 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 				i = end[f]
 				continue
 			}
+			// A try_table's catches count from outside it, a delegate's
+			// label from outside its try.
 			switch in.Op {
-			case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry:
-				emit(in, i)
-				extra = append(extra, 0)
-				continue
-			case wasm.OpTryTable:
-				in.Ext = &wasm.Extra{Catches: append([]wasm.Catch(nil), in.Ext.Catches...)}
-				for k := range in.Ext.Catches {
-					in.Ext.Catches[k].Label = relabel(in.Ext.Catches[k].Label)
-				}
-				emit(in, i)
-				extra = append(extra, 0)
-				continue
-			case wasm.OpEnd:
+			case wasm.OpEnd, wasm.OpDelegate:
 				if len(extra) > 0 {
 					extra = extra[:len(extra)-1]
 				}
-			case wasm.OpDelegate:
-				extra = extra[:len(extra)-1]
-				in.X = relabel(in.X)
-			case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpRethrow:
-				in.X = relabel(in.X)
-			case wasm.OpBrTable:
-				labels := make([]uint32, len(in.Ext.Labels))
-				for k, l := range in.Ext.Labels {
-					labels[k] = relabel(l)
-				}
-				in.Ext = &wasm.Extra{Labels: labels}
-				in.X = relabel(in.X)
 			}
+			relabel(&in, shift)
 			emit(in, i)
+			switch in.Op {
+			case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
+				extra = append(extra, 0)
+			}
 		}
 	}
 	copyRange(0, n)
 	return out, outOrigin, nil
-}
-
-// straight reports whether an instruction neither branches nor opens or
-// closes a structure.
-func straight(in *wasm.Instr) bool {
-	switch in.Op {
-	case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpElse, wasm.OpEnd, wasm.OpTry, wasm.OpTryTable,
-		wasm.OpCatch, wasm.OpCatchAll, wasm.OpDelegate, wasm.OpBr, wasm.OpBrIf, wasm.OpBrTable,
-		wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpReturn, wasm.OpReturnCall, wasm.OpReturnCallIndirect,
-		wasm.OpReturnCallRef, wasm.OpUnreachable, wasm.OpThrow, wasm.OpThrowRef, wasm.OpRethrow:
-		return false
-	}
-	return true
 }

@@ -41,7 +41,7 @@ func mergeBlocks(body []wasm.Instr) []wasm.Instr {
 	// gone[k] is whether the k-th enclosing frame (innermost last) of the
 	// instruction being copied was removed.
 	var gone []bool
-	relabel := func(d uint32) uint32 {
+	shift := func(d uint32) uint32 {
 		out := d
 		for k := len(gone) - 1; k > len(gone)-1-int(d) && k >= 0; k-- {
 			if gone[k] {
@@ -52,31 +52,17 @@ func mergeBlocks(body []wasm.Instr) []wasm.Instr {
 	}
 	out := make([]wasm.Instr, 0, n)
 	for i, in := range body {
+		// As in splitIfs: catches and delegates count from outside.
 		switch in.Op {
-		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry:
-			gone = append(gone, removed[i])
-		case wasm.OpTryTable:
-			in.Ext = &wasm.Extra{Catches: append([]wasm.Catch(nil), in.Ext.Catches...)}
-			for k := range in.Ext.Catches {
-				in.Ext.Catches[k].Label = relabel(in.Ext.Catches[k].Label)
-			}
-			gone = append(gone, false)
-		case wasm.OpEnd:
+		case wasm.OpEnd, wasm.OpDelegate:
 			if len(gone) > 0 {
 				gone = gone[:len(gone)-1]
 			}
-		case wasm.OpDelegate:
-			gone = gone[:len(gone)-1]
-			in.X = relabel(in.X)
-		case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpRethrow:
-			in.X = relabel(in.X)
-		case wasm.OpBrTable:
-			labels := make([]uint32, len(in.Ext.Labels))
-			for k, l := range in.Ext.Labels {
-				labels[k] = relabel(l)
-			}
-			in.Ext = &wasm.Extra{Labels: labels}
-			in.X = relabel(in.X)
+		}
+		relabel(&in, shift)
+		switch in.Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
+			gone = append(gone, removed[i])
 		}
 		if !removed[i] {
 			out = append(out, in)

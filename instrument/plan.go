@@ -248,19 +248,50 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 // structure, calls a function with a safepoint at its entry.
 func (r *rewriter) callsSafepointFirst(code []wasm.Instr) bool {
 	for i := range code {
-		switch in := &code[i]; in.Op {
-		case wasm.OpCall:
-			if int(in.X) < len(r.a.entrySafepoint) && r.a.entrySafepoint[in.X] {
-				return true
-			}
-		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpElse, wasm.OpEnd, wasm.OpTry, wasm.OpTryTable,
-			wasm.OpCatch, wasm.OpCatchAll, wasm.OpDelegate, wasm.OpBr, wasm.OpBrIf, wasm.OpBrTable,
-			wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpReturn, wasm.OpReturnCall, wasm.OpReturnCallIndirect,
-			wasm.OpReturnCallRef, wasm.OpUnreachable, wasm.OpThrow, wasm.OpThrowRef, wasm.OpRethrow:
+		in := &code[i]
+		if !straight(in) {
 			return false
+		}
+		if in.Op == wasm.OpCall && int(in.X) < len(r.a.entrySafepoint) && r.a.entrySafepoint[in.X] {
+			return true
 		}
 	}
 	return false
+}
+
+// straight reports whether an instruction neither branches nor opens or
+// closes a structure.
+func straight(in *wasm.Instr) bool {
+	switch in.Op {
+	case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpElse, wasm.OpEnd, wasm.OpTry, wasm.OpTryTable,
+		wasm.OpCatch, wasm.OpCatchAll, wasm.OpDelegate, wasm.OpBr, wasm.OpBrIf, wasm.OpBrTable,
+		wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpReturn, wasm.OpReturnCall, wasm.OpReturnCallIndirect,
+		wasm.OpReturnCallRef, wasm.OpUnreachable, wasm.OpThrow, wasm.OpThrowRef, wasm.OpRethrow:
+		return false
+	}
+	return true
+}
+
+// relabel rewrites the labels of a branching instruction (and of a
+// try_table's catches, and a delegate's) with f; in.Ext is copied first.
+// Other instructions are left alone.
+func relabel(in *wasm.Instr, f func(uint32) uint32) {
+	switch in.Op {
+	case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpRethrow, wasm.OpDelegate:
+		in.X = f(in.X)
+	case wasm.OpBrTable:
+		labels := make([]uint32, len(in.Ext.Labels))
+		for k, l := range in.Ext.Labels {
+			labels[k] = f(l)
+		}
+		in.Ext = &wasm.Extra{Labels: labels}
+		in.X = f(in.X)
+	case wasm.OpTryTable:
+		in.Ext = &wasm.Extra{Catches: append([]wasm.Catch(nil), in.Ext.Catches...)}
+		for k := range in.Ext.Catches {
+			in.Ext.Catches[k].Label = f(in.Ext.Catches[k].Label)
+		}
+	}
 }
 
 // structureWrites tells which locals each structure of a body writes.
