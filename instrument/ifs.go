@@ -42,22 +42,17 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 			unwinds[i+1]++
 		}
 	}
-	end := make([]int, n)    // opener -> its end
-	elseOf := make([]int, n) // if -> its else, or -1
-	var open []int
-	for i := range body {
-		end[i], elseOf[i] = -1, -1
-		switch body[i].Op {
-		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
-			open = append(open, i)
-		case wasm.OpElse:
-			elseOf[open[len(open)-1]] = i
-		case wasm.OpEnd, wasm.OpDelegate:
-			if len(open) > 0 {
-				end[open[len(open)-1]] = i
-				open = open[:len(open)-1]
-			}
-		}
+	st := matchStructure(body)
+	end, elseOf := st.end, st.elseOf
+	// An if is a candidate when some instruction inside it may unwind;
+	// without one, the type tracker's pass below is not needed.
+	candidate := func(i int) bool { return body[i].Op == wasm.OpIf && unwinds[end[i]] > unwinds[i+1] }
+	some := false
+	for i := 0; i < n && !some; i++ {
+		some = candidate(i)
+	}
+	if !some {
+		return body, origin, nil
 	}
 	// condStart[j] is the if whose condition code starts at j, or -1.
 	condStart := make([]int, n)
@@ -78,7 +73,7 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 		if err := tr.Step(i, &body[i]); err != nil {
 			return nil, nil, err
 		}
-		if body[i].Op != wasm.OpIf || unwinds[end[i]] == unwinds[i+1] {
+		if !candidate(i) {
 			continue
 		}
 		if frames := tr.Frames(); len(frames[len(frames)-1].Params) > 0 {

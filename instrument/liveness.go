@@ -43,35 +43,21 @@ func liveness(body []wasm.Instr, numLocals int, rewindOnly map[int]bool) (lv *li
 	// Successors of each instruction, from the structure. exit means the
 	// function returns.
 	const exit = -1
-	match := make([]int, n)  // block/loop/if/try -> its end
-	elseOf := make([]int, n) // if -> its else, or -1
-	opener := make([]int, n) // else/end -> its opener
-	var stack []int
 	for i := range body {
-		match[i], elseOf[i], opener[i] = -1, -1, -1
 		switch body[i].Op {
 		case wasm.OpTry, wasm.OpTryTable, wasm.OpCatch, wasm.OpCatchAll, wasm.OpDelegate, wasm.OpThrow,
 			wasm.OpRethrow, wasm.OpThrowRef:
 			return nil, false
-		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf:
-			stack = append(stack, i)
-		case wasm.OpElse:
-			o := stack[len(stack)-1]
-			elseOf[o], opener[i] = i, o
-		case wasm.OpEnd:
-			if len(stack) > 0 {
-				o := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				match[o], opener[i] = i, o
-			}
 		}
 	}
+	st := matchStructure(body)
+	match, elseOf, opener := st.end, st.elseOf, st.opener
+	var stack []int
 	// labelTarget finds where a branch of the given depth at instruction
 	// i goes; it needs the enclosing openers, recomputed in a second pass.
 	succ := make([][2]int, n)
 	var extra [][]int // br_table targets, by instruction
 	extraAt := map[int]int{}
-	stack = stack[:0]
 	target := func(depth uint32) int {
 		if int(depth) >= len(stack) {
 			return exit

@@ -9,20 +9,7 @@ import "github.com/wasmsr/wasmsr/wasm"
 // bytes. Branches inside a removed block that go past it lose a level.
 func mergeBlocks(body []wasm.Instr) []wasm.Instr {
 	n := len(body)
-	opener := make([]int, n) // end -> its opener, else -1
-	var open []int
-	for i := range body {
-		opener[i] = -1
-		switch body[i].Op {
-		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
-			open = append(open, i)
-		case wasm.OpEnd, wasm.OpDelegate:
-			if len(open) > 0 {
-				opener[i] = open[len(open)-1]
-				open = open[:len(open)-1]
-			}
-		}
-	}
+	opener := matchStructure(body).opener
 	empty := func(i int) bool { return body[i].Op == wasm.OpBlock && body[i].BlockType() == wasm.BlockEmpty }
 	removed := make([]bool, n)
 	merged := false

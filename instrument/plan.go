@@ -294,25 +294,48 @@ func relabel(in *wasm.Instr, f func(uint32) uint32) {
 	}
 }
 
+// structure matches a body's structured instructions, by index: end
+// holds each opener's end (or delegate), elseOf each if's else, opener
+// each else's and end's opener; -1 where there is none.
+type structure struct {
+	end, elseOf, opener []int
+}
+
+func matchStructure(body []wasm.Instr) structure {
+	n := len(body)
+	s := structure{end: make([]int, n), elseOf: make([]int, n), opener: make([]int, n)}
+	var open []int
+	for i := range body {
+		s.end[i], s.elseOf[i], s.opener[i] = -1, -1, -1
+		switch body[i].Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
+			open = append(open, i)
+		case wasm.OpElse:
+			if len(open) > 0 {
+				o := open[len(open)-1]
+				s.elseOf[o], s.opener[i] = i, o
+			}
+		case wasm.OpEnd, wasm.OpDelegate:
+			if len(open) > 0 {
+				o := open[len(open)-1]
+				open = open[:len(open)-1]
+				s.end[o], s.opener[i] = i, o
+			}
+		}
+	}
+	return s
+}
+
 // structureWrites tells which locals each structure of a body writes.
 type structureWrites struct {
-	end map[int]int      // opener -> its end
+	end []int            // opener -> its end, or -1
 	at  map[uint32][]int // local -> where it is written, in order
 }
 
 func localWrites(body []wasm.Instr) structureWrites {
-	w := structureWrites{end: map[int]int{}, at: map[uint32][]int{}}
-	var open []int
+	w := structureWrites{end: matchStructure(body).end, at: map[uint32][]int{}}
 	for i := range body {
-		switch body[i].Op {
-		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
-			open = append(open, i)
-		case wasm.OpEnd, wasm.OpDelegate:
-			if len(open) > 0 {
-				w.end[open[len(open)-1]] = i
-				open = open[:len(open)-1]
-			}
-		case wasm.OpLocalSet, wasm.OpLocalTee:
+		if op := body[i].Op; op == wasm.OpLocalSet || op == wasm.OpLocalTee {
 			w.at[body[i].X] = append(w.at[body[i].X], i)
 		}
 	}
@@ -322,8 +345,8 @@ func localWrites(body []wasm.Instr) structureWrites {
 // within reports whether local x is written inside the structure that
 // instruction i opens (false when i is a call).
 func (w structureWrites) within(x uint32, i int) bool {
-	end, ok := w.end[i]
-	if !ok {
+	end := w.end[i]
+	if end < 0 {
 		return false
 	}
 	at := w.at[x]
