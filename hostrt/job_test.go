@@ -25,7 +25,11 @@ type guest struct {
 }
 
 func newGuest(t *testing.T, p corpus.Program) *guest {
-	out, _, err := instrument.Instrument(p.Wasm(t), instrument.Options{})
+	return newGuestWith(t, p, instrument.Options{})
+}
+
+func newGuestWith(t *testing.T, p corpus.Program, opts instrument.Options) *guest {
+	out, _, err := instrument.Instrument(p.Wasm(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,28 +135,39 @@ func TestRunPrograms(t *testing.T) {
 	}
 }
 
-// TestPauseAtEveryCall pauses each program at every WASI call (a spread of
+// TestPauseEverywhere pauses each program at every WASI call (a spread of
 // them for long runs) and at a spread of safepoints, and resumes it from
 // the snapshot in a new job: output and exit code must be the original's.
+// The program is instrumented with the default options and with
+// --safepoints=calls, which makes different code (dispatch.go).
 func TestPauseEverywhere(t *testing.T) {
 	for _, p := range corpus.Programs(t) {
 		t.Run(p.Name, func(t *testing.T) {
 			g := newGuest(t, p)
-			for _, kind := range []pauseKind{atCall, atSafepoint} {
-				n := 0
-				for k := 1; ; k = nextK(k) {
-					stdout, exit, paused := g.runPausedAt(t, kind, k)
-					if !paused {
-						break
-					}
-					n++
-					if exit != p.WantExit || !bytes.Equal(stdout, p.WantStdout) {
-						t.Fatalf("%s k=%d: exit %d, stdout:\n%s\nwant exit %d, stdout:\n%s", kindName(kind), k, exit, stdout, p.WantExit, p.WantStdout)
-					}
-				}
-				t.Logf("%s: paused and resumed at %d points", kindName(kind), n)
-			}
+			g.pauseEverywhere(t, atCall, atSafepoint)
 		})
+		t.Run(p.Name+"/calls", func(t *testing.T) {
+			g := newGuestWith(t, p, instrument.Options{Safepoints: instrument.SafepointsCalls})
+			g.pauseEverywhere(t, atCall)
+		})
+	}
+}
+
+func (g *guest) pauseEverywhere(t *testing.T, kinds ...pauseKind) {
+	p := g.p
+	for _, kind := range kinds {
+		n := 0
+		for k := 1; ; k = nextK(k) {
+			stdout, exit, paused := g.runPausedAt(t, kind, k)
+			if !paused {
+				break
+			}
+			n++
+			if exit != p.WantExit || !bytes.Equal(stdout, p.WantStdout) {
+				t.Fatalf("%s k=%d: exit %d, stdout:\n%s\nwant exit %d, stdout:\n%s", kindName(kind), k, exit, stdout, p.WantExit, p.WantStdout)
+			}
+		}
+		t.Logf("%s: paused and resumed at %d points", kindName(kind), n)
 	}
 }
 

@@ -57,6 +57,11 @@ type emitter struct {
 	// tailDispatch, when not 0, is the dispatcher to tail-call when a
 	// rewind finds another function's frame on top (see tail.go).
 	tailDispatch uint32
+	// folds are the dispatch loops, by opener, whose br_table dispatches
+	// rewinds too (see dispatch.go); pending is the prologue waiting for
+	// its br_table.
+	folds   map[int]*dispatchLoop
+	pending *pendingFold
 }
 
 // levelState tracks a level while its arm is being written.
@@ -107,6 +112,7 @@ func (e *emitter) remap(depth uint32) uint32 {
 // (see finish).
 func (e *emitter) rewrite() error {
 	body := e.p.body
+	e.folds = e.p.dispatchLoops()
 	e.siteAt = map[int]int{}
 	for s, st := range e.p.sites {
 		if st.kind != siteSafepoint {
@@ -117,13 +123,22 @@ func (e *emitter) rewrite() error {
 	e.emit(wasm.Block(wasm.OpBlock, e.r.blockType(nil, e.r.tracker.Results())))
 	e.open(true) // $body stands for the function frame
 	e.enterLevel(-1)
-	for i := range body {
+	for i := 0; i < len(body); i++ {
 		in := body[i]
+		if e.pending != nil && i == e.pending.loop.table-1 {
+			e.dispatchThroughTable(i+1, e.pending)
+			e.pending = nil
+			i++ // the br_table is written
+			continue
+		}
 		if ls := e.levels[len(e.levels)-1]; ls.l != nil && ls.next < len(ls.l.items) && ls.l.items[ls.next].landing == i {
 			e.land(ls)
 		}
 		switch in.Op {
 		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry:
+			if d := e.folds[i]; d != nil {
+				e.enterDispatchLoop(d)
+			}
 			e.emit(in)
 			e.open(true)
 			e.enterLevel(i)
@@ -219,6 +234,10 @@ func (e *emitter) enterLevel(opener int) {
 	// Inside a loop, a rewind reloads the locals its landing needs that
 	// the loop's header does not carry (see reloadFrame).
 	reload := !isFunc && e.inLoop()
+	if d := e.folds[chain[0].l.opener]; d != nil && l.sp < 0 {
+		e.pending = &pendingFold{loop: d, chain: slices.Clone(chain), header: header, reload: reload}
+		return
+	}
 	if l.sp < 0 {
 		if segs := segments(chain); !isFunc && len(segs) == 1 {
 			// One place to go: a conditional branch, or nothing at all
@@ -228,7 +247,7 @@ func (e *emitter) enterLevel(opener int) {
 			case reload:
 				e.gget(e.r.g.State)
 				e.ifEmpty()
-				e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header, lo: segs[0].lo, hi: segs[0].hi})
+				e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header, lo: segs[0].lo, hi: segs[0].hi, clobbered: -1})
 				e.rewindBranch(wasm.Indexed(wasm.OpBr, e.depth(segs[0].target)))
 				e.end()
 			default:
@@ -244,7 +263,7 @@ func (e *emitter) enterLevel(opener int) {
 		if isFunc {
 			e.restoreAt = len(e.out)
 		}
-		e.dispatch(chain, fall, header, reload)
+		e.dispatch(chain, fall, header, reload, -1)
 		e.end()
 		e.addFallResume(chain)
 		return
@@ -285,7 +304,7 @@ func (e *emitter) enterLevel(opener int) {
 		e.ifEmpty()
 		e.call(e.r.rewoundFunc)
 		e.op(wasm.OpElse)
-		e.dispatch(chain, fall, header, reload)
+		e.dispatch(chain, fall, header, reload, -1)
 		e.end()
 	}
 	e.op(wasm.OpElse)
@@ -353,8 +372,9 @@ func segments(chain []*levelState) []segment {
 // starting at header); falling through must not: the values read would
 // meet the normal path's where the prologue ends, and the compiler would
 // keep those alive up to there, around the loop. So a rewind into the
-// first item, when it falls through, leaves before the reload.
-func (e *emitter) dispatch(chain []*levelState, fall, header int, reload bool) {
+// first item, when it falls through, leaves before the reload. clobbered
+// is a local to reload even if live at the header (-1: none).
+func (e *emitter) dispatch(chain []*levelState, fall, header int, reload bool, clobbered int) {
 	segs := segments(chain)
 	lo := chain[0].l.lo
 	if chain[len(chain)-1].l.sp >= 0 {
@@ -369,7 +389,7 @@ func (e *emitter) dispatch(chain []*levelState, fall, header int, reload bool) {
 			lo, segs = segs[0].hi+1, segs[1:]
 			defer e.end()
 		}
-		e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header, lo: segs[0].lo, hi: segs[len(segs)-1].hi})
+		e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: header, lo: segs[0].lo, hi: segs[len(segs)-1].hi, clobbered: clobbered})
 	}
 	for k := range segs {
 		if segs[k].target == fallThrough {
@@ -511,6 +531,9 @@ func (e *emitter) insertRestores(lay *frameLayout) {
 type reloadPoint struct {
 	at, header int
 	lo, hi     int
+	// clobbered is a local the way from the header changed (a dispatch
+	// loop's index), reloaded even though live at the header; -1 for none.
+	clobbered int
 }
 
 // reloadFrame returns the code that reads again, on a rewind's way from a
@@ -539,7 +562,7 @@ func (e *emitter) reloadFrame(lay *frameLayout, p reloadPoint) []wasm.Instr {
 	}
 	wanted := e.live.union(needed, len(atHeader)*64)
 	reload := lay.filter(func(l uint32, t wasm.ValType) bool {
-		return !t.IsRef() && wanted[l] && atHeader[l/64]&(1<<(l%64)) == 0
+		return !t.IsRef() && wanted[l] && (atHeader[l/64]&(1<<(l%64)) == 0 || int(l) == p.clobbered)
 	})
 	return append(code, e.r.restoreFrame(&reload, e.ptr)...)
 }

@@ -73,6 +73,7 @@ var watCases = []watCase{
 		want: []uint64{500000500000, 500000500000, 2000001}, sleeps: 21},
 	{name: "dropped_segments", file: "dropped_segments.wat", params: []uint64{0},
 		want: []uint64{49, 16}, sleeps: 2},
+	{name: "dispatch_loop", file: "dispatch_loop.wat", params: []uint64{5}, want: []uint64{0x87, 0xffffffff, 0xffffffff}, sleeps: 9},
 	{name: "dropped_segments/data", file: "dropped_segments.wat", params: []uint64{1},
 		sleeps: 2, trap: "out of bounds memory access"},
 	{name: "dropped_segments/elem", file: "dropped_segments.wat", params: []uint64{2},

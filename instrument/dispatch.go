@@ -1,0 +1,172 @@
+package instrument
+
+import "github.com/wasmsr/wasmsr/wasm"
+
+// Go compiles every function into one loop whose iterations start with a
+// br_table on a local (the resume point, PC_B), and every jump inside the
+// function sets that local to a constant and branches back to the loop:
+//
+//	loop $dispatch
+//	  block ... block
+//	    local.get $pc
+//	    br_table ...
+//	  end ... (the cases)
+//	  i32.const 12  local.set $pc  br $dispatch
+//
+// A prologue at the top of such a loop would test the state at every jump
+// of the function. Instead the rewind takes the loop's own br_table: it is
+// given two more labels, n (the old default, so that any index the program
+// could use still goes where it went) and n+1, which only a rewind uses and
+// which leads to the prologue's dispatch, placed after the br_table where
+// normal execution never goes:
+//
+//	i32.const n+1
+//	local.get $pc  i32.const n  local.get $pc  i32.const n  i32.lt_u  select
+//	global.get $state  select  local.set $pc
+//	loop $dispatch
+//	  block ... block
+//	    block $rewind
+//	      local.get $pc
+//	      br_table ... <default> $rewind <default>
+//	    end
+//	    (reload, then branch to the landing of the saved call index)
+//	  end ...
+//
+// The index is clamped to n once, where the loop is entered; a loop is
+// only taken for a dispatch loop when every jump back sets a constant
+// other than n+1. The rewind's dispatch reads the index back from the
+// frame when a landing needs it: Go also uses that local as a temporary,
+// for the table index of its indirect calls.
+
+// dispatchLoop is a loop that dispatches on a local with a br_table at the
+// top of each iteration.
+type dispatchLoop struct {
+	pc    uint32 // the local the br_table reads
+	table int    // index of the br_table in the prepared body
+	n     uint32 // its number of labels, the default aside
+}
+
+// dispatchLoops finds the loops of p whose prologue can be the loop's own
+// br_table: a loop without parameters or safepoint, whose chain of levels
+// (see level.link) has its prologue right before block openers and
+// `local.get $pc; br_table`, with no item that a rewind falls into, and
+// that every branch back to sets $pc to a constant first.
+func (p *plan) dispatchLoops() map[int]*dispatchLoop {
+	body := p.body
+	var found map[int]*dispatchLoop
+	for opener, l := range p.levels {
+		if !l.loop || l.sp >= 0 || body[opener].BlockType() != wasm.BlockEmpty {
+			continue
+		}
+		in := l
+		for in.link {
+			in = p.levels[in.items[0].start]
+		}
+		if in == nil || len(in.items) == 0 || in.items[0].atStart || in.sp >= 0 {
+			continue
+		}
+		j := in.opener + 1
+		for j < len(body) && body[j].Op == wasm.OpBlock && body[j].BlockType() == wasm.BlockEmpty {
+			j++
+		}
+		if j+1 >= len(body) || body[j].Op != wasm.OpLocalGet || body[j+1].Op != wasm.OpBrTable || j+1 >= in.items[0].landing {
+			continue
+		}
+		if found == nil {
+			found = map[int]*dispatchLoop{}
+		}
+		found[opener] = &dispatchLoop{pc: body[j].X, table: j + 1, n: uint32(len(body[j+1].Ext.Labels))}
+	}
+	if found == nil {
+		return nil
+	}
+	// Every branch to such a loop must be `i32.const c; local.set $pc; br`
+	// with c other than n+1.
+	var open []int
+	for i := range body {
+		in := &body[i]
+		switch in.Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
+			open = append(open, i)
+			continue
+		case wasm.OpEnd, wasm.OpDelegate:
+			if len(open) > 0 {
+				open = open[:len(open)-1]
+			}
+			if in.Op == wasm.OpEnd {
+				continue
+			}
+		}
+		targets := func(yield func(uint32) bool) {
+			switch in.Op {
+			case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpDelegate:
+				yield(in.X)
+			case wasm.OpBrTable:
+				for _, d := range in.Ext.Labels {
+					if !yield(d) {
+						return
+					}
+				}
+				yield(in.X)
+			case wasm.OpTryTable:
+				for _, c := range in.Ext.Catches {
+					if !yield(c.Label) {
+						return
+					}
+				}
+			}
+		}
+		for depth := range targets {
+			if int(depth) >= len(open) {
+				continue
+			}
+			d := found[open[len(open)-1-int(depth)]]
+			if d == nil {
+				continue
+			}
+			if in.Op != wasm.OpBr || i < 2 || body[i-1].Op != wasm.OpLocalSet || body[i-1].X != d.pc ||
+				body[i-2].Op != wasm.OpI32Const || uint32(int32(body[i-2].Imm)) == d.n+1 {
+				delete(found, open[len(open)-1-int(depth)])
+			}
+		}
+	}
+	return found
+}
+
+// enterDispatchLoop sets $pc where a dispatch loop is entered: clamped to
+// n when running, so that it goes where it went before, n+1 when
+// rewinding.
+func (e *emitter) enterDispatchLoop(d *dispatchLoop) {
+	e.i32(int32(d.n + 1))
+	e.get(d.pc)
+	e.i32(int32(d.n))
+	e.get(d.pc)
+	e.i32(int32(d.n))
+	e.op(wasm.OpI32LtU)
+	e.op(wasm.OpSelect)
+	e.gget(e.r.g.State)
+	e.op(wasm.OpSelect)
+	e.set(d.pc)
+}
+
+// dispatchThroughTable writes the dispatch loop's br_table (at instruction
+// i of the body, after its local.get) with the rewind's label, and after
+// it the prologue's dispatch for the chain of levels whose prologue it is.
+func (e *emitter) dispatchThroughTable(i int, pending *pendingFold) {
+	e.block(wasm.BlockEmpty) // $rewind
+	e.emit(e.p.body[i-1])    // local.get $pc
+	table := e.p.body[i]
+	relabel(&table, e.remap)
+	table.Ext.Labels = append(table.Ext.Labels, table.X, 0)
+	e.emit(table)
+	e.end()
+	e.dispatch(pending.chain, fallThrough, pending.header, pending.reload, int(pending.loop.pc))
+}
+
+// pendingFold is a dispatch loop's prologue, written at its br_table.
+type pendingFold struct {
+	loop   *dispatchLoop
+	chain  []*levelState
+	header int
+	reload bool
+}
