@@ -25,6 +25,20 @@ import "github.com/wasmsr/wasmsr/wasm"
 //
 // A rewind into A or B passes $end's level, whose prologue sends it past
 // C and the br_if straight to its landing: the condition is never saved.
+// An if without else needs only $end:
+//
+//	block $end
+//	  C; i32.eqz; br_if $end
+//	  A
+//	end
+//
+// and $end then opens where the arm holding the if starts, when nothing is
+// on the arm's stack there or before C: the code before the if moves into
+// $end unchanged. A rewind still passes $end's level, but at the top of the
+// arm, where Go's code (every bounds, nil and stack check is such an if in
+// a case of the dispatch loop, dispatch.go) links it into the chain of
+// levels whose prologue the dispatch loop's br_table is: the check that
+// $end's prologue made at every pass is gone.
 
 // splitIfs rewrites body (with origin, the original index of each
 // instruction) as above, for every if without parameters whose arms may
@@ -60,16 +74,40 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 		condStart[i] = -1
 	}
 	found := false
+	// hoistAt[a] counts the ifs whose $end opens at a, the start of their arm.
+	hoistAt := map[int]int{}
 	tr := r.tracker
 	if err := tr.Start(fn); err != nil {
 		return nil, nil, err
 	}
 	height := make([]int, n) // the level's stack height before each instruction
 	depth := make([]int, n)
+	// armStart[i] is where the arm holding instruction i starts, -1 when
+	// $end blocks cannot open there (an arm with parameters, or of a try).
+	armStart := make([]int, n)
+	arms := []int{0}
 	for i := range body {
 		frames := tr.Frames()
 		height[i] = len(tr.Stack()) - frames[len(frames)-1].Height
 		depth[i] = len(frames)
+		armStart[i] = arms[len(arms)-1]
+		if len(frames[len(frames)-1].Params) > 0 {
+			armStart[i] = -1
+		}
+		switch body[i].Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf:
+			arms = append(arms, i+1)
+		case wasm.OpTry, wasm.OpTryTable:
+			arms = append(arms, -1)
+		case wasm.OpElse:
+			arms[len(arms)-1] = i + 1
+		case wasm.OpCatch, wasm.OpCatchAll:
+			arms[len(arms)-1] = -1
+		case wasm.OpEnd, wasm.OpDelegate:
+			if len(arms) > 1 {
+				arms = arms[:len(arms)-1]
+			}
+		}
 		if err := tr.Step(i, &body[i]); err != nil {
 			return nil, nil, err
 		}
@@ -86,6 +124,9 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 			}
 			if height[j] == height[i]-1 {
 				condStart[j], found = i, true
+				if a := armStart[j]; a >= 0 && height[j] == 0 && elseOf[i] < 0 {
+					hoistAt[a]++
+				}
 				break
 			}
 		}
@@ -103,7 +144,7 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 	// extra[k] counts the output frames inside original frame k that
 	// enclose the code being written: the $then block while writing an
 	// else arm moved into it.
-	var extra []int
+	extra := []int{0} // the function's frame
 	shift := func(d uint32) uint32 {
 		out := d
 		for k := len(extra) - 1; k >= 0 && k >= len(extra)-1-int(d); k-- {
@@ -115,8 +156,34 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 	copyRange = func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			in := body[i]
+			if h := hoistAt[i]; h > 0 { // the start of an arm (each is copied once)
+				for range h {
+					emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), i)
+				}
+				extra[len(extra)-1] += h
+			}
+			if c := condStart[i]; c >= 0 && elseOf[c] < 0 {
+				// C; if A end, rewritten; then on after its end.
+				f := c
+				if armStart[i] >= 0 && height[i] == 0 {
+					extra[len(extra)-1]-- // this if's $end, opened at the arm's start
+				} else {
+					emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), f)
+				}
+				extra = append(extra, 0)
+				for k := i; k < f; k++ {
+					emit(body[k], k)
+				}
+				emit(wasm.Plain(wasm.OpI32Eqz), f)
+				emit(wasm.Indexed(wasm.OpBrIf, 0), f)
+				copyRange(f+1, end[f])
+				extra = extra[:len(extra)-1]
+				emit(wasm.Plain(wasm.OpEnd), end[f])
+				i = end[f]
+				continue
+			}
 			if c := condStart[i]; c >= 0 {
-				// C; if ... end, rewritten; then on after its end.
+				// C; if ... else ... end, rewritten; then on after its end.
 				f := c
 				emit(wasm.Block(wasm.OpBlock, body[f].BlockType()), f)
 				emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), f)

@@ -74,6 +74,7 @@ var watCases = []watCase{
 	{name: "dropped_segments", file: "dropped_segments.wat", params: []uint64{0},
 		want: []uint64{49, 16}, sleeps: 2},
 	{name: "dispatch_loop", file: "dispatch_loop.wat", params: []uint64{5}, want: []uint64{0x87, 0xffffffff, 0xffffffff}, sleeps: 9},
+	{name: "hoisted_if", file: "hoisted_if.wat", params: []uint64{5}, want: []uint64{0x3f0, 0x32}, sleeps: 44},
 	{name: "dropped_segments/data", file: "dropped_segments.wat", params: []uint64{1},
 		sleeps: 2, trap: "out of bounds memory access"},
 	{name: "dropped_segments/elem", file: "dropped_segments.wat", params: []uint64{2},
