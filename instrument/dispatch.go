@@ -44,44 +44,37 @@ type dispatchLoop struct {
 	pc    uint32 // the local the br_table reads
 	table int    // index of the br_table in the prepared body
 	n     uint32 // its number of labels, the default aside
+	// backward are the branches back to the loop that go to a case at or
+	// before their own: with a safepoint, only they check for a pause.
+	backward map[int]bool
+	frame    int // the loop's output frame, once written
 }
 
-// dispatchLoops finds the loops of p whose prologue can be the loop's own
-// br_table: a loop without parameters or safepoint, whose chain of levels
-// (see level.link) has its prologue right before block openers and
-// `local.get $pc; br_table`, with no item that a rewind falls into, and
-// that every branch back to sets $pc to a constant first.
-func (p *plan) dispatchLoops() map[int]*dispatchLoop {
-	body := p.body
+// dispatchShaped finds the loops of body that start with block openers and
+// `local.get $pc; br_table`, without parameters, such that every branch
+// back to them is `i32.const c; local.set $pc; br` with c other than n+1.
+func dispatchShaped(body []wasm.Instr) map[int]*dispatchLoop {
 	var found map[int]*dispatchLoop
-	for opener, l := range p.levels {
-		if !l.loop || l.sp >= 0 || body[opener].BlockType() != wasm.BlockEmpty {
+	for i := range body {
+		if body[i].Op != wasm.OpLoop || body[i].BlockType() != wasm.BlockEmpty {
 			continue
 		}
-		in := l
-		for in.link {
-			in = p.levels[in.items[0].start]
-		}
-		if in == nil || len(in.items) == 0 || in.items[0].atStart || in.sp >= 0 {
-			continue
-		}
-		j := in.opener + 1
+		j := i + 1
 		for j < len(body) && body[j].Op == wasm.OpBlock && body[j].BlockType() == wasm.BlockEmpty {
 			j++
 		}
-		if j+1 >= len(body) || body[j].Op != wasm.OpLocalGet || body[j+1].Op != wasm.OpBrTable || j+1 >= in.items[0].landing {
+		if j+1 >= len(body) || body[j].Op != wasm.OpLocalGet || body[j+1].Op != wasm.OpBrTable {
 			continue
 		}
 		if found == nil {
 			found = map[int]*dispatchLoop{}
 		}
-		found[opener] = &dispatchLoop{pc: body[j].X, table: j + 1, n: uint32(len(body[j+1].Ext.Labels))}
+		found[i] = &dispatchLoop{pc: body[j].X, table: j + 1, n: uint32(len(body[j+1].Ext.Labels)), backward: map[int]bool{}}
 	}
 	if found == nil {
 		return nil
 	}
-	// Every branch to such a loop must be `i32.const c; local.set $pc; br`
-	// with c other than n+1.
+	end := matchStructure(body).end
 	var open []int
 	for i := range body {
 		in := &body[i]
@@ -120,15 +113,70 @@ func (p *plan) dispatchLoops() map[int]*dispatchLoop {
 			if int(depth) >= len(open) {
 				continue
 			}
-			d := found[open[len(open)-1-int(depth)]]
+			loop := open[len(open)-1-int(depth)]
+			d := found[loop]
 			if d == nil {
 				continue
 			}
 			if in.Op != wasm.OpBr || i < 2 || body[i-1].Op != wasm.OpLocalSet || body[i-1].X != d.pc ||
 				body[i-2].Op != wasm.OpI32Const || uint32(int32(body[i-2].Imm)) == d.n+1 {
-				delete(found, open[len(open)-1-int(depth)])
+				delete(found, loop)
+				continue
+			}
+			// Where the case the branch goes to starts: after the end of
+			// the block the br_table's label for c names, or the loop's
+			// start for a label naming the loop itself.
+			table := &body[d.table]
+			c := uint32(int32(body[i-2].Imm))
+			label := table.X
+			if c < d.n {
+				label = table.Ext.Labels[c]
+			}
+			blocks := d.table - 1 - (loop + 1)
+			caseStart := loop + 1
+			if int(label) < blocks {
+				caseStart = end[d.table-2-int(label)] + 1
+			} else if int(label) > blocks {
+				continue // leaves the loop: never taken from here
+			}
+			if caseStart <= i {
+				d.backward[i] = true
 			}
 		}
+	}
+	return found
+}
+
+// dispatchLoops returns the dispatch-shaped loops of p whose prologue the
+// br_table can be: the chain of levels (see level.link) from the loop's
+// has its prologue right before the block openers and the br_table, and
+// no item that a rewind falls into. A loop with a safepoint was linked to
+// its first item in the hope of this (buildPlan); when it fails, it is
+// unlinked to have its prologue at the top as usual.
+func (p *plan) dispatchLoops() map[int]*dispatchLoop {
+	var found map[int]*dispatchLoop
+	for opener, d := range p.shaped {
+		l := p.levels[opener]
+		if l == nil {
+			continue
+		}
+		in := l
+		for in.link {
+			in = p.levels[in.items[0].start]
+		}
+		j := in.opener + 1
+		for j < d.table-1 && p.body[j].Op == wasm.OpBlock {
+			j++
+		}
+		if len(in.items) == 0 || in.items[0].atStart || j != d.table-1 || d.table >= in.items[0].landing ||
+			in != l && in.sp >= 0 {
+			l.link = l.link && l.sp < 0
+			continue
+		}
+		if found == nil {
+			found = map[int]*dispatchLoop{}
+		}
+		found[opener] = d
 	}
 	return found
 }
@@ -160,7 +208,33 @@ func (e *emitter) dispatchThroughTable(i int, pending *pendingFold) {
 	table.Ext.Labels = append(table.Ext.Labels, table.X, 0)
 	e.emit(table)
 	e.end()
+	if sp := pending.chain[0].l.sp; sp >= 0 {
+		// Resuming at the loop's safepoint: go round again from the saved $pc.
+		e.get(e.ci)
+		e.i32(int32(sp))
+		e.op(wasm.OpI32Eq)
+		e.ifEmpty()
+		e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: pending.header, lo: sp, hi: sp, clobbered: int(pending.loop.pc)})
+		e.call(e.r.rewoundFunc)
+		e.rewindBranch(wasm.Indexed(wasm.OpBr, e.depth(pending.loop.frame)))
+		e.end()
+	}
 	e.dispatch(pending.chain, fallThrough, pending.header, pending.reload, int(pending.loop.pc))
+}
+
+// backEdgeSafepoint checks for a pause before a branch back to a dispatch
+// loop with safepoint sp: a rewind comes back to the loop's top, with the
+// index the branch set.
+func (e *emitter) backEdgeSafepoint(sp int) {
+	e.gget(e.r.g.Request)
+	e.ifEmpty()
+	e.call(e.r.pauseFunc)
+	e.ifEmpty()
+	e.i32(int32(sp))
+	e.br(0)
+	e.unwindBranches = append(e.unwindBranches, unwindBranch{at: len(e.out) - 1, site: sp})
+	e.end()
+	e.end()
 }
 
 // pendingFold is a dispatch loop's prologue, written at its br_table.

@@ -62,6 +62,9 @@ type emitter struct {
 	// its br_table.
 	folds   map[int]*dispatchLoop
 	pending *pendingFold
+	// backEdges are the branches back to a dispatch loop with a
+	// safepoint that check for a pause, with the safepoint's site.
+	backEdges map[int]int
 }
 
 // levelState tracks a level while its arm is being written.
@@ -113,6 +116,13 @@ func (e *emitter) remap(depth uint32) uint32 {
 func (e *emitter) rewrite() error {
 	body := e.p.body
 	e.folds = e.p.dispatchLoops()
+	for opener, d := range e.folds {
+		if sp := e.p.levels[opener].sp; sp >= 0 {
+			for b := range d.backward {
+				e.backEdges[b] = sp
+			}
+		}
+	}
 	e.siteAt = map[int]int{}
 	for s, st := range e.p.sites {
 		if st.kind != siteSafepoint {
@@ -136,11 +146,15 @@ func (e *emitter) rewrite() error {
 		}
 		switch in.Op {
 		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry:
-			if d := e.folds[i]; d != nil {
+			d := e.folds[i]
+			if d != nil {
 				e.enterDispatchLoop(d)
 			}
 			e.emit(in)
 			e.open(true)
+			if d != nil {
+				d.frame = e.frames - 1
+			}
 			e.enterLevel(i)
 		case wasm.OpTryTable:
 			relabel(&in, e.remap)
@@ -171,6 +185,9 @@ func (e *emitter) rewrite() error {
 			relabel(&in, e.remap)
 			e.emit(in)
 		case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpRethrow, wasm.OpBrTable:
+			if sp, ok := e.backEdges[i]; ok {
+				e.backEdgeSafepoint(sp)
+			}
 			relabel(&in, e.remap)
 			e.emit(in)
 		default:
@@ -234,8 +251,11 @@ func (e *emitter) enterLevel(opener int) {
 	// Inside a loop, a rewind reloads the locals its landing needs that
 	// the loop's header does not carry (see reloadFrame).
 	reload := !isFunc && e.inLoop()
-	if d := e.folds[chain[0].l.opener]; d != nil && l.sp < 0 {
+	if d := e.folds[chain[0].l.opener]; d != nil {
 		e.pending = &pendingFold{loop: d, chain: slices.Clone(chain), header: header, reload: reload}
+		if sp := chain[0].l.sp; sp >= 0 {
+			e.addResume(sp, sp)
+		}
 		return
 	}
 	if l.sp < 0 {
@@ -377,7 +397,7 @@ func segments(chain []*levelState) []segment {
 func (e *emitter) dispatch(chain []*levelState, fall, header int, reload bool, clobbered int) {
 	segs := segments(chain)
 	lo := chain[0].l.lo
-	if chain[len(chain)-1].l.sp >= 0 {
+	if chain[0].l.sp >= 0 || chain[len(chain)-1].l.sp >= 0 {
 		lo++ // the safepoint was handled before
 	}
 	if reload && (segs[0].target != fallThrough || len(segs) > 1) {

@@ -83,12 +83,15 @@ type plan struct {
 	body   []wasm.Instr
 	sites  []site
 	levels map[int]*level // by opener
+	// shaped are the loops shaped like Go's dispatch loops, by opener
+	// (see dispatch.go).
+	shaped map[int]*dispatchLoop
 }
 
 // buildPlan walks a prepared body with the type tracker and finds its
 // levels, items and sites.
 func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan, error) {
-	p := &plan{fn: fn, body: body, levels: map[int]*level{}}
+	p := &plan{fn: fn, body: body, levels: map[int]*level{}, shaped: dispatchShaped(body)}
 	a := r.a
 
 	// open is one structure being walked.
@@ -227,10 +230,12 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 			// A loop is never linked: its prologue runs at every
 			// iteration, and what a chain's prologue sets while rewinding
 			// (the frame restore of the function's) would meet the
-			// normal path's values at every iteration.
+			// normal path's values at every iteration. A level with a
+			// safepoint is not either, but for a dispatch loop's, whose
+			// safepoint its chain's prologue handles (dispatch.go).
 			switch body[first.start].Op {
 			case wasm.OpBlock, wasm.OpTry, wasm.OpTryTable:
-				l.link = l.sp < 0 && first.landing == first.start
+				l.link = (l.sp < 0 || p.shaped[l.opener] != nil) && first.landing == first.start
 			}
 		}
 		l.lo, l.hi = l.sp, l.sp
