@@ -148,7 +148,7 @@ func (e *emitter) rewrite() error {
 		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry:
 			d := e.folds[i]
 			if d != nil {
-				e.enterDispatchLoop(d)
+				e.enterDispatchLoop(d, e.p.levels[i])
 			}
 			e.emit(in)
 			e.open(true)

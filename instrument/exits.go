@@ -39,13 +39,16 @@ type unwindBranch struct {
 	site int
 }
 
-// resumePoint is where a rewind arrives, on its way to the sites lo..hi.
+// resumePoint is where a rewind arrives, on its way to the sites lo..hi;
+// skip is a local live there that the rewind sets itself before reading
+// it (-1: none).
 type resumePoint struct {
 	pos, lo, hi int
+	skip        int
 }
 
 func (e *emitter) addResume(lo, hi int) {
-	e.resume = append(e.resume, resumePoint{pos: len(e.out), lo: lo, hi: hi})
+	e.resume = append(e.resume, resumePoint{pos: len(e.out), lo: lo, hi: hi, skip: -1})
 }
 
 // addFallResume records the end of a prologue as the resume point of the
@@ -124,7 +127,7 @@ func (e *emitter) liveAtSites() [][]uint64 {
 	}
 	live := make([][]uint64, len(e.p.sites))
 	for _, p := range e.resume {
-		in := e.live.at(p.pos)
+		in := e.live.atResume(p)
 		for s := max(p.lo, 0); s <= p.hi && s < len(live); s++ {
 			if live[s] == nil {
 				live[s] = slices.Clone(in)

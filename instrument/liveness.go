@@ -2,6 +2,7 @@ package instrument
 
 import (
 	"math/bits"
+	"slices"
 
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -16,11 +17,21 @@ type liveSets struct {
 // at returns the bitset of the locals live before instruction i.
 func (lv *liveSets) at(i int) []uint64 { return lv.liveIn[i*lv.words : (i+1)*lv.words] }
 
-// union returns the locals live at any of the given points.
+// atResume returns the locals a rewind needs at resume point p: those
+// live there, but the one the rewind sets itself on its way (p.skip).
+func (lv *liveSets) atResume(p resumePoint) []uint64 {
+	live := slices.Clone(lv.at(p.pos))
+	if p.skip >= 0 {
+		live[p.skip/64] &^= 1 << (p.skip % 64)
+	}
+	return live
+}
+
+// union returns the locals a rewind needs at any of the given points.
 func (lv *liveSets) union(points []resumePoint, numLocals int) []bool {
 	live := make([]bool, numLocals)
 	for _, p := range points {
-		for w, v := range lv.at(p.pos) {
+		for w, v := range lv.atResume(p) {
 			for v != 0 {
 				b := bits.TrailingZeros64(v)
 				live[w*64+b] = true
