@@ -15,28 +15,26 @@ import "github.com/wasmsr/wasmsr/wasm"
 //
 // A prologue at the top of such a loop would test the state at every jump
 // of the function. Instead the rewind takes the loop's own br_table: it is
-// given two more labels, n (the old default, so that any index the program
-// could use still goes where it went) and n+1, which only a rewind uses and
-// which leads to the prologue's dispatch, placed after the br_table where
-// normal execution never goes:
+// given one more label, for index n, that leads to the prologue's
+// dispatch, placed after the br_table where nothing else goes; the index
+// is set to n where the loop is entered while rewinding. An index n that
+// the program itself uses (any index n or more went to the default) finds
+// the state normal there and goes on to the default:
 //
-//	i32.const n+1
-//	local.get $pc  i32.const n  local.get $pc  i32.const n  i32.lt_u  select
-//	global.get $state  select  local.set $pc
+//	i32.const n  local.get $pc  global.get $state  select  local.set $pc
 //	loop $dispatch
 //	  block ... block
 //	    block $rewind
 //	      local.get $pc
-//	      br_table ... <default> $rewind <default>
+//	      br_table ... $rewind <default>
 //	    end
+//	    global.get $state  i32.eqz  br_if <default>
 //	    (reload, then branch to the landing of the saved call index)
 //	  end ...
 //
-// The index is clamped to n once, where the loop is entered; a loop is
-// only taken for a dispatch loop when every jump back sets a constant
-// other than n+1. The rewind's dispatch reads the index back from the
-// frame when a landing needs it: Go also uses that local as a temporary,
-// for the table index of its indirect calls.
+// The rewind's dispatch reads the index back from the frame when a landing
+// needs it: Go also uses that local as a temporary, for the table index of
+// its indirect calls.
 
 // dispatchLoop is a loop that dispatches on a local with a br_table at the
 // top of each iteration.
@@ -52,7 +50,8 @@ type dispatchLoop struct {
 
 // dispatchShaped finds the loops of body that start with block openers and
 // `local.get $pc; br_table`, without parameters, such that every branch
-// back to them is `i32.const c; local.set $pc; br` with c other than n+1.
+// back to them is `i32.const c; local.set $pc; br`, which tells the case
+// it goes to.
 func dispatchShaped(body []wasm.Instr) map[int]*dispatchLoop {
 	var found map[int]*dispatchLoop
 	for i := range body {
@@ -119,7 +118,7 @@ func dispatchShaped(body []wasm.Instr) map[int]*dispatchLoop {
 				continue
 			}
 			if in.Op != wasm.OpBr || i < 2 || body[i-1].Op != wasm.OpLocalSet || body[i-1].X != d.pc ||
-				body[i-2].Op != wasm.OpI32Const || uint32(int32(body[i-2].Imm)) == d.n+1 {
+				body[i-2].Op != wasm.OpI32Const {
 				delete(found, loop)
 				continue
 			}
@@ -181,9 +180,8 @@ func (p *plan) dispatchLoops() map[int]*dispatchLoop {
 	return found
 }
 
-// enterDispatchLoop sets $pc where a dispatch loop (whose level is l) is
-// entered: clamped to n when running, so that it goes where it went
-// before, n+1 when rewinding. A rewind into the loop thus ignores the
+// enterDispatchLoop sets $pc to n where a dispatch loop (whose level is l)
+// is entered while rewinding. A rewind into the loop thus ignores the
 // value $pc has at the resume points on its way there, which therefore
 // need not save it, unless a rewind into a site outside the loop passes
 // them, or reads $pc there (pushing it again before a structure): else
@@ -199,13 +197,8 @@ func (e *emitter) enterDispatchLoop(d *dispatchLoop, l *level) {
 		}
 		p.skip = int(d.pc)
 	}
-	e.i32(int32(d.n + 1))
-	e.get(d.pc)
 	e.i32(int32(d.n))
 	e.get(d.pc)
-	e.i32(int32(d.n))
-	e.op(wasm.OpI32LtU)
-	e.op(wasm.OpSelect)
 	e.gget(e.r.g.State)
 	e.op(wasm.OpSelect)
 	e.set(d.pc)
@@ -219,9 +212,12 @@ func (e *emitter) dispatchThroughTable(i int, pending *pendingFold) {
 	e.emit(e.p.body[i-1])    // local.get $pc
 	table := e.p.body[i]
 	relabel(&table, e.remap)
-	table.Ext.Labels = append(table.Ext.Labels, table.X, 0)
+	table.Ext.Labels = append(table.Ext.Labels, 0)
 	e.emit(table)
 	e.end()
+	e.gget(e.r.g.State)
+	e.op(wasm.OpI32Eqz)
+	e.emit(wasm.Indexed(wasm.OpBrIf, e.remap(e.p.body[i].X))) // the program's own index n
 	if sp := pending.chain[0].l.sp; sp >= 0 {
 		// Resuming at the loop's safepoint: go round again from the saved $pc.
 		e.get(e.ci)
