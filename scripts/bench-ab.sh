@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# bench-ab.sh compares the run-time cost of two versions of the rewrite on
+# gofmt, in paired rounds: each round runs the original, then the module
+# each version made, and divides. This machine type's speed drifts by up to
+# 20 % within an hour, which moves a single run's overhead by 5 to 10
+# points; ratios taken within one round cancel most of the drift, and the
+# median over rounds resolves a point or two.
+#
+#   scripts/bench-ab.sh REV_A REV_B [WASMSR_INSTRUMENT_FLAGS...]
+#
+# REV_A and REV_B are git revisions, or "." for the working tree. Extra
+# arguments go to `wasmsr instrument` (for example --safepoints=calls).
+# Environment: AB_ROUNDS (default 8). It prints, for each version, the
+# module's size and the quartiles of its run time over the original's in
+# the same round; intermediate files go to build/bench-ab/.
+set -euo pipefail
+
+if [ $# -lt 2 ]; then
+	echo "usage: scripts/bench-ab.sh REV_A REV_B [instrument flags...]" >&2
+	exit 2
+fi
+cd "$(dirname "$0")/.."
+A=$1 B=$2
+shift 2
+ROUNDS=${AB_ROUNDS:-8}
+OUT=build/bench-ab
+GOFMT=build/testdata/go/gofmt.wasm
+ENGINE_DIR="$(go list -m -f '{{.Dir}}' github.com/tetratelabs/wazero)/internal/engine"
+
+log() { echo "bench-ab: $*" >&2; }
+
+[ -f "$GOFMT" ] || make testdata >&2
+mkdir -p "$OUT/cache"
+go build -o "$OUT/runwasm" ./internal/bench/cmd/runwasm
+
+# build NAME REV: the wasmsr command of revision REV, as $OUT/wasmsr-NAME.
+build() {
+	local name=$1 rev=$2
+	if [ "$rev" = . ]; then
+		go build -o "$OUT/wasmsr-$name" ./cmd/wasmsr
+		return
+	fi
+	local tree="$OUT/tree-$name"
+	rm -rf "$tree"
+	mkdir -p "$tree"
+	git archive "$rev" | tar -x -C "$tree"
+	(cd "$tree" && go build -o "../wasmsr-$name" ./cmd/wasmsr)
+	rm -rf "$tree"
+}
+
+cp "$GOFMT" "$OUT/original.wasm"
+for v in a b; do
+	rev=$A
+	[ $v = b ] && rev=$B
+	log "building $v ($rev) and instrumenting gofmt"
+	build $v "$rev"
+	"$OUT/wasmsr-$v" instrument "$GOFMT" -o "$OUT/$v.wasm" "$@" 2>"$OUT/$v.log"
+done
+
+# run MODULE: wall seconds of gofmt -l over wazero's internal/engine.
+run() {
+	"$OUT/runwasm" -cachedir "$OUT/cache" -times "$OUT/times" -mount "$ENGINE_DIR:/src:ro" "$OUT/$1.wasm" -l /src >/dev/null
+	cut -d' ' -f1 "$OUT/times"
+}
+for m in original a b; do run $m >/dev/null; done # compile into the cache
+
+declare -A ratios
+for ((r = 1; r <= ROUNDS; r++)); do
+	log "round $r of $ROUNDS"
+	base=$(run original)
+	for v in a b; do
+		ratios[$v]+=" $(awk -v t="$(run $v)" -v b="$base" 'BEGIN {print t / b}')"
+	done
+done
+
+echo "gofmt -l, $ROUNDS paired rounds; instrument flags: ${*:-(defaults)}"
+echo "| version | revision | size | overhead: lower quartile | median | upper quartile |"
+echo "|---|---|---:|---:|---:|---:|"
+for v in a b; do
+	rev=$A
+	[ $v = b ] && rev=$B
+	printf '| %s | %s | %d |' $v "$rev" "$(stat -c %s "$OUT/$v.wasm")"
+	printf '%s\n' ${ratios[$v]} | sort -g | awk '{r[NR] = $1}
+		END {
+			q = int((NR + 3) / 4); m = int((NR + 1) / 2); u = NR + 1 - q
+			printf " %+.1f %% | %+.1f %% | %+.1f %% |\n", 100 * (r[q] - 1), 100 * (r[m] - 1), 100 * (r[u] - 1)
+		}'
+done
