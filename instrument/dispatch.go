@@ -89,26 +89,8 @@ func dispatchShaped(body []wasm.Instr) map[int]*dispatchLoop {
 				continue
 			}
 		}
-		targets := func(yield func(uint32) bool) {
-			switch in.Op {
-			case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpDelegate:
-				yield(in.X)
-			case wasm.OpBrTable:
-				for _, d := range in.Ext.Labels {
-					if !yield(d) {
-						return
-					}
-				}
-				yield(in.X)
-			case wasm.OpTryTable:
-				for _, c := range in.Ext.Catches {
-					if !yield(c.Label) {
-						return
-					}
-				}
-			}
-		}
-		for depth := range targets {
+		for ref := range labels(in) {
+			depth := *ref
 			if int(depth) >= len(open) {
 				continue
 			}
@@ -192,10 +174,9 @@ func (p *plan) dispatchLoops() map[int]*dispatchLoop {
 func (e *emitter) enterDispatchLoop(d *dispatchLoop, l *level) {
 	for k := range e.resume {
 		p := &e.resume[k]
-		if l.sp >= 0 || p.lo < l.lo || p.hi > l.hi || readsLocal(e.out[p.pos:], d.pc) {
-			continue
+		if l.sp < 0 && p.lo >= l.lo && p.hi <= l.hi && !readsLocal(e.out[p.pos:], d.pc) {
+			p.skip = int(d.pc)
 		}
-		p.skip = int(d.pc)
 	}
 	e.i32(int32(d.n))
 	e.get(d.pc)

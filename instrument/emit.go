@@ -116,6 +116,7 @@ func (e *emitter) remap(depth uint32) uint32 {
 func (e *emitter) rewrite() error {
 	body := e.p.body
 	e.folds = e.p.dispatchLoops()
+	e.backEdges = map[int]int{}
 	for opener, d := range e.folds {
 		if sp := e.p.levels[opener].sp; sp >= 0 {
 			for b := range d.backward {

@@ -74,8 +74,10 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 		condStart[i] = -1
 	}
 	found := false
-	// hoistAt[a] counts the ifs whose $end opens at a, the start of their arm.
+	// hoistAt[a] counts the ifs whose $end opens at a, the start of their
+	// arm; hoisted holds those ifs.
 	hoistAt := map[int]int{}
+	hoisted := map[int]bool{}
 	tr := r.tracker
 	if err := tr.Start(fn); err != nil {
 		return nil, nil, err
@@ -126,6 +128,7 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 				condStart[j], found = i, true
 				if a := armStart[j]; a >= 0 && height[j] == 0 && elseOf[i] < 0 {
 					hoistAt[a]++
+					hoisted[i] = true
 				}
 				break
 			}
@@ -165,7 +168,7 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 			if c := condStart[i]; c >= 0 && elseOf[c] < 0 {
 				// C; if A end, rewritten; then on after its end.
 				f := c
-				if armStart[i] >= 0 && height[i] == 0 {
+				if hoisted[f] {
 					extra[len(extra)-1]-- // this if's $end, opened at the arm's start
 				} else {
 					emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), f)

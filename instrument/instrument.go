@@ -197,7 +197,7 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 		all = append(all, t)
 		return uint32(len(all) - 1)
 	}
-	e := &emitter{r: r, p: p, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}, rewindOnly: map[int]bool{}, backEdges: map[int]int{}}
+	e := &emitter{r: r, p: p, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}, rewindOnly: map[int]bool{}}
 	if tails {
 		e.tailDispatch = r.tailDispatcher(r.tracker.Results())
 	}

@@ -2,6 +2,7 @@ package instrument
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 
 	"github.com/wasmsr/wasmsr/wasm"
@@ -282,19 +283,36 @@ func straight(in *wasm.Instr) bool {
 // Other instructions are left alone.
 func relabel(in *wasm.Instr, f func(uint32) uint32) {
 	switch in.Op {
-	case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpRethrow, wasm.OpDelegate:
-		in.X = f(in.X)
 	case wasm.OpBrTable:
-		labels := make([]uint32, len(in.Ext.Labels))
-		for k, l := range in.Ext.Labels {
-			labels[k] = f(l)
-		}
-		in.Ext = &wasm.Extra{Labels: labels}
-		in.X = f(in.X)
+		in.Ext = &wasm.Extra{Labels: slices.Clone(in.Ext.Labels)}
 	case wasm.OpTryTable:
-		in.Ext = &wasm.Extra{Catches: append([]wasm.Catch(nil), in.Ext.Catches...)}
-		for k := range in.Ext.Catches {
-			in.Ext.Catches[k].Label = f(in.Ext.Catches[k].Label)
+		in.Ext = &wasm.Extra{Catches: slices.Clone(in.Ext.Catches)}
+	}
+	for l := range labels(in) {
+		*l = f(*l)
+	}
+}
+
+// labels yields the labels of a branching instruction, of a try_table's
+// catches and of a delegate, in place.
+func labels(in *wasm.Instr) iter.Seq[*uint32] {
+	return func(yield func(*uint32) bool) {
+		switch in.Op {
+		case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpRethrow, wasm.OpDelegate:
+			yield(&in.X)
+		case wasm.OpBrTable:
+			for k := range in.Ext.Labels {
+				if !yield(&in.Ext.Labels[k]) {
+					return
+				}
+			}
+			yield(&in.X)
+		case wasm.OpTryTable:
+			for k := range in.Ext.Catches {
+				if !yield(&in.Ext.Catches[k].Label) {
+					return
+				}
+			}
 		}
 	}
 }
