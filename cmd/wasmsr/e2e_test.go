@@ -1094,6 +1094,34 @@ func TestFirstStdinOncePerProcess(t *testing.T) {
 	sameBytes(t, "stdout of the three processes", []byte(stdout.String()), []byte(ref))
 }
 
+// waitIdle waits until process pid has used no CPU time for a while: a
+// program that has printed a prompt is then blocked in its read, not still
+// on its way there (which a loaded machine can stretch to milliseconds).
+func waitIdle(t *testing.T, pid int) {
+	t.Helper()
+	cpu := func() string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// utime and stime: the 12th and 13th fields after the command's ")".
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		return f[11] + " " + f[12]
+	}
+	last, still := cpu(), 0
+	for deadline := time.Now().Add(10 * time.Second); still < 5 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		if now := cpu(); now == last {
+			still++
+		} else {
+			last, still = now, 0
+		}
+	}
+	if still < 5 {
+		t.Fatalf("process %d never went idle", pid)
+	}
+}
+
 // TestSnapshotOnSignal sends SIGUSR1 to a job waiting for input: it
 // snapshots and goes on (its blocked read is re-issued), ends with exit 0
 // and the uninterrupted run's output, and the snapshot resumes in another
@@ -1123,7 +1151,9 @@ func TestSnapshotOnSignal(t *testing.T) {
 	if line, err := stdout.ReadString('\n'); err != nil || line != echoBanner {
 		t.Fatalf("first line %q (%v), want %q", line, err, echoBanner)
 	}
-	// The program now waits for input.
+	// The program has written its banner; the signal must find it in the
+	// read that follows, not on its way there.
+	waitIdle(t, cmd.Process.Pid)
 	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
