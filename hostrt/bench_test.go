@@ -284,7 +284,7 @@ func BenchmarkRestoreGofmt(b *testing.B) {
 					}
 					defer cache.Close(ctx)
 				}
-				loaded, err := Load(path, "")
+				loaded, err := Load(path, LoadOptions{})
 				if err != nil {
 					b.Fatal(err)
 				}

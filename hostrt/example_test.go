@@ -72,11 +72,9 @@ func Example() {
 	if err := snapshot.NewEncoder().Encode(&file, snap); err != nil {
 		log.Fatal(err)
 	}
-	limit, err := hostrt.MemoryLimit(module) // bounds what decoding may allocate
-	if err != nil {
-		log.Fatal(err)
-	}
-	decoded, err := snapshot.Decode(file.Bytes(), snapshot.Limits{MaxMemory: limit})
+	// Checked whole, then decoded within what the module and the host
+	// allow; the memory is read from the buffer as the job is restored.
+	decoded, err := hostrt.OpenSnapshot(bytes.NewReader(file.Bytes()), int64(file.Len()), module, hostrt.ReadOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -155,10 +153,11 @@ func ExampleLoad() {
 	r := <-ran
 	fmt.Printf("exit %d (%v), stdout %q\n", r.exit, r.err, stdout.String())
 
-	loaded, err := hostrt.Load(dir, "")
+	loaded, err := hostrt.Load(dir, hostrt.LoadOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer loaded.Close()
 	fmt.Printf("newest: snapshot %d (%s), module found: %v\n",
 		loaded.Snapshot.Meta.Seq, loaded.Snapshot.Meta.Reason, loaded.ModulePath == modulePath)
 

@@ -17,12 +17,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
@@ -62,6 +64,10 @@ type Config struct {
 	TruncateOutput bool
 	// Clock overrides the WASI clocks (tests).
 	Clock wasip1.Clock
+	// MaxMemory is the most memory the program may have, in bytes (0:
+	// DefaultMaxMemory()): its memory.grow fails beyond it, a module that
+	// needs more to start is refused, and so is a snapshot that holds more.
+	MaxMemory uint64
 	// OnStdin, when not nil, is called on the program's goroutine before
 	// each WASI call that reads from stdin or waits for it to be readable
 	// (fd_read of the stdin descriptor, poll_oneoff subscribing to it for
@@ -141,9 +147,27 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 		return nil, err
 	}
 	var state *wasip1.State
+	if j.cfg.MaxMemory == 0 {
+		j.cfg.MaxMemory = DefaultMaxMemory()
+	}
+	limits, err := SnapshotLimits(cfg.Module, j.cfg.MaxMemory)
+	if err != nil {
+		return nil, err
+	}
+	if limits.MinMemory > j.cfg.MaxMemory {
+		return nil, fmt.Errorf("the module needs %s of memory to start, more than the %s it may have", snapshot.FormatBytes(int64(limits.MinMemory)), snapshot.FormatBytes(int64(j.cfg.MaxMemory)))
+	}
 	if snap != nil {
 		if snap.ModuleSHA256 != j.hash {
 			return nil, fmt.Errorf("the snapshot belongs to another module (sha256 %x, this one is %x)", snap.ModuleSHA256[:8], j.hash[:8])
+		}
+		// A job only ever calls _start: a snapshot paused in another
+		// export was not taken by a job.
+		if snap.Instance.Export != "_start" {
+			return nil, fmt.Errorf("snapshot: the program is paused in %q, not in _start", snap.Instance.Export)
+		}
+		if size := snap.MemorySize(); size > j.cfg.MaxMemory {
+			return nil, fmt.Errorf("snapshot: a memory of %s, more than the %s the program may have", snapshot.FormatBytes(int64(size)), snapshot.FormatBytes(int64(j.cfg.MaxMemory)))
 		}
 		state = &wasip1.State{}
 		if err := state.UnmarshalBinary(snap.WASI); err != nil {
@@ -183,7 +207,10 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 	if err != nil {
 		return nil, err
 	}
-	if j.mod, err = j.rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions()); err != nil {
+	// The memory allocator is the instance's: later calls need no context
+	// for it.
+	withMemory := experimental.WithMemoryAllocator(ctx, memoryAllocator{limit: j.cfg.MaxMemory})
+	if j.mod, err = j.rt.InstantiateModule(withMemory, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions()); err != nil {
 		return nil, err
 	}
 	if j.mod.ExportedFunction("_start") == nil {
@@ -193,7 +220,7 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 		return nil, err
 	}
 	if snap != nil {
-		if err := j.u.Restore(ctx, snap.Instance); err != nil {
+		if err := j.u.Restore(ctx, snap.Instance, snap.Memory()); err != nil {
 			return nil, fmt.Errorf("snapshot: %w", err)
 		}
 		j.seq = snap.Meta.Seq
@@ -243,11 +270,44 @@ func (j *Job) Run(ctx context.Context) (exitCode uint32, err error) {
 		return exit.ExitCode(), nil
 	case err != nil:
 		j.finish(ErrNotRunning)
-		return 0, err
+		return 0, oneLine(err)
 	}
 	j.finish(ErrNotRunning)
 	return 0, nil
 }
+
+// oneLine makes a trap's error one line: wazero's message is followed by
+// the wasm stack trace, a frame a line (and with DWARF, a source line
+// under each); the line keeps the innermost frames' names.
+func oneLine(err error) error {
+	msg, trace, ok := strings.Cut(err.Error(), "\nwasm stack trace:\n")
+	if !ok {
+		if first, _, multi := strings.Cut(err.Error(), "\n"); multi {
+			return errors.New(first)
+		}
+		return err
+	}
+	var frames []string
+	for _, line := range strings.Split(trace, "\n") {
+		if !strings.HasPrefix(line, "\t") || strings.HasPrefix(line, "\t\t") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(line, "\t"), "."), "(")
+		if len(frames) == maxTraceFrames {
+			frames = append(frames, "...")
+			break
+		}
+		frames = append(frames, name)
+	}
+	if len(frames) == 0 {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s (in %s)", msg, strings.Join(frames, " < "))
+}
+
+// maxTraceFrames is how many frames of a trap's stack trace its one-line
+// error names.
+const maxTraceFrames = 4
 
 // finish fails the requests still pending when the program ends.
 func (j *Job) finish(err error) {

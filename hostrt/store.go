@@ -3,10 +3,10 @@ package hostrt
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
-	"github.com/wasmsr/wasmsr/wasm"
 )
 
 // A snapshot directory holds a job's snapshots, snapshot-NNNNNN.wsr by
@@ -34,15 +33,21 @@ type Store struct {
 	Dir string
 	// Keep is how many snapshots to keep (the newest); 0 keeps all.
 	Keep int
+	// Keys, when set, sign the snapshots.
+	Keys *snapshot.Keys
 	enc  *snapshot.Encoder
 	// last is the largest file number in the directory, once looked at.
 	last   uint64
 	looked bool
 }
 
-// OpenStore makes the directory if needed.
+// OpenStore makes the directory if needed, and removes what writers that
+// were killed left there (their temporary files).
 func OpenStore(dir string, keep int) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if _, err := snapshot.RemoveStaleTemps(dir); err != nil {
 		return nil, err
 	}
 	return &Store{Dir: dir, Keep: keep, enc: snapshot.NewEncoder()}, nil
@@ -56,22 +61,11 @@ func (s *Store) SaveModule(module []byte) (string, error) {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, module) {
 		return filepath.Abs(path)
 	}
-	tmp, err := os.CreateTemp(s.Dir, ".module-*")
+	err := snapshot.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(module)
+		return err
+	})
 	if err != nil {
-		return "", err
-	}
-	_, err = tmp.Write(module)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
 		return "", err
 	}
 	return filepath.Abs(path)
@@ -101,6 +95,7 @@ func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
 	}
 	n := max(snap.Meta.Seq, s.last+1)
 	path := filepath.Join(s.Dir, fmt.Sprintf("%s%06d%s", snapshotPrefix, n, snapshotSuffix))
+	s.enc.Keys = s.Keys
 	if err := s.enc.WriteFile(path, snap); err != nil {
 		return "", err
 	}
@@ -164,119 +159,4 @@ func Newest(dir string) (string, error) {
 		return "", fmt.Errorf("%s: no snapshots (%s*%s)", dir, snapshotPrefix, snapshotSuffix)
 	}
 	return files[len(files)-1].path, nil
-}
-
-// Loaded is a snapshot with the module it belongs to.
-type Loaded struct {
-	Snapshot   *snapshot.Snapshot
-	Module     []byte
-	ModulePath string
-}
-
-// Load reads a snapshot file (or the newest in a directory) and finds its
-// module: modulePath if given, else the copy beside the snapshot, else the
-// path its metadata records. The module must have the snapshot's hash.
-func Load(path, modulePath string) (*Loaded, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		if path, err = Newest(path); err != nil {
-			return nil, err
-		}
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	h, meta, err := snapshot.DecodeMeta(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	candidates := []string{modulePath}
-	if modulePath == "" {
-		// The copy beside the snapshot, then where the module was when the
-		// snapshot was taken.
-		candidates = []string{filepath.Join(filepath.Dir(path), ModuleFileName(h.ModuleSHA256)), meta.Module}
-	}
-	var module []byte
-	var found string
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		m, err := os.ReadFile(c)
-		if err == nil {
-			module, found = m, c
-			break
-		}
-		if modulePath != "" {
-			var pathErr *fs.PathError
-			if errors.As(err, &pathErr) {
-				err = pathErr.Err
-			}
-			return nil, fmt.Errorf("%s: %w", c, err)
-		}
-	}
-	if module == nil {
-		return nil, fmt.Errorf("%s: cannot find its module (%s beside it, or %q); pass --module", path, ModuleFileName(h.ModuleSHA256), meta.Module)
-	}
-	if sha256.Sum256(module) != h.ModuleSHA256 {
-		return nil, fmt.Errorf("%s: module %s is not the one the snapshot was taken from (sha256 %x, want %x)", path, found, sha256.Sum256(module), h.ModuleSHA256)
-	}
-	limit, err := MemoryLimit(module)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", found, err)
-	}
-	snap, err := snapshot.Decode(data, snapshot.Limits{MaxMemory: limit})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &Loaded{Snapshot: snap, Module: module, ModulePath: found}, nil
-}
-
-// MemoryLimit is the most memory a module can have, in bytes: its memory's
-// maximum, or 4 GiB.
-func MemoryLimit(module []byte) (uint64, error) {
-	m, err := wasm.Decode(memorySections(module))
-	if err != nil {
-		return 0, err
-	}
-	var lim *wasm.Limits
-	for i := range m.Imports {
-		if m.Imports[i].Kind == wasm.KindMemory {
-			lim = &m.Imports[i].Memory
-			break
-		}
-	}
-	if lim == nil && len(m.Memories) > 0 {
-		lim = &m.Memories[0]
-	}
-	if lim == nil || !lim.HasMax {
-		return 1 << 32, nil
-	}
-	return uint64(lim.Max) * snapshot.PageSize, nil
-}
-
-// memorySections returns a module made of module's type, import and
-// memory sections, which say where its memory's limits are, so that
-// MemoryLimit decodes no code (gofmt's took 80 ms of each resume). A module
-// whose sections cannot be walked is returned whole, for the decoder's
-// error.
-func memorySections(module []byte) []byte {
-	if len(module) < 8 {
-		return module
-	}
-	out := append([]byte(nil), module[:8]...)
-	for pos := 8; pos < len(module); {
-		id := module[pos]
-		size, n := binary.Uvarint(module[pos+1:])
-		if n <= 0 || n > 5 || size > uint64(len(module)-pos-1-n) {
-			return module
-		}
-		end := pos + 1 + n + int(size)
-		switch wasm.SectionID(id) {
-		case wasm.SectionType, wasm.SectionImport, wasm.SectionMemory:
-			out = append(out, module[pos:end]...)
-		}
-		pos = end
-	}
-	return out
 }

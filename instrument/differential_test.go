@@ -57,7 +57,7 @@ func restoreFresh(tb testing.TB, rt wazero.Runtime, compiled wazero.CompiledModu
 	}
 	u, err := unwind.New(fresh, info)
 	if err == nil {
-		err = u.Restore(ctx, st)
+		err = u.Restore(ctx, st, unwind.Bytes(st.Memory))
 	}
 	if err != nil {
 		tb.Fatal(err)

@@ -492,7 +492,7 @@ func (r *runner) instrumented(c wazero.CompiledModule, info *instrument.Info, mo
 			mod.Close(ctx)
 			mod = r.instantiate(c)
 			if u, err = unwind.New(mod, info); err == nil {
-				err = u.Restore(ctx, st)
+				err = u.Restore(ctx, st, unwind.Bytes(st.Memory))
 			}
 			if err != nil {
 				o.err = fmt.Errorf("pause %d: restore: %w", o.unwinds, err)

@@ -91,7 +91,7 @@ func (f *funcRefs) load() error {
 	f.refs = make([]uint64, n)
 	f.byRef = make(map[uint64]uint32, n)
 	for i := range n {
-		res, err := f.m.invoke(f.ctx, instrument.ExportFuncRef, uint64(i))
+		res, err := f.m.invoke(f.ctx, instrument.ExportFuncRef, 1, uint64(i))
 		if err != nil {
 			return err
 		}
@@ -153,8 +153,7 @@ func (m *Module) CaptureInto(ctx context.Context, buf []byte) (*InstanceState, e
 	if m.paused == nil {
 		return nil, errors.New("the program is not paused")
 	}
-	mem := m.mod.Memory()
-	data, ok := mem.Read(0, mem.Size())
+	data, ok := memoryView(m.mod.Memory())
 	if !ok {
 		return nil, errors.New("cannot read memory")
 	}
@@ -171,7 +170,7 @@ func (m *Module) CaptureInto(ctx context.Context, buf []byte) (*InstanceState, e
 	for _, g := range m.info.Mutable {
 		v := GlobalValue{Index: g.Index}
 		if g.Type == wasm.V128 {
-			res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportGlobalGetPrefix, g.Index))
+			res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportGlobalGetPrefix, g.Index), 2)
 			if err != nil {
 				return nil, err
 			}
@@ -213,13 +212,13 @@ func (m *Module) dropped(prefix string, segments []uint32) []uint32 {
 
 func (m *Module) captureTable(ctx context.Context, t uint32, refs *funcRefs) (TableValues, error) {
 	tv := TableValues{Index: t}
-	res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableSizePrefix, t))
+	res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableSizePrefix, t), 1)
 	if err != nil {
 		return tv, err
 	}
-	get := m.mod.ExportedFunction(fmt.Sprintf("%s%d", instrument.ExportTableGetPrefix, t))
-	if get == nil {
-		return tv, errors.New("no table accessor")
+	get, err := m.function(fmt.Sprintf("%s%d", instrument.ExportTableGetPrefix, t), 1, 1)
+	if err != nil {
+		return tv, err
 	}
 	funcs := get.Definition().ResultTypes()[0] != api.ValueTypeExternref
 	tv.Values = make([]uint64, res[0])
@@ -238,20 +237,42 @@ func (m *Module) captureTable(ctx context.Context, t uint32, refs *funcRefs) (Ta
 	return tv, nil
 }
 
+// MemoryImage is a paused program's memory, as Restore takes it.
+type MemoryImage interface {
+	// Size is the memory's size in bytes, a whole number of pages.
+	Size() uint64
+	// CopyTo writes the memory into dst, a fresh instance's memory of
+	// Size bytes (which holds the module's data segments).
+	CopyTo(dst []byte) error
+}
+
+// Bytes is a memory held in a byte slice, as Capture returns it.
+func Bytes(b []byte) MemoryImage { return memoryBytes(b) }
+
+type memoryBytes []byte
+
+func (b memoryBytes) Size() uint64 { return uint64(len(b)) }
+
+func (b memoryBytes) CopyTo(dst []byte) error {
+	if len(dst) != len(b) {
+		return fmt.Errorf("memory of %d bytes into %d", len(b), len(dst))
+	}
+	copy(dst, b)
+	return nil
+}
+
 // Restore loads a paused program's state into this instance, which must
 // be a fresh instance of the same module, and makes it ready to Resume.
-func (m *Module) Restore(ctx context.Context, st *InstanceState) error {
+// The memory comes from mem; st.Memory is not read.
+func (m *Module) Restore(ctx context.Context, st *InstanceState, mem MemoryImage) error {
 	if m.info == nil {
 		return errors.New("the state of a module instrumented by Binaryen cannot be restored")
 	}
-	mem := m.mod.Memory()
-	if size := uint64(mem.Size()); uint64(len(st.Memory)) > size {
-		if _, ok := mem.Grow(uint32((uint64(len(st.Memory)) - size + pageSize - 1) / pageSize)); !ok {
-			return fmt.Errorf("cannot grow memory to %d bytes", len(st.Memory))
-		}
+	if err := m.checkPausedCall(st); err != nil {
+		return err
 	}
-	if !mem.Write(0, st.Memory) {
-		return errors.New("cannot write memory")
+	if err := m.restoreMemory(mem); err != nil {
+		return err
 	}
 	refs := m.funcRefs(ctx)
 	types := map[uint32]instrument.MutableGlobal{}
@@ -264,7 +285,7 @@ func (m *Module) Restore(ctx context.Context, st *InstanceState) error {
 			return fmt.Errorf("global %d is not a mutable global of this module", v.Index)
 		}
 		if g.Type == wasm.V128 {
-			if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportGlobalSetPrefix, g.Index), v.Lo, v.Hi); err != nil {
+			if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportGlobalSetPrefix, g.Index), 0, v.Lo, v.Hi); err != nil {
 				return err
 			}
 			continue
@@ -288,12 +309,12 @@ func (m *Module) Restore(ctx context.Context, st *InstanceState) error {
 		}
 	}
 	for _, s := range st.DroppedData {
-		if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportDropDataPrefix, s)); err != nil {
+		if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportDropDataPrefix, s), 0); err != nil {
 			return err
 		}
 	}
 	for _, s := range st.DroppedElems {
-		if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportDropElemPrefix, s)); err != nil {
+		if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportDropElemPrefix, s), 0); err != nil {
 			return err
 		}
 	}
@@ -302,13 +323,70 @@ func (m *Module) Restore(ctx context.Context, st *InstanceState) error {
 	return nil
 }
 
+// checkPausedCall checks that a state's paused call can be made again:
+// the export is a function of this module taking those parameters, and
+// the unwind buffer lies in the memory.
+func (m *Module) checkPausedCall(st *InstanceState) error {
+	f := m.mod.ExportedFunction(st.Export)
+	if f == nil {
+		return fmt.Errorf("the program is paused in %q, which this module does not export", st.Export)
+	}
+	if want := slots(f.Definition().ParamTypes()); len(st.Params) != want {
+		return fmt.Errorf("the program is paused in %s with %d parameters, it takes %d", st.Export, len(st.Params), want)
+	}
+	return nil
+}
+
+// restoreMemory grows the instance's memory to the image's size and
+// copies the image into it.
+func (m *Module) restoreMemory(img MemoryImage) error {
+	mem := m.mod.Memory()
+	size := img.Size()
+	if size%pageSize != 0 {
+		return fmt.Errorf("memory of %d bytes is not a whole number of pages", size)
+	}
+	if have := memorySize(mem); size > have {
+		if _, ok := mem.Grow(uint32((size - have) / pageSize)); !ok {
+			return fmt.Errorf("cannot grow memory to %d bytes", size)
+		}
+	} else if size < have {
+		return fmt.Errorf("memory of %d bytes, less than the module's initial %d", size, have)
+	}
+	dst, ok := memoryView(mem)
+	if !ok {
+		return errors.New("cannot write memory")
+	}
+	return img.CopyTo(dst)
+}
+
+// memorySize is the size of a memory in bytes: api.Memory.Size is a
+// uint32, which a memory of 4 GiB overflows.
+func memorySize(mem api.Memory) uint64 {
+	pages, _ := mem.Grow(0)
+	return uint64(pages) * pageSize
+}
+
+// memoryView is a memory's whole content, valid until it grows. (Read
+// cannot return 4 GiB: its length is a uint32.)
+func memoryView(mem api.Memory) ([]byte, bool) {
+	size := memorySize(mem)
+	if size < 1<<32 {
+		return mem.Read(0, uint32(size))
+	}
+	head, ok := mem.Read(0, 1)
+	if !ok {
+		return nil, false
+	}
+	return unsafe.Slice(unsafe.SliceData(head), size), true
+}
+
 func (m *Module) restoreTable(ctx context.Context, tv TableValues, refs *funcRefs) error {
-	res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableSizePrefix, tv.Index))
+	res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableSizePrefix, tv.Index), 1)
 	if err != nil {
 		return err
 	}
 	if size := uint64(len(tv.Values)); size > res[0] {
-		grow, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableGrowPrefix, tv.Index), 0, size-res[0])
+		grow, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableGrowPrefix, tv.Index), 1, 0, size-res[0])
 		if err != nil {
 			return err
 		}
@@ -316,9 +394,9 @@ func (m *Module) restoreTable(ctx context.Context, tv TableValues, refs *funcRef
 			return fmt.Errorf("cannot grow the table to %d elements", size)
 		}
 	}
-	set := m.mod.ExportedFunction(fmt.Sprintf("%s%d", instrument.ExportTableSetPrefix, tv.Index))
-	if set == nil {
-		return errors.New("no table accessor")
+	set, err := m.function(fmt.Sprintf("%s%d", instrument.ExportTableSetPrefix, tv.Index), 2, 0)
+	if err != nil {
+		return err
 	}
 	funcs := set.Definition().ParamTypes()[1] != api.ValueTypeExternref
 	for i, v := range tv.Values {

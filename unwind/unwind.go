@@ -110,20 +110,60 @@ func (m *Module) Info() *instrument.Info { return m.info }
 // API returns the wazero module.
 func (m *Module) API() api.Module { return m.mod }
 
+// anyResults is invoke's results count for a call whose results are not
+// looked at.
+const anyResults = -1
+
 // invoke calls an export through a fresh handle: wazero returns wrong
 // results when a handle that is already running up the stack is reused,
-// which happens when host functions call back into the module.
-func (m *Module) invoke(ctx context.Context, name string, params ...uint64) ([]uint64, error) {
-	res, err := m.mod.ExportedFunction(name).Call(ctx, params...)
+// which happens when host functions call back into the module. The
+// export must take len(params) parameters and return results values: the
+// module is outside input too, and may be crafted.
+func (m *Module) invoke(ctx context.Context, name string, results int, params ...uint64) ([]uint64, error) {
+	f, err := m.function(name, len(params), results)
+	if err != nil {
+		return nil, err
+	}
+	res, err := f.Call(ctx, params...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return res, nil
 }
 
+// function returns an export that takes params parameters and returns
+// results values (any number with anyResults), counted as wazero's Call
+// passes them: a v128 is two.
+func (m *Module) function(name string, params, results int) (api.Function, error) {
+	f := m.mod.ExportedFunction(name)
+	if f == nil {
+		return nil, fmt.Errorf("the module does not export the function %s", name)
+	}
+	def := f.Definition()
+	if p, r := slots(def.ParamTypes()), slots(def.ResultTypes()); p != params || results != anyResults && r != results {
+		return nil, fmt.Errorf("the module's %s takes %d parameters and returns %d values, not %d and %d", name, p, r, params, results)
+	}
+	return f, nil
+}
+
+// valueTypeV128 is how wazero's definitions name v128, which its api
+// package has no constant for.
+const valueTypeV128 api.ValueType = 0x7b
+
+// slots counts the uint64 values wazero's Call uses for types.
+func slots(types []api.ValueType) int {
+	n := len(types)
+	for _, t := range types {
+		if t == valueTypeV128 {
+			n++
+		}
+	}
+	return n
+}
+
 // State returns the module's unwind state.
 func (m *Module) State(ctx context.Context) (State, error) {
-	res, err := m.invoke(ctx, instrument.ExportGetState)
+	res, err := m.invoke(ctx, instrument.ExportGetState, 1)
 	if err != nil {
 		return 0, err
 	}
@@ -179,7 +219,7 @@ func (m *Module) StartUnwind(ctx context.Context) error {
 	if m.info != nil {
 		// The module makes (or reuses) its buffer at the end of memory and
 		// owns it: it grows it as needed and zeroes it when the rewind ends.
-		res, err := m.invoke(ctx, instrument.ExportUnwind)
+		res, err := m.invoke(ctx, instrument.ExportUnwind, 1)
 		if err != nil {
 			return err
 		}
@@ -193,7 +233,7 @@ func (m *Module) StartUnwind(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.invoke(ctx, instrument.ExportStartUnwind, uint64(ptr)); err != nil {
+	if _, err := m.invoke(ctx, instrument.ExportStartUnwind, 0, uint64(ptr)); err != nil {
 		return err
 	}
 	m.buffer = ptr
@@ -226,7 +266,7 @@ func (m *Module) Call(ctx context.Context, name string, params ...uint64) (resul
 }
 
 func (m *Module) run(ctx context.Context, c *call) ([]uint64, bool, error) {
-	results, err := m.invoke(ctx, c.name, c.params...)
+	results, err := m.invoke(ctx, c.name, anyResults, c.params...)
 	if err != nil {
 		if m.overflow != nil && m.overflow.Get() == 1 {
 			return nil, false, fmt.Errorf("%w (%v)", ErrOverflow, err)
@@ -244,7 +284,7 @@ func (m *Module) run(ctx context.Context, c *call) ([]uint64, bool, error) {
 		if m.data != nil {
 			m.buffer = uint32(m.data.Get())
 		}
-		if _, err := m.invoke(ctx, instrument.ExportStopUnwind); err != nil {
+		if _, err := m.invoke(ctx, instrument.ExportStopUnwind, 0); err != nil {
 			return nil, false, err
 		}
 		m.paused = c
@@ -268,7 +308,7 @@ func (m *Module) Resume(ctx context.Context) (results []uint64, paused bool, err
 	if c == nil {
 		return nil, false, errors.New("the program is not paused")
 	}
-	if _, err := m.invoke(ctx, instrument.ExportStartRewind, uint64(m.buffer)); err != nil {
+	if _, err := m.invoke(ctx, instrument.ExportStartRewind, 0, uint64(m.buffer)); err != nil {
 		return nil, false, err
 	}
 	if m.owned != nil {
@@ -298,7 +338,7 @@ func (m *Module) StopRewind(ctx context.Context) error {
 			return errors.New("unwind buffer out of bounds")
 		}
 	}
-	if _, err := m.invoke(ctx, instrument.ExportStopRewind); err != nil {
+	if _, err := m.invoke(ctx, instrument.ExportStopRewind, 0); err != nil {
 		return err
 	}
 	m.buffer = 0

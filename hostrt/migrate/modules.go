@@ -13,7 +13,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
-	"github.com/wasmsr/wasmsr/hostrt"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -23,10 +22,9 @@ var errNoModule = errors.New("module unknown")
 
 // module is an instrumented module a host can run jobs of.
 type module struct {
-	sum   [32]byte
-	data  []byte
-	path  string
-	limit uint64 // the most memory it can have
+	sum  [32]byte
+	data []byte
+	path string
 	// rt holds the module compiled in the host's compilation cache: a job
 	// restored from it finds the code in memory.
 	rt wazero.Runtime
@@ -138,9 +136,6 @@ func (s *modules) prepare(ctx context.Context, m *module, data []byte) error {
 		return err
 	}
 	if _, err := instrument.ReadInfo(w); err != nil {
-		return err
-	}
-	if m.limit, err = hostrt.MemoryLimit(data); err != nil {
 		return err
 	}
 	m.data = data

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -283,14 +284,7 @@ func (h *Host) handleJobPost(w http.ResponseWriter, r *http.Request) {
 	}
 	received := time.Since(start)
 	start = time.Now()
-	sh, err := snapshot.ReadHeader(data)
-	if err == nil && sh.ModuleSHA256 != sum {
-		err = fmt.Errorf("the snapshot is of module %x, the header says %x", sh.ModuleSHA256[:8], sum[:8])
-	}
-	var snap *snapshot.Snapshot
-	if err == nil {
-		snap, err = snapshot.Decode(data, snapshot.Limits{MaxMemory: mod.limit})
-	}
+	snap, err := hostrt.OpenSnapshot(bytes.NewReader(data), int64(len(data)), mod.data, hostrt.ReadOptions{})
 	if err != nil {
 		h.Logf("job %s: refused from %s: %v", hdr.ID, hdr.From, err)
 		writeError(w, http.StatusBadRequest, "", err.Error())

@@ -86,6 +86,46 @@ func list[T any](n int) []T {
 	return make([]T, n)
 }
 
+// bounded reads a count of what, which must be at most limit when bound.
+func (r *reader) bounded(what string, bound bool, limit uint64) int {
+	n := r.count()
+	if bound && uint64(n) > limit && r.err == nil {
+		r.err = fmt.Errorf("%d %s, the module has at most %d", n, what, limit)
+	}
+	return r.checked(n)
+}
+
+// checked is n, or 0 once there is an error.
+func (r *reader) checked(n int) int {
+	if r.err != nil {
+		return 0
+	}
+	return n
+}
+
+func (s *Shape) globals() uint64 {
+	if s == nil {
+		return 0
+	}
+	return uint64(s.Globals)
+}
+
+func (s *Shape) tables() uint64 {
+	if s == nil {
+		return 0
+	}
+	return uint64(len(s.Tables))
+}
+
+// table is the most elements table i can hold; any table when s is nil.
+func (s *Shape) table(i uint32) (uint64, bool) {
+	if s == nil {
+		return 0, true
+	}
+	limit, ok := s.Tables[i]
+	return limit, ok
+}
+
 func (r *reader) count() int {
 	n := r.u64()
 	if n > uint64(len(r.b)) && r.err == nil {
@@ -97,26 +137,47 @@ func (r *reader) count() int {
 	return int(n)
 }
 
-func decodeInstance(data []byte) (*unwind.InstanceState, error) {
+// decodeInstance decodes an instance section. Every count is checked
+// against the bytes left and, with a shape, against what the module has,
+// before anything is allocated; the table values, 8 bytes each however
+// short their encoding, count against the host's bound.
+func decodeInstance(data []byte, shape *Shape, host uint64) (*unwind.InstanceState, error) {
 	r := &reader{b: data}
 	st := &unwind.InstanceState{}
-	st.Globals = list[unwind.GlobalValue](r.count())
+	st.Globals = list[unwind.GlobalValue](r.bounded("globals", shape != nil, shape.globals()))
 	for i := range st.Globals {
 		st.Globals[i] = unwind.GlobalValue{Index: r.u32(), Lo: r.u64(), Hi: r.u64()}
 	}
-	st.Tables = list[unwind.TableValues](r.count())
+	st.Tables = list[unwind.TableValues](r.bounded("tables", shape != nil, shape.tables()))
+	var values uint64
 	for i := range st.Tables {
 		t := &st.Tables[i]
 		t.Index = r.u32()
-		t.Values = list[uint64](r.count())
+		limit, ok := shape.table(t.Index)
+		if r.err == nil && !ok {
+			r.err = fmt.Errorf("table %d is not a table of the module whose contents are saved", t.Index)
+		}
+		n := r.bounded(fmt.Sprintf("elements of table %d", t.Index), shape != nil, limit)
+		if values += uint64(n); values*8 > host && r.err == nil {
+			r.err = fmt.Errorf("%d table elements, more than the host gives a program", values)
+		}
+		t.Values = list[uint64](r.checked(n))
 		for j := range t.Values {
 			t.Values[j] = r.u64()
 		}
 	}
-	for _, dropped := range []*[]uint32{&st.DroppedData, &st.DroppedElems} {
-		*dropped = list[uint32](r.count())
-		for i := range *dropped {
-			(*dropped)[i] = r.u32()
+	var dataLimit, elemLimit int
+	if shape != nil {
+		dataLimit, elemLimit = shape.DroppedData, shape.DroppedElems
+	}
+	for _, dropped := range []struct {
+		list  *[]uint32
+		what  string
+		limit int
+	}{{&st.DroppedData, "dropped data segments", dataLimit}, {&st.DroppedElems, "dropped element segments", elemLimit}} {
+		*dropped.list = list[uint32](r.bounded(dropped.what, shape != nil, uint64(dropped.limit)))
+		for i := range *dropped.list {
+			(*dropped.list)[i] = r.u32()
 		}
 	}
 	if n := r.count(); r.err == nil {

@@ -113,8 +113,9 @@ func serve(modulePath, snapPath, from string, keys io.Reader, stdout, stderr io.
 	} else {
 		// Load checks that the snapshot was taken from this module.
 		var loaded *hostrt.Loaded
-		if loaded, err = hostrt.Load(from, modulePath); err == nil {
+		if loaded, err = hostrt.Load(from, hostrt.LoadOptions{Module: modulePath}); err == nil {
 			h.job, err = hostrt.Restore(ctx, cfg, loaded.Snapshot)
+			loaded.Close()
 			if err == nil {
 				fmt.Fprintf(stderr, "host: restored the guest from %s (snapshot %d, taken %s)\n",
 					from, loaded.Snapshot.Meta.Seq, loaded.Snapshot.Meta.Created.Local().Format("15:04:05"))

@@ -1,0 +1,297 @@
+package hostrt
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// ReadOptions say how a snapshot is checked.
+type ReadOptions struct {
+	// Keys, when set, refuse a snapshot not signed with one of them.
+	Keys *snapshot.Keys
+	// MaxMemory is the most memory the restored program may have, in
+	// bytes (0: DefaultMaxMemory).
+	MaxMemory uint64
+}
+
+// LoadOptions say how Load finds and checks a snapshot.
+type LoadOptions struct {
+	ReadOptions
+	// Module is the path of the instrumented module. Empty: the copy
+	// beside the snapshot, else the path the snapshot's metadata records.
+	// Either way the module must be a regular file with the snapshot's
+	// hash (ErrModuleNotFound otherwise).
+	Module string
+}
+
+// MaxModuleSize bounds the modules Load reads.
+const MaxModuleSize = 1 << 30
+
+// ErrModuleNotFound is returned by Load when it finds no module with the
+// snapshot's hash.
+var ErrModuleNotFound = errors.New("cannot find the snapshot's module")
+
+// Loaded is a snapshot with the module it belongs to. Its memory and files
+// are read from the snapshot file when the job is restored: Close it after.
+type Loaded struct {
+	Snapshot   *snapshot.Snapshot
+	Module     []byte
+	ModulePath string
+	// Path is the snapshot file, Size its size and Version its format
+	// version.
+	Path    string
+	Size    int64
+	Version uint32
+	// Signer is the id of the key the file was signed with ("" if not
+	// signed), and Verified says whether Load checked it.
+	Signer   string
+	Verified bool
+
+	file *os.File
+}
+
+// Close closes the snapshot file.
+func (l *Loaded) Close() error { return l.file.Close() }
+
+// Load reads a snapshot file (or the newest in a directory) and finds its
+// module. The file is checked whole (checksums, and the signature with
+// keys) before any of it is decoded, and everything it declares is checked
+// against the module's limits and opts.MaxMemory before it is allocated.
+func Load(path string, opts LoadOptions) (*Loaded, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		if path, err = Newest(path); err != nil {
+			return nil, err
+		}
+	}
+	f, size, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	l, err := load(f, size, path, opts)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return l, nil
+}
+
+func load(f *os.File, size int64, path string, opts LoadOptions) (*Loaded, error) {
+	rd, err := snapshot.Open(f, size, opts.Keys)
+	if err != nil {
+		return nil, err
+	}
+	l := &Loaded{Path: path, Size: size, Version: rd.Version(), file: f}
+	l.Signer, l.Verified = rd.Signature()
+	meta, err := rd.Meta()
+	if err != nil {
+		return nil, err
+	}
+	sum := rd.ModuleSHA256()
+	candidates := []string{opts.Module}
+	if opts.Module == "" {
+		candidates = []string{filepath.Join(filepath.Dir(path), ModuleFileName(sum)), meta.Module}
+	}
+	var why []string
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		module, err := readModule(c, sum)
+		if err == nil {
+			l.Module, l.ModulePath = module, c
+			break
+		}
+		why = append(why, err.Error())
+	}
+	if l.Module == nil {
+		return nil, fmt.Errorf("%w (sha256 %x): %s", ErrModuleNotFound, sum[:8], joinReasons(why))
+	}
+	limits, err := SnapshotLimits(l.Module, opts.MaxMemory)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.ModulePath, err)
+	}
+	if l.Snapshot, err = rd.Snapshot(limits); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// OpenSnapshot checks and opens a snapshot of module held in r (size
+// bytes, a body received or a buffer), as Load does a file. The snapshot's
+// memory and files are read from r when the job is restored.
+func OpenSnapshot(r io.ReaderAt, size int64, module []byte, opts ReadOptions) (*snapshot.Snapshot, error) {
+	rd, err := snapshot.Open(r, size, opts.Keys)
+	if err != nil {
+		return nil, err
+	}
+	if want, sum := rd.ModuleSHA256(), sha256.Sum256(module); want != sum {
+		return nil, fmt.Errorf("the snapshot belongs to another module (sha256 %x, this one is %x)", want[:8], sum[:8])
+	}
+	limits, err := SnapshotLimits(module, opts.MaxMemory)
+	if err != nil {
+		return nil, err
+	}
+	return rd.Snapshot(limits)
+}
+
+func joinReasons(why []string) string {
+	if len(why) == 0 {
+		return "no path to look at"
+	}
+	out := why[0]
+	for _, w := range why[1:] {
+		out += "; " + w
+	}
+	return out
+}
+
+// openRegular opens a file that must be a regular file, without blocking
+// on a FIFO or a device, and returns its size.
+func openRegular(path string) (*os.File, int64, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: not a regular file", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
+}
+
+// readModule reads a module that must be a regular file of at most
+// MaxModuleSize bytes with the given hash. The hash is checked on the
+// bytes read; a file too large or of another hash is refused before it is
+// held in memory.
+func readModule(path string, sum [32]byte) ([]byte, error) {
+	f, size, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if size > MaxModuleSize {
+		return nil, fmt.Errorf("%s: a module of %d bytes (at most %d)", path, size, MaxModuleSize)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+		return nil, err
+	}
+	if [32]byte(h.Sum(nil)) != sum {
+		return nil, fmt.Errorf("%s is another module (sha256 %x)", path, h.Sum(nil)[:8])
+	}
+	module := make([]byte, size)
+	if _, err := io.ReadFull(io.NewSectionReader(f, 0, size), module); err != nil {
+		return nil, err
+	}
+	if sha256.Sum256(module) != sum {
+		return nil, fmt.Errorf("%s changed while it was read", path)
+	}
+	return module, nil
+}
+
+// SnapshotLimits are the limits a snapshot of an instrumented module is
+// read within: the module's memory limits, the tables and globals it
+// saves, and the host's maxMemory (0: DefaultMaxMemory).
+func SnapshotLimits(module []byte, maxMemory uint64) (snapshot.Limits, error) {
+	if maxMemory == 0 {
+		maxMemory = DefaultMaxMemory()
+	}
+	info, err := readInfo(module)
+	if err != nil {
+		return snapshot.Limits{}, err
+	}
+	memory, tables, err := moduleLimits(module)
+	if err != nil {
+		return snapshot.Limits{}, err
+	}
+	return snapshot.Limits{MinMemory: memory.min, MaxMemory: memory.max, HostMemory: maxMemory, Module: shape(info, tables)}, nil
+}
+
+// memoryLimits are a memory's limits in bytes.
+type memoryLimits struct{ min, max uint64 }
+
+// moduleLimits reads a module's memory limits (a module without memory
+// can have none: 0 to 4 GiB) and its tables, without decoding its code.
+func moduleLimits(module []byte) (memoryLimits, []wasm.TableType, error) {
+	m, err := wasm.Decode(limitSections(module))
+	if err != nil {
+		return memoryLimits{}, nil, err
+	}
+	var memories []wasm.Limits
+	var tables []wasm.TableType
+	for _, imp := range m.Imports {
+		switch imp.Kind {
+		case wasm.KindMemory:
+			memories = append(memories, imp.Memory)
+		case wasm.KindTable:
+			tables = append(tables, imp.Table)
+		}
+	}
+	memories = append(memories, m.Memories...)
+	tables = append(tables, m.Tables...)
+	limits := memoryLimits{max: 1 << 32}
+	if len(memories) > 0 {
+		limits.min = uint64(memories[0].Min) * pageSize
+		if memories[0].HasMax {
+			limits.max = uint64(memories[0].Max) * pageSize
+		}
+	}
+	return limits, tables, nil
+}
+
+// maxTableElements is wazero's limit on a table's size.
+const maxTableElements = 1 << 27
+
+// shape is what a module's snapshots may restore besides memory.
+func shape(info *instrument.Info, tables []wasm.TableType) *snapshot.Shape {
+	s := &snapshot.Shape{Globals: len(info.Mutable), Tables: map[uint32]uint64{},
+		DroppedData: len(info.DroppedData), DroppedElems: len(info.DroppedElems)}
+	for _, t := range info.Tables {
+		limit := uint64(maxTableElements)
+		if int(t) < len(tables) && tables[t].Limits.HasMax {
+			limit = min(limit, uint64(tables[t].Limits.Max))
+		}
+		s.Tables[t] = limit
+	}
+	return s
+}
+
+// limitSections returns a module made of module's type, import, table and
+// memory sections, which hold its memory and table limits, so that
+// SnapshotLimits decodes no code (gofmt's took 80 ms of each resume). A
+// module whose sections cannot be walked is returned whole, for the
+// decoder's error.
+func limitSections(module []byte) []byte {
+	if len(module) < 8 {
+		return module
+	}
+	out := append([]byte(nil), module[:8]...)
+	for pos := 8; pos < len(module); {
+		id := module[pos]
+		size, n := binary.Uvarint(module[pos+1:])
+		if n <= 0 || n > 5 || size > uint64(len(module)-pos-1-n) {
+			return module
+		}
+		end := pos + 1 + n + int(size)
+		switch wasm.SectionID(id) {
+		case wasm.SectionType, wasm.SectionImport, wasm.SectionTable, wasm.SectionMemory:
+			out = append(out, module[pos:end]...)
+		}
+		pos = end
+	}
+	return out
+}

@@ -1,0 +1,333 @@
+package snapshot
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Encoder encodes snapshots. It keeps its zstd encoder and its output
+// buffer between uses, so that taking snapshots over and over does not
+// leave tens of megabytes of garbage each time (hostrt runs the collector
+// in a paused program's time).
+type Encoder struct {
+	// Keys, when set, sign every snapshot with their signing key.
+	Keys *Keys
+
+	zw  *zstd.Encoder
+	out bytes.Buffer
+}
+
+// NewEncoder returns an encoder.
+func NewEncoder() *Encoder {
+	// The level is the default: fast enough to keep up with the snapshot
+	// interval on large memories, and zero pages are elided anyway.
+	zw, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(encoderWindow))
+	if err != nil {
+		panic(err) // only invalid options fail
+	}
+	return &Encoder{zw: zw}
+}
+
+// smallSection is the size up to which a section is compressed whole.
+const smallSection = 1 << 20
+
+// encoderWindow is the zstd window the encoder uses, which the decoder
+// allows and no more: a frame asking for a larger one is refused rather
+// than given the memory.
+const encoderWindow = 8 << 20
+
+// Encode writes s to w.
+func (e *Encoder) Encode(w io.Writer, s *Snapshot) error {
+	meta, err := json.Marshal(s.Meta)
+	if err != nil {
+		return err
+	}
+	memory := s.Instance.Memory
+	if s.memory != nil {
+		memory = make([]byte, s.memory.Size())
+		if err := s.memory.CopyTo(memory); err != nil {
+			return err
+		}
+	}
+	if len(memory)%PageSize != 0 {
+		return fmt.Errorf("snapshot: memory of %d bytes is not a whole number of pages", len(memory))
+	}
+	type section struct {
+		id       byte
+		compress bool
+		parts    [][]byte // the raw bytes, in pieces
+		file     *File
+	}
+	sections := []section{
+		{sectionMeta, false, [][]byte{meta}, nil},
+		{sectionMemory, true, nonZeroPages(memory), nil},
+		{sectionInstance, true, [][]byte{encodeInstance(s.Instance)}, nil},
+		{sectionWASI, true, [][]byte{s.WASI}, nil},
+	}
+	var files int64
+	for i := range s.Files {
+		f := &s.Files[i]
+		sections = append(sections, section{id: sectionFile, compress: true, file: f})
+		files += f.Size()
+	}
+	// What a reader would refuse is not written.
+	if files > maxFiles {
+		return fmt.Errorf("snapshot: the files open for writing hold %d bytes, more than the %d a snapshot may hold", files, int64(maxFiles))
+	}
+	for _, sec := range sections[:4] {
+		n := 0
+		for _, p := range sec.parts {
+			n += len(p)
+		}
+		if bound := sectionLimit(sec.id, Version); sec.id != sectionMemory && uint64(n) > bound {
+			return fmt.Errorf("snapshot: the %s is %d bytes, more than the %d a snapshot may hold", sectionNames[sec.id], n, bound)
+		}
+	}
+	count := len(sections)
+	var mac hash.Hash
+	var id [keyIDSize]byte
+	if e.Keys != nil {
+		mac, id = e.Keys.mac()
+		count++
+	}
+	hdr := make([]byte, 0, headerSize)
+	hdr = append(hdr, Magic...)
+	hdr = binary.LittleEndian.AppendUint32(hdr, Version)
+	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(count))
+	hdr = append(hdr, s.ModuleSHA256[:]...)
+	hdr = binary.LittleEndian.AppendUint32(hdr, crc32.Checksum(hdr, castagnoli))
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	if mac != nil {
+		mac.Write(hdr)
+	}
+	for _, sec := range sections {
+		stored, flags, rawLen := sec.parts, byte(0), uint64(0)
+		if sec.compress {
+			var err error
+			if rawLen, err = e.compress(sec.parts, sec.file); err != nil {
+				return err
+			}
+			stored, flags = [][]byte{e.out.Bytes()}, flagZstd
+		} else {
+			rawLen = uint64(len(sec.parts[0]))
+		}
+		if sec.id == sectionMemory {
+			rawLen = uint64(len(memory))
+		}
+		sh, err := writeSection(w, sec.id, flags, rawLen, stored[0])
+		if err != nil {
+			return err
+		}
+		if mac != nil {
+			signSection(mac, sh, sha256.Sum256(stored[0]))
+		}
+	}
+	if mac != nil {
+		body := make([]byte, 0, signatureBody)
+		body = append(body, sigAlgHMACSHA256)
+		body = append(body, id[:]...)
+		body = mac.Sum(body)
+		if _, err := writeSection(w, sectionSignature, 0, signatureBody, body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compress compresses a section's raw bytes, given in parts or as a file's
+// content, into e.out, and returns their length. A section in one small
+// part is compressed as one block whose frame says its size, so that the
+// reader needs no more memory than that size to decompress it; the large
+// ones are streamed with the encoder's window.
+func (e *Encoder) compress(parts [][]byte, f *File) (uint64, error) {
+	e.out.Reset()
+	if f != nil {
+		// The descriptor comes first, as it is: Reader.Snapshot lists the
+		// files without decompressing them.
+		e.out.Write(binary.LittleEndian.AppendUint32(nil, f.FD))
+	}
+	if f == nil && len(parts) == 1 && len(parts[0]) <= smallSection {
+		e.out.Write(e.zw.EncodeAll(parts[0], e.out.AvailableBuffer()))
+		return uint64(len(parts[0])), nil
+	}
+	e.zw.Reset(&e.out)
+	var n uint64
+	for _, p := range parts {
+		e.zw.Write(p) // writes to a bytes.Buffer do not fail
+		n += uint64(len(p))
+	}
+	if f != nil {
+		r, err := f.Open()
+		if err != nil {
+			return 0, err
+		}
+		copied, err := io.Copy(e.zw, r)
+		r.Close()
+		if err != nil {
+			return 0, fmt.Errorf("snapshot: the content of fd %d: %w", f.FD, err)
+		}
+		n += uint64(copied)
+	}
+	return n, e.zw.Close()
+}
+
+// writeSection writes a section and returns its header.
+func writeSection(w io.Writer, id, flags byte, rawLen uint64, stored []byte) ([]byte, error) {
+	sh := make([]byte, 0, sectionHeaderSize)
+	sh = append(sh, id, flags, 0, 0)
+	sh = binary.LittleEndian.AppendUint64(sh, uint64(len(stored)))
+	sh = binary.LittleEndian.AppendUint64(sh, rawLen)
+	sh = binary.LittleEndian.AppendUint32(sh, crc32.Update(crc32.Checksum(sh, castagnoli), castagnoli, stored))
+	if _, err := w.Write(sh); err != nil {
+		return nil, err
+	}
+	_, err := w.Write(stored)
+	return sh, err
+}
+
+// WriteFile writes s to path atomically: to a temporary file in the same
+// directory, synced, then renamed over path, so that a crash leaves either
+// the old file or the new one, never a torn one. The temporary file's name
+// holds the writer's process id, so that RemoveStaleTemps can tell the
+// leftovers of a crashed writer from a file being written.
+func (e *Encoder) WriteFile(path string, s *Snapshot) error {
+	return WriteFileAtomic(path, func(w io.Writer) error { return e.Encode(w, s) })
+}
+
+// tempMarker separates a temporary file's target name from the writer's
+// process id: ".NAME.tmp-PID-RANDOM".
+const tempMarker = ".tmp-"
+
+// WriteFileAtomic writes a file through write atomically, as WriteFile
+// does.
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMarker+strconv.Itoa(os.Getpid())+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := write(f); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	// The rename itself must reach the disk too.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// nonZeroPages is memory's section content without copying it: a bitmap
+// of its non-zero pages, then those pages.
+func nonZeroPages(mem []byte) [][]byte {
+	pages := len(mem) / PageSize
+	bitmap := make([]byte, (pages+7)/8)
+	parts := [][]byte{bitmap}
+	for p := range pages {
+		page := mem[p*PageSize : (p+1)*PageSize]
+		if !isZero(page) {
+			bitmap[p/8] |= 1 << (p % 8)
+			parts = append(parts, page)
+		}
+	}
+	return parts
+}
+
+var zeroPage [PageSize]byte
+
+func isZero(page []byte) bool { return bytes.Equal(page, zeroPage[:len(page)]) }
+
+// sectionLimit bounds the raw length of a section other than memory in a
+// file of the given format version.
+func sectionLimit(id byte, version uint32) uint64 {
+	switch id {
+	case sectionMeta:
+		return maxMetaSection
+	case sectionInstance:
+		return maxInstanceSection
+	case sectionWASI:
+		if version == 1 {
+			return maxWASISectionV1
+		}
+		return maxWASISection
+	case sectionFile:
+		return maxFiles
+	case sectionSignature:
+		return signatureBody
+	}
+	return 0
+}
+
+// legacyTempAge is how old a temporary file without a process id (left by
+// an older wasmsr) must be before RemoveStaleTemps takes it for a crashed
+// writer's.
+const legacyTempAge = 10 * time.Minute
+
+// RemoveStaleTemps removes the temporary files that writers killed before
+// they renamed them left in dir: those of processes that no longer run.
+// It returns how many it removed.
+func RemoveStaleTemps(dir string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, e := range entries {
+		name := e.Name()
+		_, rest, ok := strings.Cut(name, tempMarker)
+		if !ok || !strings.HasPrefix(name, ".") || !e.Type().IsRegular() {
+			continue
+		}
+		pidText, _, withPID := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		switch {
+		case withPID && err == nil:
+			if processRuns(pid) {
+				continue
+			}
+		default:
+			info, err := e.Info()
+			if err != nil || time.Since(info.ModTime()) < legacyTempAge {
+				continue
+			}
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err == nil {
+			removed++
+		}
+	}
+	return removed, nil
+}
