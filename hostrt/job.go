@@ -221,6 +221,9 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 	}
 	if snap != nil {
 		if err := j.u.Restore(ctx, snap.Instance, snap.Memory()); err != nil {
+			if errors.Is(err, snapshot.ErrFormat) {
+				return nil, err
+			}
 			return nil, fmt.Errorf("snapshot: %w", err)
 		}
 		j.seq = snap.Meta.Seq

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -111,6 +112,9 @@ func load(f *os.File, size int64, path string, opts LoadOptions) (*Loaded, error
 			l.Module, l.ModulePath = module, c
 			break
 		}
+		if opts.Module != "" {
+			return nil, err
+		}
 		why = append(why, err.Error())
 	}
 	if l.Module == nil {
@@ -159,6 +163,10 @@ func joinReasons(why []string) string {
 // on a FIFO or a device, and returns its size.
 func openRegular(path string) (*os.File, int64, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return nil, 0, fmt.Errorf("%s: %w", path, pathErr.Err)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -191,7 +199,7 @@ func readModule(path string, sum [32]byte) ([]byte, error) {
 		return nil, err
 	}
 	if [32]byte(h.Sum(nil)) != sum {
-		return nil, fmt.Errorf("%s is another module (sha256 %x)", path, h.Sum(nil)[:8])
+		return nil, fmt.Errorf("%s: another module (sha256 %x)", path, h.Sum(nil)[:8])
 	}
 	module := make([]byte, size)
 	if _, err := io.ReadFull(io.NewSectionReader(f, 0, size), module); err != nil {

@@ -610,11 +610,12 @@ func TestCrossProcess(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				// On the same machine the resume mounts the directories the
-				// snapshot recorded; elsewhere they are given.
-				resumeArgs := []string{"resume", resumeSnaps}
+				// On the same machine the resume is asked to mount the
+				// directories the snapshot recorded; elsewhere they are
+				// given.
+				resumeArgs := []string{"resume", resumeSnaps, "--reuse-mounts"}
 				if resumeOut != out {
-					resumeArgs = append(resumeArgs, "--mount", resumeOut+":/out", "--mount", in+":/in:ro")
+					resumeArgs = []string{"resume", resumeSnaps, "--mount", resumeOut + ":/out", "--mount", in + ":/in:ro"}
 				}
 				cmd := command(t, resumeArgs...)
 				var stdout2, stderr bytes.Buffer
@@ -769,8 +770,9 @@ func TestBadSnapshots(t *testing.T) {
 	}{
 		{name: "empty", data: []byte{}, want: bad + "truncated header (0 bytes)", noInspect: true},
 		{name: "truncated in the header", data: data[:30], want: bad + "truncated header (30 bytes)"},
-		{name: "truncated after the header", data: data[:fileHeaderSize], want: bad + "the metadata section does not come first"},
-		{name: "truncated in the metadata", data: data[:meta.data+meta.stored/2], want: bad + "truncated metadata"},
+		{name: "truncated after the header", data: data[:fileHeaderSize], want: bad + "truncated: section 1 of 4 is missing"},
+		{name: "truncated in the metadata", data: data[:meta.data+meta.stored/2],
+			want: bad + fmt.Sprintf("truncated: section 1 needs %d bytes, %d left", meta.stored, meta.stored/2)},
 		{name: "truncated in the memory", data: data[:memory.data+100],
 			want: bad + fmt.Sprintf("truncated: section 2 needs %d bytes, 100 left", memory.stored)},
 		{name: "truncated between sections", data: data[:wasi.header], want: bad + "truncated: section 4 of 4 is missing"},
@@ -783,23 +785,25 @@ func TestBadSnapshots(t *testing.T) {
 		{name: "bit flip in a section header", data: flipBit(data, memory.header+13), want: bad + "section 2 checksum mismatch"},
 		{name: "bit flip in the memory", data: flipBit(data, memory.data+memory.stored/2), want: bad + "section 2 checksum mismatch"},
 		{name: "bit flip in the last byte", data: flipBit(data, len(data)-1), want: bad + "section 4 checksum mismatch"},
-		{name: "version 2", data: versioned(2), want: bad + "format version 2, this wasmsr reads version 1"},
-		{name: "version 0", data: versioned(0), want: bad + "format version 0, this wasmsr reads version 1"},
+		{name: "version 3", data: versioned(3), want: bad + "format version 3, this wasmsr reads versions 1 and 2"},
+		{name: "version 0", data: versioned(0), want: bad + "format version 0, this wasmsr reads versions 1 and 2"},
 		{name: "memory beyond the module's limit", data: replaceSection(data, memory, 8<<30, data[memory.data:memory.data+memory.stored]),
 			want: bad + "memory of 8589934592 bytes is more than the module's limit of 4294967296"},
 		{name: "memory that decompresses too far", data: replaceSection(data, memory, uint64(memLimit), bomb),
-			want: bad + fmt.Sprintf("section 2: decompresses to more than %d bytes", bitmap+memLimit)},
+			want: bad + "memory: more bytes than the pages its bitmap names"},
 		{name: "WASI state declared beyond its bound", data: replaceSection(data, wasi, 1<<30+1, data[wasi.data:wasi.data+wasi.stored]),
-			want: bad + "section 4 (WASI state) declares 1073741825 bytes, more than the 1073741824 it may hold"},
+			want: bad + "section 4 (WASI state) declares 1073741825 bytes, more than the 16777216 it may hold"},
 		{name: "snapshot of another module", args: []string{"--module", other, good},
-			want: fmt.Sprintf("module %s is not the one the snapshot was taken from (sha256 %x, want %x)", other, otherSum, moduleSum)},
+			want: fmt.Sprintf("%s: another module (sha256 %x)", other, otherSum[:8])},
 		// Found through the path its metadata records, and refused.
 		{name: "header naming another module", data: foreign,
-			want: fmt.Sprintf("module %s is not the one the snapshot was taken from (sha256 %x, want %x)", moduleCopy, moduleSum, otherSum)},
+			want: fmt.Sprintf("cannot find the snapshot's module (sha256 %x): %s: no such file or directory; %s: another module (sha256 %x); pass --module",
+				otherSum[:8], filepath.Join(dir, hostrt.ModuleFileName(otherSum)), moduleCopy, moduleSum[:8])},
 		{name: "module not found", data: moved(t, data),
-			want: fmt.Sprintf("cannot find its module (%s beside it, or %q); pass --module", hostrt.ModuleFileName(moduleSum), moduleCopy+".moved")},
+			want: fmt.Sprintf("cannot find the snapshot's module (sha256 %x): %s: no such file or directory; %s: no such file or directory; pass --module",
+				moduleSum[:8], filepath.Join(dir, hostrt.ModuleFileName(moduleSum)), moduleCopy+".moved")},
 		{name: "missing --module", args: []string{"--module", filepath.Join(dir, "missing.wasm"), good},
-			want: "no such file or directory"},
+			want: filepath.Join(dir, "missing.wasm") + ": no such file or directory"},
 		{name: "a module, not a snapshot", args: []string{module}, want: bad + "bad magic", noInspect: true},
 	}
 	for _, tc := range tests {
@@ -816,9 +820,6 @@ func TestBadSnapshots(t *testing.T) {
 				file = args[len(args)-1]
 			}
 			want := "wasmsr: " + file + ": " + tc.want + "\n"
-			if tc.name == "missing --module" {
-				want = "wasmsr: " + filepath.Join(dir, "missing.wasm") + ": " + tc.want + "\n"
-			}
 			stdout, stderr, code := runCLI(t, append([]string{"resume", "--mount", mount}, args...)...)
 			if code != 1 || stdout != "" || stderr != want {
 				t.Errorf("resume: exit %d, stdout %q, stderr %q\nwant exit 1, stderr %q", code, stdout, stderr, want)
@@ -836,15 +837,11 @@ func TestBadSnapshots(t *testing.T) {
 	// Restores that fail after the snapshot is read: one line too, naming
 	// the snapshot as given.
 	t.Run("resume without the mount", func(t *testing.T) {
-		// Without --mount a resume takes the directories the snapshot
-		// recorded, where they still are: move this one away.
-		moved := out + ".moved"
-		if err := os.Rename(out, moved); err != nil {
-			t.Fatal(err)
-		}
-		defer os.Rename(moved, out)
+		// A resume mounts only what its command line gives: the snapshot's
+		// record of the directories is shown, not used.
 		_, stderr, code := runCLI(t, "resume", snaps)
-		if want := "wasmsr: " + snaps + ": wasip1: restore: no mount for guest path \"/out\"\n"; code != 1 || stderr != want {
+		want := fmt.Sprintf("wasmsr: %s: the program uses guest path \"/out\": pass --mount HOST:/out (when the snapshot was taken: %q; --reuse-mounts mounts it again)\n", snaps, out+":/out")
+		if code != 1 || stderr != want {
 			t.Errorf("exit %d, stderr %q, want exit 1 and %q", code, stderr, want)
 		}
 	})

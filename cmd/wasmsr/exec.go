@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,7 +41,29 @@ func snapshotFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "stop-after-snapshot", Usage: "stop the program after its first snapshot"},
 		&cli.BoolFlag{Name: "snapshot-files", Usage: "embed the contents of files the program has open for writing, to resume where the disk is not shared"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not report snapshots on stderr"},
+		&cli.StringFlag{Name: "snapshot-key", Usage: "sign every snapshot with the first key in `FILE` (wasmsr keygen makes one); resume refuses a snapshot not signed with one of its keys"},
+		&cli.StringFlag{Name: "max-memory", Usage: "the most memory the program may have (`SIZE`, e.g. 2GiB; default: half of this machine's memory, at most 4GiB); its memory.grow fails beyond, and a snapshot holding more is refused"},
 	}
+}
+
+// readOptions are the checks of snapshots the flags ask for.
+func readOptions(c *cli.Context) (hostrt.ReadOptions, error) {
+	var opts hostrt.ReadOptions
+	if f := c.String("snapshot-key"); f != "" {
+		keys, err := snapshot.ReadKeys(f)
+		if err != nil {
+			return opts, fmt.Errorf("--snapshot-key: %w", err)
+		}
+		opts.Keys = keys
+	}
+	if s := c.String("max-memory"); s != "" {
+		n, err := parseSize(s)
+		if err != nil {
+			return opts, fmt.Errorf("--max-memory: %w", err)
+		}
+		opts.MaxMemory = uint64(n)
+	}
+	return opts, nil
 }
 
 func execCommand() *cli.Command {
@@ -78,7 +101,11 @@ func execCommand() *cli.Command {
 				args = append(args[:1], args[2:]...)
 			}
 			abs, _ := filepath.Abs(path)
-			return runJob(c, jobSpec{module: module, modulePath: abs, args: args, env: c.StringSlice("env"), dir: dir})
+			opts, err := readOptions(c)
+			if err != nil {
+				return err
+			}
+			return runJob(c, jobSpec{module: module, modulePath: abs, args: args, env: c.StringSlice("env"), dir: dir, read: opts})
 		},
 	}
 }
@@ -91,16 +118,28 @@ func resumeCommand() *cli.Command {
 		Flags: append(append(snapshotFlags(), migrateFlags()...),
 			&cli.StringFlag{Name: "module", Usage: "the instrumented module (default: the copy beside the snapshot)"},
 			&cli.BoolFlag{Name: "truncate-output", Usage: "when stdout/stderr are regular files (appended to with >>), cut them back to where the snapshot left them, so output written after the snapshot is not repeated"},
+			&cli.BoolFlag{Name: "reuse-mounts", Usage: "mount the directories the snapshot recorded (wasmsr inspect shows them) instead of --mount"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("resume: expected one SNAPSHOT argument, got %d", c.NArg())
 			}
-			path := c.Args().First()
-			loaded, err := hostrt.Load(path, c.String("module"))
+			if c.Bool("reuse-mounts") && len(c.StringSlice("mount")) > 0 {
+				return errors.New("resume: --reuse-mounts and --mount do not go together")
+			}
+			opts, err := readOptions(c)
 			if err != nil {
 				return err
 			}
+			path := c.Args().First()
+			loaded, err := hostrt.Load(path, hostrt.LoadOptions{ReadOptions: opts, Module: c.String("module")})
+			if errors.Is(err, hostrt.ErrModuleNotFound) {
+				return fmt.Errorf("%w; pass --module", err)
+			}
+			if err != nil {
+				return err
+			}
+			defer loaded.Close()
 			dir := c.String("snapshot-dir")
 			if dir == "" {
 				dir = path
@@ -108,14 +147,36 @@ func resumeCommand() *cli.Command {
 					dir = dirOf(path)
 				}
 			}
-			return runJob(c, jobSpec{module: loaded.Module, modulePath: loaded.ModulePath, dir: dir, restore: loaded.Snapshot, from: path})
+			return runJob(c, jobSpec{module: loaded.Module, modulePath: loaded.ModulePath, dir: dir, restore: loaded.Snapshot, from: path, read: opts})
 		},
 	}
 }
 
-func isDir(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.IsDir()
+// checkResumeMounts checks that every guest path the program uses is
+// mounted, naming the flag that mounts it when one is not: a resume
+// mounts only what its command line gives.
+func checkResumeMounts(snap *snapshot.Snapshot, mounts []wasip1.Mount) error {
+	var st wasip1.State
+	if err := st.UnmarshalBinary(snap.WASI); err != nil {
+		return fmt.Errorf("snapshot: WASI state: %w", err)
+	}
+	for _, p := range st.Preopens {
+		found := false
+		for _, m := range mounts {
+			found = found || path.Clean(m.GuestPath) == path.Clean(p.GuestPath)
+		}
+		if found {
+			continue
+		}
+		recorded := ""
+		for _, r := range snap.Meta.Mounts {
+			if parts := strings.Split(r, ":"); len(parts) >= 2 && path.Clean(parts[1]) == path.Clean(p.GuestPath) {
+				recorded = fmt.Sprintf(" (when the snapshot was taken: %q; --reuse-mounts mounts it again)", r)
+			}
+		}
+		return fmt.Errorf("the program uses guest path %q: pass --mount HOST:%s%s", p.GuestPath, p.GuestPath, recorded)
+	}
+	return nil
 }
 
 func dirOf(path string) string {
@@ -155,6 +216,8 @@ type jobSpec struct {
 	dir        string
 	restore    *snapshot.Snapshot
 	from       string
+	// read are the keys that sign snapshots and the memory limit.
+	read hostrt.ReadOptions
 }
 
 func parseMounts(specs []string) ([]wasip1.Mount, error) {
@@ -208,17 +271,17 @@ func runJob(c *cli.Context, spec jobSpec) error {
 		return runMigrating(c, spec)
 	}
 	mountSpecs := c.StringSlice("mount")
-	if len(mountSpecs) == 0 && spec.restore != nil {
-		// The directories the job had, where they still are.
-		for _, m := range spec.restore.Meta.Mounts {
-			if host, _, _ := strings.Cut(m, ":"); isDir(host) {
-				mountSpecs = append(mountSpecs, m)
-			}
-		}
+	if c.Bool("reuse-mounts") {
+		mountSpecs = spec.restore.Meta.Mounts
 	}
 	mounts, err := parseMounts(mountSpecs)
 	if err != nil {
 		return err
+	}
+	if spec.restore != nil {
+		if err := checkResumeMounts(spec.restore, mounts); err != nil {
+			return fmt.Errorf("%s: %w", spec.from, err)
+		}
 	}
 	var signals []os.Signal
 	stopOn := map[os.Signal]bool{}
@@ -246,6 +309,7 @@ func runJob(c *cli.Context, spec jobSpec) error {
 		if store, err = hostrt.OpenStore(spec.dir, c.Int("keep")); err != nil {
 			return err
 		}
+		store.Keys = spec.read.Keys
 		if modulePath, err = store.SaveModule(spec.module); err != nil {
 			return err
 		}
@@ -253,7 +317,7 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	cfg := hostrt.Config{
 		Module: spec.module, ModulePath: modulePath, Args: spec.args, Env: spec.env, Mounts: mounts,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SnapshotFiles: c.Bool("snapshot-files"),
-		TruncateOutput: c.Bool("truncate-output"),
+		TruncateOutput: c.Bool("truncate-output"), MaxMemory: spec.read.MaxMemory,
 	}
 	// first-stdin: the program's goroutine asks for the snapshot when it
 	// first reads stdin (it pauses right away, at that read), and hands
@@ -394,15 +458,5 @@ func reportSnapshot(w io.Writer, path string, snap *snapshot.Snapshot) {
 		size = fi.Size()
 	}
 	fmt.Fprintf(w, "wasmsr: snapshot %d -> %s (%s, memory %s, paused %s, %s)\n", snap.Meta.Seq, path,
-		formatBytes(size), formatBytes(int64(len(snap.Instance.Memory))), snap.Meta.Paused.Round(10*time.Microsecond), snap.Meta.Reason)
-}
-
-func formatBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
+		snapshot.FormatBytes(size), snapshot.FormatBytes(int64(snap.MemorySize())), snap.Meta.Paused.Round(10*time.Microsecond), snap.Meta.Reason)
 }

@@ -27,18 +27,24 @@ func inspectCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print the description as JSON"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "how many of the largest functions to list"},
 			&cli.IntFlag{Name: "frames", Value: 20, Usage: "for an instrumented module, how many frame layouts to list (-1: all)"},
+			&cli.StringFlag{Name: "snapshot-key", Usage: "check a snapshot's signature with the keys in `FILE`, and refuse it unless it is signed with one of them"},
+			&cli.StringFlag{Name: "max-memory", Usage: "refuse a snapshot whose memory is larger than `SIZE` (default: half of this machine's memory, at most 4GiB)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("inspect: expected one FILE.wasm argument, got %d", c.NArg())
 			}
 			path := c.Args().First()
-			data, err := readFile(path)
+			isSnapshot, err := hasMagic(path, snapshot.Magic)
 			if err != nil {
 				return err
 			}
-			if strings.HasPrefix(string(data[:min(len(data), len(snapshot.Magic))]), snapshot.Magic) {
-				rep, err := describeSnapshot(path, data)
+			if isSnapshot {
+				opts, err := readOptions(c)
+				if err != nil {
+					return err
+				}
+				rep, err := describeSnapshot(path, opts)
 				if err != nil {
 					return err
 				}
@@ -48,6 +54,10 @@ func inspectCommand() *cli.Command {
 					return enc.Encode(rep)
 				}
 				return rep.write(c.App.Writer)
+			}
+			data, err := readFile(path)
+			if err != nil {
+				return err
 			}
 			rep, err := describeModule(data, c.Int("top"), c.Int("frames"))
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -22,7 +23,9 @@ import (
 // state of the paused program.
 type snapshotReport struct {
 	File         string         `json:"file"`
-	Size         int            `json:"size"`
+	Size         int64          `json:"size"`
+	Version      uint32         `json:"format_version"`
+	Signature    string         `json:"signature"`
 	Module       string         `json:"module"`
 	ModuleSHA256 string         `json:"module_sha256"`
 	Meta         snapshot.Meta  `json:"meta"`
@@ -67,12 +70,21 @@ type globalReport struct {
 	Value string `json:"value"`
 }
 
-func describeSnapshot(path string, data []byte) (*snapshotReport, error) {
-	loaded, err := hostrt.Load(path, "")
+func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, error) {
+	loaded, err := hostrt.Load(path, hostrt.LoadOptions{ReadOptions: opts})
+	if errors.Is(err, hostrt.ErrModuleNotFound) {
+		return nil, fmt.Errorf("%w; pass --module", err)
+	}
 	if err != nil {
 		return nil, err
 	}
+	defer loaded.Close()
 	snap := loaded.Snapshot
+	// Fresh memory: the pages the snapshot does not hold are never touched.
+	memory := make([]byte, snap.MemorySize())
+	if err := snap.Memory().CopyTo(memory); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	m, err := wasm.Decode(loaded.Module)
 	if err != nil {
 		return nil, err
@@ -83,12 +95,20 @@ func describeSnapshot(path string, data []byte) (*snapshotReport, error) {
 	}
 	sum := sha256.Sum256(loaded.Module)
 	r := &snapshotReport{
-		File: path, Size: len(data), Module: loaded.ModulePath, ModuleSHA256: hex.EncodeToString(sum[:]),
-		Meta: snap.Meta, MemoryBytes: len(snap.Instance.Memory), Paused: snap.Instance.Export,
+		File: path, Size: loaded.Size, Version: loaded.Version, Module: loaded.ModulePath, ModuleSHA256: hex.EncodeToString(sum[:]),
+		Meta: snap.Meta, MemoryBytes: len(memory), Paused: snap.Instance.Export,
+	}
+	switch {
+	case loaded.Signer == "":
+		r.Signature = "none"
+	case loaded.Verified:
+		r.Signature = "key " + loaded.Signer + ", verified"
+	default:
+		r.Signature = "key " + loaded.Signer + ", not verified (no --snapshot-key)"
 	}
 	var zero [snapshot.PageSize]byte
-	for p := 0; p < len(snap.Instance.Memory); p += snapshot.PageSize {
-		if page := snap.Instance.Memory[p:min(p+snapshot.PageSize, len(snap.Instance.Memory))]; string(page) != string(zero[:len(page)]) {
+	for p := 0; p < len(memory); p += snapshot.PageSize {
+		if string(memory[p:p+snapshot.PageSize]) != string(zero[:]) {
 			r.NonZeroPages++
 		}
 	}
@@ -117,7 +137,7 @@ func describeSnapshot(path string, data []byte) (*snapshotReport, error) {
 		}
 		r.Files = append(r.Files, fr)
 	}
-	frames, err := unwind.FramesIn(info, snap.Instance.Memory, snap.Instance.Buffer)
+	frames, err := unwind.FramesIn(info, memory, snap.Instance.Buffer)
 	if err != nil {
 		return nil, err
 	}
@@ -214,14 +234,24 @@ func formatValue(t wasm.ValType, bits []byte) string {
 func (r *snapshotReport) write(w io.Writer) error {
 	fmt.Fprintf(w, "%s: wasmsr snapshot %d, %d bytes\n", r.File, r.Meta.Seq, r.Size)
 	fmt.Fprintf(w, "module:   %s (sha256 %s)\n", r.Module, r.ModuleSHA256[:16])
+	fmt.Fprintf(w, "signed:   %s\n", r.Signature)
 	fmt.Fprintf(w, "taken:    %s on %s (%s), paused %s\n", r.Meta.Created.Format(time.RFC3339), r.Meta.Host, r.Meta.Reason, r.Meta.Paused)
-	fmt.Fprintf(w, "memory:   %s (%d of %d pages not zero)\n", formatBytes(int64(r.MemoryBytes)), r.NonZeroPages, (r.MemoryBytes+snapshot.PageSize-1)/snapshot.PageSize)
+	fmt.Fprintf(w, "memory:   %s (%d of %d pages not zero)\n", snapshot.FormatBytes(int64(r.MemoryBytes)), r.NonZeroPages, (r.MemoryBytes+snapshot.PageSize-1)/snapshot.PageSize)
 	fmt.Fprintf(w, "args:     %q\n", r.Args)
 	if len(r.Env) > 0 {
 		fmt.Fprintf(w, "env:      %q\n", r.Env)
 	}
 	if r.Pending > 0 {
 		fmt.Fprintf(w, "stdin:    %d bytes read by the host, not yet by the program\n", r.Pending)
+	}
+	// The mounts are what the command line gave: resume mounts them again
+	// only when asked to (--reuse-mounts).
+	for i, m := range r.Meta.Mounts {
+		label := "          "
+		if i == 0 {
+			label = "mounts:   "
+		}
+		fmt.Fprintf(w, "%s%q\n", label, m)
 	}
 	fmt.Fprintf(w, "\nOPEN FILES\n")
 	for _, f := range r.Files {

@@ -9,8 +9,11 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"github.com/wasmsr/wasmsr/hostrt"
+	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 )
 
 func main() {
@@ -48,6 +51,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			resumeCommand(),
 			serveCommand(),
 			inspectCommand(),
+			keygenCommand(),
 		},
 	}
 }
@@ -94,12 +98,54 @@ func flagsFirst(app *cli.App, args []string) []string {
 	return append(append(append([]string{}, args[:2]...), flags...), positional...)
 }
 
-// readFile reads a file, with errors in the form "PATH: what is wrong".
+// readFile reads a module, with errors in the form "PATH: what is wrong":
+// a regular file (a FIFO or a device would block or never end) of at most
+// hostrt.MaxModuleSize bytes.
 func readFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	f, err := openInput(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, hostrt.MaxModuleSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > hostrt.MaxModuleSize {
+		return nil, fmt.Errorf("%s: larger than %s", path, snapshot.FormatBytes(hostrt.MaxModuleSize))
+	}
+	return data, nil
+}
+
+// openInput opens a file given on the command line, which must be a
+// regular file.
+func openInput(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	var pathErr *fs.PathError
 	if errors.As(err, &pathErr) {
 		return nil, fmt.Errorf("%s: %w", path, pathErr.Err)
 	}
-	return data, err
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = errors.New("not a regular file")
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// hasMagic reports whether the file starts with magic.
+func hasMagic(path, magic string) (bool, error) {
+	f, err := openInput(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, len(magic))
+	n, _ := io.ReadFull(f, head)
+	return string(head[:n]) == magic, nil
 }

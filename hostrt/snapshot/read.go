@@ -583,7 +583,11 @@ func copyPages(r io.Reader, dst []byte) error {
 			return formatError("memory: page %d: %v", p, truncated(err))
 		}
 	}
-	if err := expectEnd(r, 0); err != nil {
+	var one [1]byte
+	switch n, err := io.ReadFull(r, one[:]); {
+	case n > 0:
+		return formatError("memory: more bytes than the pages its bitmap names")
+	case err != io.EOF:
 		return formatError("memory: %v", err)
 	}
 	return nil
