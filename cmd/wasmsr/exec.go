@@ -340,10 +340,7 @@ func runJob(c *cli.Context, spec jobSpec) error {
 		job, err = hostrt.Start(ctx, cfg)
 	}
 	if err != nil {
-		if spec.from != "" {
-			return fmt.Errorf("%s: %w", spec.from, err)
-		}
-		return fmt.Errorf("%s: %w", spec.args[0], err)
+		return fmt.Errorf("%s: %w", jobName(spec), err)
 	}
 	defer job.Close(ctx)
 
@@ -445,11 +442,20 @@ func runJob(c *cli.Context, spec jobSpec) error {
 		}
 		return nil
 	case err != nil:
-		return err
+		return fmt.Errorf("%s: %w", jobName(spec), err)
 	case exit != 0:
 		return exitError(exit)
 	}
 	return nil
+}
+
+// jobName names a job in errors: the snapshot it was resumed from as the
+// command line gave it, or its module.
+func jobName(spec jobSpec) string {
+	if spec.from != "" {
+		return spec.from
+	}
+	return spec.args[0]
 }
 
 func reportSnapshot(w io.Writer, path string, snap *snapshot.Snapshot) {
