@@ -209,14 +209,11 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	st.Monotonic = d.varint()
 	st.Stdin = d.bytes()
 	st.StdinOffset = d.varint()
-	if d.err == nil && (st.StdinOffset < int64(len(st.Stdin))) {
-		d.fail("stdin offset %d is less than the %d pending bytes", st.StdinOffset, len(st.Stdin))
-	}
 	if d.bool() && d.charge(int64(unsafe.Sizeof(PendingPoll{}))) {
 		st.Poll = &PendingPoll{Subscriptions: d.bytes(), Start: d.varint()}
-		if n := len(st.Poll.Subscriptions); d.err == nil && (n == 0 || n%sizeSubscription != 0) {
-			d.fail("pending poll with %d bytes of subscriptions", n)
-		}
+	}
+	if d.err == nil {
+		d.err = checkPending(&st)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("%d bytes after the end", len(d.b))
@@ -408,11 +405,10 @@ func (d *decoder) fd(preopens int) FD {
 			dir.Entries = make([]DirEntry, 0, n)
 		}
 		for n := cap(dir.Entries); n > 0 && d.err == nil; n-- {
-			e := DirEntry{Name: d.string(), Type: d.byte(), Ino: d.uvarint()}
-			if e.Type > filetypeSymbolicLink {
-				d.fail("directory entry %q has unknown type %d", e.Name, e.Type)
-			}
-			dir.Entries = append(dir.Entries, e)
+			dir.Entries = append(dir.Entries, DirEntry{Name: d.string(), Type: d.byte(), Ino: d.uvarint()})
+		}
+		if d.err == nil {
+			d.err = dir.check()
 		}
 		fd.Dir = dir
 	}

@@ -224,6 +224,11 @@ func footprint(st *State) int {
 // must not panic, what it decodes must hold memory in proportion to the
 // input, and it must encode and decode back to itself.
 func FuzzUnmarshalState(f *testing.F) {
+	v3, err := os.ReadFile("testdata/state-v3.bin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v3)
 	for _, st := range []*State{{}, sampleState()} {
 		data, err := st.MarshalBinary()
 		if err != nil {

@@ -169,6 +169,9 @@ func (w *WASI) planRestore(st *State) (*restorePlan, error) {
 		}
 		p.writable[i] = !p.mounts[i].readOnly && !pre.ReadOnly
 	}
+	if err := checkPending(st); err != nil {
+		return nil, fmt.Errorf("wasip1: restore: %w", err)
+	}
 	var used [maxFDs / 8]byte
 	for i := range st.FDs {
 		s := &st.FDs[i]
@@ -207,6 +210,10 @@ func (p *restorePlan) checkFD(s *FD) error {
 	switch {
 	case s.Dir != nil && !isDir:
 		return fmt.Errorf("a directory position on a %s", kindName(s.Kind))
+	case s.Dir != nil:
+		if err := s.Dir.check(); err != nil {
+			return err
+		}
 	case s.Content != nil && s.Kind != KindFile:
 		return fmt.Errorf("saved contents on a %s", kindName(s.Kind))
 	case s.Version != nil && s.Kind != KindFile:
@@ -274,6 +281,28 @@ func (p *restorePlan) checkFD(s *FD) error {
 }
 
 const sha256Size = 32
+
+// checkPending checks what a restored system keeps of st as it is, and
+// saves again.
+func checkPending(st *State) error {
+	if st.StdinOffset < int64(len(st.Stdin)) {
+		return fmt.Errorf("stdin offset %d is less than the %d pending bytes", st.StdinOffset, len(st.Stdin))
+	}
+	if p := st.Poll; p != nil && (len(p.Subscriptions) == 0 || len(p.Subscriptions)%sizeSubscription != 0) {
+		return fmt.Errorf("pending poll with %d bytes of subscriptions", len(p.Subscriptions))
+	}
+	return nil
+}
+
+// check checks the entries a restored directory serves as they are.
+func (d *DirCursor) check() error {
+	for _, e := range d.Entries {
+		if e.Type > filetypeSymbolicLink {
+			return fmt.Errorf("directory entry %q has unknown type %d", e.Name, e.Type)
+		}
+	}
+	return nil
+}
 
 func kindName(k Kind) string {
 	switch k {

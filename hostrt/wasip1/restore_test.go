@@ -190,6 +190,15 @@ func TestRestoreRefusesWrites(t *testing.T) {
 		{"an fd in a preopen that is not there", func(st *State) {
 			fdOf(st, fixtureOut).Preopen = 2
 		}, "wasip1: restore fd 6 (o.txt): preopen 2 of 2"},
+		{"stdin offset before the pending bytes", func(st *State) {
+			st.Stdin, st.StdinOffset = []byte("abc"), 2
+		}, "wasip1: restore: stdin offset 2 is less than the 3 pending bytes"},
+		{"a pending poll that is not whole subscriptions", func(st *State) {
+			st.Poll = &PendingPoll{Subscriptions: make([]byte, sizeSubscription+1)}
+		}, "wasip1: restore: pending poll with 49 bytes of subscriptions"},
+		{"a directory entry of no type", func(st *State) {
+			fdOf(st, 3).Dir = &DirCursor{Entries: []DirEntry{{Name: "x", Type: 200}}}
+		}, `wasip1: restore fd 3 (/in): directory entry "x" has unknown type 200`},
 		{"two preopens at one guest path", func(st *State) {
 			st.Preopens[1].GuestPath = "/in/"
 		}, `wasip1: restore: preopens 0 and 1 are both at guest path "/in"`},
