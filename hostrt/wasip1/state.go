@@ -137,6 +137,8 @@ type FileVersion struct {
 	// epoch.
 	ModTime int64
 	// Inode is its inode number, 0 where the host does not report one.
+	// There is no device number: it changes for the same files when a
+	// container's filesystem is mounted again.
 	Inode uint64
 	// SHA256 is the hash of a file open only for reading, when
 	// SaveOptions.HashInputs asked for it; nil otherwise.
