@@ -103,6 +103,12 @@ func (w *WASI) restore(st *State, cfg Config) error {
 			return fmt.Errorf("wasip1: restore fd %d: %w", st.FDs[i].FD, err)
 		}
 	}
+	// The last change, once nothing else can fail but another cut.
+	for i := range st.FDs {
+		if err := cutAppended(entries[i], &st.FDs[i]); err != nil {
+			return fmt.Errorf("wasip1: restore fd %d: truncating %s: %w", st.FDs[i].FD, st.FDs[i].Path, err)
+		}
+	}
 	for i := range st.FDs {
 		w.place(st.FDs[i].FD, entries[i])
 	}
@@ -531,8 +537,8 @@ func copyExactly(f *os.File, r io.Reader, size int64) error {
 	return nil
 }
 
-// finish gives a reopened entry the rest of its saved state. It runs once
-// every fd is open, since it may cut a file.
+// finish gives a reopened entry the rest of its saved state but for
+// cutAppended's.
 func finish(e *entry, s *FD) error {
 	if e.file == nil {
 		return nil // a standard stream
@@ -541,9 +547,7 @@ func finish(e *entry, s *FD) error {
 	e.oflags, e.fdflags = s.OFlags, s.FDFlags
 	e.rightsBase, e.rightsInheriting = s.RightsBase, s.RightsInheriting
 	if e.kind == KindFile && !e.stream {
-		if err := cutAppended(e, s); err != nil {
-			return fmt.Errorf("truncating %s: %w", s.Path, err)
-		}
+		// A filesystem may refuse an offset past its largest file.
 		if _, err := e.file.Seek(s.Offset, io.SeekStart); err != nil {
 			return fmt.Errorf("seeking %s: %w", s.Path, err)
 		}
@@ -560,7 +564,7 @@ func finish(e *entry, s *FD) error {
 // shorter is left alone (a restore refuses it unless changed files are
 // allowed).
 func cutAppended(e *entry, s *FD) error {
-	if !s.Writable || s.FDFlags&fdflagAppend == 0 {
+	if e.kind != KindFile || e.stream || !s.Writable || s.FDFlags&fdflagAppend == 0 {
 		return nil
 	}
 	fi, err := e.file.Stat()

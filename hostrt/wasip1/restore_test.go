@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,6 +221,34 @@ func TestRestoreRefusesWrites(t *testing.T) {
 				t.Errorf("the restore changed the disk\nbefore:\n%s\nafter:\n%s", before, after)
 			}
 		})
+	}
+}
+
+// TestRestoreCutsLast: a log that grew after the save is cut back only
+// once nothing but another cut can fail, here the seek of a later fd to
+// an offset the filesystem refuses.
+func TestRestoreCutsLast(t *testing.T) {
+	f := newRestoreFixture(t)
+	probe, err := os.Open(filepath.Join(f.in, "a.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = probe.Seek(math.MaxInt64, io.SeekStart)
+	probe.Close()
+	if err == nil {
+		t.Skip("this filesystem takes any offset")
+	}
+	st := f.save(t, SaveOptions{})
+	out := fdOf(st, fixtureOut)
+	out.FDFlags, out.Size = fdflagAppend, 6 // o.txt has grown since
+	st.FDs = append(st.FDs, FD{FD: 7, Kind: KindFile, Preopen: 0, Path: "a.txt", Readable: true, Offset: math.MaxInt64})
+	before := f.digest(t)
+	err = newWithin(t, 10*time.Second, Config{Mounts: f.mounts}, st)
+	if want := "wasip1: restore fd 7: seeking a.txt: seek " + filepath.Join(f.in, "a.txt") + ": invalid argument"; err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant %s", err, want)
+	}
+	if after := f.digest(t); after != before {
+		t.Errorf("the restore changed the disk\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
 
