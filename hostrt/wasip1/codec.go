@@ -6,18 +6,30 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"unsafe"
 )
 
 // The encoding of a State: the magic "WSP1", a version, the fields in
 // declaration order, and a CRC-32C of all that. Integers are varints,
 // strings and byte strings are length-prefixed, lists count-prefixed,
-// optional parts announced by a flag byte. The decoder checks every length
-// and count against the bytes left before allocating, so that its memory is
-// bounded by its input's size.
+// optional parts announced by a flag byte. Version 4 added an FD's
+// version and saved contents kept outside the state (their size only);
+// version 3 is still read.
+//
+// The decoder checks every length and count against the bytes left, and
+// charges what it allocates to a budget of decodeRatio times its input
+// plus decodeSlack, so that no input makes it allocate more: decoded
+// structures are larger than their encoding (an empty string costs one
+// byte encoded and a 16-byte header decoded). The slack lets a real state
+// with up to maxFDs descriptors through.
 
 const (
-	stateMagic   = "WSP1"
-	stateVersion = 3
+	stateMagic         = "WSP1"
+	stateVersion       = 4
+	oldestStateVersion = 3
+
+	decodeRatio = 4
+	decodeSlack = 8 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -28,7 +40,16 @@ const (
 	fdWritable
 	fdHasDir
 	fdHasContent
+	// Since version 4.
+	fdContentElsewhere
+	fdHasVersion
 )
+
+// fdFlags are the flags each version knows.
+var fdFlags = map[uint64]byte{
+	3: fdReadable | fdWritable | fdHasDir | fdHasContent,
+	4: fdReadable | fdWritable | fdHasDir | fdHasContent | fdContentElsewhere | fdHasVersion,
+}
 
 // MarshalBinary encodes the state.
 func (s *State) MarshalBinary() ([]byte, error) {
@@ -54,7 +75,11 @@ func (s *State) MarshalBinary() ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.FDs)))
 	for i := range s.FDs {
-		b = appendFD(b, &s.FDs[i])
+		fd := &s.FDs[i]
+		if c := fd.Content; c != nil && c.Data != nil && int64(len(c.Data)) != c.Size {
+			return nil, fmt.Errorf("wasip1: fd %d: saved contents of %d bytes, but their size says %d", fd.FD, len(c.Data), c.Size)
+		}
+		b = appendFD(b, fd)
 	}
 	b = binary.AppendVarint(b, s.Monotonic)
 	b = appendBytes(b, s.Stdin)
@@ -82,6 +107,12 @@ func appendFD(b []byte, fd *FD) []byte {
 	}
 	if fd.Content != nil {
 		flags |= fdHasContent
+		if fd.Content.Data == nil {
+			flags |= fdContentElsewhere
+		}
+	}
+	if fd.Version != nil {
+		flags |= fdHasVersion
 	}
 	b = binary.AppendUvarint(b, uint64(fd.FD))
 	b = append(b, byte(fd.Kind))
@@ -105,7 +136,17 @@ func appendFD(b []byte, fd *FD) []byte {
 	}
 	if c := fd.Content; c != nil {
 		b = binary.AppendUvarint(b, uint64(c.Perm))
-		b = appendBytes(b, c.Data)
+		if c.Data == nil {
+			b = binary.AppendVarint(b, c.Size)
+		} else {
+			b = appendBytes(b, c.Data)
+		}
+	}
+	if v := fd.Version; v != nil {
+		b = binary.AppendVarint(b, v.Size)
+		b = binary.AppendVarint(b, v.ModTime)
+		b = binary.AppendUvarint(b, v.Inode)
+		b = appendBytes(b, v.SHA256)
 	}
 	return b
 }
@@ -134,7 +175,8 @@ func boolByte(v bool) byte {
 }
 
 // UnmarshalBinary decodes a state encoded by MarshalBinary, checking it
-// whole before changing s.
+// whole before changing s. Contents kept elsewhere decode with Data nil and
+// their Size; the caller attaches Open.
 func (s *State) UnmarshalBinary(data []byte) error {
 	const trailer = 4
 	if len(data) < len(stateMagic)+1+trailer || string(data[:len(stateMagic)]) != stateMagic {
@@ -144,20 +186,21 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	if binary.LittleEndian.Uint32(data[len(body):]) != crc32.Checksum(body, castagnoli) {
 		return errors.New("wasip1: saved WASI state is corrupt (checksum mismatch)")
 	}
-	d := decoder{b: body[len(stateMagic):]}
-	if v := d.uvarint(); d.err == nil && v != stateVersion {
-		return fmt.Errorf("wasip1: saved WASI state has version %d, want %d", v, stateVersion)
+	d := decoder{b: body[len(stateMagic):], size: int64(len(data)), budget: decodeRatio*int64(len(data)) + decodeSlack}
+	d.version = d.uvarint()
+	if d.err == nil && (d.version < oldestStateVersion || d.version > stateVersion) {
+		return fmt.Errorf("wasip1: saved WASI state has version %d; this wasmsr reads versions %d to %d", d.version, oldestStateVersion, stateVersion)
 	}
 	var st State
 	st.Args = d.strings()
 	st.Env = d.strings()
-	if n := d.count(2); n > 0 {
+	if n := d.count(2, unsafe.Sizeof(Preopen{})); n > 0 {
 		st.Preopens = make([]Preopen, 0, n)
 		for ; n > 0 && d.err == nil; n-- {
 			st.Preopens = append(st.Preopens, Preopen{GuestPath: d.string(), ReadOnly: d.bool()})
 		}
 	}
-	if n := d.count(10); n > 0 {
+	if n := d.list(d.small(maxFDs, "number of fds"), 11, unsafe.Sizeof(FD{})); n > 0 {
 		st.FDs = make([]FD, 0, n)
 		for ; n > 0 && d.err == nil; n-- {
 			st.FDs = append(st.FDs, d.fd(len(st.Preopens)))
@@ -166,14 +209,11 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	st.Monotonic = d.varint()
 	st.Stdin = d.bytes()
 	st.StdinOffset = d.varint()
-	if d.err == nil && (st.StdinOffset < int64(len(st.Stdin))) {
-		d.fail("stdin offset %d is less than the %d pending bytes", st.StdinOffset, len(st.Stdin))
-	}
-	if d.bool() {
+	if d.bool() && d.charge(int64(unsafe.Sizeof(PendingPoll{}))) {
 		st.Poll = &PendingPoll{Subscriptions: d.bytes(), Start: d.varint()}
-		if n := len(st.Poll.Subscriptions); d.err == nil && (n == 0 || n%sizeSubscription != 0) {
-			d.fail("pending poll with %d bytes of subscriptions", n)
-		}
+	}
+	if d.err == nil {
+		d.err = checkPending(&st)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("%d bytes after the end", len(d.b))
@@ -188,14 +228,37 @@ func (s *State) UnmarshalBinary(data []byte) error {
 // decoder reads the body of an encoded State. It keeps its first error
 // and returns zero values after it.
 type decoder struct {
-	b   []byte
-	err error
+	b       []byte
+	version uint64
+	// budget is what the decoded state may still allocate, from its
+	// encoding's size.
+	budget, size int64
+	err          error
 }
 
 func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = fmt.Errorf(format, args...)
 	}
+}
+
+// charge takes an allocation of n bytes from the budget before it is
+// made, counting what the allocator may round it up to (at most a
+// quarter more, and 16 bytes for tiny objects); it fails when the budget
+// is spent.
+func (d *decoder) charge(n int64) bool {
+	if d.err != nil {
+		return false
+	}
+	if n == 0 {
+		return true
+	}
+	if n > d.budget || n+n/4+16 > d.budget {
+		d.fail("decoded, the state would take more than %d times its %d bytes plus %d MiB of memory", decodeRatio, d.size, decodeSlack>>20)
+		return false
+	}
+	d.budget -= n + n/4 + 16
+	return true
 }
 
 func (d *decoder) uvarint() uint64 {
@@ -235,11 +298,19 @@ func (d *decoder) small(limit uint64, what string) uint64 {
 }
 
 // count reads the length of a list whose items take at least minSize
-// bytes each, which the rest of the input must be able to hold.
-func (d *decoder) count(minSize int) int {
-	n := d.uvarint()
+// bytes each, which the rest of the input must be able to hold, and
+// charges the list's items of itemSize bytes.
+func (d *decoder) count(minSize int, itemSize uintptr) int {
+	return d.list(d.uvarint(), minSize, itemSize)
+}
+
+// list checks and charges a list of n items, as count.
+func (d *decoder) list(n uint64, minSize int, itemSize uintptr) int {
 	if n > uint64(len(d.b)/minSize) {
 		d.fail("count %d is larger than the input allows", n)
+		return 0
+	}
+	if !d.charge(int64(n) * int64(itemSize)) {
 		return 0
 	}
 	return int(n)
@@ -269,10 +340,14 @@ func (d *decoder) bool() bool {
 	return false
 }
 
+// raw reads a length-prefixed byte string, charging a copy of it.
 func (d *decoder) raw() []byte {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		d.fail("length %d is larger than the input allows", n)
+		return nil
+	}
+	if !d.charge(int64(n)) {
 		return nil
 	}
 	v := d.b[:n]
@@ -290,7 +365,7 @@ func (d *decoder) bytes() []byte {
 }
 
 func (d *decoder) strings() []string {
-	n := d.count(1)
+	n := d.count(1, unsafe.Sizeof(""))
 	if n == 0 {
 		return nil
 	}
@@ -314,7 +389,7 @@ func (d *decoder) fd(preopens int) FD {
 	}
 	fd.Path = d.string()
 	flags := d.byte()
-	if flags&^(fdReadable|fdWritable|fdHasDir|fdHasContent) != 0 {
+	if flags&^fdFlags[d.version] != 0 {
 		d.fail("fd %d has unknown flags %#x", fd.FD, flags)
 	}
 	fd.Readable, fd.Writable = flags&fdReadable != 0, flags&fdWritable != 0
@@ -324,22 +399,34 @@ func (d *decoder) fd(preopens int) FD {
 	fd.RightsInheriting = d.uvarint()
 	fd.Offset = d.varint()
 	fd.Size = d.varint()
-	if flags&fdHasDir != 0 {
+	if flags&fdHasDir != 0 && d.charge(int64(unsafe.Sizeof(DirCursor{}))) {
 		dir := &DirCursor{Cookie: d.uvarint()}
-		if n := d.count(3); n > 0 {
+		if n := d.count(3, unsafe.Sizeof(DirEntry{})); n > 0 {
 			dir.Entries = make([]DirEntry, 0, n)
 		}
 		for n := cap(dir.Entries); n > 0 && d.err == nil; n-- {
-			e := DirEntry{Name: d.string(), Type: d.byte(), Ino: d.uvarint()}
-			if e.Type > filetypeSymbolicLink {
-				d.fail("directory entry %q has unknown type %d", e.Name, e.Type)
-			}
-			dir.Entries = append(dir.Entries, e)
+			dir.Entries = append(dir.Entries, DirEntry{Name: d.string(), Type: d.byte(), Ino: d.uvarint()})
+		}
+		if d.err == nil {
+			d.err = dir.check()
 		}
 		fd.Dir = dir
 	}
-	if flags&fdHasContent != 0 {
-		fd.Content = &Content{Perm: uint32(d.small(math.MaxUint32, "permissions")), Data: d.bytes()}
+	if flags&fdHasContent != 0 && d.charge(int64(unsafe.Sizeof(Content{}))) {
+		c := &Content{Perm: uint32(d.small(math.MaxUint32, "permissions"))}
+		if flags&fdContentElsewhere != 0 {
+			c.Size = d.varint()
+		} else {
+			// Not nil even when empty: nil means elsewhere.
+			c.Data = append([]byte{}, d.raw()...)
+			c.Size = int64(len(c.Data))
+		}
+		fd.Content = c
+	} else if flags&fdContentElsewhere != 0 {
+		d.fail("fd %d has contents elsewhere but no contents", fd.FD)
+	}
+	if flags&fdHasVersion != 0 && d.charge(int64(unsafe.Sizeof(FileVersion{}))) {
+		fd.Version = &FileVersion{Size: d.varint(), ModTime: d.varint(), Inode: d.uvarint(), SHA256: d.bytes()}
 	}
 	return fd
 }

@@ -1,8 +1,10 @@
 package wasip1
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"os"
 	"reflect"
 	"runtime"
 	"strings"
@@ -12,6 +14,16 @@ import (
 
 // sampleState has every field set.
 func sampleState() *State {
+	st := sampleStateV3()
+	st.FDs[3].Version = &FileVersion{Size: 4, ModTime: -1, Inode: 1 << 63, SHA256: make([]byte, sha256Size)}
+	st.FDs = append(st.FDs, FD{FD: 10, Kind: KindFile, Preopen: 1, Path: "big", Writable: true,
+		Content: &Content{Size: 1 << 40, Perm: 0o600}, Version: &FileVersion{Size: 1 << 40}})
+	return st
+}
+
+// sampleStateV3 is testdata/state-v3.bin, which wasmsr encoded at version
+// 3 (every field it had set).
+func sampleStateV3() *State {
 	return &State{
 		Args:     []string{"prog", "", "ünïcode"},
 		Env:      []string{"HOME=/"},
@@ -21,7 +33,7 @@ func sampleState() *State {
 			{FD: 1, Kind: KindStdout},
 			{FD: 3, Kind: KindPreopen, Preopen: 0, Path: ".", Readable: true, Dir: &DirCursor{Cookie: 3, Entries: []DirEntry{{Name: "a", Type: filetypeRegularFile, Ino: 1 << 40}}}},
 			{FD: 7, Kind: KindFile, Preopen: 1, Path: "x/y.txt", Writable: true, OFlags: oflagCreat, FDFlags: fdflagAppend,
-				RightsBase: 1<<64 - 1, RightsInheriting: 5, Offset: 1 << 33, Content: &Content{Data: []byte("data"), Perm: 0o640}},
+				RightsBase: 1<<64 - 1, RightsInheriting: 5, Offset: 1 << 33, Content: &Content{Data: []byte("data"), Size: 4, Perm: 0o640}},
 			{FD: 9, Kind: KindDir, Preopen: 1, Path: "x", Readable: true, Offset: -1},
 		},
 		Monotonic:   -5,
@@ -40,8 +52,33 @@ func encodeBody(body []byte) []byte {
 }
 
 func TestStateRoundTrip(t *testing.T) {
-	for _, st := range []*State{{}, sampleState()} {
+	empty := sampleState()
+	empty.FDs[3].Content.Data, empty.FDs[3].Content.Size = []byte{}, 0
+	for _, st := range []*State{{}, sampleState(), empty} {
 		roundTrip(t, st)
+	}
+}
+
+// TestStateDecodeV3 decodes a state that wasmsr wrote before version 4.
+func TestStateDecodeV3(t *testing.T) {
+	data, err := os.ReadFile("testdata/state-v3.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st State
+	if err := st.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&st, sampleStateV3()) {
+		t.Errorf("decoded\n%+v\nwant\n%+v", &st, sampleStateV3())
+	}
+}
+
+func TestStateEncodeErrors(t *testing.T) {
+	st := sampleState()
+	st.FDs[3].Content.Size = 3
+	if _, err := st.MarshalBinary(); err == nil || err.Error() != "wasip1: fd 7: saved contents of 4 bytes, but their size says 3" {
+		t.Errorf("error %v", err)
 	}
 }
 
@@ -53,9 +90,12 @@ func TestStateDecodeErrors(t *testing.T) {
 	flipped := append([]byte(nil), good...)
 	flipped[len(flipped)/2] ^= 1
 	body := good[len(stateMagic)+1 : len(good)-4]
-	// A state of the next version with an empty body, checksummed.
-	versionTwo := append([]byte(stateMagic), stateVersion+1, 0, 0, 0, 0, 0, 0, 0, 0)
-	versionTwo = binary.LittleEndian.AppendUint32(versionTwo, crc32.Checksum(versionTwo, castagnoli))
+	withVersion := func(v byte, body ...byte) []byte {
+		b := append(append([]byte(stateMagic), v), body...)
+		return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	}
+	// An fd with a version, as version 3 did not have them.
+	fdV4 := []byte{0, 0, 1, 0, 0, 1, 0, byte(KindFile), 0, 1, 'x', fdHasVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	tests := []struct {
 		name, want string
 		data       []byte
@@ -64,7 +104,12 @@ func TestStateDecodeErrors(t *testing.T) {
 		{"other data", "not a saved WASI state", []byte("\x00asm\x01\x00\x00\x00")},
 		{"flipped bit", "checksum mismatch", flipped},
 		{"truncated", "checksum mismatch", good[:len(good)-1]},
-		{"newer version", "version 4, want 3", versionTwo},
+		{"newer version", "version 5; this wasmsr reads versions 3 to 4", withVersion(stateVersion+1, 0, 0, 0, 0, 0, 0, 0, 0)},
+		{"older version", "version 2; this wasmsr reads versions 3 to 4", withVersion(2, 0, 0, 0, 0, 0, 0, 0, 0)},
+		{"version 4 flags in version 3", "fd 0 has unknown flags 0x20", withVersion(3, append(fdV4, 0, 0, 0, 0)...)},
+		{"contents elsewhere without contents", "fd 0 has contents elsewhere but no contents",
+			encodeBody([]byte{0, 0, 1, 0, 0, 1, 0, byte(KindFile), 0, 1, 'x', fdContentElsewhere, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})},
+		{"too many fds", "number of fds 65537 is out of range", encodeBody(append([]byte{0, 0, 0, 0x81, 0x80, 0x04}, make([]byte, 11*(maxFDs+1))...))},
 		{"truncated body", "truncated", encodeBody(body[:len(body)-3])},
 		{"trailing bytes", "after the end", encodeBody(append(append([]byte(nil), body...), 0))},
 		{"huge arg count", "larger than the input allows", encodeBody([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})},
@@ -90,28 +135,56 @@ func TestStateDecodeErrors(t *testing.T) {
 	}
 }
 
-// TestStateDecodeMemory decodes inputs that claim huge lists and strings
-// and checks that decoding allocates in proportion to the input.
+// TestStateDecodeMemory decodes inputs made of items that are small
+// encoded and large decoded, and checks that decoding allocates at most
+// decodeRatio times its input plus decodeSlack, and that every item that
+// fits is still decoded.
 func TestStateDecodeMemory(t *testing.T) {
-	for _, body := range [][]byte{
-		{0xff, 0xff, 0xff, 0xff, 0x0f},                                    // 2^32 args
-		append([]byte{0x80, 0x80, 0x04}, make([]byte, 1<<16)...),          // 65536 empty args
-		append([]byte{0, 0, 0, 0x80, 0x80, 0x04}, make([]byte, 1<<16)...), // fds, then too short
-	} {
-		data := encodeBody(body)
-		// Many runs, so that what other goroutines allocate meanwhile
-		// (TotalAlloc counts everything) does not matter.
-		const runs = 100
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		for range runs {
-			var st State
-			st.UnmarshalBinary(data)
+	repeat := func(n int, item ...byte) []byte {
+		b := binary.AppendUvarint(nil, uint64(n))
+		for range n {
+			b = append(b, item...)
 		}
-		runtime.ReadMemStats(&after)
-		if alloc := (after.TotalAlloc - before.TotalAlloc) / runs; alloc > uint64(64*len(data)+1024) {
-			t.Errorf("decoding %d bytes allocated %d", len(data), alloc)
-		}
+		return b
+	}
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	end := []byte{0, 0, 0, 0} // monotonic, stdin, stdin offset, no poll
+	oneFD := []byte{0, byte(KindFile), 0, 1, 'd', fdHasDir, 0, 0, 0, 0, 0, 0, 0}
+	minimalFD := []byte{0, byte(KindStdout), 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	const big = 4 << 20
+	tests := []struct {
+		name, wantErr string
+		body          []byte
+	}{
+		{"2^32 args", "larger than the input allows", []byte{0xff, 0xff, 0xff, 0xff, 0x0f}},
+		{"empty args", "bytes plus 8 MiB of memory", join(repeat(big), make([]byte, big))},
+		{"one-byte env", "bytes plus 8 MiB of memory", join([]byte{0}, repeat(big/2, 1, 'a'))},
+		{"empty directory entries", "bytes plus 8 MiB of memory", join([]byte{0, 0, 1, 0, 0, 1}, oneFD, repeat(big/3, 0, 0, 0), end)},
+		{"every fd", "", join([]byte{0, 0, 0}, repeat(maxFDs, minimalFD...), end)},
+		{"fds, then too short", "larger than the input allows", join([]byte{0, 0, 0, 0x80, 0x80, 0x04}, make([]byte, 1<<16))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := encodeBody(tc.body)
+			// A few runs, so that what other goroutines allocate meanwhile
+			// (TotalAlloc counts everything) does not matter.
+			const runs = 4
+			var before, after runtime.MemStats
+			var err error
+			runtime.ReadMemStats(&before)
+			for range runs {
+				var st State
+				err = st.UnmarshalBinary(data)
+			}
+			runtime.ReadMemStats(&after)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("error %v, want %q", err, tc.wantErr)
+			}
+			limit := uint64(decodeRatio*len(data) + decodeSlack + 64<<10)
+			if alloc := (after.TotalAlloc - before.TotalAlloc) / runs; alloc > limit {
+				t.Errorf("decoding %d bytes allocated %d, more than %d", len(data), alloc, limit)
+			}
+		})
 	}
 }
 
@@ -128,6 +201,9 @@ func footprint(st *State) int {
 	}
 	for _, fd := range st.FDs {
 		n += int(unsafe.Sizeof(fd)) + len(fd.Path)
+		if fd.Version != nil {
+			n += int(unsafe.Sizeof(*fd.Version)) + len(fd.Version.SHA256)
+		}
 		if fd.Dir != nil {
 			for _, e := range fd.Dir.Entries {
 				n += int(unsafe.Sizeof(e)) + len(e.Name)
@@ -148,6 +224,11 @@ func footprint(st *State) int {
 // must not panic, what it decodes must hold memory in proportion to the
 // input, and it must encode and decode back to itself.
 func FuzzUnmarshalState(f *testing.F) {
+	v3, err := os.ReadFile("testdata/state-v3.bin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v3)
 	for _, st := range []*State{{}, sampleState()} {
 		data, err := st.MarshalBinary()
 		if err != nil {

@@ -16,11 +16,13 @@ import (
 func mkfifo(t *testing.T) (dir, name string) {
 	t.Helper()
 	dir = t.TempDir()
-	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o666); err != nil {
+	if err := mkfifoAt(filepath.Join(dir, "fifo")); err != nil {
 		t.Fatal(err)
 	}
 	return dir, "fifo"
 }
+
+func mkfifoAt(p string) error { return syscall.Mkfifo(p, 0o666) }
 
 // TestNonblockingFIFO is wazero's Test_NonblockingFile: zig-cc's wasi.c
 // opens a FIFO non-blocking and prints a dot every 100 ms until it reads
@@ -95,5 +97,36 @@ func TestGateFIFO(t *testing.T) {
 	g.resume()
 	if got, e := p.readFD(fd, 16); e != errnoSuccess || string(got) != "fifo data" {
 		t.Errorf("re-issued read: %q, errno %d", got, e)
+	}
+}
+
+// TestRestoreBlockingMode: a restore opens files non-blocking (so that a
+// FIFO in a file's place cannot make it wait) and then gives each the
+// mode it had: blocking unless the guest asked for O_NONBLOCK.
+func TestRestoreBlockingMode(t *testing.T) {
+	f := newRestoreFixture(t)
+	st := f.save(t, SaveOptions{})
+	fdOf(st, fixtureOut).FDFlags |= fdflagNonblock
+	w := mustNew(t, Config{Mounts: f.mounts}, st)
+	nonblocking := func(fd uint32) bool {
+		rc, err := w.fds[fd].file.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var flags uintptr
+		var errno syscall.Errno
+		rc.Control(func(sysfd uintptr) {
+			flags, _, errno = syscall.Syscall(syscall.SYS_FCNTL, sysfd, syscall.F_GETFL, 0)
+		})
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		return flags&syscall.O_NONBLOCK != 0
+	}
+	if nonblocking(fixtureIn) {
+		t.Error("the input is non-blocking")
+	}
+	if !nonblocking(fixtureOut) {
+		t.Error("the output, non-blocking for the guest, is blocking")
 	}
 }

@@ -1,12 +1,11 @@
 package wasip1
 
 import (
-	"errors"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"slices"
 )
 
@@ -38,7 +37,9 @@ type State struct {
 // restoring host says where the directory is now.
 type Preopen struct {
 	GuestPath string
-	ReadOnly  bool
+	// ReadOnly makes the restored mount read-only too; without it, the
+	// restoring host's Mount says.
+	ReadOnly bool
 }
 
 // Kind is what a file descriptor refers to.
@@ -78,13 +79,18 @@ type FD struct {
 	Offset int64
 	// Size is the length of a file open for appending, so that a restore
 	// can drop what was appended after the save (by the same guest, before
-	// it stopped): the guest appends it again.
+	// it stopped): the guest appends it again. (Version.Size is the same,
+	// for every regular file.)
 	Size int64
 	// Dir is where fd_readdir is in a directory, or nil before the first
 	// fd_readdir.
 	Dir *DirCursor
 	// Content is the file's content, when Save was asked for it.
 	Content *Content
+	// Version is what a regular file was at the save, so that a restore
+	// can tell whether it changed meanwhile; nil for anything else (and in
+	// states saved before wasmsr recorded it).
+	Version *FileVersion
 }
 
 // DirCursor is the part of a directory listing that the guest may still
@@ -104,19 +110,53 @@ type DirEntry struct {
 	Ino  uint64
 }
 
-// Content is a saved file's content.
+// Content is a saved file's content. A restore writes it only to a file
+// the guest had open for writing in a mount the restoring host made
+// writable.
 type Content struct {
+	// Data holds the contents, or is nil when they are kept elsewhere
+	// and Open reads them.
 	Data []byte
+	// Size is the length of the contents, in Data or from Open.
+	Size int64
 	// Perm is the file's permission bits, used if it has to be created.
 	Perm uint32
+	// Open, when Data is nil, returns the contents for a restore to copy
+	// to the file: it must yield exactly Size bytes. It is not encoded:
+	// MarshalBinary records only that the contents are elsewhere, and
+	// whoever decodes the state attaches Open again.
+	Open func() (io.ReadCloser, error)
+}
+
+// FileVersion is what identifies a regular file's version: a restore
+// compares it with the file it reopens (see FileCheck).
+type FileVersion struct {
+	// Size is the file's length.
+	Size int64
+	// ModTime is its modification time in nanoseconds since the Unix
+	// epoch.
+	ModTime int64
+	// Inode is its inode number, 0 where the host does not report one.
+	// There is no device number: it changes for the same files when a
+	// container's filesystem is mounted again.
+	Inode uint64
+	// SHA256 is the hash of a file open only for reading, when
+	// SaveOptions.HashInputs asked for it; nil otherwise.
+	SHA256 []byte
 }
 
 // SaveOptions says what Save puts in the State besides the guest's view.
 type SaveOptions struct {
 	// FileContents saves the contents of the files open for writing, for a
 	// restore where the disk is not shared; the restore writes them back
-	// before reopening the files.
+	// before reopening the files. A file open on several descriptors is
+	// saved once, with the first.
 	FileContents bool
+	// HashInputs saves the SHA-256 of every regular file open only for
+	// reading (FileVersion.SHA256), so that a restore on another host can
+	// tell a changed input from an unchanged copy. It reads those files
+	// whole at every save.
+	HashInputs bool
 }
 
 // Save returns the state of the guest's system. The guest must not be
@@ -136,6 +176,7 @@ func (w *WASI) Save(opts SaveOptions) (*State, error) {
 		st.Preopens = append(st.Preopens, Preopen{GuestPath: m.guestPath, ReadOnly: m.readOnly})
 		index[m] = uint32(i)
 	}
+	contentSaved := make(map[fileKey]bool)
 	for fd, e := range w.fds {
 		if e == nil {
 			continue
@@ -148,24 +189,8 @@ func (w *WASI) Save(opts SaveOptions) (*State, error) {
 			s.Preopen = index[e.mount]
 		}
 		if e.kind == KindFile && !e.stream {
-			off, err := e.file.Seek(0, io.SeekCurrent)
-			if err != nil {
+			if err := saveFile(e, &s, opts, contentSaved); err != nil {
 				return nil, fmt.Errorf("wasip1: save fd %d (%s): %w", fd, e.path, err)
-			}
-			s.Offset = off
-			if e.writable && e.fdflags&fdflagAppend != 0 {
-				fi, err := e.file.Stat()
-				if err != nil {
-					return nil, fmt.Errorf("wasip1: save fd %d (%s): %w", fd, e.path, err)
-				}
-				s.Size = fi.Size()
-			}
-			if opts.FileContents && e.writable {
-				c, err := contents(e)
-				if err != nil {
-					return nil, fmt.Errorf("wasip1: save fd %d (%s): %w", fd, e.path, err)
-				}
-				s.Content = c
 			}
 		}
 		if d := e.dir; d != nil {
@@ -176,14 +201,57 @@ func (w *WASI) Save(opts SaveOptions) (*State, error) {
 	return st, nil
 }
 
-// contents reads a file through its descriptor when it can (the file may
-// have been renamed or removed), or else by its path.
-func contents(e *entry) (*Content, error) {
+// fileKey names a file by where the guest opened it.
+type fileKey struct {
+	preopen uint32
+	path    string
+}
+
+// saveFile records what a restore needs of a regular file besides its
+// descriptor: the offset, the version, and what opts ask for.
+func saveFile(e *entry, s *FD, opts SaveOptions, contentSaved map[fileKey]bool) error {
+	off, err := e.file.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	s.Offset = off
 	fi, err := e.file.Stat()
 	if err != nil {
+		return err
+	}
+	s.Version = &FileVersion{Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), Inode: statOf(fi).ino}
+	if e.writable && e.fdflags&fdflagAppend != 0 {
+		s.Size = fi.Size()
+	}
+	if opts.HashInputs && e.readable && !e.writable {
+		if s.Version.SHA256, err = hashFile(e.file, fi.Size()); err != nil {
+			return err
+		}
+	}
+	if key := (fileKey{s.Preopen, s.Path}); opts.FileContents && e.writable && !contentSaved[key] {
+		if s.Content, err = contents(e, fi); err != nil {
+			return err
+		}
+		contentSaved[key] = true
+	}
+	return nil
+}
+
+// hashFile is the SHA-256 of f's first size bytes, read without moving
+// its offset.
+func hashFile(f *os.File, size int64) ([]byte, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
 		return nil, err
 	}
+	return h.Sum(nil), nil
+}
+
+// contents reads a file through its descriptor when it can (the file may
+// have been renamed or removed), or else by its path.
+func contents(e *entry, fi fs.FileInfo) (*Content, error) {
 	var data []byte
+	var err error
 	if e.readable {
 		data, err = io.ReadAll(io.NewSectionReader(e.file, 0, fi.Size()))
 	} else {
@@ -192,118 +260,7 @@ func contents(e *entry) (*Content, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Content{Data: data, Perm: uint32(fi.Mode().Perm())}, nil
-}
-
-// restore takes the guest's view from st; the mounts are open already.
-func (w *WASI) restore(st *State) error {
-	w.args, w.env = slices.Clone(st.Args), slices.Clone(st.Env)
-	w.monoBase = st.Monotonic
-	if st.Poll != nil {
-		w.pending = &PendingPoll{Subscriptions: slices.Clone(st.Poll.Subscriptions), Start: st.Poll.Start}
-	}
-	mounts := make([]*mount, len(st.Preopens))
-	for i, p := range st.Preopens {
-		guest := normalGuestPath(p.GuestPath)
-		for _, m := range w.mounts {
-			if m.guestPath == guest {
-				mounts[i] = m
-			}
-		}
-		if mounts[i] == nil {
-			return fmt.Errorf("wasip1: restore: no mount for guest path %q", guest)
-		}
-		if p.ReadOnly {
-			mounts[i].readOnly = true
-		}
-	}
-	for i := range st.FDs {
-		s := &st.FDs[i]
-		if s.FD >= maxFDs || w.lookup(s.FD) != nil {
-			return fmt.Errorf("wasip1: restore: fd %d is out of range or saved twice", s.FD)
-		}
-		e, err := w.restoreEntry(s, mounts)
-		if err != nil {
-			return fmt.Errorf("wasip1: restore fd %d: %w", s.FD, err)
-		}
-		w.place(s.FD, e)
-	}
-	return nil
-}
-
-func (w *WASI) restoreEntry(s *FD, mounts []*mount) (*entry, error) {
-	switch s.Kind {
-	case KindStdin, KindStdout, KindStderr:
-		e := w.stdioEntry(s.Kind)
-		e.fdflags = s.FDFlags
-		return e, nil
-	case KindFile, KindDir, KindPreopen:
-	default:
-		return nil, fmt.Errorf("unknown kind %d", s.Kind)
-	}
-	if uint64(s.Preopen) >= uint64(len(mounts)) {
-		return nil, fmt.Errorf("preopen %d of %d", s.Preopen, len(mounts))
-	}
-	m := mounts[s.Preopen]
-	if !fs.ValidPath(s.Path) {
-		return nil, fmt.Errorf("invalid path %q", s.Path)
-	}
-	var e *entry
-	var err error
-	switch {
-	case s.Kind == KindPreopen:
-		e, err = openPreopen(m)
-	case s.Writable && m.readOnly:
-		return nil, fmt.Errorf("%s is open for writing but mount %q is read-only", s.Path, m.guestPath)
-	default:
-		if s.Content != nil && s.Kind == KindFile {
-			if err := writeContent(m, s.Path, s.Content); err != nil {
-				return nil, fmt.Errorf("re-creating %s in mount %q: %w", s.Path, m.guestPath, err)
-			}
-		}
-		e, err = openEntry(m, s.Path, osFlags(s.Readable, s.Writable, s.FDFlags), s.Kind == KindDir)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s is missing from mount %q", s.Path, m.guestPath)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reopening %s in mount %q: %w", s.Path, m.guestPath, err)
-	}
-	if e.kind != s.Kind {
-		e.file.Close()
-		return nil, fmt.Errorf("%s in mount %q is no longer a %s", s.Path, m.guestPath, kindName(s.Kind))
-	}
-	e.readable, e.writable = s.Readable || e.kind != KindFile, s.Writable
-	e.oflags, e.fdflags = s.OFlags, s.FDFlags
-	e.rightsBase, e.rightsInheriting = s.RightsBase, s.RightsInheriting
-	if e.kind == KindFile && !e.stream {
-		if err := cutAppended(e, s); err != nil {
-			e.file.Close()
-			return nil, fmt.Errorf("truncating %s: %w", s.Path, err)
-		}
-		if _, err := e.file.Seek(s.Offset, io.SeekStart); err != nil {
-			e.file.Close()
-			return nil, fmt.Errorf("seeking %s: %w", s.Path, err)
-		}
-	}
-	if d := s.Dir; d != nil && e.isDir() {
-		e.dir = &dirListing{base: d.Cookie, entries: slices.Clone(d.Entries), cursor: d.Cookie}
-	}
-	return e, nil
-}
-
-func kindName(k Kind) string {
-	if k == KindFile {
-		return "file"
-	}
-	return "directory"
-}
-
-func writeContent(m *mount, p string, c *Content) error {
-	if err := m.root.MkdirAll(path.Dir(p), 0o777); err != nil {
-		return err
-	}
-	return m.root.WriteFile(p, c.Data, os.FileMode(c.Perm).Perm())
+	return &Content{Data: data, Size: int64(len(data)), Perm: uint32(fi.Mode().Perm())}, nil
 }
 
 // stdioEntry describes one of the Config's standard streams: a file is
@@ -317,22 +274,4 @@ func (w *WASI) stdioEntry(k Kind) *entry {
 		}
 	}
 	return e
-}
-
-// cutAppended truncates a file open for appending back to its saved
-// length: what a guest appended after a snapshot, before it crashed, it
-// appends again once resumed from that snapshot. A file that became
-// shorter is left alone (someone else changed it).
-func cutAppended(e *entry, s *FD) error {
-	if !s.Writable || s.FDFlags&fdflagAppend == 0 {
-		return nil
-	}
-	fi, err := e.file.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() <= s.Size {
-		return nil
-	}
-	return e.file.Truncate(s.Size)
 }

@@ -10,6 +10,14 @@
 // poll_oneoff give up when the host asks for a pause (see Gate) and leave
 // no trace, so that the call the guest re-issues after its rewind behaves
 // as if it had never been interrupted.
+//
+// A saved State is outside input: it travels between hosts. Decoding one
+// allocates at most a fixed multiple of its size. A restore checks the
+// whole State before it touches the disk; it writes saved file contents
+// only to files the guest had open for writing, in mounts the restoring
+// host made writable (a State can make a mount read-only, never
+// writable); and it refuses a file that changed since the save (see
+// FileCheck) unless told to allow it.
 package wasip1
 
 import (
@@ -51,6 +59,12 @@ type Config struct {
 	// Gate lets the host pause the guest at WASI calls (a StdinGate also
 	// before reads of stdin); nil never pauses.
 	Gate Gate
+	// FileCheck is how a restore tells whether a file the guest had open
+	// changed since the save: by default as on the host that saved it.
+	FileCheck FileCheck
+	// AllowChangedFiles restores a guest whose files changed since the
+	// save (but not one whose regular file became something else).
+	AllowChangedFiles bool
 }
 
 // Mount preopens a host directory for the guest.
@@ -162,7 +176,7 @@ func New(cfg Config, restore *State) (w *WASI, err error) {
 			w.fds = append(w.fds, e)
 		}
 	} else {
-		if err := w.restore(restore); err != nil {
+		if err := w.restore(restore, cfg); err != nil {
 			return w, err
 		}
 		pendingStdin, stdinTaken = restore.Stdin, restore.StdinOffset
