@@ -56,6 +56,19 @@ type Config struct {
 	// for writing into snapshots, so that the job can resume where the
 	// disk is not shared.
 	SnapshotFiles bool
+	// HashInputs records in snapshots the SHA-256 of the files the
+	// program has open only for reading, so that a restore on another
+	// host can tell an unchanged copy from a changed input (it reads
+	// those files at every snapshot).
+	HashInputs bool
+	// FileCheck is how a restore tells that a file the program had open
+	// changed since the snapshot (see wasip1.FileCheck): the default
+	// compares size, modification time and inode, as on the host that
+	// took it; wasip1.CheckOtherHost compares sizes (and hashes).
+	FileCheck wasip1.FileCheck
+	// AllowChangedFiles restores a program whose files changed since the
+	// snapshot (wasip1.ErrFileChanged otherwise).
+	AllowChangedFiles bool
 	// TruncateOutput, on restore, cuts Stdout and Stderr back to where the
 	// output stood at the snapshot when they are regular files at least
 	// that long (the same files, appended to), so that output written
@@ -173,6 +186,9 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 		if err := state.UnmarshalBinary(snap.WASI); err != nil {
 			return nil, fmt.Errorf("snapshot: WASI state: %w", err)
 		}
+		if err := attachContents(state, snap.Files); err != nil {
+			return nil, fmt.Errorf("snapshot: %w", err)
+		}
 		// Before the WASI starts reading it.
 		if err := seekInput(cfg.Stdin, state.StdinOffset); err != nil {
 			return nil, fmt.Errorf("stdin: %w", err)
@@ -195,7 +211,7 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 	j.wasi, err = wasip1.New(wasip1.Config{
 		Args: cfg.Args, Env: cfg.Env, Mounts: cfg.Mounts,
 		Stdin: cfg.Stdin, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
-		Clock: cfg.Clock, Gate: j.gate(),
+		Clock: cfg.Clock, Gate: j.gate(), FileCheck: cfg.FileCheck, AllowChangedFiles: cfg.AllowChangedFiles,
 	}, state)
 	if err != nil {
 		return nil, err
@@ -419,10 +435,11 @@ func (j *Job) capture(ctx context.Context, requests []*request) (*snapshot.Snaps
 	if err != nil {
 		return nil, err
 	}
-	ws, err := j.wasi.Save(wasip1.SaveOptions{FileContents: j.cfg.SnapshotFiles})
+	ws, err := j.wasi.Save(wasip1.SaveOptions{FileContents: j.cfg.SnapshotFiles, HashInputs: j.cfg.HashInputs})
 	if err != nil {
 		return nil, err
 	}
+	files := detachContents(ws)
 	wb, err := ws.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -445,7 +462,52 @@ func (j *Job) capture(ctx context.Context, requests []*request) (*snapshot.Snaps
 		meta.Mounts = append(meta.Mounts, spec)
 	}
 	meta.StdoutOffset, meta.StderrOffset = fileOffset(j.cfg.Stdout), fileOffset(j.cfg.Stderr)
-	return &snapshot.Snapshot{ModuleSHA256: j.hash, Meta: meta, Instance: inst, WASI: wb}, nil
+	return &snapshot.Snapshot{ModuleSHA256: j.hash, Meta: meta, Instance: inst, WASI: wb, Files: files}, nil
+}
+
+// detachContents moves the saved contents of files out of a WASI state,
+// into the snapshot's own sections: a reader streams those to disk rather
+// than holding them in memory with the state.
+func detachContents(ws *wasip1.State) []snapshot.File {
+	var files []snapshot.File
+	for i := range ws.FDs {
+		fd := &ws.FDs[i]
+		// Empty contents stay in the state: there is nothing to stream.
+		if c := fd.Content; c != nil && len(c.Data) > 0 {
+			files = append(files, snapshot.File{FD: fd.FD, Data: c.Data})
+			c.Data = nil
+		}
+	}
+	return files
+}
+
+// attachContents gives each descriptor whose saved contents are elsewhere
+// the file section that holds them: one each, and none left over.
+func attachContents(ws *wasip1.State, files []snapshot.File) error {
+	byFD := make(map[uint32]*snapshot.File, len(files))
+	for i := range files {
+		byFD[files[i].FD] = &files[i]
+	}
+	for i := range ws.FDs {
+		fd := &ws.FDs[i]
+		c := fd.Content
+		if c == nil || c.Data != nil || c.Size == 0 {
+			continue
+		}
+		f, ok := byFD[fd.FD]
+		if !ok {
+			return fmt.Errorf("the saved contents of fd %d are missing", fd.FD)
+		}
+		if f.Size() != c.Size {
+			return fmt.Errorf("the saved contents of fd %d are %d bytes, its state says %d", fd.FD, f.Size(), c.Size)
+		}
+		c.Open = f.Open
+		delete(byFD, fd.FD)
+	}
+	for fd := range byFD {
+		return fmt.Errorf("saved contents for fd %d, which has none", fd)
+	}
+	return nil
 }
 
 // Enter implements wasip1.Gate: every WASI call asks first.

@@ -41,6 +41,7 @@ func snapshotFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "stop-after-snapshot", Usage: "stop the program after its first snapshot"},
 		&cli.BoolFlag{Name: "snapshot-files", Usage: "embed the contents of files the program has open for writing, to resume where the disk is not shared"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not report snapshots on stderr"},
+		&cli.BoolFlag{Name: "hash-inputs", Usage: "record the SHA-256 of the files the program has open only for reading in every snapshot, so that a resume on another machine can tell an unchanged copy from a changed file (reads them at every snapshot)"},
 		&cli.StringFlag{Name: "snapshot-key", Usage: "sign every snapshot with the first key in `FILE` (wasmsr keygen makes one); resume refuses a snapshot not signed with one of its keys"},
 		&cli.StringFlag{Name: "max-memory", Usage: "the most memory the program may have (`SIZE`, e.g. 2GiB; default: half of this machine's memory, at most 4GiB); its memory.grow fails beyond, and a snapshot holding more is refused"},
 	}
@@ -119,6 +120,7 @@ func resumeCommand() *cli.Command {
 			&cli.StringFlag{Name: "module", Usage: "the instrumented module (default: the copy beside the snapshot)"},
 			&cli.BoolFlag{Name: "truncate-output", Usage: "when stdout/stderr are regular files (appended to with >>), cut them back to where the snapshot left them, so output written after the snapshot is not repeated"},
 			&cli.BoolFlag{Name: "reuse-mounts", Usage: "mount the directories the snapshot recorded (wasmsr inspect shows them) instead of --mount"},
+			&cli.BoolFlag{Name: "allow-changed-files", Usage: "resume even if files the program had open changed since the snapshot (a file that became a FIFO, device or socket is still refused)"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -318,6 +320,15 @@ func runJob(c *cli.Context, spec jobSpec) error {
 		Module: spec.module, ModulePath: modulePath, Args: spec.args, Env: spec.env, Mounts: mounts,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SnapshotFiles: c.Bool("snapshot-files"),
 		TruncateOutput: c.Bool("truncate-output"), MaxMemory: spec.read.MaxMemory,
+		HashInputs: c.Bool("hash-inputs"), AllowChangedFiles: c.Bool("allow-changed-files"),
+	}
+	if spec.restore != nil {
+		// Size, modification time and inode tell a changed file on the
+		// machine that took the snapshot; elsewhere the files are copies,
+		// and only sizes (and hashes, with --hash-inputs) can tell.
+		if host, _ := os.Hostname(); spec.restore.Meta.Host != host {
+			cfg.FileCheck = wasip1.CheckOtherHost
+		}
 	}
 	// first-stdin: the program's goroutine asks for the snapshot when it
 	// first reads stdin (it pauses right away, at that read), and hands
@@ -338,6 +349,9 @@ func runJob(c *cli.Context, spec jobSpec) error {
 		job, err = hostrt.Restore(ctx, cfg, spec.restore)
 	} else {
 		job, err = hostrt.Start(ctx, cfg)
+	}
+	if errors.Is(err, wasip1.ErrFileChanged) {
+		return fmt.Errorf("%s: %w; pass --allow-changed-files to resume anyway", jobName(spec), err)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", jobName(spec), err)

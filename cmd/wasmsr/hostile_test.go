@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasmsr/wasmsr/hostrt"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/hostrt/wasip1"
 )
 
 // Issue 12's reproductions, as an attacker makes them: a real snapshot
@@ -316,4 +317,161 @@ func TestSignedSnapshots(t *testing.T) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", want, code, stdout, stderr)
 		}
 	}
+}
+
+// TestChangedFiles: files that changed while the job was stopped are
+// named, and the resume refused unless asked to go on: a shortened or
+// rewritten input, a truncated output (which would get a hole of NULs),
+// an input turned into a FIFO (which would block the resume for ever).
+func TestChangedFiles(t *testing.T) {
+	g := crashGuests[0]
+	module := instrumentedGuest(t, g.wasm)
+	tests := []struct {
+		name   string
+		change func(t *testing.T, in, out string)
+		want   string // after "wasmsr: SNAPS: "
+	}{
+		{name: "input shortened", change: func(t *testing.T, in, out string) {
+			if err := os.Truncate(filepath.Join(in, "in.bin"), 100); err != nil {
+				t.Fatal(err)
+			}
+		}, want: `wasip1: restore fd 6: /in/in.bin changed since the snapshot: size 4096 -> 100, modified `},
+		{name: "input rewritten", change: func(t *testing.T, in, out string) {
+			later := time.Now().Add(time.Hour)
+			if err := os.Chtimes(filepath.Join(in, "in.bin"), later, later); err != nil {
+				t.Fatal(err)
+			}
+		}, want: `wasip1: restore fd 6: /in/in.bin changed since the snapshot: modified `},
+		{name: "output truncated", change: func(t *testing.T, in, out string) {
+			if err := os.Truncate(filepath.Join(out, "data.bin"), 10); err != nil {
+				t.Fatal(err)
+			}
+		}, want: `wasip1: restore fd 5: /out/data.bin changed since the snapshot: size 65536 -> 10 (shorter than at the snapshot); pass --allow-changed-files to resume anyway`},
+		{name: "input turned into a FIFO", change: func(t *testing.T, in, out string) {
+			path := filepath.Join(in, "in.bin")
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mkfifo(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, want: `wasip1: restore fd 6: /in/in.bin is no longer a regular file: it is a FIFO`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := inputFile(t)
+			dir := t.TempDir()
+			out, snaps := filepath.Join(dir, "out"), filepath.Join(dir, "snaps")
+			if err := os.Mkdir(out, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			mounts := []string{"--mount", out + ":/out", "--mount", in + ":/in:ro"}
+			stopAt(t, "block 1: fill", append(append([]string{"--snapshot-dir", snaps}, mounts...), module, "--", "/out/data.bin", "/in/in.bin", "2", "6000", "2")...)
+			tc.change(t, in, out)
+			stderr, code, _ := measured(t, "", append(append([]string{"resume"}, mounts...), snaps)...)
+			if want := "wasmsr: " + snaps + ": " + tc.want; code != 1 || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("resume: exit %d, stderr %q\nwant exit 1 and one line starting %q", code, stderr, want)
+			}
+			if !strings.Contains(tc.want, "FIFO") {
+				stderr, code, _ := measured(t, "", append(append([]string{"resume", "--allow-changed-files"}, mounts...), snaps)...)
+				if code != 0 && strings.Contains(stderr, "changed since the snapshot") {
+					t.Errorf("resume --allow-changed-files: exit %d, stderr %q", code, stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestReadOnlyMountStaysUnwritten: a snapshot whose output file was moved
+// into the read-only mount's preopen and marked not writable, its saved
+// contents kept (issue 12, item 2), is refused, and nothing in the
+// read-only directory changes: not the file, not a new one.
+func TestReadOnlyMountStaysUnwritten(t *testing.T) {
+	g := crashGuests[0]
+	module := instrumentedGuest(t, g.wasm)
+	in := inputFile(t)
+	dir := t.TempDir()
+	out, snaps := filepath.Join(dir, "out"), filepath.Join(dir, "snaps")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mounts := []string{"--mount", out + ":/out", "--mount", in + ":/in:ro"}
+	stopAt(t, "block 1: fill", append(append([]string{"--snapshot-files", "--snapshot-dir", snaps}, mounts...), module, "--", "/out/data.bin", "/in/in.bin", "2", "6000", "2")...)
+	newest, err := hostrt.Newest(snaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(newest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := snapshot.Decode(data, snapshot.Limits{MaxMemory: 1 << 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws wasip1.State
+	if err := ws.UnmarshalBinary(snap.WASI); err != nil {
+		t.Fatal(err)
+	}
+	inPreopen := -1
+	for i, p := range ws.Preopens {
+		if p.GuestPath == "/in" {
+			inPreopen = i
+		}
+	}
+	for _, target := range []string{"in.bin", "new.bin"} {
+		crafted := ws
+		crafted.FDs = append([]wasip1.FD(nil), ws.FDs...)
+		found := false
+		for i := range crafted.FDs {
+			if fd := &crafted.FDs[i]; fd.Path == "data.bin" && fd.Content != nil {
+				fd.Preopen, fd.Path, fd.Writable, fd.Version = uint32(inPreopen), target, false, nil
+				found = true
+			}
+		}
+		if !found || inPreopen < 0 {
+			t.Fatalf("no output file with contents, or no /in preopen, in %+v", ws)
+		}
+		b, err := crafted.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap.WASI = b
+		file := filepath.Join(dir, target+".wsr")
+		writeCrafted(t, file, snap)
+		before := treeDigest(t, in)
+		stderr, code, _ := measured(t, "", append(append([]string{"resume", "--module", module}, mounts...), file)...)
+		want := fmt.Sprintf("wasmsr: %s: wasip1: restore fd 5 (/in/%s): saved contents for a file that was not open for writing\n", file, target)
+		if code != 1 || stderr != want {
+			t.Errorf("%s: resume: exit %d, stderr %q, want %q", target, code, stderr, want)
+		}
+		if after := treeDigest(t, in); after != before {
+			t.Errorf("%s: the read-only directory changed", target)
+		}
+	}
+}
+
+// treeDigest lists a directory's files and contents.
+func treeDigest(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s\n", path)
+		if d.Type().IsRegular() {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, "%x\n", data)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
