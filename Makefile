@@ -48,10 +48,14 @@ bench: testdata ffmpeg
 	bash scripts/bench-hostrt.sh
 	bash examples/transcoding/bench.sh
 
-# fuzz runs every fuzz target (each decoder of outside bytes) for FUZZTIME.
+# fuzz runs every fuzz target (each decoder of outside bytes, and the
+# structure-aware ones that mutate decoded snapshots, WASI states, job
+# frames and modules and re-encode them) for FUZZTIME. Their seed corpora
+# (testdata/fuzz) run with the tests.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := ./wasm/:FuzzDecode ./instrument/:FuzzDecodeInfo ./hostrt/snapshot/:FuzzDecode \
-	./hostrt/wasip1/:FuzzUnmarshalState ./hostrt/migrate/:FuzzReadFrame ./unwind/:FuzzDecodeFrames
+	./hostrt/wasip1/:FuzzUnmarshalState ./hostrt/wasip1/:FuzzRestoreState ./hostrt/:FuzzResume \
+	./hostrt/migrate/:FuzzReadFrame ./unwind/:FuzzDecodeFrames
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t%%:*} $${t##*:}"; \
