@@ -144,6 +144,17 @@ var listening = regexp.MustCompile(`listening on (https?://\S+)`)
 // serveURL waits until the server says where it listens.
 func (p *proc) serveURL(t *testing.T) string {
 	t.Helper()
+	out := p.waitOutput(t, "the line saying where it listens", listening.MatchString)
+	return listening.FindStringSubmatch(out)[1]
+}
+
+// waitOutput waits (a minute at most) until ok holds for the process's
+// output so far, and returns that output. The test reads a process's
+// output through a pipe, so what the process wrote before it answered a
+// request may still be in the pipe when the answer has arrived: a test
+// that reads the output once, right after the answer, misses its end.
+func (p *proc) waitOutput(t *testing.T, what string, ok func(out string) bool) string {
+	t.Helper()
 	deadline := time.AfterFunc(time.Minute, func() {
 		p.out.mu.Lock()
 		p.out.cond.Broadcast()
@@ -154,18 +165,35 @@ func (p *proc) serveURL(t *testing.T) string {
 	p.out.mu.Lock()
 	defer p.out.mu.Unlock()
 	for {
-		if m := listening.FindStringSubmatch(p.out.b.String()); m != nil {
-			return m[1]
+		if out := p.out.b.String(); ok(out) {
+			return out
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("the server ended: %v\n%s", p.err, p.out.b.String())
+			t.Fatalf("the process ended before %s: %v\n%s", what, p.err, p.out.b.String())
 		default:
 		}
 		if time.Since(start) > time.Minute {
-			t.Fatalf("the server does not listen after a minute:\n%s", p.out.b.String())
+			t.Fatalf("no %s after a minute:\n%s", what, p.out.b.String())
 		}
 		p.out.cond.Wait()
+	}
+}
+
+// waitJobLogs waits until the hosts' outputs hold everything they wrote
+// about job id, which ended on final at hop: the job's output on a host
+// comes before the host's line about the job leaving it (the last move to
+// final was at hop) or ending there.
+func waitJobLogs(t *testing.T, hosts []*serveHost, final *serveHost, id string, hop int) {
+	t.Helper()
+	for _, h := range hosts {
+		last := fmt.Sprintf("[%s] job %s: moved to %s (%s) at hop %d:", h.name, id, final.name, final.url, hop)
+		if h == final {
+			last = fmt.Sprintf("[%s] job %s: finished, exit 0 (hop %d)\n", h.name, id, hop)
+		} else if hop < 2 {
+			continue // the job went from the starting host straight to final
+		}
+		h.p.waitOutput(t, strconv.Quote(last), func(out string) bool { return strings.Contains(out, last) })
 	}
 }
 
@@ -361,9 +389,7 @@ func TestMigrateCLI(t *testing.T) {
 		if entries, _ := os.ReadDir(filepath.Join(a.state, "modules")); len(entries) != 0 {
 			t.Errorf("A stored %d modules", len(entries))
 		}
-		if !strings.Contains(a.p.out.String(), "refused POST /v1/jobs") {
-			t.Errorf("A did not log the refusal:\n%s", a.p.out)
-		}
+		a.p.waitOutput(t, "the refusal's log line", func(out string) bool { return strings.Contains(out, "refused POST /v1/jobs") })
 	})
 
 	t.Run("ping-pong", func(t *testing.T) {
@@ -381,6 +407,8 @@ func TestMigrateCLI(t *testing.T) {
 		if m[2] == "B" {
 			final = b
 		}
+		hop, _ := strconv.Atoi(m[3])
+		waitJobLogs(t, hosts, final, m[1], hop)
 		got, err := os.ReadFile(filepath.Join(final.out, "p.bin"))
 		if err != nil {
 			t.Fatal(err)
@@ -431,9 +459,7 @@ func TestMigrateCLI(t *testing.T) {
 		if err != nil || !bytes.Equal(got, ref) {
 			t.Fatalf("the file here (%d bytes, %v) differs from the reference (%d bytes)", len(got), err, len(ref))
 		}
-		if after := strings.Count(b.p.out.String(), "refused from"); after == before {
-			t.Errorf("B refused nothing:\n%s", b.p.out)
-		}
+		b.p.waitOutput(t, "a refusal's log line", func(out string) bool { return strings.Count(out, "refused from") > before })
 	})
 }
 
@@ -490,6 +516,8 @@ func TestMigrateFFmpeg(t *testing.T) {
 		if m[2] == "B" {
 			final = hosts[1]
 		}
+		hop, _ := strconv.Atoi(m[3])
+		waitJobLogs(t, hosts, final, m[1], hop)
 		got, err := os.ReadFile(filepath.Join(final.out, "a.avi"))
 		if err != nil {
 			t.Fatal(err)
