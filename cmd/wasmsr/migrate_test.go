@@ -333,6 +333,8 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"serve", "--listen", "127.0.0.1:0"}, "wasmsr: serve: --token-file is required (or --insecure-no-token on a trusted network)\n"},
 		{[]string{"serve", "--insecure-no-token", "--tls-cert", "x.pem"}, "wasmsr: serve: --tls-cert and --tls-key go together\n"},
 		{[]string{"serve", "--insecure-no-token", "--max-job-size", "lots"}, "wasmsr: --max-job-size: size \"lots\": want a positive number of bytes, KiB, MiB or GiB\n"},
+		{[]string{"serve", "--insecure-no-token", "--min-upload-rate", "fast"}, "wasmsr: --min-upload-rate: size \"fast\": want a positive number of bytes, KiB, MiB or GiB\n"},
+		{[]string{"serve", "--insecure-no-token", "--upload-rate-window", "0s"}, "wasmsr: --upload-rate-window: want a positive duration\n"},
 		{[]string{"exec", "--migrate-to", "127.0.0.1:1", "x.wasm"}, ""},
 	}
 	for _, tc := range tests {
@@ -431,6 +433,33 @@ func TestMigrateCLI(t *testing.T) {
 			t.Errorf("output lines across hosts:\n%s\nwant:\n%s", strings.Join(mine, "\n"), strings.Join(want, "\n"))
 		}
 		t.Logf("finished on %s after %s moves", m[2], m[3])
+	})
+
+	// A job that traps on A: A reports it in one line, and so does exec.
+	// It sleeps 1.5 s after its first block (it moves to A then) and
+	// traps after its second.
+	t.Run("trap", func(t *testing.T) {
+		local := t.TempDir()
+		_, stderr, code := wasmsr("exec", "--name", "L", "--mount", local+":/out", "--migrate-to", a.url, "--migrate-after", "0",
+			"--token-file", token, module, "--", "/out/t.bin", "3", "16", "1500", "2")
+		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+		last := lines[len(lines)-1]
+		m := regexp.MustCompile(`^wasmsr: job (\S+) failed on A: (.*unreachable.*)$`).FindStringSubmatch(last)
+		if code != 1 || m == nil {
+			t.Fatalf("exit %d, last line %q; want exit 1 and the job failed on A:\n%s", code, last, stderr)
+		}
+		for _, l := range lines[:len(lines)-1] {
+			if !strings.HasPrefix(l, "[L") {
+				t.Errorf("a line of exec without its prefix: %q", l)
+			}
+		}
+		failed := fmt.Sprintf("[A] job %s: failed: %s\n", m[1], m[2])
+		out := a.p.waitOutput(t, strconv.Quote(failed), func(out string) bool { return strings.Contains(out, failed) })
+		for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			if !strings.HasPrefix(l, "[A") {
+				t.Errorf("a line of A without its prefix: %q", l)
+			}
+		}
 	})
 
 	t.Run("truncated uploads", func(t *testing.T) {
