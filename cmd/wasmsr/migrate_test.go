@@ -144,6 +144,17 @@ var listening = regexp.MustCompile(`listening on (https?://\S+)`)
 // serveURL waits until the server says where it listens.
 func (p *proc) serveURL(t *testing.T) string {
 	t.Helper()
+	out := p.waitOutput(t, "the line saying where it listens", listening.MatchString)
+	return listening.FindStringSubmatch(out)[1]
+}
+
+// waitOutput waits (a minute at most) until ok holds for the process's
+// output so far, and returns that output. The test reads a process's
+// output through a pipe, so what the process wrote before it answered a
+// request may still be in the pipe when the answer has arrived: a test
+// that reads the output once, right after the answer, misses its end.
+func (p *proc) waitOutput(t *testing.T, what string, ok func(out string) bool) string {
+	t.Helper()
 	deadline := time.AfterFunc(time.Minute, func() {
 		p.out.mu.Lock()
 		p.out.cond.Broadcast()
@@ -154,18 +165,35 @@ func (p *proc) serveURL(t *testing.T) string {
 	p.out.mu.Lock()
 	defer p.out.mu.Unlock()
 	for {
-		if m := listening.FindStringSubmatch(p.out.b.String()); m != nil {
-			return m[1]
+		if out := p.out.b.String(); ok(out) {
+			return out
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("the server ended: %v\n%s", p.err, p.out.b.String())
+			t.Fatalf("the process ended before %s: %v\n%s", what, p.err, p.out.b.String())
 		default:
 		}
 		if time.Since(start) > time.Minute {
-			t.Fatalf("the server does not listen after a minute:\n%s", p.out.b.String())
+			t.Fatalf("no %s after a minute:\n%s", what, p.out.b.String())
 		}
 		p.out.cond.Wait()
+	}
+}
+
+// waitJobLogs waits until the hosts' outputs hold everything they wrote
+// about job id, which ended on final at hop: the job's output on a host
+// comes before the host's line about the job leaving it (the last move to
+// final was at hop) or ending there.
+func waitJobLogs(t *testing.T, hosts []*serveHost, final *serveHost, id string, hop int) {
+	t.Helper()
+	for _, h := range hosts {
+		last := fmt.Sprintf("[%s] job %s: moved to %s (%s) at hop %d:", h.name, id, final.name, final.url, hop)
+		if h == final {
+			last = fmt.Sprintf("[%s] job %s: finished, exit 0 (hop %d)\n", h.name, id, hop)
+		} else if hop < 2 {
+			continue // the job went from the starting host straight to final
+		}
+		h.p.waitOutput(t, strconv.Quote(last), func(out string) bool { return strings.Contains(out, last) })
 	}
 }
 
@@ -305,6 +333,8 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"serve", "--listen", "127.0.0.1:0"}, "wasmsr: serve: --token-file is required (or --insecure-no-token on a trusted network)\n"},
 		{[]string{"serve", "--insecure-no-token", "--tls-cert", "x.pem"}, "wasmsr: serve: --tls-cert and --tls-key go together\n"},
 		{[]string{"serve", "--insecure-no-token", "--max-job-size", "lots"}, "wasmsr: --max-job-size: size \"lots\": want a positive number of bytes, KiB, MiB or GiB\n"},
+		{[]string{"serve", "--insecure-no-token", "--min-upload-rate", "fast"}, "wasmsr: --min-upload-rate: size \"fast\": want a positive number of bytes, KiB, MiB or GiB\n"},
+		{[]string{"serve", "--insecure-no-token", "--upload-rate-window", "0s"}, "wasmsr: --upload-rate-window: want a positive duration\n"},
 		{[]string{"exec", "--migrate-to", "127.0.0.1:1", "x.wasm"}, ""},
 	}
 	for _, tc := range tests {
@@ -361,9 +391,7 @@ func TestMigrateCLI(t *testing.T) {
 		if entries, _ := os.ReadDir(filepath.Join(a.state, "modules")); len(entries) != 0 {
 			t.Errorf("A stored %d modules", len(entries))
 		}
-		if !strings.Contains(a.p.out.String(), "refused POST /v1/jobs") {
-			t.Errorf("A did not log the refusal:\n%s", a.p.out)
-		}
+		a.p.waitOutput(t, "the refusal's log line", func(out string) bool { return strings.Contains(out, "refused POST /v1/jobs") })
 	})
 
 	t.Run("ping-pong", func(t *testing.T) {
@@ -381,6 +409,8 @@ func TestMigrateCLI(t *testing.T) {
 		if m[2] == "B" {
 			final = b
 		}
+		hop, _ := strconv.Atoi(m[3])
+		waitJobLogs(t, hosts, final, m[1], hop)
 		got, err := os.ReadFile(filepath.Join(final.out, "p.bin"))
 		if err != nil {
 			t.Fatal(err)
@@ -403,6 +433,33 @@ func TestMigrateCLI(t *testing.T) {
 			t.Errorf("output lines across hosts:\n%s\nwant:\n%s", strings.Join(mine, "\n"), strings.Join(want, "\n"))
 		}
 		t.Logf("finished on %s after %s moves", m[2], m[3])
+	})
+
+	// A job that traps on A: A reports it in one line, and so does exec.
+	// It sleeps 1.5 s after its first block (it moves to A then) and
+	// traps after its second.
+	t.Run("trap", func(t *testing.T) {
+		local := t.TempDir()
+		_, stderr, code := wasmsr("exec", "--name", "L", "--mount", local+":/out", "--migrate-to", a.url, "--migrate-after", "0",
+			"--token-file", token, module, "--", "/out/t.bin", "3", "16", "1500", "2")
+		lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+		last := lines[len(lines)-1]
+		m := regexp.MustCompile(`^wasmsr: job (\S+) failed on A: (.*unreachable.*)$`).FindStringSubmatch(last)
+		if code != 1 || m == nil {
+			t.Fatalf("exit %d, last line %q; want exit 1 and the job failed on A:\n%s", code, last, stderr)
+		}
+		for _, l := range lines[:len(lines)-1] {
+			if !strings.HasPrefix(l, "[L") {
+				t.Errorf("a line of exec without its prefix: %q", l)
+			}
+		}
+		failed := fmt.Sprintf("[A] job %s: failed: %s\n", m[1], m[2])
+		out := a.p.waitOutput(t, strconv.Quote(failed), func(out string) bool { return strings.Contains(out, failed) })
+		for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			if !strings.HasPrefix(l, "[A") {
+				t.Errorf("a line of A without its prefix: %q", l)
+			}
+		}
 	})
 
 	t.Run("truncated uploads", func(t *testing.T) {
@@ -431,9 +488,7 @@ func TestMigrateCLI(t *testing.T) {
 		if err != nil || !bytes.Equal(got, ref) {
 			t.Fatalf("the file here (%d bytes, %v) differs from the reference (%d bytes)", len(got), err, len(ref))
 		}
-		if after := strings.Count(b.p.out.String(), "refused from"); after == before {
-			t.Errorf("B refused nothing:\n%s", b.p.out)
-		}
+		b.p.waitOutput(t, "a refusal's log line", func(out string) bool { return strings.Count(out, "refused from") > before })
 	})
 }
 
@@ -490,6 +545,8 @@ func TestMigrateFFmpeg(t *testing.T) {
 		if m[2] == "B" {
 			final = hosts[1]
 		}
+		hop, _ := strconv.Atoi(m[3])
+		waitJobLogs(t, hosts, final, m[1], hop)
 		got, err := os.ReadFile(filepath.Join(final.out, "a.avi"))
 		if err != nil {
 			t.Fatal(err)

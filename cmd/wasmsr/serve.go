@@ -42,6 +42,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "max-job-size", Value: "1GiB", Usage: "refuse job uploads larger than `SIZE`"},
 			&cli.StringFlag{Name: "max-module-size", Value: "256MiB", Usage: "refuse modules larger than `SIZE`"},
 			&cli.IntFlag{Name: "max-jobs", Value: 1, Usage: "run at most `N` jobs at once (see the package documentation of hostrt/migrate before raising it)"},
+			&cli.StringFlag{Name: "min-upload-rate", Value: "64KiB", Usage: "cut an upload that brings less than `SIZE` a second over a --upload-rate-window (0: no floor)"},
+			&cli.DurationFlag{Name: "upload-rate-window", Value: 20 * time.Second, Usage: "the `DURATION` over which an upload's rate is measured; the first one is its grace"},
 		},
 		Action: serve,
 	}
@@ -83,6 +85,15 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--max-module-size: %w", err)
 	}
+	minRate := int64(-1)
+	if r := c.String("min-upload-rate"); r != "0" {
+		if minRate, err = parseSize(r); err != nil {
+			return fmt.Errorf("--min-upload-rate: %w", err)
+		}
+	}
+	if c.Duration("upload-rate-window") <= 0 {
+		return errors.New("--upload-rate-window: want a positive duration")
+	}
 	state := c.String("state-dir")
 	if state == "" {
 		dir, err := os.UserCacheDir()
@@ -101,6 +112,7 @@ func serve(c *cli.Context) error {
 		ModuleDir: filepath.Join(state, "modules"), Token: token,
 		Log: stderr, Stdout: migrate.NewOutput(c.App.Writer), Stderr: stderr,
 		MaxJobSize: maxJob, MaxModuleSize: maxModule, MaxJobs: c.Int("max-jobs"),
+		MinUploadRate: minRate, UploadWindow: c.Duration("upload-rate-window"),
 	})
 	if err != nil {
 		return err

@@ -1,7 +1,7 @@
 // progress.c writes a file block by block while keeping it open, to show a
 // job moving between wasmsr hosts with its open files. Usage:
 //
-//	progress OUT [BLOCKS [WORK [SLEEP_MS]]]
+//	progress OUT [BLOCKS [WORK [SLEEP_MS [TRAP_AFTER]]]]
 //
 // It writes a 64-byte header placeholder, then BLOCKS (default 64) blocks of
 // 64 KiB, each word mixed WORK (default 16) times so that the computation
@@ -9,6 +9,8 @@
 // SLEEP_MS between blocks. At the end it seeks back and writes the header
 // (block count and a running sum). It prints a line per block and one at
 // the end; stdout and the file are the same wherever the program ran.
+// With TRAP_AFTER > 0 it traps (a WebAssembly `unreachable`) right after
+// printing the line of that block: how a host reports a job that crashes.
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
 #include <stdint.h>
@@ -44,13 +46,14 @@ static void write_all(int fd, const void *p, size_t n, const char *path) {
 
 int main(int argc, char **argv) {
 	if (argc < 2) {
-		fprintf(stderr, "usage: progress OUT [BLOCKS [WORK [SLEEP_MS]]]\n");
+		fprintf(stderr, "usage: progress OUT [BLOCKS [WORK [SLEEP_MS [TRAP_AFTER]]]]\n");
 		return 2;
 	}
 	const char *path = argv[1];
 	int blocks = argc > 2 ? atoi(argv[2]) : 64;
 	long work = argc > 3 ? atol(argv[3]) : 16;
 	int sleep_ms = argc > 4 ? atoi(argv[4]) : 0;
+	int trap_after = argc > 5 ? atoi(argv[5]) : 0;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0) {
 		perror(path);
@@ -74,6 +77,8 @@ int main(int argc, char **argv) {
 		write_all(fd, block, sizeof block, path);
 		printf("block %d of %d: sum %016llx\n", b + 1, blocks, (unsigned long long)sum);
 		fflush(stdout);
+		if (b + 1 == trap_after)
+			__builtin_trap();
 		if (sleep_ms > 0) {
 			struct timespec ts = {sleep_ms / 1000, (long)(sleep_ms % 1000) * 1000000L};
 			nanosleep(&ts, NULL);

@@ -177,11 +177,18 @@ func (c *Client) SendJob(ctx context.Context, base string, h *Header, snap *snap
 	pr, pw := io.Pipe()
 	cw := &countingWriter{w: pw}
 	encoded := make(chan struct{})
+	var encodeErr error // a panic of the encoder
 	go func() {
 		defer close(encoded)
-		err := writeFrame(cw, h)
-		if err == nil {
-			err = enc.Encode(cw, snap)
+		err := protect(func() error {
+			injectFault(h.From, "encode")
+			if err := writeFrame(cw, h); err != nil {
+				return err
+			}
+			return enc.Encode(cw, snap)
+		})
+		if errors.Is(err, errInternal) {
+			encodeErr = err
 		}
 		pw.CloseWithError(err)
 	}()
@@ -196,10 +203,16 @@ func (c *Client) SendJob(ctx context.Context, base string, h *Header, snap *snap
 	resp, err := c.do(req)
 	pr.CloseWithError(errors.New("request over"))
 	<-encoded
+	if err == nil {
+		defer resp.Body.Close()
+	}
+	if encodeErr != nil {
+		// The body was cut short: the peer did not take the job.
+		return nil, cw.n, encodeErr
+	}
 	if err != nil {
 		return nil, cw.n, err
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		return nil, cw.n, refused(base, resp)
 	}
@@ -240,6 +253,11 @@ func (c *Client) Status(ctx context.Context, base, id string, wait time.Duration
 	var st Status
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&st); err != nil {
 		return nil, err
+	}
+	// A peer's words, which callers print: one line each.
+	st.Host = escapeControl(st.Host)
+	if st.Error != "" {
+		st.Error = errLine(errors.New(st.Error))
 	}
 	return &st, nil
 }

@@ -21,6 +21,13 @@
 // prefixed with "[HOST JOB] "; a host's own log lines start with "[HOST] ".
 // A migrated job reads no stdin beyond what the snapshot holds unread.
 //
+// A log line is one line whatever it reports: what comes from outside (a
+// request's path, a sender's name, a peer's URL) is printed as a Go string
+// literal unless it is made of letters, digits and "-._~/:@+" only; an
+// error is printed by its first line (a trap's wasm stack trace is left
+// out, of statuses too); and any control character left is escaped. So a
+// request, even one without the token, cannot forge a line.
+//
 // # Protocol
 //
 // HTTP from the standard library, over TLS when the server has a
@@ -28,7 +35,16 @@
 // request carries "Authorization: Bearer TOKEN" (one token shared by the
 // hosts; compared in constant time; 401 without it, before anything else
 // is read or changed). All bodies are size-limited, uploads have deadlines,
-// and at most two are received at once.
+// and at most two are received at once. An upload must keep a minimum rate
+// (Config.MinUploadRate over every Config.UploadWindow of the time the
+// host waits for it; the first window is its grace, as a sender pauses
+// while it compresses a large section): one that falls below is cut with
+// 408, so that a client sending a byte now and then cannot hold both
+// upload slots until the deadline. The rate does not stop a client with
+// the token that keeps just above it, or that starts again and again: the
+// token is what keeps those out. NewServer's timeouts bound the rest: a
+// request's header (and TLS handshake), a kept-alive connection's idle
+// wait, and the body and answer of every request that is not an upload.
 //
 //	HEAD /v1/modules/SHA256       200 if the host has the instrumented
 //	                              module (loading and compiling it first),
@@ -81,11 +97,26 @@
 // # Receiving
 //
 // The receiver refuses (and changes nothing) when the token is wrong, the
-// body is too large or truncated, the header or snapshot is malformed, the
-// module is unknown (404, code "module-unknown": the sender uploads it and
-// tries once more), a preopened guest path has no mount here, or the job
-// already runs here. Only then does it write the travelling files into its
-// mounts and restore the job.
+// body is too large, too slow or truncated, the header or snapshot is
+// malformed, the module is unknown (404, code "module-unknown": the sender
+// uploads it and tries once more), a preopened guest path has no mount
+// here, the job writes in a mount that is read-only (here or in the job),
+// the snapshot carries file contents for anything but a file the job has
+// open for writing in a writable mount (the restore would write them), or
+// the job already runs here. Only then does it write the travelling files
+// into its mounts and restore the job. After refusing an upload that took
+// 64 MiB or more (a large body, or a small one that decodes to a large
+// memory), it returns the memory to the system at once: the collector
+// would free it only at its next cycle, and keep it from the system.
+//
+// # Faults
+//
+// The code a job reaches — decoding, restoring, running, pausing and
+// encoding it — runs in goroutines of this package or its handlers, where
+// a panic would end the process with every job on the host. Each of them
+// turns a panic into the failure of that job alone (status failed, with a
+// one-line error saying where it happened, and one log line), or into a
+// 500 answer for a request; the host goes on serving.
 //
 // # Policy
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,12 @@ type Config struct {
 	// package documentation before raising it).
 	MaxJobSize, MaxModuleSize int64
 	MaxJobs                   int
+	// MinUploadRate is the slowest an upload (module or job) may arrive,
+	// in bytes a second over every UploadWindow of the time the host
+	// waits for it, the first window being its grace (0: 64 KiB/s over
+	// 20 s; negative: no floor). See upload.go.
+	MinUploadRate int64
+	UploadWindow  time.Duration
 	// OnMigrated, if not nil, is called after each job this host sends
 	// away (tests and measurements).
 	OnMigrated func(Migration)
@@ -110,6 +117,12 @@ func NewHost(cfg Config) (*Host, error) {
 	if cfg.MaxJobs <= 0 {
 		cfg.MaxJobs = 1
 	}
+	if cfg.MinUploadRate == 0 {
+		cfg.MinUploadRate = defaultMinUploadRate
+	}
+	if cfg.UploadWindow <= 0 {
+		cfg.UploadWindow = defaultUploadWindow
+	}
 	if cfg.Log == nil {
 		cfg.Log = NewOutput(nil)
 	}
@@ -142,7 +155,7 @@ func NewHost(cfg Config) (*Host, error) {
 		h.tokenHash = sha256.Sum256([]byte(cfg.Token))
 	}
 	var err error
-	if h.modules, err = newModules(cfg.ModuleDir, cfg.Cache); err != nil {
+	if h.modules, err = newModules(cfg.Name, cfg.ModuleDir, cfg.Cache); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -151,9 +164,11 @@ func NewHost(cfg Config) (*Host, error) {
 // Name returns the host's name.
 func (h *Host) Name() string { return h.cfg.Name }
 
-// Logf writes a log line "[NAME] ...".
+// Logf writes a log line "[NAME] ...". It is one line whatever the
+// values: control characters in them are escaped (see escapeControl).
 func (h *Host) Logf(format string, args ...any) {
-	h.log.Printf("["+h.cfg.Name+"] ", format, args...)
+	line := strings.TrimSuffix(fmt.Sprintf(format, args...), "\n")
+	h.log.Printf("["+h.cfg.Name+"] ", "%s", escapeControl(line))
 }
 
 // Wait waits until no job runs here.

@@ -482,9 +482,14 @@ func TestPingPong(t *testing.T) {
 func jobBody(t *testing.T, module []byte, id string) []byte {
 	t.Helper()
 	snap := pausedProgress(t, module)
+	return encodeJob(t, snap, &Header{ID: id, Hop: 1, From: "test", Module: fmt.Sprintf("%x", snap.ModuleSHA256[:])})
+}
+
+// encodeJob makes the body of POST /v1/jobs.
+func encodeJob(t *testing.T, snap *snapshot.Snapshot, hdr *Header) []byte {
+	t.Helper()
 	var b bytes.Buffer
-	sum := snap.ModuleSHA256
-	if err := writeFrame(&b, &Header{ID: id, Hop: 1, From: "test", Module: fmt.Sprintf("%x", sum[:])}); err != nil {
+	if err := writeFrame(&b, hdr); err != nil {
 		t.Fatal(err)
 	}
 	if err := snapshot.NewEncoder().Encode(&b, snap); err != nil {
@@ -502,31 +507,38 @@ var paused struct {
 // and stops it.
 func pausedProgress(t *testing.T, module []byte) *snapshot.Snapshot {
 	t.Helper()
-	paused.once.Do(func() {
-		ctx := context.Background()
-		rec := newRecorder()
-		j, err := hostrt.Start(ctx, hostrt.Config{Module: module, Args: progressArgs(8, 64, 30), Stdout: rec, Cache: testCache,
-			SnapshotFiles: true, Mounts: []wasip1.Mount{{HostDir: filepath.Join(tmpRoot), GuestPath: "/out"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer j.Close(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			rec.waitFor(t, "2 blocks", func(l []string) bool { return len(l) >= 2 })
-			paused.snap, err = j.Snapshot(ctx, hostrt.SnapshotOptions{Stop: true})
-		}()
-		if _, rerr := j.Run(ctx); rerr != hostrt.ErrStopped {
-			t.Fatalf("run: %v", rerr)
-		}
-		<-done
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
+	paused.once.Do(func() { paused.snap = pauseAfter(t, module, progressArgs(8, 64, 30), tmpRoot, 2) })
 	if paused.snap == nil {
 		t.Fatal("no snapshot")
 	}
 	return paused.snap
+}
+
+// pauseAfter runs a program with dir mounted at /out until it has
+// printed lines lines, and stops it.
+func pauseAfter(t *testing.T, module []byte, args []string, dir string, lines int) *snapshot.Snapshot {
+	t.Helper()
+	ctx := context.Background()
+	rec := newRecorder()
+	j, err := hostrt.Start(ctx, hostrt.Config{Module: module, Args: args, Stdout: rec, Cache: testCache,
+		SnapshotFiles: true, Mounts: []wasip1.Mount{{HostDir: dir, GuestPath: "/out"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close(ctx)
+	var snap *snapshot.Snapshot
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rec.waitFor(t, fmt.Sprintf("%d lines", lines), func(l []string) bool { return len(l) >= lines })
+		snap, err = j.Snapshot(ctx, hostrt.SnapshotOptions{Stop: true})
+	}()
+	if _, rerr := j.Run(ctx); rerr != hostrt.ErrStopped {
+		t.Fatalf("run: %v", rerr)
+	}
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
 }

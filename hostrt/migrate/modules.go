@@ -36,6 +36,7 @@ type module struct {
 // modules keeps a host's modules, by SHA-256, in a directory (or only in
 // memory when dir is empty), each compiled once.
 type modules struct {
+	host  string // the host's name
 	dir   string
 	cache wazero.CompilationCache
 
@@ -43,13 +44,13 @@ type modules struct {
 	byHash map[[32]byte]*module
 }
 
-func newModules(dir string, cache wazero.CompilationCache) (*modules, error) {
+func newModules(host, dir string, cache wazero.CompilationCache) (*modules, error) {
 	if dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	return &modules{dir: dir, cache: cache, byHash: map[[32]byte]*module{}}, nil
+	return &modules{host: host, dir: dir, cache: cache, byHash: map[[32]byte]*module{}}, nil
 }
 
 func (s *modules) file(sum [32]byte) string {
@@ -106,7 +107,12 @@ func (s *modules) load(ctx context.Context, sum [32]byte, data []byte) (*module,
 		}
 		return m, nil
 	}
-	m.err = s.prepare(ctx, m, data)
+	// A panic must not leave the module unready: later requests for it
+	// would wait for it forever.
+	m.err = protect(func() error {
+		injectFault(s.host, "prepare")
+		return s.prepare(ctx, m, data)
+	})
 	if m.err != nil {
 		s.mu.Lock()
 		delete(s.byHash, sum)

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // maxLine is how much of a line is held back waiting for its end.
@@ -39,6 +42,53 @@ func (o *Output) Printf(prefix, format string, args ...any) {
 		line = append(line, '\n')
 	}
 	o.write(line)
+}
+
+// escapeControl makes a string fit on one line of a log: control
+// characters, characters that are not printable (bidirectional overrides
+// among them) and bytes that are not UTF-8 become Go escapes (\n, \x1b,
+// \u202e), so that no value can end a log line early or drive a terminal.
+func escapeControl(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r == utf8.RuneError || !strconv.IsPrint(r) }) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[0])
+		case strconv.IsPrint(r):
+			b.WriteString(s[:n])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		s = s[n:]
+	}
+	return b.String()
+}
+
+// quoted is an outside string (a peer's name, a URL, a path from a
+// request) as log lines show it: as it is when it is made only of
+// letters, digits and "-._~/:@+", so that ordinary names read as before,
+// and else as a Go string literal, so that it cannot pass for the
+// line's own words.
+func quoted(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~/:@+", r))
+	}) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// errLine is an error as one line, for log lines and statuses: its first
+// line, escaped. hostrt's error for a trap, for one, follows its first
+// line with a wasm stack trace.
+func errLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return escapeControl(strings.TrimSuffix(msg, "\r"))
 }
 
 // lineWriter prefixes every line a job writes. A line ends at '\n' or

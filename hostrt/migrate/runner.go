@@ -24,6 +24,7 @@ type runner struct {
 	cfg    hostrt.Config
 	local  bool // started here: may go wherever its route says
 	job    *hostrt.Job
+	closed bool // job is closed
 
 	stdout, stderr *lineWriter
 	trigger        chan struct{}
@@ -63,13 +64,16 @@ type mover struct {
 	stopc    chan struct{}
 	done     chan struct{}
 	captured *capture
+	// failed is the mover's panic, after which it stopped the job.
+	failed error
 }
 
-// stop ends the mover and returns what it captured, if anything.
-func (m *mover) stop() *capture {
+// stop ends the mover and returns what it captured, if anything, or its
+// failure.
+func (m *mover) stop() (*capture, error) {
 	close(m.stopc)
 	<-m.done
-	return m.captured
+	return m.captured, m.failed
 }
 
 // startMover starts a mover that first acts after delay (never when
@@ -104,6 +108,17 @@ func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
 				timer.Stop()
 			}
 		}()
+		defer func() {
+			if p := recover(); p != nil {
+				// The job can move no more, and may be in a bad state:
+				// stop it, so that it ends as failed.
+				m.failed = panicError(p)
+				protect(func() error {
+					_, err := r.job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: "internal error", Stop: true})
+					return err
+				})
+			}
+		}()
 		wait(delay)
 		for {
 			select {
@@ -118,7 +133,7 @@ func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
 				continue
 			}
 			if !r.h.allowed(target, r.local) {
-				r.logf("stays here: %s is not a peer of this host", target)
+				r.logf("stays here: %s is not a peer of this host", quoted(target))
 				wait(-1)
 				continue
 			}
@@ -128,20 +143,21 @@ func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
 				if ctx.Err() != nil {
 					return
 				}
-				r.logf("cannot move to %s: %v; continuing here", target, err)
+				r.logf("cannot move to %s: %s; continuing here", quoted(target), errLine(err))
 				wait(r.retry())
 				continue
 			}
 			if sent {
-				r.logf("module %x sent to %s", sum[:8], target)
+				r.logf("module %x sent to %s", sum[:8], quoted(target))
 			}
 			requested := time.Now()
+			injectFault(r.h.cfg.Name, "move")
 			snap, err := r.job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: "migrate to " + target, Stop: true})
 			if err != nil {
 				if errors.Is(err, hostrt.ErrNotRunning) || ctx.Err() != nil {
 					return
 				}
-				r.logf("cannot pause to move: %v", err)
+				r.logf("cannot pause to move: %s", errLine(err))
 				wait(r.retry())
 				continue
 			}
@@ -168,19 +184,47 @@ func (r *runner) firstDelay() time.Duration {
 }
 
 // run runs the job until it ends or moves away; first is the delay before
-// the first move.
-func (r *runner) run(ctx context.Context, first time.Duration) (*Outcome, error) {
+// the first move. A panic in anything it calls fails the job.
+func (r *runner) run(ctx context.Context, first time.Duration) (out *Outcome, err error) {
+	var m *mover // while it runs
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicError(p)
+			if m != nil {
+				m.stop()
+			}
+			r.stdout.Flush()
+			r.stderr.Flush()
+			r.closeJob(ctx)
+			r.end(0, err)
+			out = nil
+		}
+	}()
 	delay := first
 	for {
-		m := r.startMover(ctx, delay)
-		exit, err := r.job.Run(ctx)
-		c := m.stop()
+		m = r.startMover(ctx, delay)
+		injectFault(r.h.cfg.Name, "run")
+		exit, runErr := r.job.Run(ctx)
+		c, moveErr := m.stop()
+		m = nil
 		r.stdout.Flush()
 		r.stderr.Flush()
-		if errors.Is(err, hostrt.ErrStopped) && c != nil {
-			r.job.Close(ctx)
-			if out := r.send(ctx, c); out != nil {
-				return out, nil
+		if moveErr != nil {
+			if errors.Is(runErr, hostrt.ErrStopped) {
+				runErr = moveErr
+			} else {
+				r.logf("could not move: %s", errLine(moveErr))
+			}
+		}
+		if errors.Is(runErr, hostrt.ErrStopped) && c != nil {
+			r.closeJob(ctx)
+			moved, serr := r.send(ctx, c)
+			if serr != nil {
+				r.end(0, serr)
+				return nil, serr
+			}
+			if moved != nil {
+				return moved, nil
 			}
 			job, rerr := hostrt.Restore(ctx, r.cfg, c.snap)
 			if rerr != nil {
@@ -188,23 +232,36 @@ func (r *runner) run(ctx context.Context, first time.Duration) (*Outcome, error)
 				r.end(0, err)
 				return nil, err
 			}
-			r.job = job
+			r.job, r.closed = job, false
 			r.logf("continues here from where it paused")
 			delay = r.retry()
 			continue
 		}
-		r.job.Close(ctx)
-		r.end(exit, err)
-		if err != nil {
-			return nil, err
+		r.closeJob(ctx)
+		r.end(exit, runErr)
+		if runErr != nil {
+			return nil, runErr
 		}
 		return &Outcome{ID: r.id, Hop: r.hop, Exit: exit}, nil
 	}
 }
 
+// closeJob closes the job, once; the job is over either way, so a panic
+// in Close is only logged.
+func (r *runner) closeJob(ctx context.Context) {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	if err := protect(func() error { return r.job.Close(ctx) }); errors.Is(err, errInternal) {
+		r.logf("closing: %s", errLine(err))
+	}
+}
+
 // send sends a captured job to its target and returns the outcome, or nil
 // if the job did not arrive (it is then up to the caller to continue it).
-func (r *runner) send(ctx context.Context, c *capture) *Outcome {
+// An error is an internal one: the job fails.
+func (r *runner) send(ctx context.Context, c *capture) (*Outcome, error) {
 	sum := r.job.ModuleSHA256()
 	hdr := &Header{ID: r.id, Hop: r.hop + 1, From: r.h.cfg.Name, Module: hex.EncodeToString(sum[:]), Policy: r.policy.advanced()}
 	cl := r.h.client
@@ -217,22 +274,25 @@ func (r *runner) send(ctx context.Context, c *capture) *Outcome {
 			acc, n, err = cl.SendJob(ctx, c.target, hdr, c.snap, r.enc)
 		}
 	}
+	if errors.Is(err, errInternal) {
+		return nil, err
+	}
 	if err != nil && !errors.As(err, &ref) {
 		// The connection broke: the job may have arrived all the same.
 		if st, serr := cl.Status(ctx, c.target, r.id, 0, 0, ""); serr == nil && st.Hop >= hdr.Hop {
-			r.logf("arrived on %s although its answer was lost (%v)", st.Host, err)
+			r.logf("arrived on %s although its answer was lost (%s)", quoted(st.Host), errLine(err))
 			acc, err = &Accepted{ID: r.id, Hop: st.Hop, Host: st.Host, Bytes: n}, nil
 		}
 	}
 	if err != nil {
-		r.logf("could not move to %s after %s paused: %v; continuing here", c.target, time.Since(c.requested).Round(time.Millisecond), err)
-		return nil
+		r.logf("could not move to %s after %s paused: %s; continuing here", quoted(c.target), time.Since(c.requested).Round(time.Millisecond), errLine(err))
+		return nil, nil
 	}
 	mig := Migration{ID: r.id, Hop: hdr.Hop, From: r.h.cfg.Name, To: acc.Host, Downtime: time.Since(c.requested),
 		Pause: c.snap.Meta.Paused, Bytes: n, ModuleSent: c.moduleSent, Accepted: *acc}
 	upload := mig.Downtime - mig.Pause - acc.Decode - acc.Restore
 	r.logf("moved to %s (%s) at hop %d: downtime %s = pause %s + encode and upload %s (%s) + decode %s + restore %s there",
-		acc.Host, c.target, hdr.Hop, ms(mig.Downtime), ms(mig.Pause), ms(upload), formatBytes(n), ms(acc.Decode), ms(acc.Restore))
+		quoted(acc.Host), quoted(c.target), hdr.Hop, ms(mig.Downtime), ms(mig.Pause), ms(upload), formatBytes(n), ms(acc.Decode), ms(acc.Restore))
 	r.h.mu.Lock()
 	if rec, ok := r.h.records[r.id]; ok && rec.runner == r {
 		rec.runner = nil
@@ -244,13 +304,13 @@ func (r *runner) send(ctx context.Context, c *capture) *Outcome {
 	if f := r.h.cfg.OnMigrated; f != nil {
 		f(mig)
 	}
-	return &Outcome{ID: r.id, Moved: c.target, Hop: hdr.Hop}
+	return &Outcome{ID: r.id, Moved: c.target, Hop: hdr.Hop}, nil
 }
 
 // end records that the program ended here.
 func (r *runner) end(exit uint32, err error) {
 	if err != nil {
-		r.logf("failed: %v", err)
+		r.logf("failed: %s", errLine(err))
 	} else {
 		r.logf("finished, exit %d (hop %d)", exit, r.hop)
 	}
@@ -262,7 +322,7 @@ func (r *runner) end(exit uint32, err error) {
 		r.h.updateLocked(rec, func(s *Status) {
 			s.State, s.Exit, s.Next = StateFinished, exit, ""
 			if err != nil {
-				s.State, s.Error = StateFailed, err.Error()
+				s.State, s.Error = StateFailed, errLine(err)
 			}
 		})
 		r.h.pruneLocked()

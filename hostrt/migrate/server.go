@@ -9,7 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log"
 	"net/http"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"time"
@@ -28,19 +32,27 @@ var (
 	maxWait       = time.Minute
 )
 
+// The server's connection timeouts (see NewServer).
+var (
+	headerTimeout  = 10 * time.Second
+	idleTimeout    = 2 * time.Minute
+	requestTimeout = 2 * time.Minute // more than maxWait
+)
+
 // Handler returns the host's HTTP API (see the package documentation).
 func (h *Host) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("HEAD /v1/modules/{sum}", h.handleModuleHead)
 	mux.HandleFunc("GET /v1/modules/{sum}", h.handleModuleHead)
-	mux.HandleFunc("PUT /v1/modules/{sum}", h.handleModulePut)
-	mux.HandleFunc("POST /v1/jobs", h.handleJobPost)
+	mux.Handle("PUT /v1/modules/{sum}", returnMemory(h.handleModulePut))
+	mux.Handle("POST /v1/jobs", returnMemory(h.handleJobPost))
 	mux.HandleFunc("GET /v1/jobs", h.handleJobList)
 	mux.HandleFunc("GET /v1/jobs/{id}", h.handleJobGet)
 	mux.HandleFunc("POST /v1/jobs/{id}/migrate", h.handleJobMigrate)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer h.recoverRequest(w, r)
 		if !h.authorized(r) {
-			h.Logf("refused %s %s from %s: no valid bearer token", r.Method, r.URL.Path, r.RemoteAddr)
+			h.Logf("refused %s %s from %s: no valid bearer token", quoted(r.Method), quoted(r.URL.Path), r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="wasmsr"`)
 			// The body is not read; the connection cannot be reused.
 			w.Header().Set("Connection", "close")
@@ -52,16 +64,103 @@ func (h *Host) Handler() http.Handler {
 }
 
 // NewServer returns an http.Server for the handler with the timeouts a
-// server on a network needs.
+// server on a network needs. The header timeout also bounds a TLS
+// handshake, and the idle timeout a kept-alive connection's wait for its
+// next request. The request timeouts bound what no handler extends: the
+// body of a request that is not an upload (the server reads and drops up
+// to 256 KiB of it after the answer) and the answer; they exceed the
+// longest wait for a job's status. Uploads set their own (uploadBody).
 func (h *Host) NewServer(addr string) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: headerTimeout,
+		IdleTimeout:       idleTimeout,
+		ReadTimeout:       requestTimeout,
+		WriteTimeout:      requestTimeout,
 		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          log.New(serverLog{h}, "", 0),
 	}
 }
+
+// serverLog writes the http.Server's own messages (TLS handshake errors,
+// for one) as the host's log lines.
+type serverLog struct{ h *Host }
+
+func (l serverLog) Write(p []byte) (int, error) {
+	l.h.Logf("%s", p)
+	return len(p), nil
+}
+
+// recoverRequest, deferred by the handler, answers a request whose
+// handler panicked with 500 and one log line.
+func (h *Host) recoverRequest(w http.ResponseWriter, r *http.Request) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	err := panicError(p)
+	h.Logf("%s %s from %s: %s", quoted(r.Method), quoted(r.URL.Path), r.RemoteAddr, errLine(err))
+	w.Header().Set("Connection", "close")
+	writeError(w, http.StatusInternalServerError, "", errLine(err))
+}
+
+// largeRefusal is how much a refused upload must have allocated for the
+// host to give the memory back to the system at once.
+const largeRefusal = 64 << 20
+
+var allocSample = []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+
+func allocated() uint64 {
+	metrics.Read(allocSample)
+	return allocSample[0].Value.Uint64()
+}
+
+// returnMemory gives the memory a refused upload took (its body, what it
+// decoded to) back to the system when it was large. Left alone, it would
+// be freed at a collection that may be far off (the heap goal grew with
+// it, and while jobs run here the collector is off: hostrt), and given
+// back to the system only gradually after that. A refusal of a large
+// upload is rare enough to pay for a collection then; the process (jobs
+// included) stands still for it, until each guest next calls the host.
+// What was allocated is measured for the whole process: other work done
+// meanwhile can only make a collection more likely.
+func returnMemory(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		before := allocated()
+		sw := &statusWriter{ResponseWriter: w}
+		next(sw, r)
+		if sw.status >= 400 && allocated()-before >= largeRefusal {
+			debug.FreeOSMemory()
+		}
+	})
+}
+
+// statusWriter remembers a response's status.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(status int) {
+	if s.status == 0 {
+		s.status = status
+	}
+	s.ResponseWriter.WriteHeader(status)
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (h *Host) authorized(r *http.Request) bool {
 	if h.cfg.Token == "" {
@@ -86,21 +185,32 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, apiError{Error: msg, Code: code})
 }
 
-// deadlines gives a handler time to read an upload and to answer.
-func deadlines(w http.ResponseWriter) {
+// deadlines gives a handler time to read an upload and to answer, and
+// returns the upload's deadline.
+func deadlines(w http.ResponseWriter) time.Time {
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(uploadTimeout))
+	until := time.Now().Add(uploadTimeout)
+	rc.SetReadDeadline(until)
 	rc.SetWriteDeadline(time.Now().Add(answerTimeout))
+	return until
 }
 
-// bodyError answers a failed body read: too large, or cut short.
+// bodyError answers a failed body read: too large, too slow, or cut short.
 func bodyError(w http.ResponseWriter, what string, err error) {
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	var slow *slowUploadError
+	switch {
+	case errors.As(err, &tooLarge):
+		// The rest of the body is not read (MaxBytesReader would say so
+		// itself, but returnMemory's writer hides the connection from it).
+		w.Header().Set("Connection", "close")
 		writeError(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("%s larger than %d bytes", what, tooLarge.Limit))
-		return
+	case errors.As(err, &slow) || errors.Is(err, errUploadTimeout):
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, "", fmt.Sprintf("%s: %v", what, err))
+	default:
+		writeError(w, http.StatusBadRequest, "", fmt.Sprintf("%s: %v", what, err))
 	}
-	writeError(w, http.StatusBadRequest, "", fmt.Sprintf("%s: %v", what, err))
 }
 
 func (h *Host) handleModuleHead(w http.ResponseWriter, r *http.Request) {
@@ -134,9 +244,8 @@ func (h *Host) handleModulePut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, codeBusy, "too many uploads at once")
 		return
 	}
-	deadlines(w)
 	max := h.cfg.MaxModuleSize
-	var body io.Reader = http.MaxBytesReader(w, r.Body, max)
+	var body io.Reader = h.uploadBody(w, r, max)
 	switch enc := r.Header.Get("Content-Encoding"); enc {
 	case "zstd":
 		zr, err := zstd.NewReader(body, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(max)))
@@ -156,13 +265,19 @@ func (h *Host) handleModulePut(w http.ResponseWriter, r *http.Request) {
 		err = &http.MaxBytesError{Limit: max}
 	}
 	if err != nil {
+		h.Logf("module %x: refused from %s: %s", sum[:8], r.RemoteAddr, errLine(err))
 		bodyError(w, "module", err)
 		return
 	}
 	start := time.Now()
 	_, created, err := h.modules.put(r.Context(), sum, data)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "", err.Error())
+		h.Logf("module %x: refused from %s: %s", sum[:8], r.RemoteAddr, errLine(err))
+		status := http.StatusUnprocessableEntity
+		if errors.Is(err, errInternal) {
+			status = http.StatusInternalServerError
+		}
+		writeError(w, status, "", errLine(err))
 		return
 	}
 	if created {
@@ -243,10 +358,10 @@ func (h *Host) handleJobPost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, codeBusy, "too many uploads at once")
 		return
 	}
-	deadlines(w)
-	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxJobSize)
+	body := h.uploadBody(w, r, h.cfg.MaxJobSize)
 	hdr, err := readFrame(body)
 	if err != nil {
+		h.Logf("refused a job from %s: %s", r.RemoteAddr, errLine(err))
 		bodyError(w, "job", err)
 		return
 	}
@@ -278,7 +393,7 @@ func (h *Host) handleJobPost(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	data, err := io.ReadAll(body)
 	if err != nil {
-		h.Logf("job %s: refused from %s: %v", hdr.ID, hdr.From, err)
+		h.Logf("job %s: refused from %s: %s", hdr.ID, quoted(hdr.From), errLine(err))
 		bodyError(w, "job", err)
 		return
 	}
@@ -286,24 +401,25 @@ func (h *Host) handleJobPost(w http.ResponseWriter, r *http.Request) {
 	start = time.Now()
 	snap, err := hostrt.OpenSnapshot(bytes.NewReader(data), int64(len(data)), mod.data, hostrt.ReadOptions{})
 	if err != nil {
-		h.Logf("job %s: refused from %s: %v", hdr.ID, hdr.From, err)
+		h.Logf("job %s: refused from %s: %s", hdr.ID, quoted(hdr.From), errLine(err))
 		writeError(w, http.StatusBadRequest, "", err.Error())
 		return
 	}
 	decoded := time.Since(start)
 	files, err := h.checkMounts(snap)
 	if err != nil {
-		h.Logf("job %s: refused from %s: %v", hdr.ID, hdr.From, err)
+		h.Logf("job %s: refused from %s: %s", hdr.ID, quoted(hdr.From), errLine(err))
 		writeError(w, http.StatusUnprocessableEntity, "", err.Error())
 		return
 	}
 
 	start = time.Now()
+	injectFault(h.cfg.Name, "receive")
 	run := h.newRunner(hdr.ID, hdr.Hop, hdr.Policy, hostrt.Config{Module: mod.data, ModulePath: mod.path, Mounts: h.cfg.Mounts}, false)
 	ctx := context.Background()
 	run.job, err = hostrt.Restore(ctx, run.cfg, snap)
 	if err != nil {
-		h.Logf("job %s: refused from %s: %v", hdr.ID, hdr.From, err)
+		h.Logf("job %s: refused from %s: %s", hdr.ID, quoted(hdr.From), errLine(err))
 		writeError(w, http.StatusUnprocessableEntity, "", err.Error())
 		return
 	}
@@ -318,7 +434,7 @@ func (h *Host) handleJobPost(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	n := int64(len(data)) + int64(len(jobMagic)+4)
 	h.Logf("job %s: arrived from %s at hop %d (%s, %d open files): receive %s, decode %s, restore %s",
-		hdr.ID, hdr.From, hdr.Hop, formatBytes(n), files, ms(received), ms(decoded), ms(restored))
+		hdr.ID, quoted(hdr.From), hdr.Hop, formatBytes(n), files, ms(received), ms(decoded), ms(restored))
 	h.jobs.Add(1)
 	go func() {
 		defer h.jobs.Done()
@@ -361,8 +477,13 @@ func (h *Host) reserve(hdr *Header) (*record, func(), error) {
 	}, nil
 }
 
-// checkMounts checks that the job's preopens are mounted here, writable
-// where it writes, and counts the files whose contents travel.
+// checkMounts checks, before anything is written, what restoring the job
+// will do to this host's mounts: each of its preopens must be mounted
+// here; a file or directory must have a valid path in one; a descriptor
+// open for writing needs a mount writable here and in the job; and saved
+// contents, which the restore writes into the mount, are accepted only
+// for a file open for writing in such a mount (the rule wasip1's restore
+// applies). It counts the files whose contents travel.
 func (h *Host) checkMounts(snap *snapshot.Snapshot) (files int, err error) {
 	var st wasip1.State
 	if err := st.UnmarshalBinary(snap.WASI); err != nil {
@@ -380,16 +501,28 @@ func (h *Host) checkMounts(snap *snapshot.Snapshot) (files int, err error) {
 		}
 	}
 	for _, fd := range st.FDs {
-		if fd.Kind != wasip1.KindFile && fd.Kind != wasip1.KindDir {
+		if fd.Kind != wasip1.KindFile && fd.Kind != wasip1.KindDir && fd.Kind != wasip1.KindPreopen {
+			if fd.Content != nil {
+				return 0, fmt.Errorf("fd %d: saved contents for a standard stream", fd.FD)
+			}
 			continue
 		}
 		if int(fd.Preopen) >= len(mounts) {
 			return 0, fmt.Errorf("fd %d: preopen %d of %d", fd.FD, fd.Preopen, len(mounts))
 		}
-		if fd.Writable && mounts[fd.Preopen].ReadOnly {
-			return 0, fmt.Errorf("the job writes %s in %q, which this host mounts read-only", fd.Path, st.Preopens[fd.Preopen].GuestPath)
-		}
-		if fd.Content != nil {
+		guest := st.Preopens[fd.Preopen].GuestPath
+		readOnly := mounts[fd.Preopen].ReadOnly || st.Preopens[fd.Preopen].ReadOnly
+		switch {
+		case !fs.ValidPath(fd.Path):
+			return 0, fmt.Errorf("fd %d: invalid path %q in %q", fd.FD, fd.Path, guest)
+		case fd.Writable && readOnly:
+			return 0, fmt.Errorf("the job writes %q in %q, which is read-only here or in the job", fd.Path, guest)
+		case fd.Content == nil:
+		case fd.Kind != wasip1.KindFile:
+			return 0, fmt.Errorf("fd %d: saved contents for directory %q in %q", fd.FD, fd.Path, guest)
+		case !fd.Writable:
+			return 0, fmt.Errorf("fd %d: saved contents for %q in %q, which the job has not open for writing", fd.FD, fd.Path, guest)
+		default:
 			files++
 		}
 	}
