@@ -42,6 +42,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "max-job-size", Value: "1GiB", Usage: "refuse job uploads larger than `SIZE`"},
 			&cli.StringFlag{Name: "max-module-size", Value: "256MiB", Usage: "refuse modules larger than `SIZE`"},
 			&cli.IntFlag{Name: "max-jobs", Value: 1, Usage: "run at most `N` jobs at once (see the package documentation of hostrt/migrate before raising it)"},
+			&cli.StringFlag{Name: "snapshot-key", Usage: "sign the jobs this host sends with the first key in `FILE`, and refuse (403) jobs not signed with one of its keys (wasmsr keygen makes one)"},
+			&cli.StringFlag{Name: "max-memory", Usage: "the most memory a job here may have (`SIZE`; default: half of this machine's memory, at most 4GiB)"},
 			&cli.StringFlag{Name: "min-upload-rate", Value: "64KiB", Usage: "cut an upload that brings less than `SIZE` a second over a --upload-rate-window (0: no floor)"},
 			&cli.DurationFlag{Name: "upload-rate-window", Value: 20 * time.Second, Usage: "the `DURATION` over which an upload's rate is measured; the first one is its grace"},
 		},
@@ -107,12 +109,17 @@ func serve(c *cli.Context) error {
 	}
 	keepProcs(c.Int("max-jobs"))
 	stderr := migrate.NewOutput(c.App.ErrWriter)
+	read, err := readOptions(c)
+	if err != nil {
+		return err
+	}
 	host, err := migrate.NewHost(migrate.Config{
 		Name: name, Mounts: mounts, Peers: c.StringSlice("peer"), Client: client,
 		ModuleDir: filepath.Join(state, "modules"), Token: token,
 		Log: stderr, Stdout: migrate.NewOutput(c.App.Writer), Stderr: stderr,
 		MaxJobSize: maxJob, MaxModuleSize: maxModule, MaxJobs: c.Int("max-jobs"),
 		MinUploadRate: minRate, UploadWindow: c.Duration("upload-rate-window"),
+		Keys: read.Keys, MaxMemory: read.MaxMemory,
 	})
 	if err != nil {
 		return err
@@ -267,7 +274,7 @@ func runMigrating(c *cli.Context, spec jobSpec) error {
 	keepProcs(1)
 	stderr := migrate.NewOutput(c.App.ErrWriter)
 	host, err := migrate.NewHost(migrate.Config{Name: name, Mounts: mounts, Client: client,
-		Log: stderr, Stdout: migrate.NewOutput(c.App.Writer), Stderr: stderr})
+		Log: stderr, Stdout: migrate.NewOutput(c.App.Writer), Stderr: stderr, Keys: spec.read.Keys, MaxMemory: spec.read.MaxMemory})
 	if err != nil {
 		return err
 	}

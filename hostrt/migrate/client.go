@@ -168,12 +168,16 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // SendJob posts a job: the frame with h, then snap, streamed as enc
-// encodes it. A *RefusedError means the peer answered and does not run
+// encodes it (signed, with the header, when enc has keys). A *RefusedError means the peer answered and does not run
 // the job; any other error leaves it unknown whether the job arrived (see
 // Status). It returns the peer's answer and the body's size.
 func (c *Client) SendJob(ctx context.Context, base string, h *Header, snap *snapshot.Snapshot, enc *snapshot.Encoder) (*Accepted, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeoutJob)
 	defer cancel()
+	js, err := h.encode()
+	if err != nil {
+		return nil, 0, err
+	}
 	pr, pw := io.Pipe()
 	cw := &countingWriter{w: pw}
 	encoded := make(chan struct{})
@@ -182,7 +186,7 @@ func (c *Client) SendJob(ctx context.Context, base string, h *Header, snap *snap
 		defer close(encoded)
 		err := protect(func() error {
 			injectFault(h.From, "encode")
-			if err := writeFrame(cw, h); err != nil {
+			if err := writeEncodedFrame(cw, js); err != nil {
 				return err
 			}
 			return enc.Encode(cw, snap)
@@ -200,6 +204,9 @@ func (c *Client) SendJob(ctx context.Context, base string, h *Header, snap *snap
 		return nil, 0, err
 	}
 	req.Header.Set("Content-Type", "application/vnd.wasmsr.job")
+	if enc.Keys != nil {
+		req.Header.Set(signatureHeader, enc.Keys.SignData(signedHeader, js))
+	}
 	resp, err := c.do(req)
 	pr.CloseWithError(errors.New("request over"))
 	<-encoded

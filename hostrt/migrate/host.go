@@ -52,6 +52,14 @@ type Config struct {
 	// 20 s; negative: no floor). See upload.go.
 	MinUploadRate int64
 	UploadWindow  time.Duration
+	// Keys, when set, sign every job this host sends (its header and its
+	// snapshot), and a job that arrives unsigned or signed with another
+	// key is refused (403) before any of its snapshot is decoded.
+	Keys *snapshot.Keys
+	// MaxMemory is the most memory a job here may have (0:
+	// hostrt.DefaultMaxMemory); a job whose snapshot holds more is
+	// refused.
+	MaxMemory uint64
 	// OnMigrated, if not nil, is called after each job this host sends
 	// away (tests and measurements).
 	OnMigrated func(Migration)

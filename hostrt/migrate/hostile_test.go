@@ -18,17 +18,21 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wasmsr/wasmsr/hostrt"
+	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
+	"github.com/wasmsr/wasmsr/unwind"
 )
 
 // setVar sets a package variable for the test.
@@ -645,7 +649,7 @@ func TestMountRules(t *testing.T) {
 		t.Fatal("no p.bin in the snapshot")
 		return nil
 	}
-	content := &wasip1.Content{Data: []byte("planted\n"), Perm: 0o644}
+	content := &wasip1.Content{Data: []byte("planted\n"), Size: 8, Perm: 0o644}
 	tests := []struct {
 		name string
 		host *testHost
@@ -696,38 +700,173 @@ func retained() uint64 {
 	return s[0].Value.Uint64() - s[1].Value.Uint64()
 }
 
-// TestRefusedJobMemory sends a small job whose memory (256 MiB of one
-// byte repeated: a few KiB compressed) the host decodes and then refuses
-// (it mounts nothing): the host gives the memory back to the system.
+// TestRefusedJobMemory sends small jobs whose memory is 256 MiB (one byte
+// repeated: a few KiB compressed). Refused before their restore (the host
+// mounts nothing) they cost no memory at all: the host does not
+// decompress what it will not run. Refused during the restore, after
+// their memory was written into the instance (a global the module does
+// not have), they leave nothing behind: the instance's memory goes back
+// to the system with it.
 func TestRefusedJobMemory(t *testing.T) {
 	module := progressModule(t)
 	sum := sha256.Sum256(module)
 	rec := newRecorder()
-	b := newTestHosts(t, rec, []string{"B"}, hostOptions{noMount: true})[0]
+	hosts := newTestHosts(t, rec, []string{"B", "M"}, hostOptions{cfg: func(c *Config) {
+		if c.Name == "B" {
+			c.Mounts = nil
+		}
+	}})
+	for _, h := range hosts {
+		if _, err := (&Client{Token: testToken}).EnsureModule(context.Background(), h.URL, sum, module); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const size = 256 << 20
+	bomb := func(edit func(*unwind.InstanceState)) []byte {
+		snap := *pausedProgress(t, module)
+		inst := *snap.Instance
+		inst.Memory = bytes.Repeat([]byte{1}, size)
+		copy(inst.Memory, snap.Instance.Memory)
+		edit(&inst)
+		snap.Instance = &inst
+		return encodeJob(t, &snap, &Header{ID: "bomb", Hop: 1, From: "test", Module: fmt.Sprintf("%x", sum[:])})
+	}
+	for _, tc := range []struct {
+		name   string
+		host   *testHost
+		edit   func(*unwind.InstanceState)
+		status int
+		alloc  uint64 // the most the host may allocate
+	}{
+		{"refused before the restore", hosts[0], func(*unwind.InstanceState) {}, http.StatusUnprocessableEntity, 16 << 20},
+		{"refused during the restore", hosts[1], func(st *unwind.InstanceState) {
+			st.Globals = append([]unwind.GlobalValue(nil), st.Globals...)
+			st.Globals[0].Index = 999
+		}, http.StatusUnprocessableEntity, 16 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := bomb(tc.edit)
+			runtime.GC()
+			debug.FreeOSMemory()
+			before, rssBefore, allocBefore := retained(), rss(t), allocated()
+			status, _, e := request(t, "POST", tc.host.URL+"/v1/jobs", "Bearer "+testToken, body, nil)
+			after, rssAfter, alloc := retained(), rss(t), allocated()-allocBefore
+			if status != tc.status {
+				t.Fatalf("status %d %s, want %d", status, e.Error, tc.status)
+			}
+			t.Logf("a %d-byte job: %d MiB allocated; held %d MiB before, %d MiB after; RSS %d MiB before, %d MiB after",
+				len(body), alloc>>20, before>>20, after>>20, rssBefore>>20, rssAfter>>20)
+			if alloc > tc.alloc {
+				t.Errorf("the host allocated %d MiB for a job it refused", alloc>>20)
+			}
+			if after > before+64<<20 || rssAfter > rssBefore+64<<20 {
+				t.Errorf("the memory held grew from %d MiB to %d MiB (RSS %d to %d MiB) after the refusal",
+					before>>20, after>>20, rssBefore>>20, rssAfter>>20)
+			}
+		})
+	}
+}
+
+// rss is the process's resident memory, from /proc/self/status.
+func rss(t *testing.T) uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+// TestSignedJobs: a host with keys takes only jobs whose header and
+// snapshot are signed with one of them; anything else is refused with 403
+// before the snapshot is decoded, and the host goes on serving.
+func TestSignedJobs(t *testing.T) {
+	module := progressModule(t)
+	sum := sha256.Sum256(module)
+	keyFile := func(seed byte) *snapshot.Keys {
+		line, err := snapshot.NewKey(bytes.NewReader(bytes.Repeat([]byte{seed}, 32)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := snapshot.ParseKeys([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	ours, theirs := keyFile(1), keyFile(2)
+	rec := newRecorder()
+	b := newTestHosts(t, rec, []string{"B"}, hostOptions{cfg: func(c *Config) { c.Keys = ours }})[0]
 	if _, err := (&Client{Token: testToken}).EnsureModule(context.Background(), b.URL, sum, module); err != nil {
 		t.Fatal(err)
 	}
-	const size = 256 << 20
-	snap := *pausedProgress(t, module)
-	inst := *snap.Instance
-	inst.Memory = bytes.Repeat([]byte{1}, size)
-	copy(inst.Memory, snap.Instance.Memory)
-	snap.Instance = &inst
-	body := encodeJob(t, &snap, &Header{ID: "bomb", Hop: 1, From: "test", Module: fmt.Sprintf("%x", sum[:])})
-	inst.Memory = nil
-	runtime.GC()
-	debug.FreeOSMemory()
-	before, allocBefore := retained(), allocated()
-	status, _, e := request(t, "POST", b.URL+"/v1/jobs", "Bearer "+testToken, body, nil)
-	after, alloc := retained(), allocated()-allocBefore
-	if status != http.StatusUnprocessableEntity {
-		t.Fatalf("status %d %s, want 422", status, e.Error)
+	// job encodes a job as a sender with keys would (nil: unsigned); the
+	// header and the snapshot may be signed with different keys.
+	job := func(id string, header, snap *snapshot.Keys) ([]byte, map[string]string) {
+		hdr := &Header{ID: id, Hop: 1, From: "test", Module: fmt.Sprintf("%x", sum[:])}
+		js, err := hdr.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body bytes.Buffer
+		if err := writeEncodedFrame(&body, js); err != nil {
+			t.Fatal(err)
+		}
+		enc := snapshot.NewEncoder()
+		enc.Keys = snap
+		if err := enc.Encode(&body, pausedProgress(t, module)); err != nil {
+			t.Fatal(err)
+		}
+		extra := map[string]string{}
+		if header != nil {
+			extra[signatureHeader] = header.SignData(signedHeader, js)
+		}
+		return body.Bytes(), extra
 	}
-	t.Logf("a %d-byte job: %d MiB allocated; %d MiB held before, %d MiB after", len(body), alloc>>20, before>>20, after>>20)
-	if alloc < size {
-		t.Fatalf("the host allocated %d MiB for the job, want at least the %d MiB of its memory", alloc>>20, size>>20)
+	for _, tc := range []struct {
+		name         string
+		header, snap *snapshot.Keys
+		status       int
+		want         string
+	}{
+		{"unsigned", nil, nil, http.StatusForbidden, "snapshot signature: the job header is not signed"},
+		{"signed with another key", theirs, theirs, http.StatusForbidden,
+			"snapshot signature: the job header is signed with key " + theirs.SigningKeyID() + ", which is not one of the keys given"},
+		{"snapshot unsigned", ours, nil, http.StatusForbidden, "snapshot signature: the file is not signed"},
+		{"snapshot signed with another key", ours, theirs, http.StatusForbidden,
+			"snapshot signature: signed with key " + theirs.SigningKeyID() + ", which is not one of the keys given"},
+		{"signed", ours, ours, http.StatusCreated, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, extra := job(strings.ReplaceAll(tc.name, " ", "-"), tc.header, tc.snap)
+			status, _, e := request(t, "POST", b.URL+"/v1/jobs", "Bearer "+testToken, body, extra)
+			if status != tc.status || e.Error != tc.want {
+				t.Errorf("status %d %q, want %d %q", status, e.Error, tc.status, tc.want)
+			}
+		})
 	}
-	if after > before+64<<20 {
-		t.Errorf("the memory held grew from %d MiB to %d MiB after the refusal", before>>20, after>>20)
+	// A host with the keys sends signed jobs (once B's is done: it runs
+	// one at a time).
+	b.Wait()
+	l := localHost(t, rec, nil)
+	l.cfg.Keys = ours
+	out := runLocal(t, l, module, progressArgs(4, 16, 10), "sent", Policy{Route: []string{b.URL}}, 0)
+	if out.Moved != b.URL {
+		t.Errorf("the signed job did not move: %+v", out)
+	}
+	// A changed header is refused.
+	body, extra := job("changed", ours, ours)
+	body = bytes.Replace(body, []byte(`"from":"test"`), []byte(`"from":"tost"`), 1)
+	if status, _, e := request(t, "POST", b.URL+"/v1/jobs", "Bearer "+testToken, body, extra); status != http.StatusForbidden ||
+		e.Error != "snapshot signature: the signature of the job header does not match" {
+		t.Errorf("a changed header: status %d %q", status, e.Error)
 	}
 }

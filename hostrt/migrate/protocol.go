@@ -95,6 +95,9 @@ type Header struct {
 	Module string `json:"module"`
 	// Policy is where the job goes from the receiver.
 	Policy Policy `json:"policy"`
+
+	// raw is the header as it arrived, which its signature covers.
+	raw []byte
 }
 
 func (h *Header) check() error {
@@ -142,20 +145,35 @@ func parseHash(s string) ([32]byte, error) {
 	return sum, nil
 }
 
+// encode returns the header as the frame carries it (and as its
+// signature covers it).
+func (h *Header) encode() ([]byte, error) {
+	js, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	if len(js) > maxHeader {
+		return nil, fmt.Errorf("job header of %d bytes (at most %d)", len(js), maxHeader)
+	}
+	return js, nil
+}
+
 // writeFrame writes a job body's frame: magic, header length, header.
 func writeFrame(w io.Writer, h *Header) error {
-	js, err := json.Marshal(h)
+	js, err := h.encode()
 	if err != nil {
 		return err
 	}
-	if len(js) > maxHeader {
-		return fmt.Errorf("job header of %d bytes (at most %d)", len(js), maxHeader)
-	}
+	return writeEncodedFrame(w, js)
+}
+
+// writeEncodedFrame writes the frame of an encoded header.
+func writeEncodedFrame(w io.Writer, js []byte) error {
 	b := make([]byte, 0, len(jobMagic)+4+len(js))
 	b = append(b, jobMagic...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(js)))
 	b = append(b, js...)
-	_, err = w.Write(b)
+	_, err := w.Write(b)
 	return err
 }
 
@@ -185,8 +203,18 @@ func readFrame(r io.Reader) (*Header, error) {
 	if err := h.check(); err != nil {
 		return nil, fmt.Errorf("job frame: %v", err)
 	}
+	h.raw = js
 	return &h, nil
 }
+
+// signatureHeader is the HTTP header that carries a job header's
+// signature (snapshot.Keys.SignData of the frame's header, for
+// signedHeader), when the hosts sign their jobs. The snapshot signs
+// itself.
+const (
+	signatureHeader = "Wasmsr-Signature"
+	signedHeader    = "job header"
+)
 
 // Accepted is a receiver's answer to a job it now runs.
 type Accepted struct {

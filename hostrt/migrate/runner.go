@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasmsr/wasmsr/hostrt"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/hostrt/wasip1"
 )
 
 // retryAfter is how long a job whose policy has no interval waits before
@@ -34,11 +35,17 @@ type runner struct {
 func (h *Host) newRunner(id string, hop int, p Policy, cfg hostrt.Config, local bool) *runner {
 	r := &runner{h: h, id: id, hop: hop, policy: p, local: local,
 		trigger: make(chan struct{}, 1), enc: snapshot.NewEncoder()}
+	r.enc.Keys = h.cfg.Keys
 	prefix := fmt.Sprintf("[%s %s] ", h.cfg.Name, id)
 	r.stdout = newLineWriter(h.cfg.Stdout, prefix)
 	r.stderr = newLineWriter(h.cfg.Stderr, prefix)
 	cfg.Stdout, cfg.Stderr = r.stdout, r.stderr
 	cfg.SnapshotFiles = true
+	cfg.MaxMemory = h.cfg.MaxMemory
+	if !local {
+		// The files are this host's copies of the sender's.
+		cfg.FileCheck = wasip1.CheckOtherHost
+	}
 	if cfg.Cache == nil {
 		cfg.Cache = h.cfg.Cache
 	}

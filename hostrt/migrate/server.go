@@ -365,6 +365,13 @@ func (h *Host) handleJobPost(w http.ResponseWriter, r *http.Request) {
 		bodyError(w, "job", err)
 		return
 	}
+	if h.cfg.Keys != nil {
+		if err := h.cfg.Keys.VerifyData(signedHeader, hdr.raw, r.Header.Get(signatureHeader)); err != nil {
+			h.Logf("job %s: refused from %s: %s", hdr.ID, quoted(hdr.From), errLine(err))
+			writeError(w, http.StatusForbidden, "", err.Error())
+			return
+		}
+	}
 	sum, _ := parseHash(hdr.Module)
 	mod, err := h.modules.get(r.Context(), sum)
 	if errors.Is(err, errNoModule) {
@@ -399,10 +406,14 @@ func (h *Host) handleJobPost(w http.ResponseWriter, r *http.Request) {
 	}
 	received := time.Since(start)
 	start = time.Now()
-	snap, err := hostrt.OpenSnapshot(bytes.NewReader(data), int64(len(data)), mod.data, hostrt.ReadOptions{})
+	snap, err := hostrt.OpenSnapshot(bytes.NewReader(data), int64(len(data)), mod.data, hostrt.ReadOptions{Keys: h.cfg.Keys, MaxMemory: h.cfg.MaxMemory})
 	if err != nil {
 		h.Logf("job %s: refused from %s: %s", hdr.ID, quoted(hdr.From), errLine(err))
-		writeError(w, http.StatusBadRequest, "", err.Error())
+		status := http.StatusBadRequest
+		if errors.Is(err, snapshot.ErrSignature) {
+			status = http.StatusForbidden
+		}
+		writeError(w, status, "", err.Error())
 		return
 	}
 	decoded := time.Since(start)

@@ -151,3 +151,39 @@ func signSection(mac hash.Hash, header []byte, digest [sha256.Size]byte) {
 	mac.Write(header)
 	mac.Write(digest[:])
 }
+
+// SignData signs data that travels with snapshots (a migrating job's
+// header, say) with the signing key, for purpose, which keeps a
+// signature for one kind of data from passing for another's. The result
+// is "KEYID:MAC", in hex.
+func (k *Keys) SignData(purpose string, data []byte) string {
+	mac, id := k.mac()
+	return hex.EncodeToString(id[:]) + ":" + hex.EncodeToString(dataMAC(mac, purpose, data))
+}
+
+// VerifyData checks a signature SignData made with one of the keys.
+func (k *Keys) VerifyData(purpose string, data []byte, sig string) error {
+	idText, macText, ok := strings.Cut(sig, ":")
+	var id [keyIDSize]byte
+	if n, err := hex.Decode(id[:], []byte(idText)); !ok || err != nil || n != keyIDSize {
+		if sig == "" {
+			return fmt.Errorf("%w: the %s is not signed", ErrSignature, purpose)
+		}
+		return fmt.Errorf("%w: a malformed signature of the %s", ErrSignature, purpose)
+	}
+	mac, known := k.verifier(id)
+	if !known {
+		return fmt.Errorf("%w: the %s is signed with key %x, which is not one of the keys given", ErrSignature, purpose, id)
+	}
+	want, err := hex.DecodeString(macText)
+	if err != nil || !hmac.Equal(dataMAC(mac, purpose, data), want) {
+		return fmt.Errorf("%w: the signature of the %s does not match", ErrSignature, purpose)
+	}
+	return nil
+}
+
+func dataMAC(mac hash.Hash, purpose string, data []byte) []byte {
+	mac.Write([]byte("wasmsr " + purpose + "\x00"))
+	mac.Write(data)
+	return mac.Sum(nil)
+}

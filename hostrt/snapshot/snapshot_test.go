@@ -590,3 +590,26 @@ func TestRemoveStaleTemps(t *testing.T) {
 		}
 	}
 }
+
+func TestSignData(t *testing.T) {
+	keys := testKeys(t, 1)
+	sig := keys.SignData("job header", []byte("header"))
+	if err := testKeys(t, 2, 1).VerifyData("job header", []byte("header"), sig); err != nil {
+		t.Errorf("a rotated key file refuses the old key's signature: %v", err)
+	}
+	for _, tc := range []struct {
+		keys          *Keys
+		purpose, data string
+		sig, want     string
+	}{
+		{keys, "job header", "headex", sig, "snapshot signature: the signature of the job header does not match"},
+		{keys, "module", "header", sig, "snapshot signature: the signature of the module does not match"},
+		{keys, "job header", "header", "", "snapshot signature: the job header is not signed"},
+		{keys, "job header", "header", "zz:00", "snapshot signature: a malformed signature of the job header"},
+		{testKeys(t, 2), "job header", "header", sig, "snapshot signature: the job header is signed with key " + keys.SigningKeyID() + ", which is not one of the keys given"},
+	} {
+		if err := tc.keys.VerifyData(tc.purpose, []byte(tc.data), tc.sig); err == nil || err.Error() != tc.want || !errors.Is(err, ErrSignature) {
+			t.Errorf("%q %q %q: %v, want %q", tc.purpose, tc.data, tc.sig, err, tc.want)
+		}
+	}
+}
