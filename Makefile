@@ -6,8 +6,9 @@ GO ?= go
 BUILD := build
 WASMSR := $(BUILD)/wasmsr
 # Debian packages the tests use: clang and wasi-libc build the C test
-# programs, wabt validates encoder output, binaryen is the comparison baseline.
-APT_PACKAGES := clang lld wasi-libc libclang-rt-dev-wasm32 wabt binaryen llvm
+# programs, wabt validates encoder output, binaryen is the comparison baseline,
+# GNU time measures the peak memory of wasmsr on hostile snapshots.
+APT_PACKAGES := clang lld wasi-libc libclang-rt-dev-wasm32 wabt binaryen llvm time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 
