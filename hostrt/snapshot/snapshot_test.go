@@ -100,15 +100,7 @@ func TestVersion1(t *testing.T) {
 // had data.
 func TestMemoryCopy(t *testing.T) {
 	s := sample()
-	data := encode(t, s)
-	rd, err := Open(bytes.NewReader(data), int64(len(data)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lazy, err := rd.Snapshot(limits)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lazy := openLazy(t, encode(t, s))
 	if lazy.Instance.Memory != nil || lazy.MemorySize() != 5*PageSize {
 		t.Fatalf("memory read before it is copied, or wrong size %d", lazy.MemorySize())
 	}
@@ -148,6 +140,21 @@ func TestChangedWhileRead(t *testing.T) {
 	}
 }
 
+// openLazy opens an encoded snapshot as a Reader does, its memory and
+// files left in the bytes.
+func openLazy(t *testing.T, data []byte) *Snapshot {
+	t.Helper()
+	rd, err := Open(bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := rd.Snapshot(limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 type mutableFile struct{ data []byte }
 
 func (f *mutableFile) ReadAt(p []byte, off int64) (int, error) {
@@ -156,15 +163,7 @@ func (f *mutableFile) ReadAt(p []byte, off int64) (int, error) {
 
 func TestFiles(t *testing.T) {
 	s := sample()
-	data := encode(t, s)
-	rd, err := Open(bytes.NewReader(data), int64(len(data)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lazy, err := rd.Snapshot(limits)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lazy := openLazy(t, encode(t, s))
 	for i, f := range lazy.Files {
 		if f.Data != nil {
 			t.Errorf("file %d read before it is opened", i)
