@@ -183,7 +183,9 @@ func (v *validator) tables() error {
 			return v.fail(SectionTable, k, where, "%v", err)
 		}
 		if t.Init != nil {
-			if err := v.constExpr(t.Init, t.Elem, len(v.tr.globals)); err != nil {
+			// The table section comes before the global section: only
+			// imported globals exist yet.
+			if err := v.constExpr(t.Init, t.Elem, v.m.NumImported(KindGlobal)); err != nil {
 				return v.fail(SectionTable, k, where, "%v", err)
 			}
 		}

@@ -89,6 +89,13 @@ func TestValidationErrorWithoutSource(t *testing.T) {
 		}, "function 0, instruction 0 (call): call to function 99, the module has 1"},
 		{"memory", &wasm.Module{Memories: []wasm.Limits{{Min: 1<<32 - 1}}},
 			"memory 0: minimum of 4294967295 pages, more than 4 GiB (65536 pages)"},
+		// The table section comes before the globals: a table's
+		// initialiser may read imported globals only.
+		{"table initialiser", &wasm.Module{
+			Tables: []wasm.TableType{{Elem: wasm.FuncRef, Init: []wasm.Instr{wasm.Indexed(wasm.OpGlobalGet, 0), wasm.Plain(wasm.OpEnd)}}},
+			Globals: []wasm.Global{{Type: wasm.GlobalType{Type: wasm.FuncRef},
+				Init: []wasm.Instr{wasm.RefNull(wasm.HeapFunc), wasm.Plain(wasm.OpEnd)}}},
+		}, "table 0: global.get 0: a constant expression reads only the imported globals and those defined before it (0 here)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := wasm.Validate(c.m)
