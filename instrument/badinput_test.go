@@ -124,7 +124,7 @@ func TestBadInput(t *testing.T) {
 				}
 				return out
 			},
-			want: "function func[0] [0], end at offset 0x1a: invalid module: type mismatch: expected i32, found i64"},
+			want: "function 0 at offset 0x1a: type mismatch: expected i32, found i64"},
 		{name: "malformed", module: func(*testing.T) []byte { return paddedCatch[:len(paddedCatch)-1] },
 			want: "truncated code section at offset 0x38"},
 	} {

@@ -52,8 +52,10 @@ type emitter struct {
 	// reloads are the places, in the rewind path of prologues inside
 	// loops, where the frame is read again (see reloadFrame).
 	reloads []reloadPoint
-	// live is the liveness of the body, once it is written.
-	live *liveSets
+	// live is the liveness of the body, once it is written; siteLive
+	// gathers it by site, once the exits are known.
+	live     *liveSets
+	siteLive *siteLive
 	// tailDispatch, when not 0, is the dispatcher to tail-call when a
 	// rewind finds another function's frame on top (see tail.go).
 	tailDispatch uint32
@@ -72,6 +74,10 @@ type levelState struct {
 	l       *level // nil when the arm has no items
 	next    int    // next item to land
 	landing []int  // output frame of each item's landing block (-1: none)
+	// inLoop is set when the arm lies inside a loop (its own level
+	// included): its prologue then runs at every iteration. Kept per level
+	// so that asking costs nothing at any nesting depth.
+	inLoop bool
 }
 
 func (e *emitter) emit(in wasm.Instr) { e.out = append(e.out, in) }
@@ -217,6 +223,7 @@ func (e *emitter) rewrite() error {
 // enterLevel starts the arm opened by instruction opener (-1: the function body).
 func (e *emitter) enterLevel(opener int) {
 	ls := &levelState{l: e.p.levels[opener]}
+	ls.inLoop = ls.l != nil && ls.l.loop || len(e.levels) > 0 && e.levels[len(e.levels)-1].inLoop
 	e.levels = append(e.levels, ls)
 	l := ls.l
 	if l == nil {
@@ -251,7 +258,7 @@ func (e *emitter) enterLevel(opener int) {
 	isFunc := chain[0].l.opener < 0
 	// Inside a loop, a rewind reloads the locals its landing needs that
 	// the loop's header does not carry (see reloadFrame).
-	reload := !isFunc && e.inLoop()
+	reload := !isFunc && ls.inLoop
 	if d := e.folds[chain[0].l.opener]; d != nil {
 		e.pending = &pendingFold{loop: d, chain: slices.Clone(chain), header: header, reload: reload}
 		if sp := chain[0].l.sp; sp >= 0 {
@@ -342,17 +349,6 @@ func (e *emitter) enterLevel(opener int) {
 	for _, s := range spill {
 		e.get(s)
 	}
-}
-
-// inLoop reports whether the arm being written lies inside a loop (its
-// own level included): its prologue then runs at every iteration.
-func (e *emitter) inLoop() bool {
-	for _, ls := range e.levels {
-		if ls.l != nil && ls.l.loop {
-			return true
-		}
-	}
-	return false
 }
 
 // segment maps a range of call indices to a landing.
@@ -473,7 +469,10 @@ func (e *emitter) land(ls *levelState) {
 		for _, s := range spill {
 			e.get(s)
 		}
-		for s := it.lo; s <= it.hi; s++ {
+		// Without values to record, the sites inside need no visit: in
+		// nested code, visiting them at every level cost the square of
+		// the depth.
+		for s := it.lo; len(spill) > 0 && s <= it.hi; s++ {
 			e.p.sites[s].stack = append(e.p.sites[s].stack, spill...)
 		}
 	}
@@ -575,15 +574,10 @@ func (e *emitter) reloadFrame(lay *frameLayout, p reloadPoint) []wasm.Instr {
 		return append(code, e.r.restoreFrame(lay, e.ptr)...)
 	}
 	atHeader := e.live.at(p.header)
-	var needed []resumePoint
-	for _, r := range e.resume {
-		if r.lo <= p.hi && r.hi >= p.lo {
-			needed = append(needed, r)
-		}
-	}
-	wanted := e.live.union(needed, len(atHeader)*64)
+	wanted := e.siteLive.union(p.lo, p.hi)
 	reload := lay.filter(func(l uint32, t wasm.ValType) bool {
-		return !t.IsRef() && wanted[l] && (atHeader[l/64]&(1<<(l%64)) == 0 || int(l) == p.clobbered)
+		bit := uint64(1) << (l % 64)
+		return !t.IsRef() && wanted[l/64]&bit != 0 && (atHeader[l/64]&bit == 0 || int(l) == p.clobbered)
 	})
 	return append(code, e.r.restoreFrame(&reload, e.ptr)...)
 }

@@ -2,7 +2,6 @@ package instrument
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/wasmsr/wasmsr/wasm"
@@ -70,7 +69,9 @@ func (e *emitter) addFallResume(chain []*levelState) {
 // and returns the exits, each as the indices in the layout it stores, in
 // order (exit 0 innermost).
 func (e *emitter) exits(lay *frameLayout) [][]int {
-	live := e.liveAtSites()
+	if e.live != nil {
+		e.siteLive = newSiteLive(e.live, e.resume, len(e.p.sites))
+	}
 	index := map[string]int{}
 	var list [][]int
 	exitOf := make([]int, len(e.p.sites))
@@ -79,7 +80,7 @@ func (e *emitter) exits(lay *frameLayout) [][]int {
 		var store []int
 		key.Reset()
 		for k, l := range lay.locals {
-			if lay.types[k].IsRef() || e.live == nil || live[s] != nil && live[s][l/64]&(1<<(l%64)) != 0 {
+			if lay.types[k].IsRef() || e.live == nil || e.siteLive.has(s, l) {
 				store = append(store, k)
 				fmt.Fprintf(&key, "%d,", k)
 			}
@@ -117,26 +118,4 @@ func (e *emitter) exitCode(lay *frameLayout, exits [][]int) []wasm.Instr {
 		}
 	}
 	return code
-}
-
-// liveAtSites returns, for each site, the locals that some resume point on
-// the way to it reads (nil for none), when the body's liveness is known.
-func (e *emitter) liveAtSites() [][]uint64 {
-	if e.live == nil {
-		return nil
-	}
-	live := make([][]uint64, len(e.p.sites))
-	for _, p := range e.resume {
-		in := e.live.atResume(p)
-		for s := max(p.lo, 0); s <= p.hi && s < len(live); s++ {
-			if live[s] == nil {
-				live[s] = slices.Clone(in)
-				continue
-			}
-			for w, v := range in {
-				live[s][w] |= v
-			}
-		}
-	}
-	return live
 }

@@ -144,17 +144,12 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 		out = append(out, in)
 		outOrigin = append(outOrigin, origin[from])
 	}
-	// extra[k] counts the output frames inside original frame k that
+	// extra counts, per original frame, the output frames inside it that
 	// enclose the code being written: the $then block while writing an
 	// else arm moved into it.
-	extra := []int{0} // the function's frame
-	shift := func(d uint32) uint32 {
-		out := d
-		for k := len(extra) - 1; k >= 0 && k >= len(extra)-1-int(d); k-- {
-			out += uint32(extra[k])
-		}
-		return out
-	}
+	var extra frameCounts
+	extra.push(0) // the function's frame
+	shift := func(d uint32) uint32 { return d + uint32(extra.innermost(int(d)+1)) }
 	var copyRange func(lo, hi int)
 	copyRange = func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -163,24 +158,24 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 				for range h {
 					emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), i)
 				}
-				extra[len(extra)-1] += h
+				extra.addTop(h)
 			}
 			if c := condStart[i]; c >= 0 && elseOf[c] < 0 {
 				// C; if A end, rewritten; then on after its end.
 				f := c
 				if hoisted[f] {
-					extra[len(extra)-1]-- // this if's $end, opened at the arm's start
+					extra.addTop(-1) // this if's $end, opened at the arm's start
 				} else {
 					emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), f)
 				}
-				extra = append(extra, 0)
+				extra.push(0)
 				for k := i; k < f; k++ {
 					emit(body[k], k)
 				}
 				emit(wasm.Plain(wasm.OpI32Eqz), f)
 				emit(wasm.Indexed(wasm.OpBrIf, 0), f)
 				copyRange(f+1, end[f])
-				extra = extra[:len(extra)-1]
+				extra.pop()
 				emit(wasm.Plain(wasm.OpEnd), end[f])
 				i = end[f]
 				continue
@@ -190,7 +185,7 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 				f := c
 				emit(wasm.Block(wasm.OpBlock, body[f].BlockType()), f)
 				emit(wasm.Block(wasm.OpBlock, wasm.BlockEmpty), f)
-				extra = append(extra, 1)
+				extra.push(1)
 				for k := i; k < f; k++ {
 					emit(body[k], k)
 				}
@@ -200,13 +195,13 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 				}
 				emit(wasm.Indexed(wasm.OpBr, 1), end[f])
 				emit(wasm.Plain(wasm.OpEnd), f)
-				extra[len(extra)-1] = 0
+				extra.setTop(0)
 				thenEnd := end[f]
 				if x := elseOf[f]; x >= 0 {
 					thenEnd = x
 				}
 				copyRange(f+1, thenEnd)
-				extra = extra[:len(extra)-1]
+				extra.pop()
 				emit(wasm.Plain(wasm.OpEnd), end[f])
 				i = end[f]
 				continue
@@ -215,15 +210,15 @@ func (r *rewriter) splitIfs(fn uint32, body []wasm.Instr, origin []int) ([]wasm.
 			// label from outside its try.
 			switch in.Op {
 			case wasm.OpEnd, wasm.OpDelegate:
-				if len(extra) > 0 {
-					extra = extra[:len(extra)-1]
+				if extra.depth() > 0 {
+					extra.pop()
 				}
 			}
 			relabel(&in, shift)
 			emit(in, i)
 			switch in.Op {
 			case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
-				extra = append(extra, 0)
+				extra.push(0)
 			}
 		}
 	}

@@ -75,6 +75,11 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Everything after this may take the module's indices and types for
+	// granted: an invalid module is refused here, with the place.
+	if err := wasm.Validate(m); err != nil {
+		return nil, nil, err
+	}
 	if info, err := ReadInfo(m); err == nil {
 		if !opts.Force {
 			return nil, nil, ErrInstrumented
@@ -97,15 +102,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	for k := range r.a.mayUnwind[numImports:] {
 		fn := uint32(numImports + k)
 		if !r.a.mayUnwind[fn] {
-			// Left as it is, but an invalid module is refused: rewritten
-			// functions are checked while they are planned.
-			if err := r.tracker.Walk(fn, nil); err != nil {
-				if te := (*wasm.TypeError)(nil); errors.As(err, &te) {
-					return nil, nil, r.errAt(fn, te.Instr, "invalid module: %s", te.Msg)
-				}
-				return nil, nil, fmt.Errorf("invalid module: function %s: %w", r.a.describe(int(fn)), err)
-			}
-			continue
+			continue // left as it is
 		}
 		layout, err := r.rewriteFunc(fn)
 		if err != nil {

@@ -42,15 +42,106 @@ func (lv *liveSets) union(points []resumePoint, numLocals int) []bool {
 	return live
 }
 
+// siteLive holds, for each site, the locals that some resume point on the
+// way to it reads. Resume points cover ranges of sites, and in nested code
+// the ranges nest as deep as the code: adding each point's set to every
+// site it covers, or scanning every point for each query, would cost the
+// square of the nesting depth. So the sets live in a segment tree over
+// the sites (node k's children are 2k and 2k+1, the sites are the leaves
+// n..2n-1): each point's set goes to the O(log n) nodes that cover its
+// range, then down to the leaves, and each inner node is finally the
+// union of its leaves, which answers a query for a range of sites in
+// O(log n) nodes too.
+type siteLive struct {
+	n, words int
+	nodes    []uint64 // node k's set is nodes[k*words : (k+1)*words]
+}
+
+func (t *siteLive) node(k int) []uint64 { return t.nodes[k*t.words : (k+1)*t.words] }
+
+func (t *siteLive) or(k int, set []uint64) {
+	for w, v := range set {
+		t.nodes[k*t.words+w] |= v
+	}
+}
+
+// newSiteLive gathers the sets of the resume points, over numSites sites.
+func newSiteLive(lv *liveSets, resume []resumePoint, numSites int) *siteLive {
+	n := numSites
+	t := &siteLive{n: n, words: lv.words, nodes: make([]uint64, 2*n*lv.words)}
+	for _, p := range resume {
+		set := lv.atResume(p)
+		for lo, hi := max(p.lo, 0)+n, min(p.hi+1, n)+n; lo < hi; lo, hi = lo>>1, hi>>1 {
+			if lo&1 == 1 {
+				t.or(lo, set)
+				lo++
+			}
+			if hi&1 == 1 {
+				hi--
+				t.or(hi, set)
+			}
+		}
+	}
+	for k := 1; k < n; k++ { // parents before children
+		t.or(2*k, t.node(k))
+		t.or(2*k+1, t.node(k))
+	}
+	for k := n - 1; k >= 1; k-- { // children before parents
+		copy(t.node(k), t.node(2*k))
+		t.or(k, t.node(2*k+1))
+	}
+	return t
+}
+
+// has reports whether local l is read on the way to site s.
+func (t *siteLive) has(s int, l uint32) bool {
+	return t.nodes[(t.n+s)*t.words+int(l/64)]&(1<<(l%64)) != 0
+}
+
+// union returns the locals read on the way to any of the sites lo..hi.
+func (t *siteLive) union(lo, hi int) []uint64 {
+	set := make([]uint64, t.words)
+	for lo, hi := max(lo, 0)+t.n, min(hi+1, t.n)+t.n; lo < hi; lo, hi = lo>>1, hi>>1 {
+		if lo&1 == 1 {
+			for w, v := range t.node(lo) {
+				set[w] |= v
+			}
+			lo++
+		}
+		if hi&1 == 1 {
+			hi--
+			for w, v := range t.node(hi) {
+				set[w] |= v
+			}
+		}
+	}
+	return set
+}
+
+// Liveness only makes frames smaller, so it gives up on bodies where it
+// would cost too much: a set per instruction of a million instructions
+// by 50,000 locals is gigabytes, and loops nested so that each pass
+// carries facts one level further would take as many passes as levels.
+// The largest functions of gofmt and FFmpeg need below 100,000 words and at
+// most 5 passes.
+const (
+	maxLivenessWords  = 1 << 22 // 32 MiB of sets
+	maxLivenessPasses = 16
+)
+
 // liveness computes the live locals of body by a backward dataflow
 // analysis over instructions. The branches in rewindOnly are taken only
 // while rewinding, right after the frame is restored: their edges are left
 // out, so that what is live is what the original program needs. ok is
 // false for bodies with exception handling, whose hidden edges into
-// catches it does not model (the caller then keeps every local).
+// catches it does not model, and past the bounds above (the caller then
+// keeps every local).
 func liveness(body []wasm.Instr, numLocals int, rewindOnly map[int]bool) (lv *liveSets, ok bool) {
 	n := len(body)
 	words := (numLocals + 63) / 64
+	if n*words > maxLivenessWords {
+		return nil, false
+	}
 	// Successors of each instruction, from the structure. exit means the
 	// function returns.
 	const exit = -1
@@ -133,7 +224,10 @@ func liveness(body []wasm.Instr, numLocals int, rewindOnly map[int]bool) (lv *li
 	in := func(i int) []uint64 { return liveIn[i*words : (i+1)*words] }
 	out := make([]uint64, words)
 	// Iterate backwards to a fixpoint; loops need more than one pass.
-	for changed := true; changed; {
+	for pass, changed := 0, true; changed; pass++ {
+		if pass == maxLivenessPasses {
+			return nil, false
+		}
 		changed = false
 		for i := n - 1; i >= 0; i-- {
 			clear(out)

@@ -25,31 +25,27 @@ func mergeBlocks(body []wasm.Instr) []wasm.Instr {
 	if !merged {
 		return body
 	}
-	// gone[k] is whether the k-th enclosing frame (innermost last) of the
-	// instruction being copied was removed.
-	var gone []bool
-	shift := func(d uint32) uint32 {
-		out := d
-		for k := len(gone) - 1; k > len(gone)-1-int(d) && k >= 0; k-- {
-			if gone[k] {
-				out--
-			}
-		}
-		return out
-	}
+	// gone counts, per enclosing frame of the instruction being copied,
+	// whether it was removed.
+	var gone frameCounts
+	shift := func(d uint32) uint32 { return d - uint32(gone.innermost(int(d))) }
 	out := make([]wasm.Instr, 0, n)
 	for i, in := range body {
 		// As in splitIfs: catches and delegates count from outside.
 		switch in.Op {
 		case wasm.OpEnd, wasm.OpDelegate:
-			if len(gone) > 0 {
-				gone = gone[:len(gone)-1]
+			if gone.depth() > 0 {
+				gone.pop()
 			}
 		}
 		relabel(&in, shift)
 		switch in.Op {
 		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
-			gone = append(gone, removed[i])
+			if removed[i] {
+				gone.push(1)
+			} else {
+				gone.push(0)
+			}
 		}
 		if !removed[i] {
 			out = append(out, in)

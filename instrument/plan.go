@@ -293,6 +293,45 @@ func relabel(in *wasm.Instr, f func(uint32) uint32) {
 	}
 }
 
+// frameCounts is a stack of counts, one per enclosing frame (innermost
+// last), that sums the innermost ones in constant time, so that moving a
+// label costs the same at any depth: rewrites shift each label by what
+// they add or remove between the branch and its target.
+type frameCounts struct {
+	sums []int // sums[k] is the sum of the counts of frames 0..k
+}
+
+func (c *frameCounts) push(n int) {
+	if len(c.sums) > 0 {
+		n += c.sums[len(c.sums)-1]
+	}
+	c.sums = append(c.sums, n)
+}
+
+func (c *frameCounts) pop() { c.sums = c.sums[:len(c.sums)-1] }
+
+// depth returns the number of frames.
+func (c *frameCounts) depth() int { return len(c.sums) }
+
+// addTop adds n to the innermost frame's count.
+func (c *frameCounts) addTop(n int) { c.sums[len(c.sums)-1] += n }
+
+// setTop sets the innermost frame's count to n.
+func (c *frameCounts) setTop(n int) { c.addTop(n - c.innermost(1)) }
+
+// innermost returns the sum of the counts of the n innermost frames (all
+// of them when there are fewer).
+func (c *frameCounts) innermost(n int) int {
+	k := len(c.sums)
+	if k == 0 {
+		return 0
+	}
+	if n >= k {
+		return c.sums[k-1]
+	}
+	return c.sums[k-1] - c.sums[k-1-n]
+}
+
 // labels yields the labels of a branching instruction, of a try_table's
 // catches and of a delegate, in place.
 func labels(in *wasm.Instr) iter.Seq[*uint32] {

@@ -22,7 +22,8 @@ type Decoder struct {
 	// encoder writes differently (an overlong LEB128, a memarg naming memory
 	// 0 explicitly), so re-encoding it will not give the same bytes.
 	NonCanonical bool
-	// KeepSource makes every Code keep its encoded bytes in Source.
+	// KeepSource makes every Code keep its encoded bytes in Source, and the
+	// module the offsets of its other entries in Offsets.
 	KeepSource bool
 
 	m *Module
@@ -43,6 +44,9 @@ type Decoder struct {
 func (d *Decoder) Decode(data []byte) (*Module, error) {
 	*d = Decoder{KeepSource: d.KeepSource, scratch: d.scratch[:0]}
 	d.m = &Module{}
+	if d.KeepSource {
+		d.m.Offsets = &Offsets{}
+	}
 	r := &reader{buf: data, section: sectionNone, fn: -1}
 	if !bytes.HasPrefix(data, magic) {
 		if len(data) < len(magic) && bytes.HasPrefix(magic, data) {
@@ -139,16 +143,19 @@ func (d *Decoder) section(r *reader, id SectionID) {
 				g := RecGroup{First: uint32(len(m.Types)), Count: uint32(r.count(3))}
 				m.RecGroups = append(m.RecGroups, g)
 				for j := uint32(0); j < g.Count && r.err == nil; j++ {
+					d.mark(r, SectionType)
 					m.Types = append(m.Types, r.funcType())
 				}
 				continue
 			}
+			d.mark(r, SectionType)
 			m.Types = append(m.Types, r.funcType())
 		}
 	case SectionImport:
 		n := r.count(4)
 		m.Imports = make([]Import, 0, n)
 		for i := 0; i < n && r.err == nil; i++ {
+			d.mark(r, SectionImport)
 			m.Imports = append(m.Imports, r.importEntry())
 		}
 		d.numFuncImports = m.NumImported(KindFunc)
@@ -156,30 +163,35 @@ func (d *Decoder) section(r *reader, id SectionID) {
 		n := r.count(1)
 		m.Funcs = make([]uint32, n)
 		for i := range m.Funcs {
+			d.mark(r, SectionFunction)
 			m.Funcs[i] = r.u32()
 		}
 	case SectionTable:
 		n := r.count(3)
 		m.Tables = make([]TableType, 0, n)
 		for i := 0; i < n && r.err == nil; i++ {
+			d.mark(r, SectionTable)
 			m.Tables = append(m.Tables, d.tableType(r))
 		}
 	case SectionMemory:
 		n := r.count(2)
 		m.Memories = make([]Limits, 0, n)
 		for i := 0; i < n && r.err == nil; i++ {
+			d.mark(r, SectionMemory)
 			m.Memories = append(m.Memories, r.limits(true))
 		}
 	case SectionTag:
 		n := r.count(2)
 		m.Tags = make([]Tag, 0, n)
 		for i := 0; i < n && r.err == nil; i++ {
+			d.mark(r, SectionTag)
 			m.Tags = append(m.Tags, r.tag())
 		}
 	case SectionGlobal:
 		n := r.count(3)
 		m.Globals = make([]Global, 0, n)
 		for i := 0; i < n && r.err == nil; i++ {
+			d.mark(r, SectionGlobal)
 			t := r.globalType()
 			m.Globals = append(m.Globals, Global{Type: t, Init: d.constExpr(r)})
 		}
@@ -187,6 +199,7 @@ func (d *Decoder) section(r *reader, id SectionID) {
 		n := r.count(3)
 		m.Exports = make([]Export, 0, n)
 		for i := 0; i < n && r.err == nil; i++ {
+			d.mark(r, SectionExport)
 			e := Export{Name: r.name()}
 			kindPos := r.pos
 			e.Kind = ExternKind(r.byte())
@@ -197,15 +210,18 @@ func (d *Decoder) section(r *reader, id SectionID) {
 			m.Exports = append(m.Exports, e)
 		}
 	case SectionStart:
+		d.mark(r, SectionStart)
 		start := r.u32()
 		m.Start = &start
 	case SectionElement:
 		n := r.count(2)
 		m.Elements = make([]Element, 0, n)
 		for i := 0; i < n && r.err == nil; i++ {
+			d.mark(r, SectionElement)
 			m.Elements = append(m.Elements, d.element(r))
 		}
 	case SectionDataCount:
+		d.mark(r, SectionDataCount)
 		count := r.u32()
 		m.DataCount = &count
 	case SectionCode:
@@ -214,8 +230,16 @@ func (d *Decoder) section(r *reader, id SectionID) {
 		n := r.count(2)
 		m.Data = make([]Data, 0, n)
 		for i := 0; i < n && r.err == nil; i++ {
+			d.mark(r, SectionData)
 			m.Data = append(m.Data, d.data(r))
 		}
+	}
+}
+
+// mark records that an entry of section id starts at r's position.
+func (d *Decoder) mark(r *reader, id SectionID) {
+	if o := d.m.Offsets; o != nil {
+		o.Entries[id] = append(o.Entries[id], r.offset())
 	}
 }
 

@@ -1,3 +1,8 @@
+// Package wasm reads and writes WebAssembly binary modules: a model of a
+// module whose instructions are flat structs, a decoder and an encoder
+// that round-trip exactly (with errors that give the byte offset), a type
+// tracker that knows the operand stack before every instruction, and a
+// validator of whole modules.
 package wasm
 
 // SectionID is a section's id byte.
@@ -75,6 +80,29 @@ type Module struct {
 	// its place with nil Data and its content lives in Names.
 	Customs []CustomSection
 	Names   *NameSection
+	// Offsets are where the entries of the decoded input start, when the
+	// decoder kept them (Decoder.KeepSource), for messages about them;
+	// nil otherwise. Like Code.Source, they describe the input, not later
+	// changes.
+	Offsets *Offsets
+}
+
+// Offsets are the byte offsets of a decoded module's entries.
+type Offsets struct {
+	// Entries[id][k] is where the k-th entry of section id starts (a type,
+	// an import, a function's type index, a table...), and for the start
+	// and data count sections where their value is. The code section's
+	// are in Code.SourceOffset.
+	Entries [SectionTag + 1][]int
+}
+
+// Entry returns the offset of the k-th entry of section id, or -1 when it
+// is not known.
+func (o *Offsets) Entry(id SectionID, k int) int {
+	if o == nil || int(id) >= len(o.Entries) || k < 0 || k >= len(o.Entries[id]) {
+		return -1
+	}
+	return o.Entries[id][k]
 }
 
 // RecGroup is a recursion group: Count types starting at type index First.
@@ -159,6 +187,15 @@ type Element struct {
 	Funcs     []uint32
 	Exprs     [][]Instr
 	UsesExprs bool
+}
+
+// ItemType returns the type of the segment's items: for function indices
+// (ref func), which matches tables of funcref and of (ref func) alike.
+func (e *Element) ItemType() ValType {
+	if e.UsesExprs {
+		return e.Type
+	}
+	return RefType(false, HeapFunc)
 }
 
 // Len returns the number of items in the segment.

@@ -11,8 +11,8 @@ import (
 )
 
 // decodeAll runs everything that reads outside bytes on one input: decoding,
-// the layout scan, and for what decodes, encoding, re-decoding and the type
-// tracker over every body. It fails the test on a panic (by not recovering)
+// the layout scan, and for what decodes, encoding, re-decoding, the type
+// tracker over every body and the validator. It fails the test on a panic (by not recovering)
 // and on an error that is not a *wasm.DecodeError with a sane offset.
 func decodeAll(t testing.TB, in []byte) {
 	m, err := wasm.Decode(in)
@@ -37,6 +37,12 @@ func decodeAll(t testing.TB, in []byte) {
 	tr := wasm.NewTypeTracker(m)
 	for k := range m.Code {
 		_ = tr.Walk(uint32(m.NumImported(wasm.KindFunc)+k), nil)
+	}
+	if err := wasm.Validate(m); err != nil {
+		var ve *wasm.ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("validation error %v is not a *wasm.ValidationError", err)
+		}
 	}
 }
 

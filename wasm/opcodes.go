@@ -1155,7 +1155,56 @@ type opInfo struct {
 	// tracker types from immediates and context instead.
 	in, out    []ValType
 	contextual bool
+	// access is the number of bytes a memory instruction reads or writes
+	// (its natural alignment), lanes the number of lanes a lane index
+	// selects from; 0 for other instructions.
+	access, lanes byte
+	// checked marks instructions with immediates the tracker checks
+	// beyond their types: indices of memories, segments and tables, an
+	// alignment, lanes.
+	checked bool
 }
+
+// memoryAccess lists the memory instructions by the number of bytes they
+// access.
+var memoryAccess = [...]struct {
+	bytes byte
+	ops   []Opcode
+}{
+	{1, []Opcode{OpI32Load8S, OpI32Load8U, OpI64Load8S, OpI64Load8U, OpI32Store8, OpI64Store8,
+		OpI32AtomicLoad8U, OpI64AtomicLoad8U, OpI32AtomicStore8, OpI64AtomicStore8,
+		OpI32AtomicRmw8AddU, OpI64AtomicRmw8AddU, OpI32AtomicRmw8SubU, OpI64AtomicRmw8SubU,
+		OpI32AtomicRmw8AndU, OpI64AtomicRmw8AndU, OpI32AtomicRmw8OrU, OpI64AtomicRmw8OrU,
+		OpI32AtomicRmw8XorU, OpI64AtomicRmw8XorU, OpI32AtomicRmw8XchgU, OpI64AtomicRmw8XchgU,
+		OpI32AtomicRmw8CmpxchgU, OpI64AtomicRmw8CmpxchgU,
+		OpV128Load8Splat, OpV128Load8Lane, OpV128Store8Lane}},
+	{2, []Opcode{OpI32Load16S, OpI32Load16U, OpI64Load16S, OpI64Load16U, OpI32Store16, OpI64Store16,
+		OpI32AtomicLoad16U, OpI64AtomicLoad16U, OpI32AtomicStore16, OpI64AtomicStore16,
+		OpI32AtomicRmw16AddU, OpI64AtomicRmw16AddU, OpI32AtomicRmw16SubU, OpI64AtomicRmw16SubU,
+		OpI32AtomicRmw16AndU, OpI64AtomicRmw16AndU, OpI32AtomicRmw16OrU, OpI64AtomicRmw16OrU,
+		OpI32AtomicRmw16XorU, OpI64AtomicRmw16XorU, OpI32AtomicRmw16XchgU, OpI64AtomicRmw16XchgU,
+		OpI32AtomicRmw16CmpxchgU, OpI64AtomicRmw16CmpxchgU,
+		OpV128Load16Splat, OpV128Load16Lane, OpV128Store16Lane}},
+	{4, []Opcode{OpI32Load, OpF32Load, OpI64Load32S, OpI64Load32U, OpI32Store, OpF32Store, OpI64Store32,
+		OpMemoryAtomicNotify, OpMemoryAtomicWait32,
+		OpI32AtomicLoad, OpI64AtomicLoad32U, OpI32AtomicStore, OpI64AtomicStore32,
+		OpI32AtomicRmwAdd, OpI64AtomicRmw32AddU, OpI32AtomicRmwSub, OpI64AtomicRmw32SubU,
+		OpI32AtomicRmwAnd, OpI64AtomicRmw32AndU, OpI32AtomicRmwOr, OpI64AtomicRmw32OrU,
+		OpI32AtomicRmwXor, OpI64AtomicRmw32XorU, OpI32AtomicRmwXchg, OpI64AtomicRmw32XchgU,
+		OpI32AtomicRmwCmpxchg, OpI64AtomicRmw32CmpxchgU,
+		OpV128Load32Splat, OpV128Load32Lane, OpV128Store32Lane, OpV128Load32Zero}},
+	{8, []Opcode{OpI64Load, OpF64Load, OpI64Store, OpF64Store,
+		OpMemoryAtomicWait64, OpI64AtomicLoad, OpI64AtomicStore,
+		OpI64AtomicRmwAdd, OpI64AtomicRmwSub, OpI64AtomicRmwAnd, OpI64AtomicRmwOr,
+		OpI64AtomicRmwXor, OpI64AtomicRmwXchg, OpI64AtomicRmwCmpxchg,
+		OpV128Load8x8S, OpV128Load8x8U, OpV128Load16x4S, OpV128Load16x4U, OpV128Load32x2S, OpV128Load32x2U,
+		OpV128Load64Splat, OpV128Load64Lane, OpV128Store64Lane, OpV128Load64Zero}},
+	{16, []Opcode{OpV128Load, OpV128Store}},
+}
+
+// lanesByShape is the number of lanes of each SIMD shape, by the prefix
+// of the lane instructions' names.
+var lanesByShape = map[string]byte{"i8x16": 16, "i16x8": 8, "i32x4": 4, "f32x4": 4, "i64x2": 2, "f64x2": 2}
 
 // Lookup tables by sub-opcode for each prefix; a nil entry is an unknown opcode.
 var (
@@ -1175,6 +1224,15 @@ func init() {
 			in, out, _ := strings.Cut(d.sig, ">")
 			info.in, info.out = sigTypes(in), sigTypes(out)
 		}
+		switch d.imm {
+		case immMemArg, immMemArgLane, immMemory, immMemoryCopy, immMemoryInit, immData,
+			immTableInit, immElem, immTableCopy, immTable, immLane, immShuffle:
+			info.checked = !info.contextual // the contextual ones check their own
+		}
+		if d.imm == immLane {
+			shape, _, _ := strings.Cut(d.name, ".")
+			info.lanes = lanesByShape[shape]
+		}
 		sub := d.op & 0xFFFF
 		switch d.op >> 16 {
 		case 0:
@@ -1185,6 +1243,15 @@ func init() {
 			opsFD[sub] = info
 		case 0xFE:
 			opsFE[sub] = info
+		}
+	}
+	for _, group := range memoryAccess {
+		for _, op := range group.ops {
+			info := op.info()
+			info.access = group.bytes
+			if info.imm == immMemArgLane {
+				info.lanes = 16 / group.bytes
+			}
 		}
 	}
 }

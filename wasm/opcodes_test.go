@@ -108,3 +108,37 @@ func TestInstrString(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryAccess: every memory instruction has the size of its access
+// (its natural alignment) and every lane instruction its number of lanes,
+// so that the tracker can check their immediates.
+func TestMemoryAccess(t *testing.T) {
+	for i := range opcodeDefs {
+		d := &opcodeDefs[i]
+		info := d.op.info()
+		switch d.imm {
+		case immMemArg, immMemArgLane:
+			if info.access == 0 {
+				t.Errorf("%s: access size unknown", d.name)
+			}
+		default:
+			if info.access != 0 {
+				t.Errorf("%s: access size %d for an instruction without memarg", d.name, info.access)
+			}
+		}
+		if wantLanes := d.imm == immLane || d.imm == immMemArgLane; wantLanes != (info.lanes > 0) {
+			t.Errorf("%s: %d lanes", d.name, info.lanes)
+		}
+	}
+	for _, c := range []struct {
+		op            Opcode
+		access, lanes byte
+	}{
+		{OpI64Load32U, 4, 0}, {OpV128Load8x8S, 8, 0}, {OpV128Load16Lane, 2, 8}, {OpI64AtomicRmw16CmpxchgU, 2, 0},
+		{OpMemoryAtomicWait64, 8, 0}, {OpV128Store, 16, 0}, {OpI16x8ExtractLaneU, 0, 8}, {OpF64x2ReplaceLane, 0, 2},
+	} {
+		if info := c.op.info(); info.access != c.access || info.lanes != c.lanes {
+			t.Errorf("%s: access %d, lanes %d; want %d, %d", c.op, info.access, info.lanes, c.access, c.lanes)
+		}
+	}
+}

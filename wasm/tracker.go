@@ -23,12 +23,26 @@ type TypeTracker struct {
 	globals     []GlobalType
 	tables      []ValType // element type of every table
 	tags        []uint32  // type index of every tag
+	numMemories int
+	// numData counts the data segments as the data count section declares
+	// them (it must be present when a body names a segment).
+	numData int
+	elems   []ValType // element type of every element segment
+	// declared marks the functions ref.func may name in a body: those that
+	// the module names outside function bodies (exports, element
+	// segments, initialisers).
+	declared []bool
 	// canon maps each type index to the first index of an equivalent type,
 	// since references to equivalent types match.
 	canon []uint32
 
-	fn      int64
-	locals  []ValType
+	fn     int64
+	locals []ValType
+	// unset marks the locals that must be set before they are read (of a
+	// non-nullable reference type); set lists those set since, innermost
+	// frame last, which become unset again when their frame ends.
+	unset   []bool
+	set     []uint32
 	results []ValType
 	stack   []ValType
 	frames  []Frame
@@ -49,6 +63,8 @@ type Frame struct {
 	Params, Results []ValType
 	// Height is the operand-stack height below the frame's own values.
 	Height int
+	// setHeight is the length of TypeTracker.set when the frame opened.
+	setHeight int
 	// Unreachable is set after an instruction that never falls through.
 	Unreachable bool
 }
@@ -75,6 +91,8 @@ func NewTypeTracker(m *Module) *TypeTracker {
 			t.tables = append(t.tables, im.Table.Elem)
 		case KindTag:
 			t.tags = append(t.tags, im.TypeIndex)
+		case KindMemory:
+			t.numMemories++
 		}
 	}
 	t.numImported = len(t.funcTypes)
@@ -88,8 +106,55 @@ func NewTypeTracker(m *Module) *TypeTracker {
 	for _, tag := range m.Tags {
 		t.tags = append(t.tags, tag.TypeIndex)
 	}
+	t.numMemories += len(m.Memories)
+	t.numData = len(m.Data)
+	if m.DataCount != nil {
+		t.numData = int(*m.DataCount)
+	}
+	for i := range m.Elements {
+		t.elems = append(t.elems, m.Elements[i].ItemType())
+	}
+	t.declared = declaredFunctions(m, len(t.funcTypes))
 	t.canon = canonicalTypes(m)
 	return t
+}
+
+// declaredFunctions marks the functions that a module names outside
+// function bodies.
+func declaredFunctions(m *Module, numFuncs int) []bool {
+	declared := make([]bool, numFuncs)
+	declare := func(f uint32) {
+		if int(f) < numFuncs {
+			declared[f] = true
+		}
+	}
+	inExpr := func(expr []Instr) {
+		for _, in := range expr {
+			if in.Op == OpRefFunc {
+				declare(in.X)
+			}
+		}
+	}
+	for _, e := range m.Exports {
+		if e.Kind == KindFunc {
+			declare(e.Index)
+		}
+	}
+	for i := range m.Elements {
+		for _, f := range m.Elements[i].Funcs {
+			declare(f)
+		}
+		for _, expr := range m.Elements[i].Exprs {
+			inExpr(expr)
+		}
+	}
+	for i := range m.Globals {
+		inExpr(m.Globals[i].Init)
+	}
+	for i := range m.Tables {
+		inExpr(m.Tables[i].Init)
+	}
+	return declared
 }
 
 // canonicalTypes finds which function types are equivalent: structurally
@@ -135,17 +200,19 @@ func canonicalTypes(m *Module) []uint32 {
 // index space that names a function the module defines).
 func (t *TypeTracker) Start(fn uint32) error {
 	numImported := t.numImported
+	fail := func(format string, args ...any) error {
+		return &TypeError{Func: int64(fn), Instr: -1, Msg: fmt.Sprintf(format, args...)}
+	}
 	if int(fn) < numImported || int(fn) >= len(t.funcTypes) {
-		return fmt.Errorf("function %d: not a function with a body", fn)
+		return fail("not a function with a body")
 	}
 	ft, err := t.funcType(fn)
 	if err != nil {
-		return fmt.Errorf("function %d: %w", fn, err)
+		return fail("%v", err)
 	}
 	code := &t.m.Code[int(fn)-numImported]
-	if n := uint64(len(ft.Params)) + code.NumLocals(); n > 50000 {
-		// Keep a corrupt or hostile local count from making us allocate.
-		return fmt.Errorf("function %d: %d locals is more than this tool supports", fn, n)
+	if n := uint64(len(ft.Params)) + code.NumLocals(); n > MaxLocals {
+		return fail("%d locals, more than this tool supports (%d)", n, MaxLocals)
 	}
 	t.fn = int64(fn)
 	t.err = nil
@@ -155,11 +222,47 @@ func (t *TypeTracker) Start(fn uint32) error {
 			t.locals = append(t.locals, g.Type)
 		}
 	}
+	t.unset = t.unset[:0]
+	t.set = t.set[:0]
+	for l, lt := range t.locals[len(ft.Params):] {
+		if lt.IsRef() && !lt.Nullable() {
+			if len(t.unset) == 0 {
+				t.unset = make([]bool, len(t.locals))
+			}
+			t.unset[len(ft.Params)+l] = true
+		}
+	}
 	t.results = ft.Results
 	t.stack = t.stack[:0]
 	t.frames = append(t.frames[:0], Frame{Op: OpBlock, Start: -1, Results: ft.Results})
 	return nil
 }
+
+// StartExpr begins following a constant expression whose value has type
+// result (the caller checks that its instructions are constant). Its
+// errors have Func -1.
+func (t *TypeTracker) StartExpr(result ValType) {
+	t.fn = -1
+	t.err = nil
+	t.locals = t.locals[:0]
+	t.unset = t.unset[:0]
+	t.set = t.set[:0]
+	t.results = singleType(result)
+	t.stack = t.stack[:0]
+	t.frames = append(t.frames[:0], Frame{Op: OpBlock, Start: -1, Results: t.results})
+}
+
+// MaxLocals is how many locals (parameters included) a function may have:
+// it keeps a corrupt or hostile local count from making the tracker
+// allocate gigabytes. It is the Web's limit (the JS API's implementation
+// limits), which compilers keep to.
+const MaxLocals = 50000
+
+// MaxNesting is how deep blocks may nest in a body: deeper ones are
+// refused. Compilers nest a few hundred levels at most (gofmt 570, FFmpeg
+// 94); wazero takes minutes to compile 100,000 nested blocks, and the
+// rewrite needs a few kilobytes per level.
+const MaxNesting = 1 << 17
 
 // Stack returns the operand stack, bottom first.
 func (t *TypeTracker) Stack() []ValType { return t.stack }
@@ -193,9 +296,19 @@ func (t *TypeTracker) Walk(fn uint32, visit func(i int, in *Instr) error) error 
 		}
 	}
 	if len(t.frames) != 0 {
-		return fmt.Errorf("function %d: body ends inside a block", fn)
+		last := len(body) - 1
+		return &TypeError{Func: int64(fn), Instr: last, Op: body[last].Op, Msg: "the body ends inside a block"}
 	}
 	return nil
+}
+
+// failIndex reports an index past the end of its index space.
+func (t *TypeTracker) failIndex(i int, in *Instr, what string, idx uint32, n int) {
+	t.fail(i, in, "%s %d, the module has %d", what, idx, n)
+}
+
+func (t *TypeTracker) failLabel(i int, in *Instr, depth uint32) {
+	t.fail(i, in, "label %d, %d in scope", depth, len(t.frames))
 }
 
 func (t *TypeTracker) fail(i int, in *Instr, format string, args ...any) {
@@ -206,13 +319,16 @@ func (t *TypeTracker) fail(i int, in *Instr, format string, args ...any) {
 
 // TypeError is an ill-typed instruction found by the TypeTracker.
 type TypeError struct {
-	Func  int64  // the function's index
-	Instr int    // the instruction's index in the body
+	Func  int64  // the function's index (-1 in a constant expression)
+	Instr int    // the instruction's index in the body, -1 for the function as a whole
 	Op    Opcode // the instruction
 	Msg   string // what is wrong
 }
 
 func (e *TypeError) Error() string {
+	if e.Instr < 0 {
+		return fmt.Sprintf("function %d: %s", e.Func, e.Msg)
+	}
 	return fmt.Sprintf("function %d, instruction %d (%s): %s", e.Func, e.Instr, e.Op, e.Msg)
 }
 
@@ -231,6 +347,9 @@ func (t *TypeTracker) Step(i int, in *Instr) error {
 		return t.err
 	}
 	if !info.contextual {
+		if info.checked {
+			t.immediates(i, in, info)
+		}
 		for k := len(info.in) - 1; k >= 0; k-- {
 			t.popExpect(i, in, info.in[k])
 		}
@@ -239,6 +358,79 @@ func (t *TypeTracker) Step(i int, in *Instr) error {
 	}
 	t.contextual(i, in)
 	return t.err
+}
+
+// immediates checks what the types of an instruction with a fixed
+// signature do not: its memory, segment and table indices, alignment and
+// lanes.
+func (t *TypeTracker) immediates(i int, in *Instr, info *opInfo) {
+	memory := func(x uint32) {
+		if int(x) >= t.numMemories {
+			t.failIndex(i, in, "memory", x, t.numMemories)
+		}
+	}
+	table := func(x uint32) bool {
+		if int(x) >= len(t.tables) {
+			t.failIndex(i, in, "table", x, len(t.tables))
+			return false
+		}
+		return true
+	}
+	data := func(x uint32) {
+		if int(x) >= t.numData {
+			t.failIndex(i, in, "data segment", x, t.numData)
+		}
+	}
+	elem := func(x uint32) bool {
+		if int(x) >= len(t.elems) {
+			t.failIndex(i, in, "element segment", x, len(t.elems))
+			return false
+		}
+		return true
+	}
+	switch info.imm {
+	case immMemArg, immMemArgLane:
+		memory(in.Y)
+		switch {
+		case in.X >= 32 || 1<<in.X > uint64(info.access):
+			t.fail(i, in, "alignment 2**%d is larger than the %d bytes accessed", in.X, info.access)
+		case in.Op>>16 == 0xFE && 1<<in.X != uint64(info.access):
+			t.fail(i, in, "atomic access of %d bytes with alignment 2**%d: it must be natural", info.access, in.X)
+		}
+	case immMemory:
+		memory(in.X)
+	case immMemoryCopy:
+		memory(in.X)
+		memory(in.Y)
+	case immMemoryInit:
+		data(in.X)
+		memory(in.Y)
+	case immData:
+		data(in.X)
+	case immTable:
+		table(in.X)
+	case immElem:
+		elem(in.X)
+	case immTableInit:
+		if elem(in.X) && table(in.Y) && !t.Matches(t.elems[in.X], t.tables[in.Y]) {
+			t.fail(i, in, "element segment %d holds %s, table %d %s", in.X, t.elems[in.X], in.Y, t.tables[in.Y])
+		}
+	case immTableCopy:
+		if table(in.X) && table(in.Y) && !t.Matches(t.tables[in.Y], t.tables[in.X]) {
+			t.fail(i, in, "table %d holds %s, table %d %s", in.Y, t.tables[in.Y], in.X, t.tables[in.X])
+		}
+	case immShuffle:
+		v := in.V128()
+		for _, lane := range v {
+			if lane >= 32 {
+				t.fail(i, in, "lane %d, a shuffle has 32", lane)
+				return
+			}
+		}
+	}
+	if info.lanes > 0 && in.Lane >= info.lanes {
+		t.fail(i, in, "lane %d, the shape has %d", in.Lane, info.lanes)
+	}
 }
 
 // contextual types the instructions whose signature depends on immediates
@@ -250,12 +442,12 @@ func (t *TypeTracker) contextual(i int, in *Instr) {
 	case OpBlock, OpLoop, OpTry:
 		params, results := t.blockSig(i, in)
 		t.popVals(i, in, params)
-		t.pushFrame(in.Op, i, params, results)
+		t.pushBlock(i, in, params, results)
 	case OpIf:
 		t.popExpect(i, in, I32)
 		params, results := t.blockSig(i, in)
 		t.popVals(i, in, params)
-		t.pushFrame(in.Op, i, params, results)
+		t.pushBlock(i, in, params, results)
 	case OpTryTable:
 		params, results := t.blockSig(i, in)
 		t.popVals(i, in, params)
@@ -264,7 +456,7 @@ func (t *TypeTracker) contextual(i int, in *Instr) {
 				t.checkCatch(i, in, c)
 			}
 		}
-		t.pushFrame(in.Op, i, params, results)
+		t.pushBlock(i, in, params, results)
 	case OpElse:
 		f, ok := t.popFrame(i, in)
 		if ok && f.Op != OpIf {
@@ -287,7 +479,7 @@ func (t *TypeTracker) contextual(i int, in *Instr) {
 			t.fail(i, in, "delegate without try")
 		}
 		if in.X >= uint32(len(t.frames)) {
-			t.fail(i, in, "unknown label %d", in.X)
+			t.failLabel(i, in, in.X)
 		}
 		t.stack = append(t.stack, f.Results...)
 	case OpEnd:
@@ -345,6 +537,10 @@ func (t *TypeTracker) contextual(i int, in *Instr) {
 		t.popVals(i, in, t.results)
 		t.setUnreachable()
 	case OpCall, OpReturnCall:
+		if int(in.X) >= len(t.funcTypes) {
+			t.fail(i, in, "%s to function %d, the module has %d", in.Op, in.X, len(t.funcTypes))
+			return
+		}
 		ft, err := t.funcType(in.X)
 		if err != nil {
 			t.fail(i, in, "%v", err)
@@ -353,7 +549,11 @@ func (t *TypeTracker) contextual(i int, in *Instr) {
 		t.call(i, in, ft)
 	case OpCallIndirect, OpReturnCallIndirect:
 		if int(in.Y) >= len(t.tables) {
-			t.fail(i, in, "unknown table %d", in.Y)
+			t.failIndex(i, in, "table", in.Y, len(t.tables))
+			return
+		}
+		if !t.Matches(t.tables[in.Y], FuncRef) {
+			t.fail(i, in, "%s through table %d, which holds %s", in.Op, in.Y, t.tables[in.Y])
 			return
 		}
 		t.popExpect(i, in, I32)
@@ -366,7 +566,7 @@ func (t *TypeTracker) contextual(i int, in *Instr) {
 		t.setUnreachable()
 	case OpRethrow:
 		if in.X >= uint32(len(t.frames)) {
-			t.fail(i, in, "unknown label %d", in.X)
+			t.failLabel(i, in, in.X)
 			return
 		}
 		if op := t.frames[len(t.frames)-1-int(in.X)].Op; op != OpCatch && op != OpCatchAll {
@@ -399,36 +599,48 @@ func (t *TypeTracker) contextual(i int, in *Instr) {
 			return
 		}
 		vt := in.Ext.Types[0]
+		t.heapIndex(i, in, vt)
 		t.popExpect(i, in, I32)
 		t.popExpect(i, in, vt)
 		t.popExpect(i, in, vt)
 		t.push(vt)
 	case OpLocalGet, OpLocalSet, OpLocalTee:
 		if int(in.X) >= len(t.locals) {
-			t.fail(i, in, "unknown local %d", in.X)
+			t.fail(i, in, "local %d, the function has %d", in.X, len(t.locals))
 			return
 		}
 		lt := t.locals[in.X]
 		if in.Op != OpLocalGet {
 			t.popExpect(i, in, lt)
 		}
+		if len(t.unset) > 0 && t.unset[in.X] {
+			if in.Op == OpLocalGet {
+				t.fail(i, in, "local %d of %s is read before it is set", in.X, lt)
+				return
+			}
+			t.unset[in.X] = false
+			t.set = append(t.set, in.X)
+		}
 		if in.Op != OpLocalSet {
 			t.push(lt)
 		}
 	case OpGlobalGet, OpGlobalSet:
 		if int(in.X) >= len(t.globals) {
-			t.fail(i, in, "unknown global %d", in.X)
+			t.failIndex(i, in, "global", in.X, len(t.globals))
 			return
 		}
 		g := t.globals[in.X]
 		if in.Op == OpGlobalGet {
 			t.push(g.Type)
 		} else {
+			if !g.Mutable {
+				t.fail(i, in, "global %d is immutable", in.X)
+			}
 			t.popExpect(i, in, g.Type)
 		}
 	case OpTableGet, OpTableSet, OpTableGrow, OpTableFill:
 		if int(in.X) >= len(t.tables) {
-			t.fail(i, in, "unknown table %d", in.X)
+			t.failIndex(i, in, "table", in.X, len(t.tables))
 			return
 		}
 		elem := t.tables[in.X]
@@ -449,6 +661,10 @@ func (t *TypeTracker) contextual(i int, in *Instr) {
 			t.popExpect(i, in, I32)
 		}
 	case OpRefNull:
+		if h := HeapType(in.Imm); h >= 0 && int(h) >= len(t.m.Types) {
+			t.failIndex(i, in, "type", uint32(h), len(t.m.Types))
+			return
+		}
 		t.push(RefType(true, HeapType(in.Imm)).canonical())
 	case OpRefIsNull:
 		t.popRef(i, in)
@@ -456,7 +672,11 @@ func (t *TypeTracker) contextual(i int, in *Instr) {
 	case OpRefFunc:
 		ti, ok := t.funcTypeIndex(in.X)
 		if !ok {
-			t.fail(i, in, "unknown function %d", in.X)
+			t.failIndex(i, in, "function", in.X, len(t.funcTypes))
+			return
+		}
+		if t.fn >= 0 && !t.declared[in.X] {
+			t.fail(i, in, "ref.func %d names a function nothing outside the code declares (an export or an element segment)", in.X)
 			return
 		}
 		t.push(RefType(false, HeapType(ti)))
@@ -561,8 +781,16 @@ func (t *TypeTracker) popVals(i int, in *Instr, want []ValType) {
 	}
 }
 
+// pushBlock opens the frame of block, loop, if, try or try_table in.
+func (t *TypeTracker) pushBlock(i int, in *Instr, params, results []ValType) {
+	t.pushFrame(in.Op, i, params, results)
+	if len(t.frames)-1 > MaxNesting {
+		t.fail(i, in, "blocks nested deeper than %d, more than this tool supports", MaxNesting)
+	}
+}
+
 func (t *TypeTracker) pushFrame(op Opcode, start int, params, results []ValType) {
-	t.frames = append(t.frames, Frame{Op: op, Start: start, Params: params, Results: results, Height: len(t.stack)})
+	t.frames = append(t.frames, Frame{Op: op, Start: start, Params: params, Results: results, Height: len(t.stack), setHeight: len(t.set)})
 	t.stack = append(t.stack, params...)
 }
 
@@ -574,6 +802,10 @@ func (t *TypeTracker) popFrame(i int, in *Instr) (Frame, bool) {
 		return f, false
 	}
 	t.frames = t.frames[:len(t.frames)-1]
+	for _, l := range t.set[f.setHeight:] {
+		t.unset[l] = true
+	}
+	t.set = t.set[:f.setHeight]
 	return f, t.err == nil
 }
 
@@ -585,7 +817,7 @@ func (t *TypeTracker) setUnreachable() {
 
 func (t *TypeTracker) labelTypes(i int, in *Instr, depth uint32) []ValType {
 	if depth >= uint32(len(t.frames)) {
-		t.fail(i, in, "unknown label %d", depth)
+		t.failLabel(i, in, depth)
 		return nil
 	}
 	return t.frames[len(t.frames)-1-int(depth)].LabelTypes()
@@ -600,6 +832,7 @@ func (t *TypeTracker) blockSig(i int, in *Instr) (params, results []ValType) {
 		ft := t.typeAt(i, in, idx)
 		return ft.Params, ft.Results
 	}
+	t.heapIndex(i, in, ValType(bt))
 	return nil, singleType(ValType(bt))
 }
 
@@ -620,9 +853,16 @@ func singleType(v ValType) []ValType {
 	return []ValType{v}
 }
 
+// heapIndex checks the type index a reference type names, if any.
+func (t *TypeTracker) heapIndex(i int, in *Instr, v ValType) {
+	if h := v.Heap(); v.IsRef() && h >= 0 && int(h) >= len(t.m.Types) {
+		t.failIndex(i, in, "type", uint32(h), len(t.m.Types))
+	}
+}
+
 func (t *TypeTracker) typeAt(i int, in *Instr, idx uint32) FuncType {
 	if int(idx) >= len(t.m.Types) {
-		t.fail(i, in, "unknown type %d", idx)
+		t.failIndex(i, in, "type", idx, len(t.m.Types))
 		return FuncType{}
 	}
 	return t.m.Types[idx]
@@ -630,7 +870,7 @@ func (t *TypeTracker) typeAt(i int, in *Instr, idx uint32) FuncType {
 
 func (t *TypeTracker) tagType(i int, in *Instr, tag uint32) FuncType {
 	if int(tag) >= len(t.tags) {
-		t.fail(i, in, "unknown tag %d", tag)
+		t.failIndex(i, in, "tag", tag, len(t.tags))
 		return FuncType{}
 	}
 	return t.typeAt(i, in, t.tags[tag])

@@ -107,6 +107,8 @@ func TestBadInput(t *testing.T) {
 	}
 	truncated := write("truncated.wasm", sample[:0xa0])
 	text := write("text.wasm", []byte("(module)\n"))
+	// Issue 12: a call to a function the module does not have.
+	badCall := write("badcall.wasm", []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x06\x01\x04\x00\x10\x63\x0b"))
 	missing := filepath.Join(dir, "missing.wasm")
 	tests := []struct {
 		args []string
@@ -117,6 +119,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"inspect", missing}, "wasmsr: " + missing + ": no such file or directory\n"},
 		{[]string{"inspect"}, "wasmsr: inspect: expected one FILE.wasm argument, got 0\n"},
 		{[]string{"instrument", truncated}, "wasmsr: " + truncated + ": truncated code section at offset 0xa0\n"},
+		{[]string{"instrument", badCall}, "wasmsr: " + badCall + ": function 0 at offset 0x17: call to function 99, the module has 1\n"},
 		{[]string{"instrument", "--safepoints", "sometimes", "testdata/sample.wasm"}, "wasmsr: instrument: unknown safepoint mode \"sometimes\" (want loops, calls or none)\n"},
 		// exec runs only instrumented modules, unless told to instrument.
 		{[]string{"exec", "testdata/sample.wasm"}, "wasmsr: testdata/sample.wasm: the module is not instrumented: run `wasmsr instrument testdata/sample.wasm` first, or pass --instrument\n"},
