@@ -54,9 +54,9 @@ bench: testdata ffmpeg
 # frames and modules and re-encode them) for FUZZTIME. Their seed corpora
 # (testdata/fuzz) run with the tests.
 FUZZTIME ?= 60s
-FUZZ_TARGETS := ./wasm/:FuzzDecode ./instrument/:FuzzDecodeInfo ./hostrt/snapshot/:FuzzDecode \
-	./hostrt/wasip1/:FuzzUnmarshalState ./hostrt/wasip1/:FuzzRestoreState ./hostrt/:FuzzResume \
-	./hostrt/migrate/:FuzzReadFrame ./unwind/:FuzzDecodeFrames
+FUZZ_TARGETS := ./wasm/:FuzzDecode ./instrument/:FuzzDecodeInfo ./instrument/:FuzzInstrument \
+	./hostrt/snapshot/:FuzzDecode ./hostrt/wasip1/:FuzzUnmarshalState ./hostrt/wasip1/:FuzzRestoreState \
+	./hostrt/:FuzzResume ./hostrt/migrate/:FuzzReadFrame ./hostrt/migrate/:FuzzJobFrame ./unwind/:FuzzDecodeFrames
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t%%:*} $${t##*:}"; \

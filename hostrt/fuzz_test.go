@@ -19,6 +19,7 @@ import (
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/unwind"
+	wasmcodec "github.com/wasmsr/wasmsr/wasm"
 )
 
 // FuzzResume takes a real snapshot apart, changes what the fuzzer's bytes
@@ -401,4 +402,47 @@ func (m *mutator) wasi(ws *wasip1.State) {
 	case wasiPoll:
 		ws.Poll = &wasip1.PendingPoll{Subscriptions: m.bytes(), Start: int64(m.u64())}
 	}
+}
+
+// TestModuleThatCrashesWazero: wazero v1.12's validator panics on a call
+// to a function whose type index is out of range; a job refuses such a
+// module with an error instead of crashing its host.
+func TestModuleThatCrashesWazero(t *testing.T) {
+	wasm, err := os.ReadFile("testdata/fuzzguest.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	module, _, err := instrument.Instrument(wasm, instrument.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Which function's type is out of range decides whether wazero finds
+	// it or panics: try each.
+	panics := 0
+	for k := range len(decodeModule(t, module).Funcs) {
+		m := decodeModule(t, module)
+		m.Funcs[k] = 999
+		crafted, err := wasmcodec.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Start(context.Background(), Config{Module: crafted})
+		switch {
+		case err == nil || strings.Contains(err.Error(), "\n"):
+			t.Fatalf("function %d of type 999: %v", k, err)
+		case strings.HasPrefix(err.Error(), "invalid module (wazero: "):
+			panics++
+		}
+	}
+	if panics == 0 {
+		t.Error("no module made wazero panic: this wazero may not need the recovery any more")
+	}
+}
+
+func decodeModule(t *testing.T, module []byte) *wasmcodec.Module {
+	m, err := wasmcodec.Decode(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -219,7 +219,7 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 	if _, err := j.wasi.Instantiate(ctx, j.rt); err != nil {
 		return nil, err
 	}
-	compiled, err := j.rt.CompileModule(ctx, cfg.Module)
+	compiled, err := compile(ctx, j.rt, cfg.Module)
 	if err != nil {
 		return nil, err
 	}
@@ -254,6 +254,20 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 		}
 	}
 	return j, nil
+}
+
+// compile compiles a module. wazero v1.12's validator panics on some
+// invalid modules (a call to a function whose type index is out of range),
+// and the module is outside input: that is an error here, not a crash.
+// (wasm.Validate refuses them, but costs a full decode: migrate validates
+// the modules it receives once, and exec those it reads.)
+func compile(ctx context.Context, rt wazero.Runtime, module []byte) (c wazero.CompiledModule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("invalid module (wazero: %v)", r)
+		}
+	}()
+	return rt.CompileModule(ctx, module)
 }
 
 // Run runs the program until it exits, returning its exit code, or until

@@ -191,7 +191,11 @@ func dirOf(path string) string {
 // ensureInstrumented returns an instrumented module, instrumenting it when
 // asked to.
 func ensureInstrumented(path string, module []byte, doIt bool) ([]byte, error) {
-	m, err := wasm.Decode(module)
+	d := wasm.Decoder{KeepSource: true}
+	m, err := d.Decode(module)
+	if err == nil {
+		err = wasm.Validate(m)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -137,7 +137,13 @@ func (s *modules) prepare(ctx context.Context, m *module, data []byte) error {
 			return fmt.Errorf("%s does not have its SHA-256", s.file(m.sum))
 		}
 	}
-	w, err := wasm.Decode(data)
+	// A module from a peer is outside input: checked whole once, when it
+	// arrives or is loaded.
+	d := wasm.Decoder{KeepSource: true}
+	w, err := d.Decode(data)
+	if err == nil {
+		err = wasm.Validate(w)
+	}
 	if err != nil {
 		return err
 	}
