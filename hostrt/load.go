@@ -199,7 +199,7 @@ func readModule(path string, sum [32]byte) ([]byte, error) {
 		return nil, err
 	}
 	if [32]byte(h.Sum(nil)) != sum {
-		return nil, fmt.Errorf("%s: another module (sha256 %x)", path, h.Sum(nil)[:8])
+		return nil, fmt.Errorf("%s: not the snapshot's module (sha256 %x, the snapshot's is %x)", path, h.Sum(nil)[:8], sum[:8])
 	}
 	module := make([]byte, size)
 	if _, err := io.ReadFull(io.NewSectionReader(f, 0, size), module); err != nil {

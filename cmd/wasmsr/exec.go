@@ -154,6 +154,30 @@ func resumeCommand() *cli.Command {
 	}
 }
 
+// sameFiles reports whether a resume sees the files the snapshot's job
+// had: on the machine that took it, the same host directories at the same
+// guest paths. Size, modification time and inode then tell a changed file;
+// elsewhere the files are copies, and only sizes (and hashes, with
+// --hash-inputs) can.
+func sameFiles(meta snapshot.Meta, mounts []wasip1.Mount) bool {
+	if host, _ := os.Hostname(); meta.Host != host {
+		return false
+	}
+	recorded := map[string]string{}
+	for _, r := range meta.Mounts {
+		if parts := strings.Split(r, ":"); len(parts) >= 2 {
+			recorded[path.Clean(parts[1])] = parts[0]
+		}
+	}
+	for _, m := range mounts {
+		abs, err := filepath.Abs(m.HostDir)
+		if err != nil || recorded[path.Clean(m.GuestPath)] != abs {
+			return false
+		}
+	}
+	return true
+}
+
 // checkResumeMounts checks that every guest path the program uses is
 // mounted, naming the flag that mounts it when one is not: a resume
 // mounts only what its command line gives.
@@ -326,13 +350,8 @@ func runJob(c *cli.Context, spec jobSpec) error {
 		TruncateOutput: c.Bool("truncate-output"), MaxMemory: spec.read.MaxMemory,
 		HashInputs: c.Bool("hash-inputs"), AllowChangedFiles: c.Bool("allow-changed-files"),
 	}
-	if spec.restore != nil {
-		// Size, modification time and inode tell a changed file on the
-		// machine that took the snapshot; elsewhere the files are copies,
-		// and only sizes (and hashes, with --hash-inputs) can tell.
-		if host, _ := os.Hostname(); spec.restore.Meta.Host != host {
-			cfg.FileCheck = wasip1.CheckOtherHost
-		}
+	if spec.restore != nil && !sameFiles(spec.restore.Meta, mounts) {
+		cfg.FileCheck = wasip1.CheckOtherHost
 	}
 	// first-stdin: the program's goroutine asks for the snapshot when it
 	// first reads stdin (it pauses right away, at that read), and hands

@@ -139,7 +139,7 @@ func TestWrongModule(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader("r")
 	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "is not the one the snapshot was taken from") {
+	if err == nil || !strings.Contains(string(out), other+": not the snapshot's module") {
 		t.Errorf("restoring into another module: err %v, output:\n%s", err, out)
 	}
 }
