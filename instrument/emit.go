@@ -49,6 +49,9 @@ type emitter struct {
 	unwindBranches []unwindBranch
 	// rewindOnly are the branches only a rewind takes (see liveness).
 	rewindOnly map[int]bool
+	// dummyReads are the reads of spilled arguments that a rewind may
+	// pass with any value (see item.dummyLo): liveness ignores them.
+	dummyReads map[int]bool
 	// reloads are the places, in the rewind path of prologues inside
 	// loops, where the frame is read again (see reloadFrame).
 	reloads []reloadPoint
@@ -466,7 +469,10 @@ func (e *emitter) land(ls *levelState) {
 		}
 		e.end()
 		e.addResume(it.lo, it.hi)
-		for _, s := range spill {
+		for j, s := range spill {
+			if j >= it.dummyLo && j < it.dummyHi {
+				e.dummyReads[len(e.out)] = true
+			}
 			e.get(s)
 		}
 		// Without values to record, the sites inside need no visit: in

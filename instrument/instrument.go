@@ -194,7 +194,7 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 		all = append(all, t)
 		return uint32(len(all) - 1)
 	}
-	e := &emitter{r: r, p: p, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}, rewindOnly: map[int]bool{}}
+	e := &emitter{r: r, p: p, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}, rewindOnly: map[int]bool{}, dummyReads: map[int]bool{}}
 	if tails {
 		e.tailDispatch = r.tailDispatcher(r.tracker.Results())
 	}
@@ -247,7 +247,7 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
 	}
 	// The frame keeps the locals a resumed execution may read.
-	lv, ok := liveness(e.out, len(all), e.rewindOnly)
+	lv, ok := liveness(e.out, len(all), e.rewindOnly, e.dummyReads)
 	if ok {
 		e.live = lv
 	}

@@ -132,11 +132,13 @@ const (
 // liveness computes the live locals of body by a backward dataflow
 // analysis over instructions. The branches in rewindOnly are taken only
 // while rewinding, right after the frame is restored: their edges are left
-// out, so that what is live is what the original program needs. ok is
+// out, so that what is live is what the original program needs. The reads
+// in dummyReads count for nothing: what they read matters only in the
+// normal course, where it was written just before. ok is
 // false for bodies with exception handling, whose hidden edges into
 // catches it does not model, and past the bounds above (the caller then
 // keeps every local).
-func liveness(body []wasm.Instr, numLocals int, rewindOnly map[int]bool) (lv *liveSets, ok bool) {
+func liveness(body []wasm.Instr, numLocals int, rewindOnly, dummyReads map[int]bool) (lv *liveSets, ok bool) {
 	n := len(body)
 	words := (numLocals + 63) / 64
 	if n*words > maxLivenessWords {
@@ -251,8 +253,10 @@ func liveness(body []wasm.Instr, numLocals int, rewindOnly map[int]bool) (lv *li
 				x := body[i].X
 				out[x/64] &^= 1 << (x % 64)
 			case wasm.OpLocalGet:
-				x := body[i].X
-				out[x/64] |= 1 << (x % 64)
+				if !dummyReads[i] {
+					x := body[i].X
+					out[x/64] |= 1 << (x % 64)
+				}
 			}
 			cur := in(i)
 			for w := range cur {

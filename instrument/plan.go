@@ -57,6 +57,10 @@ type item struct {
 	atStart bool
 	// spill are the types on the level's stack at the landing, bottom first.
 	spill []wasm.ValType
+	// dummyLo and dummyHi delimit the spilled values that are arguments
+	// of a call to a defined function: a rewind needs none of them (the
+	// callee restores its own locals), so they are not part of the frame.
+	dummyLo, dummyHi int
 	// lo and hi are the range of site indices inside the item.
 	lo, hi int
 }
@@ -195,8 +199,9 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 			}
 			s := addSite(site{kind: kind, instr: i, target: target})
 			landing, spill := landingOf(i, cur, levelStack)
+			lo, hi := r.dummyArgs(in, len(spill), i-landing)
 			l := levelOf(cur)
-			l.items = append(l.items, item{start: i, end: i, landing: landing, spill: spill, lo: s, hi: s})
+			l.items = append(l.items, item{start: i, end: i, landing: landing, spill: spill, dummyLo: lo, dummyHi: hi, lo: s, hi: s})
 			cur.boundary = i + 1
 			cur.unwinds = true
 		}
@@ -248,6 +253,44 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 		}
 	}
 	return p, nil
+}
+
+// dummyArgs returns the range of a call's spilled values (spilled values,
+// then pushed pure values, are on the stack at the call) that a rewind
+// may replace with anything: the arguments of a call to a function this
+// module defines, which restores its own locals when rewound. An import
+// is called again for real at the end of a rewind, and so may be an
+// indirect call when a table holds an import: their arguments are kept.
+// The table index of call_indirect and the reference of call_ref choose
+// the callee, and are kept too.
+func (r *rewriter) dummyArgs(in *wasm.Instr, spilled, pushed int) (lo, hi int) {
+	var args int
+	switch in.Op {
+	case wasm.OpCall:
+		if int(in.X) < r.a.numImports {
+			return 0, 0
+		}
+		t, ok := r.m.FuncTypeIndex(in.X)
+		if !ok || int(t) >= len(r.m.Types) {
+			return 0, 0
+		}
+		args = len(r.m.Types[t].Params)
+	case wasm.OpCallIndirect, wasm.OpCallRef:
+		if r.a.importTaken || int(in.X) >= len(r.m.Types) {
+			return 0, 0
+		}
+		args = len(r.m.Types[in.X].Params)
+		// The callee operand is on top: pushed again, or the last spilled.
+		if pushed == 0 {
+			spilled--
+		} else {
+			pushed--
+		}
+	default:
+		return 0, 0
+	}
+	n := max(0, min(args-pushed, spilled))
+	return spilled - n, spilled
 }
 
 // callsSafepointFirst reports whether code, before any branch or
