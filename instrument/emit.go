@@ -319,39 +319,51 @@ func (e *emitter) enterLevel(opener int) {
 	// One load when nobody asks: a rewind sets the request too.
 	e.gget(e.r.g.Request)
 	e.ifEmpty()
-	fall := e.frames - 1
-	e.gget(e.r.g.State)
-	e.ifEmpty()
-	if isFunc {
-		e.restoreAt = len(e.out)
-	}
-	if len(segments(chain)) == 0 {
-		e.call(e.r.rewoundFunc) // the safepoint is the only place to resume
+	if !isFunc && len(segments(chain)) == 0 {
+		// A rewind that comes here ends here: one call serves both.
+		e.call(e.r.safepointFunc)
+		e.pauseBranch(l.sp)
 	} else {
-		// Stop here if the safepoint is the target, else go to the target's landing.
-		e.get(e.ci)
-		e.i32(int32(l.sp))
-		e.op(wasm.OpI32Eq)
+		fall := e.frames - 1
+		e.gget(e.r.g.State)
 		e.ifEmpty()
-		e.call(e.r.rewoundFunc)
+		if isFunc {
+			e.restoreAt = len(e.out)
+		}
+		if len(segments(chain)) == 0 {
+			e.call(e.r.rewoundFunc) // the safepoint is the only place to resume
+		} else {
+			// Stop here if the safepoint is the target, else go to the target's landing.
+			e.get(e.ci)
+			e.i32(int32(l.sp))
+			e.op(wasm.OpI32Eq)
+			e.ifEmpty()
+			e.call(e.r.rewoundFunc)
+			e.op(wasm.OpElse)
+			e.dispatch(chain, fall, header, reload, -1)
+			e.end()
+		}
 		e.op(wasm.OpElse)
-		e.dispatch(chain, fall, header, reload, -1)
+		e.call(e.r.pauseFunc)
+		e.pauseBranch(l.sp)
 		e.end()
 	}
-	e.op(wasm.OpElse)
-	e.call(e.r.pauseFunc)
-	e.ifEmpty()
-	e.i32(int32(l.sp))
-	e.br(0)
-	e.unwindBranches = append(e.unwindBranches, unwindBranch{at: len(e.out) - 1, site: l.sp})
-	e.end()
-	e.end()
 	e.end()
 	e.addResume(l.sp, l.sp)
 	e.addFallResume(chain)
 	for _, s := range spill {
 		e.get(s)
 	}
+}
+
+// pauseBranch leaves for the frame save of safepoint sp when the value on
+// the stack (a pause started) is true.
+func (e *emitter) pauseBranch(sp int) {
+	e.ifEmpty()
+	e.i32(int32(sp))
+	e.br(0)
+	e.unwindBranches = append(e.unwindBranches, unwindBranch{at: len(e.out) - 1, site: sp})
+	e.end()
 }
 
 // segment maps a range of call indices to a landing.

@@ -54,8 +54,9 @@ type rewriter struct {
 	// pauseFunc starts an unwind asked for through the request global;
 	// slackFunc keeps room for a frame in the unwind buffer; pushedFunc
 	// finishes a stored frame. rewoundFunc ends a rewind; popFunc releases
-	// a frame in the buffer.
-	pauseFunc, slackFunc, pushedFunc, rewoundFunc, popFunc uint32
+	// a frame in the buffer. safepointFunc serves a safepoint where a
+	// rewind can only end: it ends the rewind, or pauses.
+	pauseFunc, slackFunc, pushedFunc, rewoundFunc, popFunc, safepointFunc uint32
 	abi                                                    []abiFunc
 	types                                                  map[string]uint32
 	// dispatchers are the tail-call dispatchers, by result types.

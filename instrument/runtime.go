@@ -200,6 +200,17 @@ func (r *rewriter) addHelpers() {
 			end, end,
 			end})...)
 
+	// wasmsr_safepoint() -> i32: a safepoint whose level holds nothing
+	// else that may unwind, with a request pending: a rewind that reaches
+	// it ends there (0); else the program pauses (1) unless the request
+	// is declined (0).
+	r.safepointFunc = r.addFunc("wasmsr_safepoint", i32Result, nil,
+		get(g.State), wasm.Block(wasm.OpIf, wasm.BlockResult(wasm.I32)),
+		wasm.Indexed(wasm.OpCall, r.rewoundFunc), i32(0),
+		op(wasm.OpElse),
+		wasm.Indexed(wasm.OpCall, r.pauseFunc),
+		end)
+
 	// wasmsr_pushed(frame, size, fn, call): a frame has been stored at
 	// frame (see reserveFrame); trap if it went past the buffer's end
 	// (which only a buffer the host placed inside memory, too small, can
