@@ -53,7 +53,7 @@ type emitter struct {
 	// pass with any value (see item.dummyLo): liveness ignores them.
 	dummyReads map[int]bool
 	// reloads are the places, in the rewind path of prologues inside
-	// loops, where the frame is read again (see reloadFrame).
+	// loops, where the frame is read again (see reloadAt).
 	reloads []reloadPoint
 	// live is the liveness of the body, once it is written; siteLive
 	// gathers it by site, once the exits are known.
@@ -260,7 +260,7 @@ func (e *emitter) enterLevel(opener int) {
 	chain := e.levels[first:]
 	isFunc := chain[0].l.opener < 0
 	// Inside a loop, a rewind reloads the locals its landing needs that
-	// the loop's header does not carry (see reloadFrame).
+	// the loop's header does not carry (see reloadAt).
 	reload := !isFunc && ls.inLoop
 	if d := e.folds[chain[0].l.opener]; d != nil {
 		e.pending = &pendingFold{loop: d, chain: slices.Clone(chain), header: header, reload: reload}
@@ -400,7 +400,7 @@ func segments(chain []*levelState) []segment {
 // dispatch branches to the landing that holds the saved call index, for a
 // chain of levels whose landing blocks are all open; falling through means
 // leaving the prologue at frame fall. With reload, the branches to
-// landings first read the frame again (see reloadFrame, for the prologue
+// landings first read the frame again (see reloadAt, for the prologue
 // starting at header); falling through must not: the values read would
 // meet the normal path's where the prologue ends, and the compiler would
 // keep those alive up to there, around the loop. So a rewind into the
@@ -550,7 +550,7 @@ func (e *emitter) insertRestores(lay *frameLayout) {
 	}
 	ins := []insertion{{e.restoreAt, e.restore(lay)}}
 	for _, p := range e.reloads {
-		ins = append(ins, insertion{p.at, e.reloadFrame(lay, p)})
+		ins = append(ins, insertion{p.at, e.reloadAt(lay, p)})
 	}
 	slices.SortFunc(ins, func(a, b insertion) int { return cmp.Compare(a.at, b.at) })
 	out := make([]wasm.Instr, 0, len(e.out)+len(ins)*len(ins[0].code))
@@ -574,7 +574,7 @@ type reloadPoint struct {
 	clobbered int
 }
 
-// reloadFrame returns the code that reads again, on a rewind's way from a
+// reloadAt returns the code that reads again, on a rewind's way from a
 // prologue inside a loop to the landings of sites p.lo..p.hi, the frame's
 // locals those landings (and the resume points past them) read that are
 // dead where the prologue starts. Otherwise the rewind would carry there
@@ -584,12 +584,13 @@ type reloadPoint struct {
 // frame was popped at function entry, so the buffer's position is its
 // address. Reference locals keep their restored values (their slots are
 // given back).
-func (e *emitter) reloadFrame(lay *frameLayout, p reloadPoint) []wasm.Instr {
+func (e *emitter) reloadAt(lay *frameLayout, p reloadPoint) []wasm.Instr {
 	// The call index is the one restored at entry: a local only the
 	// restore sets is not carried around the loop.
-	code := []wasm.Instr{wasm.Indexed(wasm.OpGlobalGet, e.r.g.Data), memOp(wasm.OpI32Load, 0), wasm.Indexed(wasm.OpLocalSet, e.ptr)}
 	if e.live == nil {
-		return append(code, e.r.restoreFrame(lay, e.ptr)...)
+		// References keep their restored values: their slots are given back.
+		all := lay.filter(func(_ uint32, t wasm.ValType) bool { return !t.IsRef() })
+		return e.r.reloadFrame(&all)
 	}
 	atHeader := e.live.at(p.header)
 	wanted := e.siteLive.union(p.lo, p.hi)
@@ -597,7 +598,7 @@ func (e *emitter) reloadFrame(lay *frameLayout, p reloadPoint) []wasm.Instr {
 		bit := uint64(1) << (l % 64)
 		return !t.IsRef() && wanted[l/64]&bit != 0 && (atHeader[l/64]&bit == 0 || int(l) == p.clobbered)
 	})
-	return append(code, e.r.restoreFrame(&reload, e.ptr)...)
+	return e.r.reloadFrame(&reload)
 }
 
 // restore returns the code that pops this function's frame from the

@@ -12,9 +12,10 @@ import (
 // function index and call index (see FuncLayout). The exits store locals
 // one by one (seven bytes of code each), as a call there would make the
 // locals to store live across it (see exits.go); the restore, at function
-// entry, hands each run of locals of one number type to a shared helper
-// that returns them all, which costs two bytes a local (a local.set) plus
-// the call.
+// entry, and the reloads inside loops hand each run of locals of one
+// number type to a shared helper that reads them at an offset of the frame
+// on top of the unwind buffer and returns them all, which costs two bytes
+// a local (a local.set) plus the call.
 
 // frameLayout is where a function's saved locals go in its frame.
 type frameLayout struct {
@@ -81,41 +82,55 @@ func (lay *frameLayout) runs() [][2]int {
 	return runs
 }
 
-// frameHelper returns the helper that loads n values of type t from
-// consecutive addresses.
-func (r *rewriter) frameHelper(t wasm.ValType, n int) uint32 {
-	key := helperKey{t, n}
-	if fn, ok := r.frameHelpers[key]; ok {
-		return fn
-	}
-	load, _ := loadStore(t)
-	size := uint32(t.Size())
-	var body []wasm.Instr
-	for i := range n {
-		body = append(body, wasm.Indexed(wasm.OpLocalGet, 0), memOp(load, uint32(i)*size))
-	}
-	ft := wasm.FuncType{Params: []wasm.ValType{wasm.I32}, Results: slices.Repeat([]wasm.ValType{t}, n)}
-	fn := r.addFunc(fmt.Sprintf("wasmsr_load_%s_%d", t, n), ft, nil, body...)
-	r.frameHelpers[key] = fn
-	return fn
-}
-
 type helperKey struct {
 	t wasm.ValType
 	n int
 }
 
-// runAddress is code pushing the address of offset off in the frame at ptr.
-func runAddress(ptr, off uint32) []wasm.Instr {
-	code := []wasm.Instr{wasm.Indexed(wasm.OpLocalGet, ptr)}
-	if off != 0 {
-		code = append(code, wasm.I32Const(int32(off)), wasm.Plain(wasm.OpI32Add))
+// reloadHelper returns the helper that loads n values of type t from
+// consecutive offsets, starting at the one it is given, of the frame at
+// the unwind buffer's position: the frame being rewound, once popped. A
+// reload inside a loop then needs no address of its own.
+func (r *rewriter) reloadHelper(t wasm.ValType, n int) uint32 {
+	key := helperKey{t, n}
+	if fn, ok := r.frameHelpers[key]; ok {
+		return fn
+	}
+	body := []wasm.Instr{wasm.Indexed(wasm.OpGlobalGet, r.g.Data), memOp(wasm.OpI32Load, 0), wasm.Indexed(wasm.OpLocalGet, 0),
+		wasm.Plain(wasm.OpI32Add), wasm.Indexed(wasm.OpLocalSet, 0)}
+	load, _ := loadStore(t)
+	size := uint32(t.Size())
+	for i := range n {
+		body = append(body, wasm.Indexed(wasm.OpLocalGet, 0), memOp(load, uint32(i)*size))
+	}
+	ft := wasm.FuncType{Params: []wasm.ValType{wasm.I32}, Results: slices.Repeat([]wasm.ValType{t}, n)}
+	fn := r.addFunc(fmt.Sprintf("wasmsr_reload_%s_%d", t, n), ft, nil, body...)
+	r.frameHelpers[key] = fn
+	return fn
+}
+
+// reloadFrame returns the code that loads the locals of lay (numbers
+// only) from the frame at the unwind buffer's position.
+func (r *rewriter) reloadFrame(lay *frameLayout) []wasm.Instr {
+	var code []wasm.Instr
+	for _, run := range lay.runs() {
+		k, n := run[0], run[1]-run[0]
+		if !r.multiValue {
+			n = 1
+		}
+		for j := k; j < run[1]; j += n {
+			code = append(code, wasm.I32Const(int32(lay.offsets[j])), wasm.Indexed(wasm.OpCall, r.reloadHelper(lay.types[j], n)))
+			for x := j + n - 1; x >= j; x-- {
+				code = append(code, wasm.Indexed(wasm.OpLocalSet, lay.locals[x]))
+			}
+		}
 	}
 	return code
 }
 
 // restoreFrame returns code that loads the layout's locals from the frame
-// whose address is in local ptr.
+// just popped, whose address is in local ptr: a run of numbers of one type
+// through a helper, the others one by one.
 func (r *rewriter) restoreFrame(lay *frameLayout, ptr uint32) []wasm.Instr {
 	var code []wasm.Instr
 	for _, run := range lay.runs() {
@@ -126,8 +141,7 @@ func (r *rewriter) restoreFrame(lay *frameLayout, ptr uint32) []wasm.Instr {
 			}
 			continue
 		}
-		code = append(code, runAddress(ptr, lay.offsets[k])...)
-		code = append(code, wasm.Indexed(wasm.OpCall, r.frameHelper(lay.types[k], n)))
+		code = append(code, wasm.I32Const(int32(lay.offsets[k])), wasm.Indexed(wasm.OpCall, r.reloadHelper(lay.types[k], n)))
 		for j := run[1] - 1; j >= run[0]; j-- {
 			code = append(code, wasm.Indexed(wasm.OpLocalSet, lay.locals[j]))
 		}

@@ -57,8 +57,8 @@ type rewriter struct {
 	// a frame in the buffer. safepointFunc serves a safepoint where a
 	// rewind can only end: it ends the rewind, or pauses.
 	pauseFunc, slackFunc, pushedFunc, rewoundFunc, popFunc, safepointFunc uint32
-	abi                                                    []abiFunc
-	types                                                  map[string]uint32
+	abi                                                                   []abiFunc
+	types                                                                 map[string]uint32
 	// dispatchers are the tail-call dispatchers, by result types.
 	dispatchers map[string]*dispatcher
 	// refSpills are the tables saved references go through, by element type.
