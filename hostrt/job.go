@@ -565,11 +565,16 @@ func (j *Job) Pausing() <-chan struct{} {
 func (j *Job) Interrupt(ctx context.Context, mod api.Module) bool { return j.startUnwind(ctx) }
 
 // startUnwind starts unwinding from a WASI call. When memory has no room
-// for the unwind buffer, the pending requests fail and the call goes on.
+// for the unwind buffer, the pending requests fail and the call goes on;
+// when the program is on its way to a trap, the call goes on and the
+// requests wait (the program is about to end).
 func (j *Job) startUnwind(ctx context.Context) bool {
 	err := j.u.StartUnwind(ctx)
 	if errors.Is(err, unwind.ErrNoRoom) {
 		j.decline(err)
+		return false
+	}
+	if errors.Is(err, unwind.ErrNotNow) {
 		return false
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package instrument
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -30,12 +31,46 @@ type analysis struct {
 	// importTaken is set when a table may hold an import that may unwind:
 	// an indirect tail call may then leave no frame to rewind into.
 	importTaken bool
+	// trap marks the functions that end in a trap (see trapFunctions):
+	// they never unwind, and calls to them are not unwind points.
+	trap []bool
+	// targets tells, when the module is closed to the outside, which
+	// functions an indirect call of each type can reach; nil when an
+	// indirect call may reach anything (see closedTargets).
+	targets *indirectTargets
+}
+
+// indirectTargets are the functions indirect calls can reach, by type. In
+// a module whose tables and function references never leave it nor come
+// from outside, an indirect call reaches a function whose reference the
+// module takes (in an element segment or with ref.func) and whose type is
+// the call's: it may unwind only if one of those may. C++ makes indirect
+// calls everywhere (virtual functions), and most of them reach no I/O.
+type indirectTargets struct {
+	// canon maps a type index to the first index of a type equal to it.
+	canon []uint32
+	// node maps a canonical type index to the analysis node standing for
+	// "an indirect call of this type" (after the functions' nodes).
+	node map[uint32]int
+	// unwinds, by canonical type index, is the analysis's answer.
+	unwinds map[uint32]bool
+}
+
+// nodeOf returns the node of indirect calls of type index t.
+func (it *indirectTargets) nodeOf(t uint32) (int, bool) {
+	if int(t) >= len(it.canon) {
+		return 0, false
+	}
+	n, ok := it.node[it.canon[t]]
+	return n, ok
 }
 
 // funcScan is what the analysis needs from one body.
 type funcScan struct {
-	calls    []uint32 // direct callees (call and return_call)
-	indirect bool     // has call_indirect, return_call_indirect, call_ref or return_call_ref
+	calls []uint32 // direct callees (call and return_call)
+	// indirect are the type indices of its call_indirect,
+	// return_call_indirect, call_ref and return_call_ref.
+	indirect []uint32
 	loop     bool
 }
 
@@ -71,6 +106,11 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 	for _, f := range taken {
 		a.importTaken = a.importTaken || f < a.numImports && a.mayUnwind[f]
 	}
+	funcTypes := functionTypes(m)
+	if closedToOutside(m) {
+		a.targets = newIndirectTargets(m, n)
+	}
+	a.trap = a.trapFunctions(scans, allowed)
 
 	// Seeds: functions with an unwind point of their own.
 	if opts.Safepoints == SafepointsLoops {
@@ -97,7 +137,7 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 		if !allowed[f] {
 			continue
 		}
-		if scans[k].indirect && !opts.IgnoreIndirect {
+		if len(scans[k].indirect) > 0 && !opts.IgnoreIndirect && a.targets == nil {
 			a.mark(f, "makes indirect calls")
 		}
 		if opts.Add != nil && matchAny(opts.Add, a.names[f]) {
@@ -105,12 +145,34 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 		}
 	}
 
-	// Propagate to callers until nothing changes.
-	callers := make([][]int, n)
+	// Propagate to callers until nothing changes. With known targets, an
+	// indirect call of a type is a node that reaches the address-taken
+	// functions of that type: it may unwind when one of them may.
+	nodes := n
+	if a.targets != nil {
+		nodes += len(a.targets.node)
+	}
+	a.mayUnwind = append(a.mayUnwind, make([]bool, nodes-n)...)
+	a.why = append(a.why, make([]string, nodes-n)...)
+	callers := make([][]int, nodes)
 	for k := range scans {
 		for _, c := range scans[k].calls {
 			if int(c) < n {
 				callers[c] = append(callers[c], a.numImports+k)
+			}
+		}
+		if a.targets != nil && !opts.IgnoreIndirect {
+			for _, t := range scans[k].indirect {
+				if node, ok := a.targets.nodeOf(t); ok {
+					callers[node] = append(callers[node], a.numImports+k)
+				}
+			}
+		}
+	}
+	if a.targets != nil {
+		for _, f := range taken {
+			if node, ok := a.targets.nodeOf(funcTypes[f]); ok {
+				callers[f] = append(callers[f], node)
 			}
 		}
 	}
@@ -123,15 +185,132 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 	for len(work) > 0 {
 		callee := work[len(work)-1]
 		work = work[:len(work)-1]
+		if callee < n && a.trap[callee] {
+			continue // it cannot unwind, whatever it calls
+		}
 		for _, caller := range callers[callee] {
-			if !a.mayUnwind[caller] && allowed[caller] {
+			if !a.mayUnwind[caller] && (caller >= n || allowed[caller]) {
 				a.mayUnwind[caller] = true
-				a.why[caller] = "calls " + a.describe(callee)
+				if callee >= n {
+					a.why[caller] = "makes indirect calls that may reach " + a.why[callee]
+				} else if caller >= n {
+					a.why[caller] = a.describe(callee)
+				} else {
+					a.why[caller] = "calls " + a.describe(callee)
+				}
 				work = append(work, caller)
 			}
 		}
 	}
+	if a.targets != nil {
+		a.targets.unwinds = make(map[uint32]bool, len(a.targets.node))
+		for t, node := range a.targets.node {
+			a.targets.unwinds[t] = a.mayUnwind[node]
+		}
+	}
+	a.mayUnwind, a.why = a.mayUnwind[:n], a.why[:n]
+	for f, t := range a.trap {
+		if t {
+			a.mayUnwind[f], a.why[f] = false, ""
+		}
+	}
 	return a
+}
+
+// indirectMayUnwind reports whether an indirect call of type index t may
+// reach a function that may unwind.
+func (a *analysis) indirectMayUnwind(t uint32) bool {
+	switch {
+	case a.opts.IgnoreIndirect:
+		return false
+	case a.targets == nil || int(t) >= len(a.targets.canon):
+		return true
+	}
+	return a.targets.unwinds[a.targets.canon[t]]
+}
+
+// functionTypes returns every function's type index, imports first.
+func functionTypes(m *wasm.Module) []uint32 {
+	var types []uint32
+	for _, im := range m.Imports {
+		if im.Kind == wasm.KindFunc {
+			types = append(types, im.TypeIndex)
+		}
+	}
+	return append(types, m.Funcs...)
+}
+
+// closedToOutside reports whether no function reference can enter or
+// leave the module, so that the references it takes are all a table or a
+// call_ref can hold: no table is imported or exported, and no global,
+// function or tag that is imported or exported carries a reference. Type
+// equality is kept simple: recursion groups (GC types) count as open.
+func closedToOutside(m *wasm.Module) bool {
+	if len(m.RecGroups) > 0 {
+		return false
+	}
+	carriesRef := func(t uint32) bool {
+		if int(t) >= len(m.Types) {
+			return true
+		}
+		for _, v := range append(slices.Clone(m.Types[t].Params), m.Types[t].Results...) {
+			if v.IsRef() {
+				return true
+			}
+		}
+		return false
+	}
+	for _, im := range m.Imports {
+		switch im.Kind {
+		case wasm.KindTable:
+			return false
+		case wasm.KindGlobal:
+			if im.Global.Type.IsRef() {
+				return false
+			}
+		case wasm.KindFunc, wasm.KindTag:
+			if carriesRef(im.TypeIndex) {
+				return false
+			}
+		}
+	}
+	funcTypes := functionTypes(m)
+	for _, e := range m.Exports {
+		switch e.Kind {
+		case wasm.KindTable:
+			return false
+		case wasm.KindGlobal:
+			if g := int(e.Index) - m.NumImported(wasm.KindGlobal); g < 0 || g >= len(m.Globals) || m.Globals[g].Type.Type.IsRef() {
+				return false
+			}
+		case wasm.KindFunc:
+			if int(e.Index) >= len(funcTypes) || carriesRef(funcTypes[e.Index]) {
+				return false
+			}
+		case wasm.KindTag:
+			return false
+		}
+	}
+	return true
+}
+
+// newIndirectTargets numbers the module's distinct function types as
+// nodes n, n+1, ...
+func newIndirectTargets(m *wasm.Module, n int) *indirectTargets {
+	it := &indirectTargets{canon: make([]uint32, len(m.Types)), node: map[uint32]int{}}
+	for t := range m.Types {
+		it.canon[t] = uint32(t)
+		for u := range t {
+			if m.Types[u].Equal(m.Types[t]) {
+				it.canon[t] = it.canon[u]
+				break
+			}
+		}
+		if it.canon[t] == uint32(t) {
+			it.node[uint32(t)] = n + len(it.node)
+		}
+	}
+	return it
 }
 
 // allowedFunctions applies --only and --remove: the functions they exclude
@@ -227,7 +406,7 @@ func scanBody(body []wasm.Instr) funcScan {
 		case wasm.OpCall, wasm.OpReturnCall:
 			s.calls = append(s.calls, body[i].X)
 		case wasm.OpCallIndirect, wasm.OpReturnCallIndirect, wasm.OpCallRef, wasm.OpReturnCallRef:
-			s.indirect = true
+			s.indirect = append(s.indirect, body[i].X)
 		case wasm.OpLoop:
 			s.loop = true
 		}
@@ -288,7 +467,7 @@ func recursiveFunctions(numImports int, scans []funcScan, taken []int) []bool {
 		for _, c := range s.calls {
 			out = append(out, int(c))
 		}
-		if s.indirect {
+		if len(s.indirect) > 0 {
 			out = append(out, anyTaken)
 		}
 		adj[numImports+k] = out
@@ -372,4 +551,104 @@ func onCycle(adj [][]int) []bool {
 		}
 	}
 	return result
+}
+
+// Trap functions: a function none of whose paths returns is only ever on
+// the way to a trap (abort, a failed assertion, a Rust panic), after a
+// message printed through stdio, which may unwind. It is not instrumented,
+// calls to it are not unwind points, and it raises Globals.NoUnwind at its
+// entry so that nothing below it unwinds. The rules, and why they exclude
+// loops, proc_exit, exports and modules with exceptions: RATIONALE.md,
+// "Whole-program facts".
+
+// trapFunctions marks the defined functions that end in a trap.
+func (a *analysis) trapFunctions(scans []funcScan, allowed []bool) []bool {
+	m := a.m
+	n := a.numImports + len(m.Code)
+	trap := make([]bool, n)
+	if len(m.Tags) > 0 || m.NumImported(wasm.KindTag) > 0 {
+		return trap // an exception could leave one with the flag raised
+	}
+	exits := a.reachesExit(scans)
+	exported := make([]bool, n)
+	for _, e := range m.Exports {
+		if e.Kind == wasm.KindFunc && int(e.Index) < n {
+			exported[e.Index] = true
+		}
+	}
+	for k := range m.Code {
+		f := a.numImports + k
+		forced := a.opts.Add != nil && matchAny(a.opts.Add, a.names[f])
+		trap[f] = allowed[f] && !forced && !exported[f] && !exits[f] && endsInTrap(m.Code[k].Body)
+	}
+	return trap
+}
+
+// reachesExit marks the functions from which direct calls lead to
+// proc_exit. Indirect calls are not followed: through stdio's callbacks
+// nearly every C function reaches wasi-libc's lazy initialisation, which
+// exits when it fails, and the question is whether a function's own path
+// is the program's way out, not a failure of its failure report.
+func (a *analysis) reachesExit(scans []funcScan) []bool {
+	n := a.numImports + len(scans)
+	callers := make([][]int, n)
+	for k := range scans {
+		for _, c := range scans[k].calls {
+			if int(c) < n {
+				callers[c] = append(callers[c], a.numImports+k)
+			}
+		}
+	}
+	exits := make([]bool, n)
+	var work []int
+	f := 0
+	for _, im := range a.m.Imports {
+		if im.Kind == wasm.KindFunc {
+			if im.Name == "proc_exit" {
+				exits[f] = true
+				work = append(work, f)
+			}
+			f++
+		}
+	}
+	for len(work) > 0 {
+		callee := work[len(work)-1]
+		work = work[:len(work)-1]
+		for _, caller := range callers[callee] {
+			if !exits[caller] {
+				exits[caller] = true
+				work = append(work, caller)
+			}
+		}
+	}
+	return exits
+}
+
+// endsInTrap reports whether no path through a body returns: it ends in
+// unreachable, has no loop, return, tail call or exception handling, and
+// no branch leaves its outermost level.
+func endsInTrap(body []wasm.Instr) bool {
+	n := len(body)
+	if n < 2 || body[n-2].Op != wasm.OpUnreachable {
+		return false
+	}
+	depth := 0 // open structures
+	for i := range body[:n-1] {
+		in := &body[i]
+		switch in.Op {
+		case wasm.OpLoop, wasm.OpReturn, wasm.OpReturnCall, wasm.OpReturnCallIndirect, wasm.OpReturnCallRef,
+			wasm.OpTry, wasm.OpTryTable, wasm.OpThrow, wasm.OpThrowRef, wasm.OpRethrow, wasm.OpDelegate:
+			return false
+		case wasm.OpBlock, wasm.OpIf:
+			depth++
+		case wasm.OpEnd:
+			depth--
+		}
+		for l := range labels(in) {
+			if int(*l) >= depth {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -247,7 +247,12 @@ func (h *host) fn(f hostFunc) api.GoModuleFunc {
 		results := f.result(args)
 		h.log = append(h.log, fmt.Sprintf("%s(%s)", f.name, formatArgs(f.params, args)))
 		if h.u != nil && h.unwindAt != nil && h.unwindAt(h.seq) {
-			if err := h.u.StartUnwind(ctx); err != nil {
+			err := h.u.StartUnwind(ctx)
+			if errors.Is(err, unwind.ErrNotNow) {
+				copy(stack, results) // on the way to a trap: no pause
+				return
+			}
+			if err != nil {
 				hostPanic("%v", err)
 			}
 			h.pending = &pendingSleep{name: f.name, args: args, results: results}

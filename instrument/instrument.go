@@ -20,6 +20,9 @@ import (
 type Report struct {
 	// Functions lists the instrumented functions and why each may unwind.
 	Functions []FunctionReport
+	// TrapFunctions are the functions that end in a trap: not
+	// instrumented, they raise Globals.NoUnwind at their entry.
+	TrapFunctions []FunctionReport
 	// Warnings are problems that did not stop the rewrite.
 	Warnings []string
 	// Info is what the custom section records.
@@ -43,6 +46,9 @@ var ErrInstrumented = errors.New("module is already instrumented by wasmsr (use 
 // Globals are the indices of the globals the instrumenter adds.
 type Globals struct {
 	State, Data, Request, Overflow, Owned, OwnBuffer uint32
+	// NoUnwind is raised by the functions that end in a trap (see
+	// analysis.go): the program declines to unwind under it.
+	NoUnwind uint32
 }
 
 // rewriter holds what is shared by the rewrite of every function.
@@ -102,6 +108,11 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	var maxFrame uint32
 	for k := range r.a.mayUnwind[numImports:] {
 		fn := uint32(numImports + k)
+		if r.a.trap[fn] {
+			r.raiseNoUnwind(fn)
+			report.TrapFunctions = append(report.TrapFunctions, FunctionReport{Index: fn, Name: r.a.names[fn], Why: "ends in a trap"})
+			continue
+		}
 		if !r.a.mayUnwind[fn] {
 			continue // left as it is
 		}
@@ -142,13 +153,23 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	return out, report, nil
 }
 
+// raiseNoUnwind makes a function that ends in a trap raise the flag
+// under which the program declines to unwind, first thing: nothing it
+// calls may unwind, since it saves no frame and its callers do not expect
+// it to unwind. It never returns, so the flag never needs lowering.
+func (r *rewriter) raiseNoUnwind(fn uint32) {
+	code := &r.m.Code[int(fn)-r.a.numImports]
+	code.Body = append([]wasm.Instr{wasm.I32Const(1), wasm.Indexed(wasm.OpGlobalSet, r.g.NoUnwind)}, code.Body...)
+	code.Source = nil
+}
+
 // callMayUnwind reports whether a call instruction is an unwind point.
 func (r *rewriter) callMayUnwind(in *wasm.Instr) bool {
 	switch in.Op {
 	case wasm.OpCall, wasm.OpReturnCall:
 		return int(in.X) < len(r.a.mayUnwind) && r.a.mayUnwind[in.X]
 	case wasm.OpCallIndirect, wasm.OpReturnCallIndirect, wasm.OpCallRef, wasm.OpReturnCallRef:
-		return !r.a.opts.IgnoreIndirect
+		return r.a.indirectMayUnwind(in.X)
 	}
 	return false
 }

@@ -135,7 +135,7 @@ func TestOptionsUnderPause(t *testing.T) {
 			if n := r.countSafepointsOf(r.compile(module), info); n != c.safepoints {
 				t.Errorf("%d safepoints passed, want %d", n, c.safepoints)
 			}
-			checkUnwindEverywhere(t, r, original, want, c.opts)
+			checkUnwindEverywhere(t, r, original, want, c.opts, nil)
 		})
 	}
 }

@@ -32,8 +32,14 @@ const (
 	// ExportUnwind is wasmsr_start_unwind() -> i32: start unwinding into a
 	// buffer the module makes at the end of its memory (reusing the
 	// previous one while it is still the last page), for host functions
-	// that pause the program at a call; 0 when memory has no room for it.
+	// that pause the program at a call: 1 when it does, 0 when memory has
+	// no room for the buffer, UnwindNotNow when the program is on its way
+	// to a trap, where it cannot unwind (see analysis.go).
 	ExportUnwind = "wasmsr_start_unwind"
+	// UnwindNotNow is what wasmsr_start_unwind returns, and safepoints
+	// do without pausing, while a function that ends in a trap runs: the
+	// request stays.
+	UnwindNotNow = 2
 	// ExportGlobalPrefix prefixes the exports of mutable globals that the
 	// module did not export itself: wasmsr_global_<index>.
 	ExportGlobalPrefix = "wasmsr_global_"
@@ -64,7 +70,7 @@ func (r *rewriter) addGlobals() {
 		next++
 		return next - 1
 	}
-	r.g = Globals{State: add(), Data: add(), Request: add(), Overflow: add(), Owned: add(), OwnBuffer: add()}
+	r.g = Globals{State: add(), Data: add(), Request: add(), Overflow: add(), Owned: add(), OwnBuffer: add(), NoUnwind: add()}
 }
 
 // addFunc appends a function the instrumenter provides and names it.
@@ -164,11 +170,13 @@ func (r *rewriter) addHelpers() {
 
 	// wasmsr_pause() -> i32: called at a safepoint when a pause may be
 	// requested; starts unwinding and returns 1, or returns 0 while a
-	// countdown runs, or when memory has no room for the buffer (the
-	// request is then declined: wasmsr_overflow is set to 2).
+	// countdown runs, on the way to a trap (the request stays, the
+	// countdown does not run), or when memory has no room for the buffer
+	// (the request is then declined: wasmsr_overflow is set to 2).
 	const ok = 0 // pause's local
 	r.pauseFunc = r.addFunc("wasmsr_pause", i32Result, oneLocal, concat(
-		[]wasm.Instr{get(g.Request), i32(0), op(wasm.OpI32LtS), ifThen,
+		[]wasm.Instr{get(g.NoUnwind), ifThen, i32(0), op(wasm.OpReturn), end,
+			get(g.Request), i32(0), op(wasm.OpI32LtS), ifThen,
 			get(g.Request), i32(1), op(wasm.OpI32Add), wasm.Indexed(wasm.OpGlobalSet, g.Request), get(g.Request),
 			ifThen, i32(0), op(wasm.OpReturn), end,
 			wasm.Indexed(wasm.OpCall, ownBuffer), lset(ok),
@@ -250,7 +258,8 @@ func (r *rewriter) addHelpers() {
 		{ExportStopRewind, r.addFunc(ExportStopRewind, noParams, nil, concat(r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.rewoundFunc)})...)},
 		{ExportGetState, r.addFunc(ExportGetState, i32Result, nil, get(g.State))},
 		{ExportUnwind, r.addFunc(ExportUnwind, i32Result, nil, concat(
-			[]wasm.Instr{wasm.Indexed(wasm.OpCall, ownBuffer), op(wasm.OpI32Eqz), ifThen, i32(0), op(wasm.OpReturn), end},
+			[]wasm.Instr{get(g.NoUnwind), ifThen, i32(UnwindNotNow), op(wasm.OpReturn), end,
+				wasm.Indexed(wasm.OpCall, ownBuffer), op(wasm.OpI32Eqz), ifThen, i32(0), op(wasm.OpReturn), end},
 			r.setState(stateUnwinding), r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.slackFunc), i32(1)})...)},
 	}
 }

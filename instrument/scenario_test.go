@@ -142,7 +142,7 @@ func TestScenarios(t *testing.T) {
 			}
 			for _, opts := range watOptions {
 				t.Run(opts.String(), func(t *testing.T) {
-					checkUnwindEverywhere(t, r, original, want, opts)
+					checkUnwindEverywhere(t, r, original, want, opts, nil)
 					if s.frames == nil && s.checkFrames == nil {
 						return
 					}

@@ -20,8 +20,12 @@ const SectionName = "wasmsr"
 const maxInfoSize = 256 << 20
 
 // FormatVersion is the version of the custom section's format (and of the
-// frame layout it describes).
-const FormatVersion = 2
+// frame layout it describes, and of the module's protocol with its host).
+// Version 3 added the flag under which the program declines to unwind
+// (Globals.NoUnwind, UnwindNotNow): a host that reads only version 2
+// would take wasmsr_start_unwind's "not now" for a start, so it must
+// refuse these modules.
+const FormatVersion = 3
 
 // Info is the content of the wasmsr custom section: what the host needs to
 // drive the module and to read its saved frames.
@@ -137,7 +141,11 @@ func (info *Info) encodeBody() []byte {
 	for _, e := range info.Exports {
 		b = appendString(b, e)
 	}
-	for _, g := range []uint32{info.Globals.State, info.Globals.Data, info.Globals.Request, info.Globals.Overflow, info.Globals.Owned, info.Globals.OwnBuffer} {
+	globals := []uint32{info.Globals.State, info.Globals.Data, info.Globals.Request, info.Globals.Overflow, info.Globals.Owned, info.Globals.OwnBuffer}
+	if info.Version >= 3 {
+		globals = append(globals, info.Globals.NoUnwind)
+	}
+	for _, g := range globals {
 		b = binary.AppendUvarint(b, uint64(g))
 	}
 	b = binary.AppendUvarint(b, uint64(len(info.Mutable)))
@@ -267,6 +275,9 @@ func DecodeInfo(data []byte) (*Info, error) {
 		info.Exports[i] = d.str()
 	}
 	info.Globals = Globals{State: d.u32(), Data: d.u32(), Request: d.u32(), Overflow: d.u32(), Owned: d.u32(), OwnBuffer: d.u32()}
+	if version >= 3 {
+		info.Globals.NoUnwind = d.u32()
+	}
 	info.Mutable = make([]MutableGlobal, d.count())
 	for i := range info.Mutable {
 		info.Mutable[i] = MutableGlobal{Index: d.u32(), Type: wasm.ValType(d.u64()), Export: d.str()}

@@ -41,7 +41,7 @@ func TestDecodeInfoRefusesCorruption(t *testing.T) {
 			t.Errorf("truncation to %d bytes accepted", n)
 		}
 	}
-	if _, err := instrument.DecodeInfo(append([]byte{3}, good[1:]...)); err == nil || err.Error() != "wasmsr section format 3 is not supported (this wasmsr reads 1 to 2)" {
+	if _, err := instrument.DecodeInfo(append([]byte{4}, good[1:]...)); err == nil || err.Error() != "wasmsr section format 4 is not supported (this wasmsr reads 1 to 3)" {
 		t.Errorf("other version: %v", err)
 	}
 }

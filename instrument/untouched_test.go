@@ -19,7 +19,8 @@ import (
 // instructions, overlong integers included. The one exception is a body
 // holding data.drop or elem.drop, which gets `i32.const 1; global.set` of
 // the segment's wasmsr_dropped_* flag after each drop and nothing else
-// (see RATIONALE.md).
+// (see RATIONALE.md); and a function that ends in a trap starts with
+// `i32.const 1; global.set` of the no-unwind flag, then its own code.
 func TestUntouchedFunctionsKeepTheirBytes(t *testing.T) {
 	type input struct {
 		name   string
@@ -66,6 +67,11 @@ func checkUntouched(t *testing.T, original []byte, opts instrument.Options) {
 	for _, f := range report.Info.Funcs {
 		instrumented[f.Func] = true
 	}
+	raisesFlag := map[uint32]bool{}
+	for _, f := range report.TrapFunctions {
+		raisesFlag[f.Index] = true
+	}
+	raise := []wasm.Instr{wasm.I32Const(1), wasm.Indexed(wasm.OpGlobalSet, report.Info.Globals.NoUnwind)}
 	numImports := before.NumImported(wasm.KindFunc)
 	untouched, withDrops := 0, 0
 	for k := range before.Code {
@@ -75,7 +81,13 @@ func checkUntouched(t *testing.T, original []byte, opts instrument.Options) {
 		}
 		b, a := &before.Code[k], &after.Code[k]
 		want, drops := withDropFlags(b.Body, flags)
+		if raisesFlag[fn] {
+			want = append(slices.Clone(raise), want...)
+		}
 		switch {
+		case raisesFlag[fn] && (!reflect.DeepEqual(a.Locals, b.Locals) || !reflect.DeepEqual(a.Body, want)):
+			t.Errorf("function %d (%s), ending in a trap, is not its code after raising the no-unwind flag", fn, before.FuncName(fn))
+		case raisesFlag[fn]:
 		case drops == 0 && !bytes.Equal(a.Source, b.Source):
 			t.Errorf("function %d (%s), not instrumented, has other bytes", fn, before.FuncName(fn))
 		case drops > 0 && (!reflect.DeepEqual(a.Locals, b.Locals) || !reflect.DeepEqual(a.Body, want)):
@@ -89,7 +101,7 @@ func checkUntouched(t *testing.T, original []byte, opts instrument.Options) {
 	if untouched == 0 || len(instrumented) == 0 {
 		t.Fatalf("%d functions instrumented, %d not: the test wants both", len(instrumented), untouched)
 	}
-	t.Logf("%d functions instrumented, %d not (%d of them with drops)", len(instrumented), untouched, withDrops)
+	t.Logf("%d functions instrumented, %d not (%d of them with drops, %d ending in a trap)", len(instrumented), untouched, withDrops, len(raisesFlag))
 }
 
 // dropFlags maps "data <i>" and "elem <i>" to the index of the global

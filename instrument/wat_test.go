@@ -3,6 +3,7 @@ package instrument_test
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,6 +22,9 @@ type watCase struct {
 	sleeps int
 	// trap, if set, is the trap that ends run (see trapOf).
 	trap string
+	// notNow are the sleeps (from 1) made on the way to a trap, where the
+	// program declines to unwind.
+	notNow []int
 }
 
 // i32s and f64s encode results the way wazero returns them.
@@ -75,6 +79,8 @@ var watCases = []watCase{
 		want: []uint64{49, 16}, sleeps: 2},
 	{name: "dispatch_loop", file: "dispatch_loop.wat", params: []uint64{5}, want: []uint64{0x87, 0xffffffff, 0xffffffff}, sleeps: 9},
 	{name: "hoisted_if", file: "hoisted_if.wat", params: []uint64{5}, want: []uint64{0x3f0, 0x32}, sleeps: 44},
+	{name: "trap_path/fine", file: "trap_path.wat", params: []uint64{3}, want: []uint64{18}, sleeps: 3},
+	{name: "trap_path/trap", file: "trap_path.wat", params: []uint64{4}, sleeps: 5, trap: "unreachable", notNow: []int{5}},
 	{name: "dropped_segments/data", file: "dropped_segments.wat", params: []uint64{1},
 		sleeps: 2, trap: "out of bounds memory access"},
 	{name: "dropped_segments/elem", file: "dropped_segments.wat", params: []uint64{2},
@@ -123,7 +129,7 @@ func TestWatUnwindEverywhere(t *testing.T) {
 			}
 			for _, opts := range watOptions {
 				t.Run(opts.String(), func(t *testing.T) {
-					checkUnwindEverywhere(t, r, original, want, opts)
+					checkUnwindEverywhere(t, r, original, want, opts, c.notNow)
 				})
 			}
 		})
@@ -131,8 +137,8 @@ func TestWatUnwindEverywhere(t *testing.T) {
 }
 
 // checkUnwindEverywhere instruments a module and compares its runs with the
-// original's outcome want.
-func checkUnwindEverywhere(t *testing.T, r *runner, original []byte, want outcome, opts instrument.Options) {
+// original's outcome want; the sleeps in notNow decline to unwind.
+func checkUnwindEverywhere(t *testing.T, r *runner, original []byte, want outcome, opts instrument.Options, notNow []int) {
 	t.Helper()
 	r = r.forTest(t)
 	module, info := instrumentModule(t, original, opts)
@@ -160,12 +166,16 @@ func checkUnwindEverywhere(t *testing.T, r *runner, original []byte, want outcom
 	}
 	n := countSleeps(want.log)
 	for k := 1; k <= n; k++ {
-		if !check(fmt.Sprintf("unwinding at sleep %d of %d", k, n), runMode{unwindAt: only(k), fresh: true}, 1) {
+		unwinds := 1
+		if slices.Contains(notNow, k) {
+			unwinds = 0
+		}
+		if !check(fmt.Sprintf("unwinding at sleep %d of %d", k, n), runMode{unwindAt: only(k), fresh: true}, unwinds) {
 			break
 		}
 	}
-	check("unwinding at every sleep", runMode{unwindAt: every, fresh: true, maxPauses: n + 1}, n)
-	check("unwinding at every sleep, rewinding in the same instance", runMode{unwindAt: every, maxPauses: n + 1}, n)
+	check("unwinding at every sleep", runMode{unwindAt: every, fresh: true, maxPauses: n + 1}, n-len(notNow))
+	check("unwinding at every sleep, rewinding in the same instance", runMode{unwindAt: every, maxPauses: n + 1}, n-len(notNow))
 	if opts.Safepoints == instrument.SafepointsNone {
 		return
 	}

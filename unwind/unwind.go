@@ -42,6 +42,11 @@ func (s State) String() string {
 // maximum and has no room for the unwind buffer; the program runs on.
 var ErrNoRoom = errors.New("cannot pause: memory is at its maximum, with no room for the unwind buffer")
 
+// ErrNotNow is returned when the program cannot unwind now: it runs a
+// function that ends in a trap, which saves no frame (see package
+// instrument). The program runs on; a pause asked for waits.
+var ErrNotNow = errors.New("cannot pause now: the program is on its way to a trap")
+
 // ErrOverflow is returned when the program trapped because its frames did
 // not fit in the unwind buffer and memory could not grow.
 var ErrOverflow = errors.New("unwind buffer overflow: the saved call stack does not fit in memory (memory is at its maximum)")
@@ -223,8 +228,11 @@ func (m *Module) StartUnwind(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if res[0] == 0 {
+		switch res[0] {
+		case 0:
 			return ErrNoRoom
+		case instrument.UnwindNotNow:
+			return ErrNotNow
 		}
 		m.buffer = uint32(m.data.Get())
 		return nil

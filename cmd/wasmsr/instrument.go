@@ -52,6 +52,9 @@ func instrumentCommand() *cli.Command {
 				for _, f := range report.Functions {
 					fmt.Fprintf(c.App.Writer, "%s [%d]: %s (%d unwind points)\n", f.Name, f.Index, f.Why, f.Sites)
 				}
+				for _, f := range report.TrapFunctions {
+					fmt.Fprintf(c.App.Writer, "%s [%d]: %s: not instrumented, declines pauses while it runs\n", f.Name, f.Index, f.Why)
+				}
 			}
 			path := c.String("output")
 			if path == "" {
