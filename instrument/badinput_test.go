@@ -64,7 +64,7 @@ func nonNullable(t *testing.T, src string) []byte {
 const (
 	sleepInCatch = `(module (import "env" "sleep" (func $sleep)) (tag $e)
 		(func (export "run") try nop catch $e call $sleep end))`
-	indirectInCatchAll = `(module (type $v (func)) (table 1 funcref) (func $f (export "f"))
+	indirectInCatchAll = `(module (type $v (func)) (table (export "t") 1 funcref) (func $f (export "f"))
 		(func (export "run") try nop catch_all block i32.const 0 call_indirect (type $v) end end))`
 )
 
@@ -87,7 +87,7 @@ func TestBadInput(t *testing.T) {
 			want: "function run [1], call at offset 0x39: a call that may unwind inside a catch: a rewind cannot re-enter a catch"},
 		{name: "call in catch, --ignore-imports", wat: sleepInCatch, opts: instrument.Options{IgnoreImports: true}},
 		{name: "call_indirect in a block in catch_all", wat: indirectInCatchAll,
-			want: "function run [1], call_indirect at offset 0x36: a call that may unwind inside a catch: a rewind cannot re-enter a catch"},
+			want: "function run [1], call_indirect at offset 0x3a: a call that may unwind inside a catch: a rewind cannot re-enter a catch"},
 		{name: "call_indirect in catch_all, --ignore-indirect", wat: indirectInCatchAll, opts: instrument.Options{IgnoreIndirect: true}},
 		{name: "loop in catch: no safepoint", wat: `(module (tag $e) (func (export "run") try nop catch $e loop end end))`},
 		{name: "overlong encodings", module: func(*testing.T) []byte { return paddedCatch },
