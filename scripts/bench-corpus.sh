@@ -37,8 +37,10 @@
 # The machine has 2 cores shared with other jobs: CPU time (user + system of
 # the runner) is the number to trust, wall time is given beside it; the
 # fastest of the rounds is the least disturbed. The load average is printed
-# before and after. Files go to build/bench-corpus/ (the compilation cache
-# build/bench-corpus/cache is kept across runs: clang's take minutes).
+# before and after. Files go to build/bench-corpus/; the compilation caches
+# in build/bench-corpus/cache, one per module content, are kept across runs
+# (compiling clang's variants takes minutes): delete old ones to reclaim
+# the space.
 set -euo pipefail
 
 LIB_NAME=bench-corpus
@@ -135,11 +137,11 @@ done
 
 wants_wasm_opt() { [ "$NO_WASM_OPT" != all ] && [[ " $NO_WASM_OPT " != *" $1 "* ]]; }
 
-# Results, by PROGRAM/VARIANT: the module's path and size; instrumenting
+# Results, by PROGRAM/VARIANT: the module's path, compilation cache and size; instrumenting
 # ("WALL CPU RSS-MB", with a trailing "cached" for a wasm-opt output made by
 # an earlier run); and lists of compile and run times ("WALL CPU;" each).
 # ORIGINAL_DIGEST, by PROGRAM: a hash of the original's first run's output.
-declare -A MODULE SIZE INSTRUMENT COMPILES RUNTIMES ORIGINAL_DIGEST
+declare -A MODULE CACHEDIR SIZE INSTRUMENT COMPILES RUNTIMES ORIGINAL_DIGEST
 
 # make_variants NAME: instruments INPUT into each variant, timing it.
 make_variants() {
@@ -182,7 +184,7 @@ run_module() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	for m in "${MOUNTS[@]}"; do mounts+=(-mount "$m"); done
-	"$OUT/runwasm" -cachedir "$CACHE" -times "$dir.times" -mount "$dir:/out" "${mounts[@]}" \
+	"$OUT/runwasm" -cachedir "${CACHEDIR[$name/$v]}" -times "$dir.times" -mount "$dir:/out" "${mounts[@]}" \
 		"${MODULE[$name/$v]}" "${ARGS[@]}" >"$dir.stdout" 2>"$dir.stderr" || rc=$?
 	if [ $rc != 0 ]; then
 		tail -n 20 "$dir.stderr" >&2
@@ -200,6 +202,15 @@ run_module() {
 		die "$name: $v: the output (stdout: $dir.stdout, files: $dir/) differs from the original's first run"
 }
 
+# compile NAME VARIANT: one compilation of the variant, timed into
+# $OUT/compile.times; into its cache directory if that does not exist yet.
+compile() {
+	local module=${MODULE[$1/$2]} dir=${CACHEDIR[$1/$2]} cache=()
+	[ -d "$dir" ] || cache=(-cachedir "$dir.tmp")
+	"$OUT/compilewasm" "${cache[@]}" -times "$OUT/compile.times" "$module" || die "$1: $2: compilewasm $module failed"
+	[ -d "$dir" ] || mv "$dir.tmp" "$dir"
+}
+
 # bench NAME: all measurements of one program.
 bench() {
 	local name=$1 variants=(original loops calls) v r k n=$RUNS
@@ -209,21 +220,22 @@ bench() {
 	local count=${#variants[@]}
 	for v in "${variants[@]}"; do SIZE[$name/$v]=$(size_of "${MODULE[$name/$v]}"); done
 
+	# Each module's compiled code has a cache directory of its own, named by
+	# its content. A module's first timed compilation fills it (writing it
+	# adds a percent or less; for clang, it saves minutes); the others,
+	# and any in later runs of this script, compile without a cache.
+	for v in "${variants[@]}"; do
+		CACHEDIR[$name/$v]=$CACHE/$(sha256_of "${MODULE[$name/$v]}" | cut -c1-24)
+		rm -rf "${CACHEDIR[$name/$v]}.tmp"
+	done
 	[ "$(size_of "$INPUT")" -le $BIG_INPUT ] || n=1
 	for ((r = 0; r < n; r++)); do
 		log "$name: wazero compile, round $((r + 1)) of $n"
 		for ((k = 0; k < count; k++)); do
 			v=${variants[(r + k) % count]}
-			"$OUT/compilewasm" -times "$OUT/compile.times" "${MODULE[$name/$v]}" || die "$name: $v: compilewasm failed"
+			compile "$name" "$v"
 			COMPILES[$name/$v]+="$(awk '{print $1, $2 + $3}' "$OUT/compile.times");"
 		done
-	done
-
-	# Into the runs' compilation cache (minutes for clang's variants, once:
-	# the cache is kept).
-	log "$name: filling the compilation cache"
-	for v in "${variants[@]}"; do
-		"$OUT/compilewasm" -cachedir "$CACHE" "${MODULE[$name/$v]}" >/dev/null || die "$name: $v: compilewasm -cachedir failed"
 	done
 
 	for ((r = 0; r < RUNS; r++)); do
@@ -331,7 +343,7 @@ fi
 	echo "- load average before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- $RUNS timed round(s) of runs; instrument and compile times: median of $RUNS (of 1 for inputs over 20 MB); wasm-opt: 1 run"
 	echo
-	echo "Sizes in bytes. Instrument: wall / CPU seconds (wasm-opt's from the run that made its cached output, if so marked). Compile: wazero's compiler without a cache, CPU seconds (wall in parentheses), and against the original's. Run: fastest / median of the rounds, warm compilation cache, and the overhead of each against the original's; CPU = user + system of the runner. Workloads: see scripts/bench-corpus.sh."
+	echo "Sizes in bytes. Instrument: wall / CPU seconds (wasm-opt's from the run that made its cached output, if so marked). Compile: wazero's compiler from scratch (one compilation worker), CPU seconds (wall in parentheses), and against the original's. Run: fastest / median of the rounds, warm compilation cache, and the overhead of each against the original's; CPU = user + system of the runner. Workloads: see scripts/bench-corpus.sh."
 	echo
 	echo "| program | variant | size (vs original) | instrument wall / CPU (s) | instrument peak RSS (MB) | compile CPU (wall) (s) | compile vs original | run CPU fastest / median (s) | run CPU vs original | run wall fastest / median (s) | run wall vs original |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
