@@ -27,6 +27,10 @@
 #                      compiling are timed BENCH_RUNS times too, once for
 #                      inputs over 20 MB (clang).
 #   BENCH_PROGRAMS     which programs (default: all five, in the order above)
+#   BENCH_COMPILE_TIMEOUT  seconds after which a wazero compilation is
+#                      stopped (default 600): the table then says so, and
+#                      the variant is not run (wazero's SSA optimizer is
+#                      superlinear in some functions the rewrite makes).
 #   BENCH_NO_WASM_OPT  programs without the wasm-opt variant, or "all". Its
 #                      outputs are cached under ${WASMSR_CACHE:-~/.cache/wasmsr}/wasm-opt,
 #                      keyed by the input's sha256, wasm-opt's version and
@@ -69,6 +73,8 @@ CACHE=$OUT/cache
 WASM_OPT_CACHE=${WASMSR_CACHE:-$HOME/.cache/wasmsr}/wasm-opt
 WASM_OPT_FLAGS=(-O2 --asyncify "${WASM_OPT_FEATURES[@]}")
 BIG_INPUT=$((20 << 20))
+COMPILE_TIMEOUT=${BENCH_COMPILE_TIMEOUT:-600}
+[[ $COMPILE_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "BENCH_COMPILE_TIMEOUT=$COMPILE_TIMEOUT: want a positive number of seconds"
 
 # ---- programs ---------------------------------------------------------------
 
@@ -141,7 +147,8 @@ wants_wasm_opt() { [ "$NO_WASM_OPT" != all ] && [[ " $NO_WASM_OPT " != *" $1 "* 
 # ("WALL CPU RSS-MB", with a trailing "cached" for a wasm-opt output made by
 # an earlier run); and lists of compile and run times ("WALL CPU;" each).
 # ORIGINAL_DIGEST, by PROGRAM: a hash of the original's first run's output.
-declare -A MODULE CACHEDIR SIZE INSTRUMENT COMPILES RUNTIMES ORIGINAL_DIGEST
+# STOPPED, by PROGRAM/VARIANT: set when its compilation hit COMPILE_TIMEOUT.
+declare -A MODULE CACHEDIR SIZE INSTRUMENT COMPILES RUNTIMES ORIGINAL_DIGEST STOPPED
 
 # make_variants NAME: instruments INPUT into each variant, timing it.
 make_variants() {
@@ -202,13 +209,23 @@ run_module() {
 		die "$name: $v: the output (stdout: $dir.stdout, files: $dir/) differs from the original's first run"
 }
 
-# compile NAME VARIANT: one compilation of the variant, timed into
-# $OUT/compile.times; into its cache directory if that does not exist yet.
+# compile NAME VARIANT: one compilation of the variant, its "WALL CPU"
+# appended to COMPILES; into its cache directory if that does not exist
+# yet. When it takes longer than COMPILE_TIMEOUT, it is stopped and
+# STOPPED set.
 compile() {
-	local module=${MODULE[$1/$2]} dir=${CACHEDIR[$1/$2]} cache=()
+	local module=${MODULE[$1/$2]} dir=${CACHEDIR[$1/$2]} cache=() rc=0
 	[ -d "$dir" ] || cache=(-cachedir "$dir.tmp")
-	"$OUT/compilewasm" "${cache[@]}" -times "$OUT/compile.times" "$module" || die "$1: $2: compilewasm $module failed"
+	timeout "$COMPILE_TIMEOUT" "$OUT/compilewasm" "${cache[@]}" -times "$OUT/compile.times" "$module" || rc=$?
+	if [ $rc = 124 ]; then
+		rm -rf "$dir.tmp"
+		STOPPED[$1/$2]=1
+		log "$1: $2: compilation stopped after $COMPILE_TIMEOUT s (BENCH_COMPILE_TIMEOUT); this variant will not run"
+		return
+	fi
+	[ $rc = 0 ] || die "$1: $2: compilewasm $module failed (exit status $rc)"
 	[ -d "$dir" ] || mv "$dir.tmp" "$dir"
+	COMPILES[$1/$2]+="$(awk '{print $1, $2 + $3}' "$OUT/compile.times");"
 }
 
 # bench NAME: all measurements of one program.
@@ -233,18 +250,25 @@ bench() {
 		log "$name: wazero compile, round $((r + 1)) of $n"
 		for ((k = 0; k < count; k++)); do
 			v=${variants[(r + k) % count]}
-			compile "$name" "$v"
-			COMPILES[$name/$v]+="$(awk '{print $1, $2 + $3}' "$OUT/compile.times");"
+			[ -n "${STOPPED[$name/$v]:-}" ] || compile "$name" "$v"
 		done
+	done
+	[ -z "${STOPPED[$name/original]:-}" ] || die "$name: the original did not compile within $COMPILE_TIMEOUT s"
+	local runnable=()
+	for v in "${variants[@]}"; do
+		[ -n "${STOPPED[$name/$v]:-}" ] || runnable+=("$v")
 	done
 
 	for ((r = 0; r < RUNS; r++)); do
 		log "$name: run round $((r + 1)) of $RUNS (load $(cut -d' ' -f1 /proc/loadavg))"
-		for ((k = 0; k < count; k++)); do
-			run_module "$name" "${variants[(r + k) % count]}"
+		for ((k = 0; k < ${#runnable[@]}; k++)); do
+			run_module "$name" "${runnable[(r + k) % ${#runnable[@]}]}"
 		done
 	done
 	rows "$name" "${variants[@]}"
+	# Kept as each program finishes: a later failure does not lose them.
+	printf '%s\n' "${ROWS[@]}" | grep -F "| $name (" >"$OUT/rows-$name.md"
+	log "$name: done; its rows are in $OUT/rows-$name.md"
 }
 
 # ---- the tables -----------------------------------------------------------------
@@ -276,29 +300,53 @@ rows() {
 	read -r owall_min owall_med <<<"$(fastest_median "${RUNTIMES[$name/original]}" 1)"
 	read -r x ocomp <<<"$(fastest_median "${COMPILES[$name/original]}" 2)"
 	for v in "$@"; do
-		local size=${SIZE[$name/$v]} cpu_min cpu_med wall_min wall_med comp comp_wall
-		read -r cpu_min cpu_med <<<"$(fastest_median "${RUNTIMES[$name/$v]}" 2)"
-		read -r wall_min wall_med <<<"$(fastest_median "${RUNTIMES[$name/$v]}" 1)"
-		read -r x comp <<<"$(fastest_median "${COMPILES[$name/$v]}" 2)"
-		read -r x comp_wall <<<"$(fastest_median "${COMPILES[$name/$v]}" 1)"
-		local cells="$(fmt2 "$comp") ($(fmt2 "$comp_wall"))"
+		local size=${SIZE[$name/$v]} cells
 		if [ "$v" = original ]; then
-			cells="$size | – | – | $cells | – | $(fmt2 "$cpu_min") / $(fmt2 "$cpu_med") | – | $(fmt2 "$wall_min") / $(fmt2 "$wall_med") | –"
+			cells="$size | – | –"
 		else
 			local it ic ir cached
 			read -r it ic ir cached <<<"${INSTRUMENT[$name/$v]}"
-			cells="$size ($(growth "$osize" "$size")) | $(fmt2 "$it") / $(fmt2 "$ic")${cached:+ (cached)} | $ir | $cells | $(ratio "$ocomp" "$comp")"
-			cells+=" | $(fmt2 "$cpu_min") / $(fmt2 "$cpu_med") | $(pct "$ocpu_min" "$cpu_min") / $(pct "$ocpu_med" "$cpu_med")"
-			cells+=" | $(fmt2 "$wall_min") / $(fmt2 "$wall_med") | $(pct "$owall_min" "$wall_min") / $(pct "$owall_med" "$wall_med")"
-			JUDGED[$name/$v]=$(awk -v s0="$osize" -v s="$size" -v c0="$ocpu_min" -v c="$cpu_min" -v k0="$ocomp" -v k="$comp" \
-				'BEGIN {printf "%+.1f %+.1f %.2f", 100 * (s - s0) / s0, 100 * (c - c0) / c0, k / k0}')" $it $ir"
+			cells="$size ($(growth "$osize" "$size")) | $(fmt2 "$it") / $(fmt2 "$ic")${cached:+ (cached)} | $ir"
+		fi
+		local comp comp_wall judged_comp judged_run
+		if [ -n "${STOPPED[$name/$v]:-}" ]; then
+			judged_comp=">$(awk -v t="$COMPILE_TIMEOUT" -v k0="$ocomp" 'BEGIN {printf "%.0f", t / k0}')"
+			cells+=" | stopped after $COMPILE_TIMEOUT s wall | ×$judged_comp | – (not compiled) | – | – | –"
+			judged_run=–
+		else
+			read -r x comp <<<"$(fastest_median "${COMPILES[$name/$v]}" 2)"
+			read -r x comp_wall <<<"$(fastest_median "${COMPILES[$name/$v]}" 1)"
+			judged_comp=$(awk -v k0="$ocomp" -v k="$comp" 'BEGIN {printf "%.2f", k / k0}')
+			local cpu_min cpu_med wall_min wall_med
+			read -r cpu_min cpu_med <<<"$(fastest_median "${RUNTIMES[$name/$v]}" 2)"
+			read -r wall_min wall_med <<<"$(fastest_median "${RUNTIMES[$name/$v]}" 1)"
+			judged_run=$(awk -v c0="$ocpu_min" -v c="$cpu_min" 'BEGIN {printf "%+.1f", 100 * (c - c0) / c0}')
+			if [ "$v" = original ]; then
+				cells+=" | $(fmt2 "$comp") ($(fmt2 "$comp_wall")) | – | $(fmt2 "$cpu_min") / $(fmt2 "$cpu_med") | – | $(fmt2 "$wall_min") / $(fmt2 "$wall_med") | –"
+			else
+				cells+=" | $(fmt2 "$comp") ($(fmt2 "$comp_wall")) | ×$judged_comp"
+				cells+=" | $(fmt2 "$cpu_min") / $(fmt2 "$cpu_med") | $(pct "$ocpu_min" "$cpu_min") / $(pct "$ocpu_med" "$cpu_med")"
+				cells+=" | $(fmt2 "$wall_min") / $(fmt2 "$wall_med") | $(pct "$owall_min" "$wall_min") / $(pct "$owall_med" "$wall_med")"
+			fi
+		fi
+		if [ "$v" != original ]; then
+			local it ir x2
+			read -r it x2 ir x2 <<<"${INSTRUMENT[$name/$v]}"
+			JUDGED[$name/$v]="$(awk -v s0="$osize" -v s="$size" 'BEGIN {printf "%+.1f", 100 * (s - s0) / s0}') $judged_run $judged_comp $it $ir"
 		fi
 		ROWS+=("| $name ($LANGUAGE, $(awk -v b="$osize" 'BEGIN {printf "%.2f MB", b / 1e6}')) | $v | $cells |")
 	done
 }
 
-# verdict VALUE LIMIT [UNIT]: "VALUE UNIT ✓" when VALUE ≤ LIMIT, else with ✗.
-verdict() { awk -v v="$1" -v l="$2" -v u="${3:-}" 'BEGIN {printf "%s%s %s", v, u, (v + 0 <= l + 0) ? "✓" : "✗"}'; }
+# verdict VALUE LIMIT [UNIT]: "VALUE UNIT ✓" when VALUE ≤ LIMIT, else with
+# ✗. VALUE may be a lower bound, ">N", or "–" for not measured.
+verdict() {
+	case $1 in
+	–) echo "not run" ;;
+	">"*) awk -v v="${1#>}" -v l="$2" -v u="${3:-}" 'BEGIN {printf ">%s%s %s", v, u, (v + 0 >= l + 0) ? "✗" : "?"}' ;;
+	*) awk -v v="$1" -v l="$2" -v u="${3:-}" 'BEGIN {printf "%s%s %s", v, u, (v + 0 <= l + 0) ? "✓" : "✗"}' ;;
+	esac
+}
 
 targets() {
 	local name size_l run_l comp_l inst_l rss_l size_c run_c comp_c size_w x loops_size inst
@@ -341,7 +389,7 @@ fi
 	echo "- nproc: $(nproc); CPU: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); memory: $(awk '/^MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo)"
 	echo "- $(go version | cut -d' ' -f3-); wazero $(go list -m -f '{{.Version}}' github.com/tetratelabs/wazero) (optimizing compiler, one compilation worker); $(wasm-opt --version)"
 	echo "- load average before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "- $RUNS timed round(s) of runs; instrument and compile times: median of $RUNS (of 1 for inputs over 20 MB); wasm-opt: 1 run"
+	echo "- $RUNS timed round(s) of runs; instrument and compile times: median of $RUNS (of 1 for inputs over 20 MB); wasm-opt: 1 run; compilations stopped after $COMPILE_TIMEOUT s (BENCH_COMPILE_TIMEOUT)"
 	echo
 	echo "Sizes in bytes. Instrument: wall / CPU seconds (wasm-opt's from the run that made its cached output, if so marked). Compile: wazero's compiler from scratch (one compilation worker), CPU seconds (wall in parentheses), and against the original's. Run: fastest / median of the rounds, warm compilation cache, and the overhead of each against the original's; CPU = user + system of the runner. Workloads: see scripts/bench-corpus.sh."
 	echo
