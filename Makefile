@@ -36,16 +36,17 @@ deps:
 # The examples' tests build and run the wasmsr command in another process,
 # which go test's result cache cannot see: they always run (-count=1), or a
 # change to the rewrite could pass from the cache.
-test: deps testdata ffmpeg example-migrate-progress
+test: deps testdata ffmpeg corpus-nextpnr example-migrate-progress
 	WASMSR_REQUIRE_CORPUS=1 WASMSR_REQUIRE_FFMPEG=1 $(GO) test -timeout 45m $$($(GO) list ./... | grep -v /examples/)
-	WASMSR_REQUIRE_CORPUS=1 WASMSR_REQUIRE_FFMPEG=1 $(GO) test -timeout 45m -count=1 ./examples/...
+	WASMSR_REQUIRE_CORPUS=1 WASMSR_REQUIRE_FFMPEG=1 WASMSR_REQUIRE_NPM=1 $(GO) test -timeout 45m -count=1 ./examples/...
 
 # bench measures what README.md reports: the Go benchmarks, instrument time,
 # size and run-time cost beside wasm-opt --asyncify, pauses and restores,
 # and FFmpeg's cost under snapshots and migration. Run it on an idle machine.
-bench: testdata ffmpeg
+bench: testdata ffmpeg corpus
 	$(GO) test -run '^$$' -bench . -benchmem ./wasm/ ./instrument/
 	bash scripts/bench-instrument.sh
+	bash scripts/bench-corpus.sh
 	bash scripts/bench-hostrt.sh
 	bash examples/transcoding/bench.sh
 
@@ -68,5 +69,6 @@ clean:
 
 include testdata/testdata.mk
 include scripts/ffmpeg.mk
+include scripts/corpus.mk
 include examples/examples.mk
 include examples/migrate/migrate.mk

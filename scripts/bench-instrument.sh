@@ -27,22 +27,9 @@ FIB_N=${BENCH_FIB_N:-40}
 TIGHTLOOP_N=${BENCH_TIGHTLOOP_N:-400000000}
 OUT=build/bench
 CACHE=$OUT/cache
-# The feature set Go's wasip1 output uses; the C inputs need a subset.
-WASM_OPT_FEATURES=(--enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals)
-
-log() { echo "bench-instrument: $*" >&2; }
-
-# Install what is missing the way the Makefile does (apt, sudo if not root).
-need_apt=()
-[ -x /usr/bin/time ] || need_apt+=(time)
-command -v wasm-opt >/dev/null || need_apt+=(binaryen)
-if [ ${#need_apt[@]} -gt 0 ]; then
-	sudo=""
-	[ "$(id -u)" = 0 ] || sudo=sudo
-	log "installing ${need_apt[*]}"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
-fi
+LIB_NAME=bench-instrument
+source scripts/lib.sh
+apt_install time binaryen
 
 mkdir -p "$OUT" "$CACHE"
 go build -o build/wasmsr ./cmd/wasmsr
@@ -61,49 +48,24 @@ for f in "$GOFMT" "$FIB" "$TIGHTLOOP"; do
 done
 ENGINE_DIR="$(go list -m -f '{{.Dir}}' github.com/tetratelabs/wazero)/internal/engine"
 
-# median prints the middle of its numeric arguments (the lower middle for
-# an even count).
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-least() { printf '%s\n' "$@" | sort -g | head -1; }
-minmax() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f–%.2f", lo, hi}'; }
-size() { stat -c %s "$1"; }
-growth() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f %%", 100 * (b - a) / a}'; }
-
-# instrument NAME RUNS CMD...: runs CMD RUNS times under /usr/bin/time (its
-# output goes to $OUT/NAME.log) and sets itime (median wall seconds) and
-# irss (largest peak RSS, MB).
-instrument() {
-	local name=$1 runs=$2 times=() rss=() i t m
-	shift 2
-	for ((i = 0; i < runs; i++)); do
-		/usr/bin/time -f '%e %M' -o "$OUT/$name.time" "$@" >"$OUT/$name.log" 2>&1 ||
-			{ cat "$OUT/$name.log" >&2; return 1; }
-		read -r t m <"$OUT/$name.time"
-		times+=("$t")
-		rss+=("$m")
-	done
-	itime=$(median "${times[@]}")
-	irss=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1 | awk '{printf "%.0f", $1 / 1024}')
-}
-
 VARIANTS=(original wasmsr-calls wasmsr-loops wasm-opt-asyncify wasm-opt)
 
 # make_variant LABEL INPUT VARIANT: writes $OUT/LABEL.VARIANT.wasm, timing
-# it; sets itime and irss.
+# it (time_command); sets itime and irss.
 make_variant() {
 	local label=$1 input=$2 variant=$3 wasm=$OUT/$1.$3.wasm
 	case $variant in
 	wasmsr-*)
 		log "$label: $variant: instrumenting ($RUNS runs)"
-		instrument "$label.$variant" "$RUNS" build/wasmsr instrument "$input" -o "$wasm" --safepoints "${variant#wasmsr-}"
+		time_command "$OUT/$label.$variant" "$RUNS" build/wasmsr instrument "$input" -o "$wasm" --safepoints "${variant#wasmsr-}"
 		;;
 	wasm-opt-asyncify)
 		log "$label: $variant: instrumenting (1 run)"
-		instrument "$label.$variant" 1 wasm-opt -O2 --asyncify "${WASM_OPT_FEATURES[@]}" "$input" -o "$wasm"
+		time_command "$OUT/$label.$variant" 1 wasm-opt -O2 --asyncify "${WASM_OPT_FEATURES[@]}" "$input" -o "$wasm"
 		;;
 	wasm-opt)
 		log "$label: $variant: optimizing (1 run)"
-		instrument "$label.$variant" 1 wasm-opt -O2 "${WASM_OPT_FEATURES[@]}" "$input" -o "$wasm"
+		time_command "$OUT/$label.$variant" 1 wasm-opt -O2 "${WASM_OPT_FEATURES[@]}" "$input" -o "$wasm"
 		;;
 	esac
 }
@@ -182,14 +144,14 @@ bench() {
 		wall_cell="$(printf '%.2f' "$w") ($(minmax ${walls[$variant]}))"
 		cpu_cell="$(printf '%.2f (%.2f)' "$c" "$cm")"
 		if [ "$variant" = original ]; then
-			sz=$(size "$input")
+			sz=$(size_of "$input")
 			RESULT[$label/$variant]="- - $sz $w $wm $c $cm"
 			ROWS+=("| $label | original | – | – | $sz | – | $wall_cell | – | $cpu_cell | – |")
 			continue
 		fi
-		sz=$(size "$OUT/$label.$variant.wasm")
+		sz=$(size_of "$OUT/$label.$variant.wasm")
 		RESULT[$label/$variant]="${itimes[$variant]} ${irsses[$variant]} $sz $w $wm $c $cm"
-		ROWS+=("| $label | $variant | ${itimes[$variant]} | ${irsses[$variant]} | $sz | $(growth "$(size "$input")" "$sz") | $wall_cell | $(growth "$ow" "$w") ($(growth "$owm" "$wm")) | $cpu_cell | $(growth "$oc" "$c") ($(growth "$ocm" "$cm")) |")
+		ROWS+=("| $label | $variant | ${itimes[$variant]} | ${irsses[$variant]} | $sz | $(growth "$(size_of "$input")" "$sz") | $wall_cell | $(growth "$ow" "$w") ($(growth "$owm" "$wm")) | $cpu_cell | $(growth "$oc" "$c") ($(growth "$ocm" "$cm")) |")
 	done
 }
 

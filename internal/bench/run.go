@@ -70,17 +70,11 @@ type Command struct {
 // by an Asyncify-style instrumenter run unchanged: nobody starts an unwind,
 // so they only pay for their checks.
 func Run(ctx context.Context, c Command) (uint32, error) {
-	rc := wazero.NewRuntimeConfigCompiler()
-	if c.CacheDir != "" {
-		cache, err := wazero.NewCompilationCacheWithDir(c.CacheDir)
-		if err != nil {
-			return 0, err
-		}
-		defer cache.Close(ctx)
-		rc = rc.WithCompilationCache(cache)
+	rt, closeAll, err := NewRuntime(ctx, c.CacheDir)
+	if err != nil {
+		return 0, err
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, rc)
-	defer rt.Close(ctx)
+	defer closeAll()
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		return 0, err
 	}
@@ -123,4 +117,26 @@ func Run(ctx context.Context, c Command) (uint32, error) {
 		return exit.ExitCode(), nil
 	}
 	return 0, err
+}
+
+// NewRuntime returns a runtime on wazero's optimizing compiler with one
+// compilation worker, as wasmsr runs modules; with a compilation cache in
+// cacheDir unless it is empty. closeAll closes the runtime, then the cache
+// (closing the runtime leaves a cache's compiled code in memory).
+func NewRuntime(ctx context.Context, cacheDir string) (rt wazero.Runtime, closeAll func(), err error) {
+	rc := wazero.NewRuntimeConfigCompiler()
+	var cache wazero.CompilationCache
+	if cacheDir != "" {
+		if cache, err = wazero.NewCompilationCacheWithDir(cacheDir); err != nil {
+			return nil, nil, err
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	return rt, func() {
+		rt.Close(ctx)
+		if cache != nil {
+			cache.Close(ctx)
+		}
+	}, nil
 }

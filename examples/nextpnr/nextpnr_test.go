@@ -1,0 +1,226 @@
+package nextpnr_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wasmsr/wasmsr/examples/internal/extest"
+)
+
+// What scripts/fetch-corpus.sh puts in build/corpus/nextpnr (make
+// corpus-nextpnr): the program, its chip database and the netlist.
+const (
+	corpusDir = "build/corpus/nextpnr"
+	// Written by fetch-corpus.sh --allow-offline when npm cannot reach its
+	// registry: the one reason to skip under make test.
+	unavailableFile = "build/corpus/nextpnr.unavailable"
+)
+
+// nextpnr's result for testdata/corpus/ice40-mul32 with nextpnrArgs:
+// deterministic, the same instrumented or not (testdata/corpus/README.md).
+const (
+	wantASCSize   = 11495338
+	wantASCSHA256 = "d6118a1b67397154e168c5e4fabe21dc50c3cdcf1d8bad401e563ec93c4b63cc"
+)
+
+var nextpnrArgs = []string{"--hx8k", "--package", "ct256", "--json", "/in/top.json", "--asc", "/out/top.asc", "--seed", "7", "--freq", "3", "-q"}
+
+// Set by TestMain; skip says why the tests cannot run.
+var (
+	wasmsr, instrumented, shareDir, inDir string
+	skip                                  string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wasmsr-nextpnr-test-")
+	if err == nil {
+		err = setup(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func setup(dir string) error {
+	root, err := extest.Root()
+	if err != nil {
+		return err
+	}
+	corpus := filepath.Join(root, corpusDir)
+	plain := filepath.Join(corpus, "nextpnr-ice40.core.wasm")
+	shareDir, inDir = filepath.Join(corpus, "share"), filepath.Join(corpus, "in")
+	if _, err := os.Stat(plain); err != nil {
+		if reason, err := os.ReadFile(filepath.Join(root, unavailableFile)); err == nil {
+			skip = "nextpnr-ice40 is not available: " + strings.TrimSpace(string(reason))
+			return nil
+		}
+		skip = fmt.Sprintf("%s is missing: fetch it with `make corpus-nextpnr` (scripts/fetch-corpus.sh nextpnr: npm pack, cached after)", corpusDir)
+		if os.Getenv("WASMSR_REQUIRE_NPM") == "1" {
+			return errors.New("WASMSR_REQUIRE_NPM=1: " + skip)
+		}
+		return nil
+	}
+	if wasmsr, err = extest.BuildWasmsr(dir); err != nil {
+		return err
+	}
+	instrumented = filepath.Join(dir, "nextpnr-ice40.sr.wasm")
+	start := time.Now()
+	if b, err := exec.Command(wasmsr, "instrument", plain, "-o", instrumented).CombinedOutput(); err != nil {
+		return fmt.Errorf("wasmsr instrument %s: %v\n%s", plain, err, b)
+	}
+	fmt.Fprintf(os.Stderr, "nextpnr: instrumented %s with the default options in %v\n", filepath.Join(corpusDir, "nextpnr-ice40.core.wasm"), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func needNextpnr(t *testing.T) {
+	if skip != "" {
+		t.Skip(skip)
+	}
+}
+
+// mounts are the --mount options of a run writing into out.
+func mounts(out string) []string {
+	return []string{"--mount", shareDir + ":/share:ro", "--mount", inDir + ":/in:ro", "--mount", out + ":/out"}
+}
+
+// execArgs is `wasmsr exec` of the instrumented nextpnr with a snapshot
+// every second into snaps, the newest keep kept.
+func execArgs(out, snaps string, keep int) []string {
+	args := []string{"exec", instrumented, "--snapshot-every", "1s", "--keep", strconv.Itoa(keep), "--snapshot-dir", snaps}
+	args = append(append(args, mounts(out)...), "--")
+	return append(args, nextpnrArgs...)
+}
+
+// checkASC compares out/top.asc with the known result.
+func checkASC(t *testing.T, what, out string) {
+	t.Helper()
+	asc, err := os.ReadFile(filepath.Join(out, "top.asc"))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	sum := sha256.Sum256(asc)
+	if got := hex.EncodeToString(sum[:]); len(asc) != wantASCSize || got != wantASCSHA256 {
+		t.Fatalf("%s: top.asc has %d bytes, sha256 %s; want %d bytes, sha256 %s", what, len(asc), got, wantASCSize, wantASCSHA256)
+	}
+	t.Logf("%s: top.asc is nextpnr's known result (%d bytes, sha256 %s)", what, len(asc), wantASCSHA256)
+}
+
+// snapshotLines returns wasmsr's "snapshot N -> ..." reports.
+func snapshotLines(stderr string) []string {
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "wasmsr: snapshot ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// The two tests run side by side: each is a whole place and route of a
+// few tens of seconds of CPU, and the machine has two cores.
+
+// With a snapshot every second, all through placing and routing, the
+// instrumented nextpnr writes exactly the uninstrumented one's bitstream.
+func TestSnapshotsEvery1s(t *testing.T) {
+	needNextpnr(t)
+	t.Parallel()
+	out, snaps := t.TempDir(), t.TempDir()
+	var stderr bytes.Buffer
+	cmd := exec.Command(wasmsr, execArgs(out, snaps, 1)...)
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("wasmsr exec: %v\n%s", err, stderr.String())
+	}
+	lines := snapshotLines(stderr.String())
+	t.Logf("instrumented, a snapshot every 1 s: %v, %d snapshots", time.Since(start).Round(time.Millisecond), len(lines))
+	for _, l := range lines {
+		t.Log(l)
+	}
+	// Placing and routing take tens of seconds: a run with fewer snapshots
+	// did not take them while it worked.
+	if len(lines) < 3 {
+		t.Errorf("%d snapshots, want at least 3:\n%s", len(lines), stderr.String())
+	}
+	checkASC(t, "with snapshots", out)
+}
+
+// SIGKILL at a random moment in the first 15 s after the first snapshot
+// (reading the netlist, packing, placing), then `wasmsr resume` from the
+// newest snapshot in a new process: the bitstream is nextpnr's known one.
+// WASMSR_SEED=N repeats a moment.
+func TestKillAndResume(t *testing.T) {
+	needNextpnr(t)
+	t.Parallel()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("WASMSR_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("WASMSR_SEED=%q: %v", s, err)
+		}
+	}
+	delay := time.Duration(mrand.New(mrand.NewPCG(seed, 0)).Int64N(int64(15 * time.Second)))
+	t.Logf("seed %d (WASMSR_SEED=%d repeats it): kill %v after the first snapshot", seed, seed, delay.Round(time.Millisecond))
+
+	out, snaps := t.TempDir(), t.TempDir()
+	var stderr bytes.Buffer
+	cmd := exec.Command(wasmsr, execArgs(out, snaps, 2)...)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	first := filepath.Join(snaps, "snapshot-000001.wsr")
+	for {
+		if _, err := os.Stat(first); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("wasmsr exec ended before its first snapshot: %v\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("nextpnr finished before the kill (%v): this machine is faster than the kill window assumes; shorten it\n%s", err, stderr.String())
+	case <-time.After(delay):
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("wasmsr exec ended by itself before the kill:\n%s", stderr.String())
+	}
+	lines := snapshotLines(stderr.String())
+	if len(lines) == 0 {
+		t.Fatalf("killed with no snapshot reported, though %s exists:\n%s", first, stderr.String())
+	}
+	t.Logf("killed after %d snapshots; the newest: %s", len(lines), lines[len(lines)-1])
+
+	stderr.Reset()
+	resume := exec.Command(wasmsr, append([]string{"resume", snaps}, mounts(out)...)...)
+	resume.Stderr = &stderr
+	start := time.Now()
+	if err := resume.Run(); err != nil {
+		t.Fatalf("wasmsr resume: %v\n%s", err, stderr.String())
+	}
+	t.Logf("resumed from the newest snapshot and finished in %v", time.Since(start).Round(time.Millisecond))
+	checkASC(t, "after kill and resume", out)
+}
