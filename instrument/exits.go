@@ -2,9 +2,8 @@ package instrument
 
 import (
 	"cmp"
-	"fmt"
+	"encoding/binary"
 	"slices"
-	"strings"
 
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -92,20 +91,18 @@ func (e *emitter) exits(lay *frameLayout) []exit {
 	index := map[string]int{}
 	var sets []localSet
 	exitOf := make([]int, len(e.p.sites))
-	var key strings.Builder
 	for s := range exitOf {
 		set := localSet{bits: make([]uint64, (len(lay.locals)+63)/64)}
-		key.Reset()
 		for k, l := range lay.locals {
 			if lay.types[k].IsRef() || e.live == nil || e.siteLive.has(s, l) {
 				set.add(k)
-				fmt.Fprintf(&key, "%d,", k)
 			}
 		}
-		x, ok := index[key.String()]
+		key := set.key()
+		x, ok := index[key]
 		if !ok {
 			x = len(sets)
-			index[key.String()] = x
+			index[key] = x
 			sets = append(sets, set)
 		}
 		exitOf[s] = x
@@ -151,6 +148,15 @@ type localSet struct {
 func (s *localSet) add(k int) {
 	s.bits[k/64] |= 1 << (k % 64)
 	s.n++
+}
+
+// key identifies the set's members, for maps.
+func (s *localSet) key() string {
+	b := make([]byte, 0, 8*len(s.bits))
+	for _, w := range s.bits {
+		b = binary.LittleEndian.AppendUint64(b, w)
+	}
+	return string(b)
 }
 
 func (s *localSet) has(k int) bool { return s.bits[k/64]&(1<<(k%64)) != 0 }

@@ -9,6 +9,7 @@ package instrument
 import (
 	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -102,14 +103,23 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	r.addGlobals()
 	r.addHelpers()
 	r.tracker = wasm.NewTypeTracker(m)
-	info := &Info{Version: FormatVersion, InputSHA256: sha256.Sum256(input), Options: opts.String(), Globals: r.g}
 	numImports := r.a.numImports
+	// The analysis is done with the bodies: each is decoded again when
+	// its turn comes, and compacted once rewritten.
+	for fn := range r.a.mayUnwind[numImports:] {
+		if err := r.compact(uint32(numImports + fn)); err != nil {
+			return nil, nil, err
+		}
+	}
+	info := &Info{Version: FormatVersion, InputSHA256: sha256.Sum256(input), Options: opts.String(), Globals: r.g}
 	var framed []uint32 // the functions that save frames, ascending
 	var maxFrame uint32
 	for k := range r.a.mayUnwind[numImports:] {
 		fn := uint32(numImports + k)
 		if r.a.trap[fn] {
-			r.raiseNoUnwind(fn)
+			if err := r.raiseNoUnwind(fn); err != nil {
+				return nil, nil, err
+			}
 			report.TrapFunctions = append(report.TrapFunctions, FunctionReport{Index: fn, Name: r.a.names[fn], Why: "ends in a trap"})
 			continue
 		}
@@ -118,6 +128,9 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 		}
 		layout, err := r.rewriteFunc(fn)
 		if err != nil {
+			return nil, nil, err
+		}
+		if err := r.compact(fn); err != nil {
 			return nil, nil, err
 		}
 		if layout == nil {
@@ -153,14 +166,39 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	return out, report, nil
 }
 
+// compact keeps a function in its encoding only while the rewrite does
+// not need its instructions: clang's 133,000 functions take 3.5 GB as
+// instructions, 160 MB encoded. What the module-wide scans after the
+// rewrite look for
+// (hostaccess.go: table writes, references, segment drops) stays
+// readable: a body holding any of it is left as it is.
+func (r *rewriter) compact(fn uint32) error {
+	code := &r.m.Code[int(fn)-r.a.numImports]
+	for i := range code.Body {
+		switch code.Body[i].Op {
+		case wasm.OpTableGet, wasm.OpTableSet, wasm.OpTableSize, wasm.OpTableGrow, wasm.OpTableFill, wasm.OpTableCopy, wasm.OpTableInit,
+			wasm.OpRefNull, wasm.OpRefFunc, wasm.OpRefIsNull, wasm.OpSelectT, wasm.OpDataDrop, wasm.OpElemDrop:
+			return nil
+		}
+	}
+	if err := code.Compact(); err != nil {
+		return fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
+	}
+	return nil
+}
+
 // raiseNoUnwind makes a function that ends in a trap raise the flag
 // under which the program declines to unwind, first thing: nothing it
 // calls may unwind, since it saves no frame and its callers do not expect
 // it to unwind. It never returns, so the flag never needs lowering.
-func (r *rewriter) raiseNoUnwind(fn uint32) {
+func (r *rewriter) raiseNoUnwind(fn uint32) error {
 	code := &r.m.Code[int(fn)-r.a.numImports]
+	if err := code.Expand(); err != nil {
+		return err
+	}
 	code.Body = append([]wasm.Instr{wasm.I32Const(1), wasm.Indexed(wasm.OpGlobalSet, r.g.NoUnwind)}, code.Body...)
 	code.Source = nil
+	return nil
 }
 
 // callMayUnwind reports whether a call instruction is an unwind point.
@@ -178,6 +216,9 @@ func (r *rewriter) callMayUnwind(in *wasm.Instr) bool {
 // nil when the function turns out to have no unwind point.
 func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 	m := r.m
+	if err := m.Code[int(fn)-r.a.numImports].Expand(); err != nil {
+		return nil, err
+	}
 	// The code is copied: adding a dispatcher may move m.Code.
 	code := m.Code[int(fn)-r.a.numImports]
 	body, origin := prepare(code.Body, r.mustUntail)
@@ -293,14 +334,26 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 	m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: locals, Body: mergeBlocks(e.out)}
 
 	lay := &FuncLayout{Func: fn, FrameSize: layout.size, Locals: layout.locals, Types: layout.types}
+	// Sites that share an exit save the same locals: they share the list
+	// too (on clang, 300 MB of lists otherwise).
+	savedLists := map[string][]uint32{}
+	var key []byte
 	for _, s := range p.sites {
 		instr := -1
 		if s.instr >= 0 {
 			instr = origin[s.instr]
 		}
-		saved := make([]uint32, len(s.saved))
-		for k, pos := range s.saved {
-			saved[k] = layout.locals[pos]
+		key = key[:0]
+		for _, pos := range s.saved {
+			key = binary.AppendUvarint(key, uint64(pos))
+		}
+		saved, ok := savedLists[string(key)]
+		if !ok {
+			saved = make([]uint32, len(s.saved))
+			for k, pos := range s.saved {
+				saved[k] = layout.locals[pos]
+			}
+			savedLists[string(key)] = saved
 		}
 		lay.Sites = append(lay.Sites, Site{Kind: SiteKind(s.kind), Target: s.target, Instr: int32(instr), Stack: s.stack, Saved: saved})
 	}

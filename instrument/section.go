@@ -128,7 +128,7 @@ func (info *Info) Encode() []byte {
 	b := info.encodeBody()
 	var out bytes.Buffer
 	out.Write(binary.AppendUvarint(nil, uint64(info.Version)))
-	w, _ := flate.NewWriter(&out, flate.BestCompression) // the level is valid
+	w, _ := flate.NewWriter(&out, flate.DefaultCompression) // the level is valid
 	w.Write(b)
 	w.Close()
 	return out.Bytes()
@@ -201,16 +201,18 @@ func appendSavedSets(b []byte, f *FuncLayout) []byte {
 	index := map[string]int{}
 	var sets [][]int
 	which := make([]int, len(f.Sites))
+	var key []byte
 	for i, s := range f.Sites {
 		set := make([]int, len(s.Saved))
+		key = key[:0]
 		for k, l := range s.Saved {
 			set[k] = pos[l]
+			key = binary.AppendUvarint(key, uint64(set[k]))
 		}
-		key := fmt.Sprint(set)
-		x, ok := index[key]
+		x, ok := index[string(key)]
 		if !ok {
 			x = len(sets)
-			index[key] = x
+			index[string(key)] = x
 			sets = append(sets, set)
 		}
 		which[i] = x

@@ -58,7 +58,11 @@ func Encode(m *Module) ([]byte, error) {
 func (m *Module) sizeHint() int {
 	n := 1024
 	for i := range m.Code {
-		n += 4 + 2*len(m.Code[i].Body)
+		if c := &m.Code[i]; c.Source != nil {
+			n += 4 + len(c.Source)
+		} else {
+			n += 4 + 2*len(c.Body)
+		}
 	}
 	for i := range m.Data {
 		n += 8 + len(m.Data[i].Init)
@@ -409,6 +413,40 @@ func (e *encoder) data(s *Data) {
 	}
 	e.u32(uint32(len(s.Init)))
 	e.buf = append(e.buf, s.Init...)
+}
+
+// Compact replaces a body's instructions with their encoding, in Source,
+// for a program that holds many bodies it will not read again soon: an
+// instruction takes 32 bytes decoded and 2 or 3 encoded. The encoder
+// copies Source; Locals stay as they are; Expand decodes it again.
+func (c *Code) Compact() error {
+	if c.Source != nil {
+		c.Body = nil
+		return nil
+	}
+	var e encoder
+	e.code(c)
+	if e.err != nil {
+		return e.err
+	}
+	c.Source, c.Body = e.buf, nil
+	return nil
+}
+
+// Expand decodes the instructions of a body that Compact left in Source
+// only. A body that has them already is left as it is.
+func (c *Code) Expand() error {
+	if c.Body != nil || c.Source == nil {
+		return nil
+	}
+	var d Decoder
+	r := &reader{buf: c.Source, base: c.SourceOffset, section: SectionCode}
+	decoded := d.body(r)
+	if r.err != nil {
+		return r.err
+	}
+	c.Body = decoded.Body
+	return nil
 }
 
 func (e *encoder) code(c *Code) {

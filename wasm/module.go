@@ -231,7 +231,8 @@ type Code struct {
 	// kept when the decoder's KeepSource is set. The encoder then copies it
 	// verbatim, so bodies nobody changed keep their exact bytes even where
 	// the input used overlong integers. Code that changes Locals or Body
-	// must set Source to nil.
+	// must set Source to nil. After Compact, Source alone stands for the
+	// body and Body is nil.
 	Source []byte
 	// SourceOffset is the offset of Source in the decoded module.
 	SourceOffset int
