@@ -1,7 +1,9 @@
 package instrument_test
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/corpus"
@@ -137,14 +140,89 @@ func sampleLatency(b *testing.B, start func() <-chan stopped, request func()) {
 			runtime.GC()
 		}
 	}
+	reportLatencies(b, latencies)
+}
+
+// reportLatencies reports a distribution of pause latencies: ns/op is the
+// mean; p50-ns, p99-ns and max-ns; and how many there were.
+func reportLatencies(b *testing.B, latencies []time.Duration) {
+	n := len(latencies)
+	if n == 0 {
+		b.Fatal("no pause")
+	}
 	var sum time.Duration
 	for _, l := range latencies {
 		sum += l
 	}
 	slices.Sort(latencies)
-	n := len(latencies)
 	b.ReportMetric(float64(sum.Nanoseconds())/float64(n), "ns/op")
 	b.ReportMetric(float64(latencies[(n-1)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(latencies[(n-1)*99/100].Nanoseconds()), "p99-ns")
 	b.ReportMetric(float64(latencies[n-1].Nanoseconds()), "max-ns")
+	b.ReportMetric(float64(n), "pauses")
+}
+
+// BenchmarkPauseLatencyNextpnr pauses nextpnr-ice40 (C++, instrumented
+// with the defaults) every 100 ms of its whole run on the corpus netlist,
+// packing, placing and routing, and resumes it each time: the same
+// request-to-unwound times as BenchmarkSafepointLatency, over a real
+// program's hot loops (p99 target 10 ms). One iteration is one whole run:
+// use -benchtime 1x. It needs scripts/fetch-corpus.sh's build/corpus/nextpnr
+// (make corpus-nextpnr) and skips without it.
+func BenchmarkPauseLatencyNextpnr(b *testing.B) {
+	dir := filepath.Join(corpus.Root(b), "build", "corpus", "nextpnr")
+	in, err := os.ReadFile(filepath.Join(dir, "nextpnr-ice40.core.wasm"))
+	if err != nil {
+		b.Skipf("nextpnr is not fetched (make corpus-nextpnr): %v", err)
+	}
+	for b.Loop() {
+		out := b.TempDir()
+		fs := wazero.NewFSConfig().WithReadOnlyDirMount(filepath.Join(dir, "share"), "/share").
+			WithReadOnlyDirMount(filepath.Join(dir, "in"), "/in").WithDirMount(out, "/out")
+		g := newPausable(b, in, wazero.NewModuleConfig().WithFSConfig(fs).
+			WithArgs("nextpnr-ice40", "--hx8k", "--package", "ct256", "--json", "/in/top.json", "--asc", "/out/top.asc", "--seed", "7", "--freq", "3", "-q"))
+		b.StopTimer() // the metrics are the pauses, timed by hand
+		sampleWholeRun(b, g, 100*time.Millisecond)
+		b.StartTimer()
+	}
+}
+
+// sampleWholeRun runs the program to its end, asking it to pause after
+// every runFor of running, and reports the pauses' latency distribution.
+func sampleWholeRun(b *testing.B, g *pausable, runFor time.Duration) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // see sampleLatency
+	var latencies []time.Duration
+	for resume := false; ; resume = true {
+		done := g.run(resume)
+		select {
+		case r := <-done:
+			if r.err != nil && !exitedZero(r.err) {
+				b.Fatalf("the program failed after %d pauses: %v", len(latencies), r.err)
+			}
+			reportLatencies(b, latencies)
+			return
+		case <-time.After(runFor):
+		}
+		t0 := time.Now()
+		if err := g.u.RequestPause(); err != nil {
+			b.Fatal(err)
+		}
+		r := <-done
+		switch {
+		case r.err != nil && !exitedZero(r.err):
+			b.Fatalf("the program failed after %d pauses: %v", len(latencies), r.err)
+		case r.paused:
+			latencies = append(latencies, r.at.Sub(t0))
+			runtime.GC()
+		default: // it ended just before the request
+			reportLatencies(b, latencies)
+			return
+		}
+	}
+}
+
+// exitedZero reports whether a run's error is the program's exit with code 0.
+func exitedZero(err error) bool {
+	var exit *sys.ExitError
+	return errors.As(err, &exit) && exit.ExitCode() == 0
 }
