@@ -15,23 +15,7 @@ import (
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/corpus"
 	"github.com/wasmsr/wasmsr/unwind"
-	"github.com/wasmsr/wasmsr/wasm"
 )
-
-// exportedGlobals lists the names of a module's global exports.
-func exportedGlobals(t *testing.T, module []byte) []string {
-	m, err := wasm.Decode(module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range m.Exports {
-		if e.Kind == wasm.KindGlobal {
-			names = append(names, e.Name)
-		}
-	}
-	return names
-}
 
 // moveToFresh captures the state of a paused instance (memory, mutable
 // globals, tables, dropped segments), closes the instance, and restores

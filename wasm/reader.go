@@ -114,9 +114,8 @@ func (r *reader) s32() int32 {
 	return int32(r.leb(32, true))
 }
 
-func (r *reader) s33() int64  { return int64(r.leb(33, true)) }
-func (r *reader) s64() int64  { return int64(r.leb(64, true)) }
-func (r *reader) u64() uint64 { return r.leb(64, false) }
+func (r *reader) s33() int64 { return int64(r.leb(33, true)) }
+func (r *reader) s64() int64 { return int64(r.leb(64, true)) }
 
 // leb reads an unsigned or signed LEB128 integer of the given bit width,
 // rejecting what the spec rejects: more than ceil(bits/7) bytes, and unused

@@ -217,17 +217,6 @@ func (h *Host) updateLocked(r *record, f func(*Status)) {
 	r.changed = make(chan struct{})
 }
 
-// setState records a job's new state, if it is still at hop.
-func (h *Host) setState(id string, hop int, f func(*Status)) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	r, ok := h.records[id]
-	if !ok || r.st.Hop != hop {
-		return
-	}
-	h.updateLocked(r, f)
-}
-
 // prune forgets the oldest records of jobs that are not here any more.
 func (h *Host) pruneLocked() {
 	if len(h.records) <= maxRecords {
