@@ -1,5 +1,12 @@
-// Command wasmsr instruments WebAssembly modules so that a running program
-// can be paused, snapshotted and resumed, and inspects modules.
+// Command wasmsr makes WebAssembly (WASI) programs pausable anywhere and
+// runs them: instrument rewrites a module so that its program can unwind
+// and rewind; exec runs it on wazero, taking snapshots (at an interval, on
+// a signal, at the first read of stdin); resume continues one, in another
+// process or on another machine; serve is a host that jobs migrate to and
+// from; inspect describes a module or a snapshot; keygen makes the keys
+// that sign snapshots. The rewrite is package instrument's, running and
+// snapshotting package hostrt's; exec's snapshot policy (interval,
+// signals, keep) is still here.
 package main
 
 import (
