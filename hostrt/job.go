@@ -154,9 +154,6 @@ func Restore(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (*Job, er
 func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, err error) {
 	j = &Job{cfg: cfg, hash: sha256.Sum256(cfg.Module), pausing: make(chan struct{})}
 	if j.info, err = readInfo(cfg.Module); err != nil {
-		if errors.Is(err, instrument.ErrNotInstrumented) {
-			return nil, errors.New("the module is not instrumented (run wasmsr instrument first, or pass --instrument)")
-		}
 		return nil, err
 	}
 	var state *wasip1.State

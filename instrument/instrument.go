@@ -42,7 +42,7 @@ type FunctionReport struct {
 
 // ErrInstrumented is returned for a module that already carries the wasmsr
 // custom section, unless Options.Force is set (it is then passed through).
-var ErrInstrumented = errors.New("module is already instrumented by wasmsr (use --force to instrument it again)")
+var ErrInstrumented = errors.New("module is already instrumented by wasmsr")
 
 // Globals are the indices of the globals the instrumenter adds.
 type Globals struct {

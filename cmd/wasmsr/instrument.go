@@ -42,6 +42,9 @@ func instrumentCommand() *cli.Command {
 				return err
 			}
 			out, report, err := instrument.Instrument(data, opts)
+			if errors.Is(err, instrument.ErrInstrumented) {
+				return fmt.Errorf("%s: %w (use --force to instrument it again)", in, err)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", in, err)
 			}
