@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -162,7 +161,8 @@ func TestSnapshotsEvery1s(t *testing.T) {
 }
 
 // SIGKILL at a random moment in the first 15 s after the first snapshot
-// (reading the netlist, packing, placing), then `wasmsr resume` from the
+// (reading the netlist, packing, placing; a shorter window where nextpnr
+// finishes sooner), then `wasmsr resume` from the
 // newest snapshot in a new process: the bitstream is nextpnr's known one.
 // WASMSR_SEED=N repeats a moment.
 func TestKillAndResume(t *testing.T) {
@@ -175,42 +175,33 @@ func TestKillAndResume(t *testing.T) {
 			t.Fatalf("WASMSR_SEED=%q: %v", s, err)
 		}
 	}
-	delay := time.Duration(mrand.New(mrand.NewPCG(seed, 0)).Int64N(int64(15 * time.Second)))
-	t.Logf("seed %d (WASMSR_SEED=%d repeats it): kill %v after the first snapshot", seed, seed, delay.Round(time.Millisecond))
-
-	out, snaps := t.TempDir(), t.TempDir()
+	rng := mrand.New(mrand.NewPCG(seed, 0))
+	// The window shrinks when nextpnr finishes before the kill, so that
+	// a machine faster than this one still kills it mid-run.
+	var out, snaps string
 	var stderr bytes.Buffer
-	cmd := exec.Command(wasmsr, execArgs(out, snaps, 2)...)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	first := filepath.Join(snaps, "snapshot-000001.wsr")
-	for {
-		if _, err := os.Stat(first); err == nil {
+	for window, attempt := 15*time.Second, 1; ; window, attempt = window/2, attempt+1 {
+		delay := time.Duration(rng.Int64N(int64(window)))
+		t.Logf("seed %d (WASMSR_SEED=%d repeats it): kill %v after the first snapshot", seed, seed, delay.Round(time.Millisecond))
+		out, snaps = t.TempDir(), t.TempDir()
+		stderr.Reset()
+		cmd := exec.Command(wasmsr, execArgs(out, snaps, 2)...)
+		cmd.Stderr = &stderr
+		killed, err := extest.KillAfterFile(cmd, filepath.Join(snaps, "snapshot-000001.wsr"), delay)
+		if err != nil {
+			t.Fatalf("wasmsr exec: %v\n%s", err, stderr.String())
+		}
+		if killed {
 			break
 		}
-		select {
-		case err := <-exited:
-			t.Fatalf("wasmsr exec ended before its first snapshot: %v\n%s", err, stderr.String())
-		case <-time.After(20 * time.Millisecond):
+		if attempt == 4 {
+			t.Fatalf("nextpnr finished before the kill %d times, the last within %v of its first snapshot\n%s", attempt, window, stderr.String())
 		}
-	}
-	select {
-	case err := <-exited:
-		t.Fatalf("nextpnr finished before the kill (%v): this machine is faster than the kill window assumes; shorten it\n%s", err, stderr.String())
-	case <-time.After(delay):
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-exited
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-		t.Fatalf("wasmsr exec ended by itself before the kill:\n%s", stderr.String())
+		t.Logf("nextpnr finished before the kill; again, within %v", window/2)
 	}
 	lines := snapshotLines(stderr.String())
 	if len(lines) == 0 {
-		t.Fatalf("killed with no snapshot reported, though %s exists:\n%s", first, stderr.String())
+		t.Fatalf("killed with no snapshot reported, though %s has one:\n%s", snaps, stderr.String())
 	}
 	t.Logf("killed after %d snapshots; the newest: %s", len(lines), lines[len(lines)-1])
 

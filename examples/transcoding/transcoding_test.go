@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -240,31 +239,12 @@ func TestKillAndResume(t *testing.T) {
 	var stderr bytes.Buffer
 	cmd := exec.Command(wasmsr, execArgs(instrumented, out, snaps)...)
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	killed, err := extest.KillAfterFile(cmd, filepath.Join(snaps, "snapshot-000001.wsr"), delay)
+	if err != nil {
+		t.Fatalf("wasmsr exec: %v\n%s", err, stderr.String())
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	first := filepath.Join(snaps, "snapshot-000001.wsr")
-	for {
-		if _, err := os.Stat(first); err == nil {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("wasmsr exec ended before its first snapshot: %v\n%s", err, stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	select {
-	case err := <-exited:
-		t.Fatalf("the transcode ended before the kill (%v): this machine is faster than the clip is long; lengthen it\n%s", err, stderr.String())
-	case <-time.After(delay):
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-exited
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-		t.Fatalf("wasmsr exec ended by itself before the kill:\n%s", stderr.String())
+	if !killed {
+		t.Fatalf("the transcode ended before the kill: this machine is faster than the clip is long; lengthen it\n%s", stderr.String())
 	}
 	lines := snapshotLines(stderr.String())
 	for _, l := range lines {

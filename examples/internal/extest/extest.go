@@ -1,6 +1,8 @@
 // Package extest builds what the examples' tests run: the wasmsr command,
 // Go programs for WASI, C programs for WASI with clang. Everything is
 // built from the repository's sources, so a test never runs a stale binary.
+// It also kills a running wasmsr at a chosen moment, for the tests of
+// resuming after a crash.
 package extest
 
 import (
@@ -10,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Root is the repository's root: the directory of go.mod, from the
@@ -97,4 +101,36 @@ func CompileC(clang, out, src string, cflags ...string) error {
 		}
 	}
 	return nil
+}
+
+// KillAfterFile starts cmd, waits until the file at path exists (a first
+// snapshot, say), and kills the process with SIGKILL delay after that. It
+// reports whether the kill ended the process: false when the process
+// exited successfully first. Exiting with an error first, or before path
+// exists, is an error.
+func KillAfterFile(cmd *exec.Cmd, path string, delay time.Duration) (killed bool, err error) {
+	if err := cmd.Start(); err != nil {
+		return false, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			return false, fmt.Errorf("%s ended before %s existed: %v", cmd.Path, path, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	select {
+	case err := <-exited:
+		return false, err
+	case <-time.After(delay):
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled(), nil // not signaled: it ended just before the kill
 }
