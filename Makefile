@@ -55,7 +55,7 @@ bench: testdata ffmpeg corpus
 # frames and modules and re-encode them) for FUZZTIME. Their seed corpora
 # (testdata/fuzz) run with the tests.
 FUZZTIME ?= 60s
-FUZZ_TARGETS := ./wasm/:FuzzDecode ./instrument/:FuzzDecodeInfo ./instrument/:FuzzInstrument \
+FUZZ_TARGETS := ./wasm/:FuzzDecode ./abi/:FuzzDecodeInfo ./instrument/:FuzzInstrument \
 	./hostrt/snapshot/:FuzzDecode ./hostrt/wasip1/:FuzzUnmarshalState ./hostrt/wasip1/:FuzzRestoreState \
 	./hostrt/:FuzzResume ./hostrt/migrate/:FuzzReadFrame ./hostrt/migrate/:FuzzJobFrame ./unwind/:FuzzDecodeFrames
 fuzz:

@@ -27,9 +27,9 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
-	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/unwind"
 )
 
@@ -99,7 +99,7 @@ var ErrNotRunning = errors.New("the program is not running")
 type Job struct {
 	cfg    Config
 	hash   [32]byte
-	info   *instrument.Info
+	info   *abi.Info
 	rt     wazero.Runtime
 	wasi   *wasip1.WASI
 	mod    api.Module
@@ -375,7 +375,7 @@ func (j *Job) Snapshot(ctx context.Context, opts SnapshotOptions) (*snapshot.Sna
 	}
 	j.mu.Unlock()
 	// The module may overwrite a request made just as a rewind ends (see
-	// instrument.ExportRequest): ask again until it is served.
+	// abi.ExportRequest): ask again until it is served.
 	again := time.NewTicker(100 * time.Millisecond)
 	defer again.Stop()
 	for {
@@ -608,7 +608,7 @@ func (j *Job) Close(ctx context.Context) error {
 }
 
 // Info returns the module's wasmsr section.
-func (j *Job) Info() *instrument.Info { return j.info }
+func (j *Job) Info() *abi.Info { return j.info }
 
 // ModuleSHA256 returns the hash of the job's module.
 func (j *Job) ModuleSHA256() [32]byte { return j.hash }

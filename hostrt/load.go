@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
-	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -265,7 +265,7 @@ func moduleLimits(module []byte) (memoryLimits, []wasm.TableType, error) {
 const maxTableElements = 1 << 27
 
 // shape is what a module's snapshots may restore besides memory.
-func shape(info *instrument.Info, tables []wasm.TableType) *snapshot.Shape {
+func shape(info *abi.Info, tables []wasm.TableType) *snapshot.Shape {
 	s := &snapshot.Shape{Globals: len(info.Mutable), Tables: map[uint32]uint64{},
 		DroppedData: len(info.DroppedData), DroppedElems: len(info.DroppedElems)}
 	for _, t := range info.Tables {

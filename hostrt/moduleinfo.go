@@ -3,7 +3,7 @@ package hostrt
 import (
 	"encoding/binary"
 
-	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -12,19 +12,19 @@ import (
 // 5 MB) then costs microseconds here instead of a full decode, which
 // wazero does again when it compiles. A module whose sections cannot be
 // walked is decoded fully, for the decoder's precise error.
-func readInfo(module []byte) (*instrument.Info, error) {
-	data, found, ok := customSection(module, instrument.SectionName)
+func readInfo(module []byte) (*abi.Info, error) {
+	data, found, ok := customSection(module, abi.SectionName)
 	if !ok {
 		m, err := wasm.Decode(module)
 		if err != nil {
 			return nil, err
 		}
-		return instrument.ReadInfo(m)
+		return abi.ReadInfo(m)
 	}
 	if !found {
-		return nil, instrument.ErrNotInstrumented
+		return nil, abi.ErrNotInstrumented
 	}
-	return instrument.DecodeInfo(data)
+	return abi.DecodeInfo(data)
 }
 
 // customSection finds the first custom section called name. ok is false

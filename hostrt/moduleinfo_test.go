@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/corpus"
 	"github.com/wasmsr/wasmsr/wasm"
@@ -23,7 +24,7 @@ func TestReadInfo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := instrument.ReadInfo(m)
+		want, err := abi.ReadInfo(m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,7 +32,7 @@ func TestReadInfo(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: readInfo differs from the full decode (%v)", p.Name, err)
 		}
-		if _, err := readInfo(orig); !errors.Is(err, instrument.ErrNotInstrumented) {
+		if _, err := readInfo(orig); !errors.Is(err, abi.ErrNotInstrumented) {
 			t.Errorf("%s uninstrumented: %v, want ErrNotInstrumented", p.Name, err)
 		}
 		for _, n := range []int{0, 4, 9, len(module) / 2, len(module) - 1} {

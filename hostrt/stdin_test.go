@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
 	"github.com/wasmsr/wasmsr/instrument"
@@ -109,7 +110,7 @@ func TestSnapshotAtStdin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if top := frames[len(frames)-1].At; len(frames) != 1 || top.Kind != instrument.SiteCall || top.Target != 0 {
+			if top := frames[len(frames)-1].At; len(frames) != 1 || top.Kind != abi.SiteCall || top.Target != 0 {
 				t.Errorf("paused with %d frames, the top one at %v %d; want 1 frame, at the call to import 0 (fd_read)", len(frames), top.Kind, top.Target)
 			}
 			var ws wasip1.State

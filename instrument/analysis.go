@@ -556,7 +556,7 @@ func onCycle(adj [][]int) []bool {
 // Trap functions: a function none of whose paths returns is only ever on
 // the way to a trap (abort, a failed assertion, a Rust panic), after a
 // message printed through stdio, which may unwind. It is not instrumented,
-// calls to it are not unwind points, and it raises Globals.NoUnwind at its
+// calls to it are not unwind points, and it raises abi.Globals.NoUnwind at its
 // entry so that nothing below it unwinds. The rules, and why they exclude
 // loops, proc_exit, exports and modules with exceptions: RATIONALE.md,
 // "Whole-program facts".

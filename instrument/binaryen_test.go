@@ -14,6 +14,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 )
 
@@ -65,7 +66,7 @@ const everySleepLimit = 64
 // instance could not get them back), and compares each run with the
 // original's outcome. It returns the results of the runs, to compare the
 // tools with each other.
-func driveSleeps(t *testing.T, r *runner, module []byte, info *instrument.Info, want outcome) [][]uint64 {
+func driveSleeps(t *testing.T, r *runner, module []byte, info *abi.Info, want outcome) [][]uint64 {
 	t.Helper()
 	r = r.forTest(t)
 	c := r.compile(module)

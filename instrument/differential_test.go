@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/corpus"
 	"github.com/wasmsr/wasmsr/unwind"
@@ -21,7 +22,7 @@ import (
 // globals, tables, dropped segments), closes the instance, and restores
 // the state into a fresh instance of the same compiled module, ready to
 // resume.
-func moveToFresh(tb testing.TB, rt wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig, info *instrument.Info, u *unwind.Module) (api.Module, *unwind.Module) {
+func moveToFresh(tb testing.TB, rt wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig, info *abi.Info, u *unwind.Module) (api.Module, *unwind.Module) {
 	tb.Helper()
 	st, err := u.Capture(context.Background())
 	if err != nil {
@@ -32,7 +33,7 @@ func moveToFresh(tb testing.TB, rt wazero.Runtime, compiled wazero.CompiledModul
 }
 
 // restoreFresh restores a paused program's state into a fresh instance.
-func restoreFresh(tb testing.TB, rt wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig, info *instrument.Info, st *unwind.InstanceState) (api.Module, *unwind.Module) {
+func restoreFresh(tb testing.TB, rt wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig, info *abi.Info, st *unwind.InstanceState) (api.Module, *unwind.Module) {
 	tb.Helper()
 	ctx := context.Background()
 	fresh, err := rt.InstantiateModule(ctx, compiled, cfg)
@@ -63,7 +64,7 @@ func exitCode(t *testing.T, err error) uint32 {
 
 // safepointRun runs p pausing at the k-th safepoint, resuming in a fresh
 // instance. It returns the output, the exit code, and whether it paused.
-func safepointRun(t *testing.T, rt wazero.Runtime, compiled wazero.CompiledModule, info *instrument.Info, p corpus.Program, k int) ([]byte, uint32, bool) {
+func safepointRun(t *testing.T, rt wazero.Runtime, compiled wazero.CompiledModule, info *abi.Info, p corpus.Program, k int) ([]byte, uint32, bool) {
 	ctx := context.Background()
 	cfg, out := p.ModuleConfig(t)
 	cfg = cfg.WithStartFunctions().WithName("").WithSysNanotime().WithSysWalltime()
@@ -109,7 +110,7 @@ func pausePoints(total int) []int {
 
 // countSafepoints runs the program once with a countdown too large to
 // expire and reads how far it got.
-func countSafepoints(t *testing.T, rt wazero.Runtime, compiled wazero.CompiledModule, info *instrument.Info, p corpus.Program) int {
+func countSafepoints(t *testing.T, rt wazero.Runtime, compiled wazero.CompiledModule, info *abi.Info, p corpus.Program) int {
 	ctx := context.Background()
 	cfg, _ := p.ModuleConfig(t)
 	mod, err := rt.InstantiateModule(ctx, compiled, cfg.WithStartFunctions().WithName(""))
@@ -128,7 +129,7 @@ func countSafepoints(t *testing.T, rt wazero.Runtime, compiled wazero.CompiledMo
 	if paused {
 		t.Fatal("paused with a countdown that cannot expire")
 	}
-	left := int32(uint32(mod.ExportedGlobal(instrument.ExportRequest).Get()))
+	left := int32(uint32(mod.ExportedGlobal(abi.ExportRequest).Get()))
 	return big + int(left)
 }
 

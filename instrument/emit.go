@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -135,7 +136,7 @@ func (e *emitter) rewrite() error {
 	}
 	e.siteAt = map[int]int{}
 	for s, st := range e.p.sites {
-		if st.kind != siteSafepoint {
+		if st.kind != abi.SiteSafepoint {
 			e.siteAt[st.instr] = s
 		}
 	}

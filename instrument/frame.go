@@ -9,7 +9,7 @@ import (
 )
 
 // A frame is the function's saved locals, grouped by type, then its
-// function index and call index (see FuncLayout). The exits store locals
+// function index and call index (see abi.FuncLayout). The exits store locals
 // one by one (seven bytes of code each), as a call there would make the
 // locals to store live across it (see exits.go); the restore, at function
 // entry, and the reloads inside loops hand each run of locals of one

@@ -25,6 +25,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/corpus"
 	"github.com/wasmsr/wasmsr/unwind"
@@ -124,7 +125,7 @@ func validate(tool, dir string, module []byte, flags ...string) error {
 
 // instrumentModule instruments a module and checks the result with
 // wasm-validate; it fails the test if either fails.
-func instrumentModule(tb testing.TB, module []byte, opts instrument.Options) ([]byte, *instrument.Info) {
+func instrumentModule(tb testing.TB, module []byte, opts instrument.Options) ([]byte, *abi.Info) {
 	tb.Helper()
 	out, report, err := instrument.Instrument(module, opts)
 	if err != nil {
@@ -453,7 +454,7 @@ type runMode struct {
 
 // instrumented runs an instrumented module (info is nil for Binaryen's)
 // through unwind.Module.
-func (r *runner) instrumented(c wazero.CompiledModule, info *instrument.Info, mode runMode) outcome {
+func (r *runner) instrumented(c wazero.CompiledModule, info *abi.Info, mode runMode) outcome {
 	r.t.Helper()
 	ctx := context.Background()
 	mod := r.instantiate(c)
@@ -588,7 +589,7 @@ func firstDifference(want, got []string) string {
 
 // countSafepointsOf runs an instrumented module once with a countdown too
 // large to expire and returns how many safepoints it passed.
-func (r *runner) countSafepointsOf(c wazero.CompiledModule, info *instrument.Info) int {
+func (r *runner) countSafepointsOf(c wazero.CompiledModule, info *abi.Info) int {
 	r.t.Helper()
 	ctx := context.Background()
 	mod := r.instantiate(c)
@@ -607,7 +608,7 @@ func (r *runner) countSafepointsOf(c wazero.CompiledModule, info *instrument.Inf
 	if _, paused, err := u.Call(ctx, r.export, r.params...); paused {
 		r.t.Fatalf("counting safepoints: paused with a countdown that cannot expire (err %v)", err)
 	}
-	left := int32(uint32(mod.ExportedGlobal(instrument.ExportRequest).Get()))
+	left := int32(uint32(mod.ExportedGlobal(abi.ExportRequest).Get()))
 	return big + int(left)
 }
 

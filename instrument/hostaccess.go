@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -15,43 +16,9 @@ import (
 // and which passive segments the program dropped, with a way to drop them
 // again in a fresh instance.
 
-// Names of the host-access exports; <i> is the index of the global, table
-// or segment.
-const (
-	// ExportGlobalGetPrefix and ExportGlobalSetPrefix name the functions
-	// that read and write a v128 global: wasmsr_global_get_<i>() -> v128.
-	ExportGlobalGetPrefix = "wasmsr_global_get_"
-	ExportGlobalSetPrefix = "wasmsr_global_set_"
-	// Table accessors: wasmsr_table_get_<i>(i32) -> ref,
-	// wasmsr_table_set_<i>(i32, ref), wasmsr_table_size_<i>() -> i32,
-	// wasmsr_table_grow_<i>(ref, i32) -> i32.
-	ExportTableGetPrefix  = "wasmsr_table_get_"
-	ExportTableSetPrefix  = "wasmsr_table_set_"
-	ExportTableSizePrefix = "wasmsr_table_size_"
-	ExportTableGrowPrefix = "wasmsr_table_grow_"
-	// ExportFuncRef is wasmsr_func_ref(i32) -> funcref, the reference to
-	// function i: the host maps funcref values to indices with it, since
-	// the values themselves mean nothing in another instance.
-	ExportFuncRef = "wasmsr_func_ref"
-	// Dropped segments: the i32 global wasmsr_dropped_data_<i> is 1 once
-	// data segment i is dropped; the function wasmsr_drop_data_<i>() drops
-	// it (and sets the global). Likewise for element segments.
-	ExportDroppedDataPrefix = "wasmsr_dropped_data_"
-	ExportDropDataPrefix    = "wasmsr_drop_data_"
-	ExportDroppedElemPrefix = "wasmsr_dropped_elem_"
-	ExportDropElemPrefix    = "wasmsr_drop_elem_"
-)
-
-// MutableGlobal is a mutable global of the program and the export through
-// which the host reads and writes it.
-type MutableGlobal struct {
-	Index  uint32
-	Type   wasm.ValType
-	Export string
-}
-
-// hostAccess adds the exports above; export adds one export.
-func (r *rewriter) hostAccess(export func(name string, kind wasm.ExternKind, index uint32) error, info *Info) error {
+// hostAccess adds the host-access exports (abi.ExportGlobalGetPrefix and
+// the rest); export adds one export.
+func (r *rewriter) hostAccess(export func(name string, kind wasm.ExternKind, index uint32) error, info *abi.Info) error {
 	m := r.m
 	exported := map[[2]uint32]string{}
 	for _, e := range m.Exports {
@@ -94,22 +61,22 @@ func (r *rewriter) hostAccess(export func(name string, kind wasm.ExternKind, ind
 		}
 		name, ok := exported[[2]uint32{uint32(wasm.KindGlobal), i}]
 		if !ok {
-			name = fmt.Sprintf("%s%d", ExportGlobalPrefix, i)
+			name = fmt.Sprintf("%s%d", abi.ExportGlobalPrefix, i)
 			if err := export(name, wasm.KindGlobal, i); err != nil {
 				return err
 			}
 		}
-		info.Mutable = append(info.Mutable, MutableGlobal{Index: i, Type: gt.Type, Export: name})
+		info.Mutable = append(info.Mutable, abi.MutableGlobal{Index: i, Type: gt.Type, Export: name})
 		needFuncRefs = needFuncRefs || isFuncRef(gt.Type)
 		if gt.Type == wasm.V128 {
-			get := r.addFunc(fmt.Sprintf("%s%d", ExportGlobalGetPrefix, i), wasm.FuncType{Results: []wasm.ValType{wasm.V128}}, nil,
+			get := r.addFunc(fmt.Sprintf("%s%d", abi.ExportGlobalGetPrefix, i), wasm.FuncType{Results: []wasm.ValType{wasm.V128}}, nil,
 				wasm.Indexed(wasm.OpGlobalGet, i))
-			set := r.addFunc(fmt.Sprintf("%s%d", ExportGlobalSetPrefix, i), wasm.FuncType{Params: []wasm.ValType{wasm.V128}}, nil,
+			set := r.addFunc(fmt.Sprintf("%s%d", abi.ExportGlobalSetPrefix, i), wasm.FuncType{Params: []wasm.ValType{wasm.V128}}, nil,
 				wasm.Indexed(wasm.OpLocalGet, 0), wasm.Indexed(wasm.OpGlobalSet, i))
-			if err := export(fmt.Sprintf("%s%d", ExportGlobalGetPrefix, i), wasm.KindFunc, get); err != nil {
+			if err := export(fmt.Sprintf("%s%d", abi.ExportGlobalGetPrefix, i), wasm.KindFunc, get); err != nil {
 				return err
 			}
-			if err := export(fmt.Sprintf("%s%d", ExportGlobalSetPrefix, i), wasm.KindFunc, set); err != nil {
+			if err := export(fmt.Sprintf("%s%d", abi.ExportGlobalSetPrefix, i), wasm.KindFunc, set); err != nil {
 				return err
 			}
 		}
@@ -132,10 +99,10 @@ func (r *rewriter) hostAccess(export func(name string, kind wasm.ExternKind, ind
 			ft     wasm.FuncType
 			body   []wasm.Instr
 		}{
-			{ExportTableGetPrefix, wasm.FuncType{Params: i32, Results: []wasm.ValType{elem}}, []wasm.Instr{lget(0), wasm.Indexed(wasm.OpTableGet, t)}},
-			{ExportTableSetPrefix, wasm.FuncType{Params: []wasm.ValType{wasm.I32, elem}}, []wasm.Instr{lget(0), lget(1), wasm.Indexed(wasm.OpTableSet, t)}},
-			{ExportTableSizePrefix, wasm.FuncType{Results: i32}, []wasm.Instr{wasm.Indexed(wasm.OpTableSize, t)}},
-			{ExportTableGrowPrefix, wasm.FuncType{Params: []wasm.ValType{elem, wasm.I32}, Results: i32}, []wasm.Instr{lget(0), lget(1), wasm.Indexed(wasm.OpTableGrow, t)}},
+			{abi.ExportTableGetPrefix, wasm.FuncType{Params: i32, Results: []wasm.ValType{elem}}, []wasm.Instr{lget(0), wasm.Indexed(wasm.OpTableGet, t)}},
+			{abi.ExportTableSetPrefix, wasm.FuncType{Params: []wasm.ValType{wasm.I32, elem}}, []wasm.Instr{lget(0), lget(1), wasm.Indexed(wasm.OpTableSet, t)}},
+			{abi.ExportTableSizePrefix, wasm.FuncType{Results: i32}, []wasm.Instr{wasm.Indexed(wasm.OpTableSize, t)}},
+			{abi.ExportTableGrowPrefix, wasm.FuncType{Params: []wasm.ValType{elem, wasm.I32}, Results: i32}, []wasm.Instr{lget(0), lget(1), wasm.Indexed(wasm.OpTableGrow, t)}},
 		}
 		for _, a := range accessors {
 			name := fmt.Sprintf("%s%d", a.prefix, t)
@@ -147,7 +114,7 @@ func (r *rewriter) hostAccess(export func(name string, kind wasm.ExternKind, ind
 	info.Tables = tables
 
 	if needFuncRefs {
-		if err := export(ExportFuncRef, wasm.KindFunc, r.addFuncRefs()); err != nil {
+		if err := export(abi.ExportFuncRef, wasm.KindFunc, r.addFuncRefs()); err != nil {
 			return err
 		}
 		info.FuncRefs = uint32(m.NumImported(wasm.KindFunc) + len(m.Funcs))
@@ -218,7 +185,7 @@ func (r *rewriter) addFuncRefs() uint32 {
 	m := r.m
 	// The reader is added first so that the table covers it too.
 	table := uint32(m.NumImported(wasm.KindTable) + len(m.Tables))
-	read := r.addFunc(ExportFuncRef, wasm.FuncType{Params: []wasm.ValType{wasm.I32}, Results: []wasm.ValType{wasm.FuncRef}}, nil,
+	read := r.addFunc(abi.ExportFuncRef, wasm.FuncType{Params: []wasm.ValType{wasm.I32}, Results: []wasm.ValType{wasm.FuncRef}}, nil,
 		wasm.Indexed(wasm.OpLocalGet, 0), wasm.Indexed(wasm.OpTableGet, table))
 	n := uint32(m.NumImported(wasm.KindFunc) + len(m.Funcs))
 	m.Tables = append(m.Tables, wasm.TableType{Elem: wasm.FuncRef, Limits: wasm.Limits{Min: n, Max: n, HasMax: true}})
@@ -233,7 +200,7 @@ func (r *rewriter) addFuncRefs() uint32 {
 
 // trackDrops makes every data.drop and elem.drop also set a global the
 // host can read, and adds the functions that drop a segment again.
-func (r *rewriter) trackDrops(export func(name string, kind wasm.ExternKind, index uint32) error, info *Info) error {
+func (r *rewriter) trackDrops(export func(name string, kind wasm.ExternKind, index uint32) error, info *abi.Info) error {
 	m := r.m
 	type segment struct {
 		elem  bool
@@ -285,9 +252,9 @@ func (r *rewriter) trackDrops(export func(name string, kind wasm.ExternKind, ind
 		return int(a.index) - int(b.index)
 	})
 	for _, s := range order {
-		dropped, drop, op := ExportDroppedDataPrefix, ExportDropDataPrefix, wasm.OpDataDrop
+		dropped, drop, op := abi.ExportDroppedDataPrefix, abi.ExportDropDataPrefix, wasm.OpDataDrop
 		if s.elem {
-			dropped, drop, op = ExportDroppedElemPrefix, ExportDropElemPrefix, wasm.OpElemDrop
+			dropped, drop, op = abi.ExportDroppedElemPrefix, abi.ExportDropElemPrefix, wasm.OpElemDrop
 			info.DroppedElems = append(info.DroppedElems, s.index)
 		} else {
 			info.DroppedData = append(info.DroppedData, s.index)

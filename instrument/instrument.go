@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -22,12 +23,12 @@ type Report struct {
 	// Functions lists the instrumented functions and why each may unwind.
 	Functions []FunctionReport
 	// TrapFunctions are the functions that end in a trap: not
-	// instrumented, they raise Globals.NoUnwind at their entry.
+	// instrumented, they raise abi.Globals.NoUnwind at their entry.
 	TrapFunctions []FunctionReport
 	// Warnings are problems that did not stop the rewrite.
 	Warnings []string
 	// Info is what the custom section records.
-	Info *Info
+	Info *abi.Info
 	// DefinedFuncs is the number of functions the input module defines.
 	DefinedFuncs int
 }
@@ -44,20 +45,12 @@ type FunctionReport struct {
 // custom section, unless Options.Force is set (it is then passed through).
 var ErrInstrumented = errors.New("module is already instrumented by wasmsr")
 
-// Globals are the indices of the globals the instrumenter adds.
-type Globals struct {
-	State, Data, Request, Overflow, Owned, OwnBuffer uint32
-	// NoUnwind is raised by the functions that end in a trap (see
-	// analysis.go): the program declines to unwind under it.
-	NoUnwind uint32
-}
-
 // rewriter holds what is shared by the rewrite of every function.
 type rewriter struct {
 	m       *wasm.Module
 	a       *analysis
 	tracker *wasm.TypeTracker
-	g       Globals
+	g       abi.Globals
 	// pauseFunc starts an unwind asked for through the request global;
 	// slackFunc keeps room for a frame in the unwind buffer; pushedFunc
 	// finishes a stored frame. rewoundFunc ends a rewind; popFunc releases
@@ -88,7 +81,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	if err := wasm.Validate(m); err != nil {
 		return nil, nil, err
 	}
-	if info, err := ReadInfo(m); err == nil {
+	if info, err := abi.ReadInfo(m); err == nil {
 		if !opts.Force {
 			return nil, nil, ErrInstrumented
 		}
@@ -111,7 +104,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 			return nil, nil, err
 		}
 	}
-	info := &Info{Version: FormatVersion, InputSHA256: sha256.Sum256(input), Options: opts.String(), Globals: r.g}
+	info := &abi.Info{Version: abi.FormatVersion, InputSHA256: sha256.Sum256(input), Options: opts.String(), Globals: r.g}
 	var framed []uint32 // the functions that save frames, ascending
 	var maxFrame uint32
 	for k := range r.a.mayUnwind[numImports:] {
@@ -148,7 +141,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	if info.Exports, err = r.addExports(info); err != nil {
 		return nil, nil, err
 	}
-	slices.SortFunc(info.Funcs, func(a, b FuncLayout) int { return cmp.Compare(a.Func, b.Func) })
+	slices.SortFunc(info.Funcs, func(a, b abi.FuncLayout) int { return cmp.Compare(a.Func, b.Func) })
 	// The name section belongs after every other section: it may have
 	// followed one of the last sections of the input, before those the
 	// rewrite adds (a memory, globals, code...).
@@ -157,7 +150,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 			m.Customs[i].After = wasm.SectionData
 		}
 	}
-	m.Customs = append(m.Customs, wasm.CustomSection{Name: SectionName, Data: info.Encode(), After: wasm.SectionData})
+	m.Customs = append(m.Customs, wasm.CustomSection{Name: abi.SectionName, Data: info.Encode(), After: wasm.SectionData})
 	report.Info = info
 	out, err := wasm.Encode(m)
 	if err != nil {
@@ -214,7 +207,7 @@ func (r *rewriter) callMayUnwind(in *wasm.Instr) bool {
 
 // rewriteFunc instruments one function and returns its frame layout, or
 // nil when the function turns out to have no unwind point.
-func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
+func (r *rewriter) rewriteFunc(fn uint32) (*abi.FuncLayout, error) {
 	m := r.m
 	if err := m.Code[int(fn)-r.a.numImports].Expand(); err != nil {
 		return nil, err
@@ -240,7 +233,7 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 		entry := []wasm.Instr{wasm.Indexed(wasm.OpGlobalGet, r.g.State), wasm.Block(wasm.OpIf, wasm.BlockEmpty),
 			wasm.Indexed(wasm.OpReturnCall, r.tailDispatcher(r.tracker.Results())), wasm.Plain(wasm.OpEnd)}
 		m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: code.Locals, Body: append(entry, code.Body...)}
-		return &FuncLayout{Func: fn}, nil
+		return &abi.FuncLayout{Func: fn}, nil
 	}
 	// A function that unwinds returns placeholder results.
 	for _, t := range r.tracker.Results() {
@@ -333,7 +326,7 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 	}
 	m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: locals, Body: mergeBlocks(e.out)}
 
-	lay := &FuncLayout{Func: fn, FrameSize: layout.size, Locals: layout.locals, Types: layout.types}
+	lay := &abi.FuncLayout{Func: fn, FrameSize: layout.size, Locals: layout.locals, Types: layout.types}
 	// Sites that share an exit save the same locals: they share the list
 	// too (on clang, 300 MB of lists otherwise).
 	savedLists := map[string][]uint32{}
@@ -355,7 +348,7 @@ func (r *rewriter) rewriteFunc(fn uint32) (*FuncLayout, error) {
 			}
 			savedLists[string(key)] = saved
 		}
-		lay.Sites = append(lay.Sites, Site{Kind: SiteKind(s.kind), Target: s.target, Instr: int32(instr), Stack: s.stack, Saved: saved})
+		lay.Sites = append(lay.Sites, abi.Site{Kind: s.kind, Target: s.target, Instr: int32(instr), Stack: s.stack, Saved: saved})
 	}
 	return lay, nil
 }

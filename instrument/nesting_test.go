@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -65,7 +66,7 @@ func TestDeepNesting(t *testing.T) {
 			var calls []int32
 			for _, f := range report.Info.Funcs {
 				for _, s := range f.Sites {
-					if s.Kind == instrument.SiteCall {
+					if s.Kind == abi.SiteCall {
 						calls = append(calls, s.Instr)
 					}
 				}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 )
 
@@ -26,7 +27,7 @@ func describeInstrumented(t *testing.T, report *instrument.Report) []string {
 		}
 		var sites []string
 		for _, s := range lay.Sites {
-			if s.Kind == instrument.SiteCall {
+			if s.Kind == abi.SiteCall {
 				sites = append(sites, fmt.Sprintf("call %d", s.Target))
 			} else {
 				sites = append(sites, s.Kind.String())

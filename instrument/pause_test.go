@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/corpus"
 	"github.com/wasmsr/wasmsr/unwind"
@@ -25,7 +26,7 @@ import (
 type pausable struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
-	info     *instrument.Info
+	info     *abi.Info
 	cfg      wazero.ModuleConfig
 	mod      api.Module
 	u        *unwind.Module
@@ -87,7 +88,7 @@ func (g *pausable) moveToFresh(tb testing.TB) {
 
 // topSite returns the function and the unwind point where the paused
 // program stopped.
-func (g *pausable) topSite(tb testing.TB) (fn uint32, site instrument.Site) {
+func (g *pausable) topSite(tb testing.TB) (fn uint32, site abi.Site) {
 	tb.Helper()
 	frames, err := g.u.Frames()
 	if err != nil || len(frames) == 0 {
@@ -138,7 +139,7 @@ func TestPauseTightLoopFromAnotherGoroutine(t *testing.T) {
 		t.Fatalf("pausing at safepoint %d: paused %v, err %v", tightLoopSafepoint, r.paused, r.err)
 	}
 	fn, site := g.topSite(t)
-	if name := m.FuncName(fn); name != "main" || site.Kind != instrument.SiteSafepoint ||
+	if name := m.FuncName(fn); name != "main" || site.Kind != abi.SiteSafepoint ||
 		m.Code[int(fn)-m.NumImported(wasm.KindFunc)].Body[site.Instr].Op != wasm.OpLoop {
 		t.Fatalf("paused in %s [%d] at %s, instruction %d; want a loop's safepoint in main", name, fn, site.Kind, site.Instr)
 	}

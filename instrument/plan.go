@@ -5,6 +5,7 @@ import (
 	"iter"
 	"slices"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -22,19 +23,10 @@ import (
 // constants) immediately before the item are not spilled: the landing goes
 // before them, and rewinding simply pushes them again.
 
-// siteKind says what kind of unwind point a site is.
-type siteKind byte
-
-const (
-	siteCall     siteKind = iota // a direct call to a function that may unwind
-	siteIndirect                 // call_indirect or call_ref
-	siteSafepoint
-)
-
 // site is an unwind point; its index in plan.sites is the call index saved
 // in the frame.
 type site struct {
-	kind   siteKind
+	kind   abi.SiteKind
 	instr  int    // index in the prepared body (for a safepoint, of the level's opener, -1 at entry)
 	target uint32 // callee, or type index for indirect calls
 	// stack lists the spill locals holding the operand-stack values at the
@@ -151,7 +143,7 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 
 	if a.entrySafepoint[fn] {
 		l := levelOf(stack[0])
-		l.sp = addSite(site{kind: siteSafepoint, instr: -1})
+		l.sp = addSite(site{kind: abi.SiteSafepoint, instr: -1})
 		stack[0].unwinds = true
 	}
 	for i := range body {
@@ -193,9 +185,9 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 			if cur.inCatch {
 				return nil, fail(i, "a call that may unwind inside a catch: a rewind cannot re-enter a catch")
 			}
-			kind, target := siteCall, in.X
+			kind, target := abi.SiteCall, in.X
 			if in.Op != wasm.OpCall {
-				kind = siteIndirect
+				kind = abi.SiteIndirect
 			}
 			s := addSite(site{kind: kind, instr: i, target: target})
 			landing, spill := landingOf(i, cur, levelStack)
@@ -221,7 +213,7 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 			// turned into a loop around its other call, typically).
 			if in.Op == wasm.OpLoop && a.loopSafepoints[fn] && !o.inCatch && !r.callsSafepointFirst(body[i+1:]) {
 				l := levelOf(o)
-				l.sp = addSite(site{kind: siteSafepoint, instr: i})
+				l.sp = addSite(site{kind: abi.SiteSafepoint, instr: i})
 				o.unwinds = true
 			}
 		}

@@ -3,55 +3,8 @@ package instrument
 import (
 	"fmt"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/wasm"
-)
-
-// Exports the instrumenter adds besides Binaryen's asyncify_* functions.
-const (
-	// ExportRequest is a mutable i32 global through which the host asks
-	// for a pause at the next safepoint, from any goroutine: 1 pauses with
-	// a buffer the module makes itself at the end of memory, another
-	// positive value is the address of an unwind data struct to use, and
-	// -k counts down safepoints, pausing at the k-th (for tests). The
-	// module clears it when it starts unwinding. A safepoint reads only
-	// this global, so a rewind sets it too (to 0x7fffffff, cleared when
-	// the rewind ends): the host must not write 0 while the module runs.
-	ExportRequest = "wasmsr_request"
-	// ExportData is the global holding the address of the current unwind
-	// data struct.
-	ExportData = "wasmsr_data"
-	// ExportOwned is an i32 global; while it is 1 the unwind buffer belongs
-	// to the module's memory tail, and the module zeroes it, data struct
-	// included, when a rewind ends.
-	ExportOwned = "wasmsr_owned"
-	// ExportOverflow is an i32 global set to 1 before the module traps
-	// because the unwind buffer is full and cannot grow, and to 2 when a
-	// safepoint declines a request because memory has no room for the
-	// buffer (the program runs on).
-	ExportOverflow = "wasmsr_overflow"
-	// ExportUnwind is wasmsr_start_unwind() -> i32: start unwinding into a
-	// buffer the module makes at the end of its memory (reusing the
-	// previous one while it is still the last page), for host functions
-	// that pause the program at a call: 1 when it does, 0 when memory has
-	// no room for the buffer, UnwindNotNow when the program is on its way
-	// to a trap, where it cannot unwind (see analysis.go).
-	ExportUnwind = "wasmsr_start_unwind"
-	// UnwindNotNow is what wasmsr_start_unwind returns, and safepoints
-	// do without pausing, while a function that ends in a trap runs: the
-	// request stays.
-	UnwindNotNow = 2
-	// ExportGlobalPrefix prefixes the exports of mutable globals that the
-	// module did not export itself: wasmsr_global_<index>.
-	ExportGlobalPrefix = "wasmsr_global_"
-)
-
-// The Asyncify ABI.
-const (
-	ExportStartUnwind = "asyncify_start_unwind"
-	ExportStopUnwind  = "asyncify_stop_unwind"
-	ExportStartRewind = "asyncify_start_rewind"
-	ExportStopRewind  = "asyncify_stop_rewind"
-	ExportGetState    = "asyncify_get_state"
 )
 
 func (r *rewriter) addGlobals() {
@@ -70,7 +23,7 @@ func (r *rewriter) addGlobals() {
 		next++
 		return next - 1
 	}
-	r.g = Globals{State: add(), Data: add(), Request: add(), Overflow: add(), Owned: add(), OwnBuffer: add(), NoUnwind: add()}
+	r.g = abi.Globals{State: add(), Data: add(), Request: add(), Overflow: add(), Owned: add(), OwnBuffer: add(), NoUnwind: add()}
 }
 
 // addFunc appends a function the instrumenter provides and names it.
@@ -249,16 +202,16 @@ func (r *rewriter) addHelpers() {
 		return code
 	}
 	r.abi = []abiFunc{
-		{ExportStartUnwind, r.addFunc(ExportStartUnwind, i32Param, nil, start(stateUnwinding)...)},
-		{ExportStopUnwind, r.addFunc(ExportStopUnwind, noParams, nil, concat(r.setState(stateNormal), r.checkBuffer(),
+		{abi.ExportStartUnwind, r.addFunc(abi.ExportStartUnwind, i32Param, nil, start(stateUnwinding)...)},
+		{abi.ExportStopUnwind, r.addFunc(abi.ExportStopUnwind, noParams, nil, concat(r.setState(stateNormal), r.checkBuffer(),
 			// The frames fitted: a shortage wasmsr_reserve reported is over.
 			[]wasm.Instr{get(g.Overflow), i32(1), op(wasm.OpI32Eq), ifThen, i32(0), set(g.Overflow), end})...)},
-		{ExportStartRewind, r.addFunc(ExportStartRewind, i32Param, nil, concat(start(stateRewinding),
+		{abi.ExportStartRewind, r.addFunc(abi.ExportStartRewind, i32Param, nil, concat(start(stateRewinding),
 			[]wasm.Instr{get(g.Request), op(wasm.OpI32Eqz), ifThen, i32(requestRewinding), set(g.Request), end})...)},
-		{ExportStopRewind, r.addFunc(ExportStopRewind, noParams, nil, concat(r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.rewoundFunc)})...)},
-		{ExportGetState, r.addFunc(ExportGetState, i32Result, nil, get(g.State))},
-		{ExportUnwind, r.addFunc(ExportUnwind, i32Result, nil, concat(
-			[]wasm.Instr{get(g.NoUnwind), ifThen, i32(UnwindNotNow), op(wasm.OpReturn), end,
+		{abi.ExportStopRewind, r.addFunc(abi.ExportStopRewind, noParams, nil, concat(r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.rewoundFunc)})...)},
+		{abi.ExportGetState, r.addFunc(abi.ExportGetState, i32Result, nil, get(g.State))},
+		{abi.ExportUnwind, r.addFunc(abi.ExportUnwind, i32Result, nil, concat(
+			[]wasm.Instr{get(g.NoUnwind), ifThen, i32(abi.UnwindNotNow), op(wasm.OpReturn), end,
 				wasm.Indexed(wasm.OpCall, ownBuffer), op(wasm.OpI32Eqz), ifThen, i32(0), op(wasm.OpReturn), end},
 			r.setState(stateUnwinding), r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.slackFunc), i32(1)})...)},
 	}
@@ -296,7 +249,7 @@ type abiFunc struct {
 
 // addExports exports the ABI, the control globals and what the host needs
 // to reach all state (see hostaccess.go), and returns the names added.
-func (r *rewriter) addExports(info *Info) ([]string, error) {
+func (r *rewriter) addExports(info *abi.Info) ([]string, error) {
 	m := r.m
 	taken := map[string]bool{}
 	for _, e := range m.Exports {
@@ -317,13 +270,13 @@ func (r *rewriter) addExports(info *Info) ([]string, error) {
 			return nil, err
 		}
 	}
-	if err := export(ExportRequest, wasm.KindGlobal, r.g.Request); err != nil {
+	if err := export(abi.ExportRequest, wasm.KindGlobal, r.g.Request); err != nil {
 		return nil, err
 	}
 	for _, g := range []struct {
 		name  string
 		index uint32
-	}{{ExportData, r.g.Data}, {ExportOwned, r.g.Owned}, {ExportOverflow, r.g.Overflow}} {
+	}{{abi.ExportData, r.g.Data}, {abi.ExportOwned, r.g.Owned}, {abi.ExportOverflow, r.g.Overflow}} {
 		if err := export(g.name, wasm.KindGlobal, g.index); err != nil {
 			return nil, err
 		}

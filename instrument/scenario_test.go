@@ -20,6 +20,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/unwind"
 )
@@ -96,7 +97,7 @@ var scenarios = []scenario{
 				if i == chainDepth {
 					wantTarget = 0
 				}
-				if f.Func != wantFunc || f.At.Kind != instrument.SiteCall || f.At.Target != wantTarget {
+				if f.Func != wantFunc || f.At.Kind != abi.SiteCall || f.At.Target != wantTarget {
 					t.Errorf("frame %d: function %d, %s to %d; want function %d, call to %d", i, f.Func, f.At.Kind, f.At.Target, wantFunc, wantTarget)
 					return
 				}
@@ -197,7 +198,7 @@ func TestScenarioFramesWithoutMemory(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reading the frames: %v", err)
 			}
-			if len(frames) != 1 || frames[0].Func != 1 || frames[0].At.Kind != instrument.SiteCall || frames[0].At.Target != 0 {
+			if len(frames) != 1 || frames[0].Func != 1 || frames[0].At.Kind != abi.SiteCall || frames[0].At.Target != 0 {
 				t.Fatalf("frames %+v, want one frame of function 1 at its call to the import 0", frames)
 			}
 		})
@@ -304,12 +305,12 @@ func runCoroutines(t *testing.T, module []byte) []string {
 	}
 	yield := func(ctx context.Context, _ api.Module, stack []uint64) {
 		v := int32(uint32(stack[0]))
-		state, err := call(instrument.ExportGetState)
+		state, err := call(abi.ExportGetState)
 		if err != nil {
 			hostPanic("%v", err)
 		}
 		if state[0] == 2 {
-			if _, err := call(instrument.ExportStopRewind); err != nil {
+			if _, err := call(abi.ExportStopRewind); err != nil {
 				hostPanic("%v", err)
 			}
 			if pos, _ := mod.Memory().ReadUint32Le(cur.buf); pos != cur.buf+8 {
@@ -318,7 +319,7 @@ func runCoroutines(t *testing.T, module []byte) []string {
 			return
 		}
 		log = append(log, fmt.Sprintf("%s:%d", cur.name, v))
-		if _, err := call(instrument.ExportStartUnwind, uint64(cur.buf)); err != nil {
+		if _, err := call(abi.ExportStartUnwind, uint64(cur.buf)); err != nil {
 			hostPanic("%v", err)
 		}
 	}
@@ -343,7 +344,7 @@ func runCoroutines(t *testing.T, module []byte) []string {
 			before, _ := mem.Read(other.buf, coBufferSize)
 			before = slices.Clone(before)
 			if c.started {
-				if _, err := call(instrument.ExportStartRewind, uint64(c.buf)); err != nil {
+				if _, err := call(abi.ExportStartRewind, uint64(c.buf)); err != nil {
 					t.Fatalf("%s: %v", c.name, err)
 				}
 			} else {
@@ -353,7 +354,7 @@ func runCoroutines(t *testing.T, module []byte) []string {
 			if _, err := call(c.name, c.n); err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
-			state, err := call(instrument.ExportGetState)
+			state, err := call(abi.ExportGetState)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -362,7 +363,7 @@ func runCoroutines(t *testing.T, module []byte) []string {
 				c.done = true
 				left--
 			case 1:
-				if _, err := call(instrument.ExportStopUnwind); err != nil {
+				if _, err := call(abi.ExportStopUnwind); err != nil {
 					t.Fatal(err)
 				}
 				c.started = true

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/spectest"
 	"github.com/wasmsr/wasmsr/wasm"
@@ -110,7 +111,7 @@ func withoutInfo(module []byte) []byte {
 	if err != nil {
 		return module
 	}
-	m.Customs = slices.DeleteFunc(m.Customs, func(c wasm.CustomSection) bool { return c.Name == instrument.SectionName })
+	m.Customs = slices.DeleteFunc(m.Customs, func(c wasm.CustomSection) bool { return c.Name == abi.SectionName })
 	if b, err := wasm.Encode(m); err == nil {
 		return b
 	}

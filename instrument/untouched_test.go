@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/corpus"
 	"github.com/wasmsr/wasmsr/wasm"
@@ -112,9 +113,9 @@ func dropFlags(t *testing.T, m *wasm.Module) map[string]uint32 {
 	for _, e := range m.Exports {
 		var kind string
 		var i uint32
-		if _, err := fmt.Sscanf(e.Name, instrument.ExportDroppedDataPrefix+"%d", &i); err == nil {
+		if _, err := fmt.Sscanf(e.Name, abi.ExportDroppedDataPrefix+"%d", &i); err == nil {
 			kind = "data"
-		} else if _, err := fmt.Sscanf(e.Name, instrument.ExportDroppedElemPrefix+"%d", &i); err == nil {
+		} else if _, err := fmt.Sscanf(e.Name, abi.ExportDroppedElemPrefix+"%d", &i); err == nil {
 			kind = "elem"
 		} else {
 			continue

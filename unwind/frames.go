@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -15,10 +15,10 @@ type Frame struct {
 	// Site is the unwind point the function stopped at (its call index).
 	Site int
 	// At describes the site.
-	At instrument.Site
+	At abi.Site
 	// Locals are the locals saved at this site, in the layout's order (a
 	// frame leaves out the locals its site does not need: see
-	// instrument.Site.Saved).
+	// abi.Site.Saved).
 	Locals []Value
 }
 
@@ -56,7 +56,7 @@ func (m *Module) Frames() ([]Frame, error) {
 
 // FramesIn reads the frames of the unwind buffer whose data struct is at
 // address buffer of memory, outermost first.
-func FramesIn(info *instrument.Info, memory []byte, buffer uint32) ([]Frame, error) {
+func FramesIn(info *abi.Info, memory []byte, buffer uint32) ([]Frame, error) {
 	if uint64(buffer)+8 > uint64(len(memory)) {
 		return nil, fmt.Errorf("unwind data struct at 0x%x out of bounds", buffer)
 	}
@@ -70,7 +70,7 @@ func FramesIn(info *instrument.Info, memory []byte, buffer uint32) ([]Frame, err
 
 // DecodeFrames splits the bytes of an unwind buffer (from just after the
 // data struct up to its position) into frames, outermost first.
-func DecodeFrames(info *instrument.Info, buf []byte) ([]Frame, error) {
+func DecodeFrames(info *abi.Info, buf []byte) ([]Frame, error) {
 	var frames []Frame
 	end := len(buf)
 	for end > 0 {

@@ -6,19 +6,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/unwind"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
 // info describes two functions: 7 saves an i64 and an i32 (the i32 only
 // at site 1), 9 saves nothing.
-var info = &instrument.Info{Funcs: []instrument.FuncLayout{
-	{Func: 7, FrameSize: 20, Locals: []uint32{2, 0}, Types: []wasm.ValType{wasm.I64, wasm.I32}, Sites: []instrument.Site{
-		{Kind: instrument.SiteCall, Target: 9, Instr: 4, Saved: []uint32{2}},
-		{Kind: instrument.SiteCall, Target: 9, Instr: 8, Saved: []uint32{2, 0}},
+var info = &abi.Info{Funcs: []abi.FuncLayout{
+	{Func: 7, FrameSize: 20, Locals: []uint32{2, 0}, Types: []wasm.ValType{wasm.I64, wasm.I32}, Sites: []abi.Site{
+		{Kind: abi.SiteCall, Target: 9, Instr: 4, Saved: []uint32{2}},
+		{Kind: abi.SiteCall, Target: 9, Instr: 8, Saved: []uint32{2, 0}},
 	}},
-	{Func: 9, FrameSize: 8, Sites: []instrument.Site{{Kind: instrument.SiteSafepoint, Instr: -1}}},
+	{Func: 9, FrameSize: 8, Sites: []abi.Site{{Kind: abi.SiteSafepoint, Instr: -1}}},
 }}
 
 // frame appends a frame of fn stopped at site, its slots filled with values.

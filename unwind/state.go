@@ -8,7 +8,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -91,7 +91,7 @@ func (f *funcRefs) load() error {
 	f.refs = make([]uint64, n)
 	f.byRef = make(map[uint64]uint32, n)
 	for i := range n {
-		res, err := f.m.invoke(f.ctx, instrument.ExportFuncRef, 1, uint64(i))
+		res, err := f.m.invoke(f.ctx, abi.ExportFuncRef, 1, uint64(i))
 		if err != nil {
 			return err
 		}
@@ -163,14 +163,14 @@ func (m *Module) CaptureInto(ctx context.Context, buf []byte) (*InstanceState, e
 	st := &InstanceState{
 		Memory: buf[:copy(buf[:len(data)], data)],
 		Export: m.paused.name, Params: append([]uint64(nil), m.paused.params...), Buffer: m.buffer,
-		DroppedData:  m.dropped(instrument.ExportDroppedDataPrefix, m.info.DroppedData),
-		DroppedElems: m.dropped(instrument.ExportDroppedElemPrefix, m.info.DroppedElems),
+		DroppedData:  m.dropped(abi.ExportDroppedDataPrefix, m.info.DroppedData),
+		DroppedElems: m.dropped(abi.ExportDroppedElemPrefix, m.info.DroppedElems),
 	}
 	refs := m.funcRefs(ctx)
 	for _, g := range m.info.Mutable {
 		v := GlobalValue{Index: g.Index}
 		if g.Type == wasm.V128 {
-			res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportGlobalGetPrefix, g.Index), 2)
+			res, err := m.invoke(ctx, fmt.Sprintf("%s%d", abi.ExportGlobalGetPrefix, g.Index), 2)
 			if err != nil {
 				return nil, err
 			}
@@ -212,11 +212,11 @@ func (m *Module) dropped(prefix string, segments []uint32) []uint32 {
 
 func (m *Module) captureTable(ctx context.Context, t uint32, refs *funcRefs) (TableValues, error) {
 	tv := TableValues{Index: t}
-	res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableSizePrefix, t), 1)
+	res, err := m.invoke(ctx, fmt.Sprintf("%s%d", abi.ExportTableSizePrefix, t), 1)
 	if err != nil {
 		return tv, err
 	}
-	get, err := m.function(fmt.Sprintf("%s%d", instrument.ExportTableGetPrefix, t), 1, 1)
+	get, err := m.function(fmt.Sprintf("%s%d", abi.ExportTableGetPrefix, t), 1, 1)
 	if err != nil {
 		return tv, err
 	}
@@ -275,7 +275,7 @@ func (m *Module) Restore(ctx context.Context, st *InstanceState, mem MemoryImage
 		return err
 	}
 	refs := m.funcRefs(ctx)
-	types := map[uint32]instrument.MutableGlobal{}
+	types := map[uint32]abi.MutableGlobal{}
 	for _, g := range m.info.Mutable {
 		types[g.Index] = g
 	}
@@ -285,7 +285,7 @@ func (m *Module) Restore(ctx context.Context, st *InstanceState, mem MemoryImage
 			return fmt.Errorf("global %d is not a mutable global of this module", v.Index)
 		}
 		if g.Type == wasm.V128 {
-			if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportGlobalSetPrefix, g.Index), 0, v.Lo, v.Hi); err != nil {
+			if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", abi.ExportGlobalSetPrefix, g.Index), 0, v.Lo, v.Hi); err != nil {
 				return err
 			}
 			continue
@@ -309,12 +309,12 @@ func (m *Module) Restore(ctx context.Context, st *InstanceState, mem MemoryImage
 		}
 	}
 	for _, s := range st.DroppedData {
-		if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportDropDataPrefix, s), 0); err != nil {
+		if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", abi.ExportDropDataPrefix, s), 0); err != nil {
 			return err
 		}
 	}
 	for _, s := range st.DroppedElems {
-		if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportDropElemPrefix, s), 0); err != nil {
+		if _, err := m.invoke(ctx, fmt.Sprintf("%s%d", abi.ExportDropElemPrefix, s), 0); err != nil {
 			return err
 		}
 	}
@@ -381,12 +381,12 @@ func memoryView(mem api.Memory) ([]byte, bool) {
 }
 
 func (m *Module) restoreTable(ctx context.Context, tv TableValues, refs *funcRefs) error {
-	res, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableSizePrefix, tv.Index), 1)
+	res, err := m.invoke(ctx, fmt.Sprintf("%s%d", abi.ExportTableSizePrefix, tv.Index), 1)
 	if err != nil {
 		return err
 	}
 	if size := uint64(len(tv.Values)); size > res[0] {
-		grow, err := m.invoke(ctx, fmt.Sprintf("%s%d", instrument.ExportTableGrowPrefix, tv.Index), 1, 0, size-res[0])
+		grow, err := m.invoke(ctx, fmt.Sprintf("%s%d", abi.ExportTableGrowPrefix, tv.Index), 1, 0, size-res[0])
 		if err != nil {
 			return err
 		}
@@ -394,7 +394,7 @@ func (m *Module) restoreTable(ctx context.Context, tv TableValues, refs *funcRef
 			return fmt.Errorf("cannot grow the table to %d elements", size)
 		}
 	}
-	set, err := m.function(fmt.Sprintf("%s%d", instrument.ExportTableSetPrefix, tv.Index), 2, 0)
+	set, err := m.function(fmt.Sprintf("%s%d", abi.ExportTableSetPrefix, tv.Index), 2, 0)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/abi"
 )
 
 // State is the module's unwind state.
@@ -55,7 +55,7 @@ var ErrOverflow = errors.New("unwind buffer overflow: the saved call stack does 
 type Module struct {
 	mod api.Module
 	// info is nil for a module instrumented by Binaryen.
-	info *instrument.Info
+	info *abi.Info
 	// The globals wasmsr adds (nil for Binaryen).
 	request, data, owned, overflow api.MutableGlobal
 
@@ -79,12 +79,12 @@ const BinaryenBufferSize = 16 << 16
 const pageSize = 1 << 16
 
 // New wraps an instance of an instrumented module. info is the module's
-// wasmsr section (instrument.ReadInfo), or nil for a module instrumented
+// wasmsr section (abi.ReadInfo), or nil for a module instrumented
 // by Binaryen.
-func New(mod api.Module, info *instrument.Info) (*Module, error) {
+func New(mod api.Module, info *abi.Info) (*Module, error) {
 	m := &Module{mod: mod, info: info}
-	for _, name := range []string{instrument.ExportStartUnwind, instrument.ExportStopUnwind,
-		instrument.ExportStartRewind, instrument.ExportStopRewind, instrument.ExportGetState} {
+	for _, name := range []string{abi.ExportStartUnwind, abi.ExportStopUnwind,
+		abi.ExportStartRewind, abi.ExportStopRewind, abi.ExportGetState} {
 		if mod.ExportedFunction(name) == nil {
 			return nil, fmt.Errorf("module does not export %s: it is not instrumented", name)
 		}
@@ -98,8 +98,8 @@ func New(mod api.Module, info *instrument.Info) (*Module, error) {
 	for _, g := range []struct {
 		name string
 		dst  *api.MutableGlobal
-	}{{instrument.ExportRequest, &m.request}, {instrument.ExportData, &m.data},
-		{instrument.ExportOwned, &m.owned}, {instrument.ExportOverflow, &m.overflow}} {
+	}{{abi.ExportRequest, &m.request}, {abi.ExportData, &m.data},
+		{abi.ExportOwned, &m.owned}, {abi.ExportOverflow, &m.overflow}} {
 		mg, ok := mod.ExportedGlobal(g.name).(api.MutableGlobal)
 		if !ok {
 			return nil, fmt.Errorf("module does not export the mutable global %s", g.name)
@@ -110,7 +110,7 @@ func New(mod api.Module, info *instrument.Info) (*Module, error) {
 }
 
 // Info returns the module's wasmsr section, or nil for Binaryen's.
-func (m *Module) Info() *instrument.Info { return m.info }
+func (m *Module) Info() *abi.Info { return m.info }
 
 // API returns the wazero module.
 func (m *Module) API() api.Module { return m.mod }
@@ -168,7 +168,7 @@ func slots(types []api.ValueType) int {
 
 // State returns the module's unwind state.
 func (m *Module) State(ctx context.Context) (State, error) {
-	res, err := m.invoke(ctx, instrument.ExportGetState, 1)
+	res, err := m.invoke(ctx, abi.ExportGetState, 1)
 	if err != nil {
 		return 0, err
 	}
@@ -224,14 +224,14 @@ func (m *Module) StartUnwind(ctx context.Context) error {
 	if m.info != nil {
 		// The module makes (or reuses) its buffer at the end of memory and
 		// owns it: it grows it as needed and zeroes it when the rewind ends.
-		res, err := m.invoke(ctx, instrument.ExportUnwind, 1)
+		res, err := m.invoke(ctx, abi.ExportUnwind, 1)
 		if err != nil {
 			return err
 		}
 		switch res[0] {
 		case 0:
 			return ErrNoRoom
-		case instrument.UnwindNotNow:
+		case abi.UnwindNotNow:
 			return ErrNotNow
 		}
 		m.buffer = uint32(m.data.Get())
@@ -241,7 +241,7 @@ func (m *Module) StartUnwind(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.invoke(ctx, instrument.ExportStartUnwind, 0, uint64(ptr)); err != nil {
+	if _, err := m.invoke(ctx, abi.ExportStartUnwind, 0, uint64(ptr)); err != nil {
 		return err
 	}
 	m.buffer = ptr
@@ -292,7 +292,7 @@ func (m *Module) run(ctx context.Context, c *call) ([]uint64, bool, error) {
 		if m.data != nil {
 			m.buffer = uint32(m.data.Get())
 		}
-		if _, err := m.invoke(ctx, instrument.ExportStopUnwind, 0); err != nil {
+		if _, err := m.invoke(ctx, abi.ExportStopUnwind, 0); err != nil {
 			return nil, false, err
 		}
 		m.paused = c
@@ -316,7 +316,7 @@ func (m *Module) Resume(ctx context.Context) (results []uint64, paused bool, err
 	if c == nil {
 		return nil, false, errors.New("the program is not paused")
 	}
-	if _, err := m.invoke(ctx, instrument.ExportStartRewind, 0, uint64(m.buffer)); err != nil {
+	if _, err := m.invoke(ctx, abi.ExportStartRewind, 0, uint64(m.buffer)); err != nil {
 		return nil, false, err
 	}
 	if m.owned != nil {
@@ -346,7 +346,7 @@ func (m *Module) StopRewind(ctx context.Context) error {
 			return errors.New("unwind buffer out of bounds")
 		}
 	}
-	if _, err := m.invoke(ctx, instrument.ExportStopRewind, 0); err != nil {
+	if _, err := m.invoke(ctx, abi.ExportStopRewind, 0); err != nil {
 		return err
 	}
 	m.buffer = 0

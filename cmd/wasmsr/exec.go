@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/hostrt"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
@@ -223,9 +224,9 @@ func ensureInstrumented(path string, module []byte, doIt bool) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if _, err := instrument.ReadInfo(m); err == nil {
+	if _, err := abi.ReadInfo(m); err == nil {
 		return module, nil
-	} else if !errors.Is(err, instrument.ErrNotInstrumented) {
+	} else if !errors.Is(err, abi.ErrNotInstrumented) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if !doIt {

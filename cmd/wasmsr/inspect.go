@@ -13,8 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
-	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -240,9 +240,9 @@ func describeModule(data []byte, top, frames int) (*moduleReport, error) {
 	}
 	slices.SortStableFunc(rep.Functions, func(a, b funcReport) int { return cmp.Compare(b.BodySize, a.BodySize) })
 	rep.Functions = rep.Functions[:min(max(top, 0), len(rep.Functions))]
-	info, err := instrument.ReadInfo(m)
+	info, err := abi.ReadInfo(m)
 	switch {
-	case errors.Is(err, instrument.ErrNotInstrumented):
+	case errors.Is(err, abi.ErrNotInstrumented):
 	case err != nil:
 		return nil, err
 	default:
@@ -253,7 +253,7 @@ func describeModule(data []byte, top, frames int) (*moduleReport, error) {
 
 // describeInstrumented reports the wasmsr section: what was added and the
 // frame each instrumented function saves.
-func describeInstrumented(m *wasm.Module, info *instrument.Info, frames int) *instrumentedReport {
+func describeInstrumented(m *wasm.Module, info *abi.Info, frames int) *instrumentedReport {
 	r := &instrumentedReport{Version: info.Version, InputSHA256: hex.EncodeToString(info.InputSHA256[:]),
 		Options: info.Options, Exports: info.Exports, Functions: len(info.Funcs)}
 	name := func(fn uint32) string {
@@ -278,9 +278,9 @@ func describeInstrumented(m *wasm.Module, info *instrument.Info, frames int) *in
 				sr.Saved = []uint32{}
 			}
 			switch s.Kind {
-			case instrument.SiteCall:
+			case abi.SiteCall:
 				sr.Target = name(s.Target)
-			case instrument.SiteIndirect:
+			case abi.SiteIndirect:
 				if int(s.Target) < len(m.Types) {
 					sr.Target = m.Types[s.Target].String()
 				}

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/hostrt"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
-	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/unwind"
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -89,7 +89,7 @@ func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, er
 	if err != nil {
 		return nil, err
 	}
-	info, err := instrument.ReadInfo(m)
+	info, err := abi.ReadInfo(m)
 	if err != nil {
 		return nil, err
 	}
@@ -150,14 +150,14 @@ func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, er
 	for _, f := range frames {
 		sf := stackFrame{Func: f.Func, Name: funcName(f.Func)}
 		switch f.At.Kind {
-		case instrument.SiteSafepoint:
+		case abi.SiteSafepoint:
 			sf.At = "safepoint"
 			if f.At.Instr < 0 {
 				sf.At += " at entry"
 			} else {
 				sf.At += fmt.Sprintf(" at loop, instruction %d", f.At.Instr)
 			}
-		case instrument.SiteCall:
+		case abi.SiteCall:
 			sf.At = fmt.Sprintf("call %s, instruction %d", funcName(f.At.Target), f.At.Instr)
 		default:
 			sf.At = fmt.Sprintf("%s, instruction %d", f.At.Kind, f.At.Instr)

@@ -14,8 +14,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
-	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -149,7 +149,7 @@ func (s *modules) prepare(ctx context.Context, m *module, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := instrument.ReadInfo(w); err != nil {
+	if _, err := abi.ReadInfo(w); err != nil {
 		return err
 	}
 	m.data = data

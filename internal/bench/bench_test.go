@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/bench"
 	"github.com/wasmsr/wasmsr/internal/corpus"
@@ -115,7 +116,7 @@ func TestMeasureGrowth(t *testing.T) {
 	}
 	var wasmsr bool
 	for _, s := range g.Sections {
-		wasmsr = wasmsr || s.Name == "custom "+instrument.SectionName && s.Before == 0 && s.After > 0
+		wasmsr = wasmsr || s.Name == "custom "+abi.SectionName && s.Before == 0 && s.After > 0
 	}
 	if !wasmsr {
 		t.Errorf("no new wasmsr section among %+v", g.Sections)

@@ -7,7 +7,7 @@ import (
 	"io"
 	"slices"
 
-	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -72,7 +72,7 @@ func MeasureGrowth(before, after []byte) (*Growth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
-	info, err := instrument.ReadInfo(ma)
+	info, err := abi.ReadInfo(ma)
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}

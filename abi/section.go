@@ -1,4 +1,4 @@
-package instrument
+package abi
 
 import (
 	"bytes"
@@ -51,6 +51,22 @@ type Info struct {
 	FuncRefs uint32
 }
 
+// Globals are the indices of the globals the instrumenter adds.
+type Globals struct {
+	State, Data, Request, Overflow, Owned, OwnBuffer uint32
+	// NoUnwind is raised by the functions that end in a trap: the program
+	// declines to unwind under it.
+	NoUnwind uint32
+}
+
+// MutableGlobal is a mutable global of the program and the export through
+// which the host reads and writes it.
+type MutableGlobal struct {
+	Index  uint32
+	Type   wasm.ValType
+	Export string
+}
+
 // FuncLayout describes the frame an instrumented function saves: its
 // locals in order, then the i32 function index and the i32 call index (the
 // site it stopped at), so that frames can be read from the top down.
@@ -67,11 +83,15 @@ type FuncLayout struct {
 // SiteKind is the kind of an unwind point.
 type SiteKind byte
 
-// Unwind point kinds.
+// Unwind point kinds, as the section stores them.
 const (
-	SiteCall      SiteKind = SiteKind(siteCall)
-	SiteIndirect  SiteKind = SiteKind(siteIndirect)
-	SiteSafepoint SiteKind = SiteKind(siteSafepoint)
+	// SiteCall is a direct call to a function that may unwind.
+	SiteCall SiteKind = 0
+	// SiteIndirect is call_indirect, call_ref or their tail forms.
+	SiteIndirect SiteKind = 1
+	// SiteSafepoint is a loop header, a dispatch loop's backward jump or
+	// a recursive function's entry.
+	SiteSafepoint SiteKind = 2
 )
 
 func (k SiteKind) String() string {

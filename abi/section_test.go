@@ -1,4 +1,4 @@
-package instrument_test
+package abi_test
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -22,7 +22,7 @@ func sampleSection(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	for _, c := range m.Customs {
-		if c.Name == instrument.SectionName {
+		if c.Name == abi.SectionName {
 			return c.Data
 		}
 	}
@@ -32,16 +32,16 @@ func sampleSection(tb testing.TB) []byte {
 
 func TestDecodeInfoRefusesCorruption(t *testing.T) {
 	good := sampleSection(t)
-	info, err := instrument.DecodeInfo(good)
+	info, err := abi.DecodeInfo(good)
 	if err != nil || len(info.Funcs) != 2 {
 		t.Fatalf("sample section: %v, %d functions", err, len(info.Funcs))
 	}
 	for n := range len(good) {
-		if _, err := instrument.DecodeInfo(good[:n]); err == nil {
+		if _, err := abi.DecodeInfo(good[:n]); err == nil {
 			t.Errorf("truncation to %d bytes accepted", n)
 		}
 	}
-	if _, err := instrument.DecodeInfo(append([]byte{4}, good[1:]...)); err == nil || err.Error() != "wasmsr section format 4 is not supported (this wasmsr reads 1 to 3)" {
+	if _, err := abi.DecodeInfo(append([]byte{4}, good[1:]...)); err == nil || err.Error() != "wasmsr section format 4 is not supported (this wasmsr reads 1 to 3)" {
 		t.Errorf("other version: %v", err)
 	}
 }
@@ -49,7 +49,7 @@ func TestDecodeInfoRefusesCorruption(t *testing.T) {
 // Each site says which locals its exit stores; for format 1, which did
 // not say, all of them are reported.
 func TestSectionSavedLocals(t *testing.T) {
-	info, err := instrument.DecodeInfo(sampleSection(t))
+	info, err := abi.DecodeInfo(sampleSection(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestSectionSavedLocals(t *testing.T) {
 	}
 
 	info.Version = 1
-	old, err := instrument.DecodeInfo(info.Encode())
+	old, err := abi.DecodeInfo(info.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,39 +86,27 @@ func TestSectionSavedLocals(t *testing.T) {
 func FuzzDecodeInfo(f *testing.F) {
 	f.Add(sampleSection(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		info, err := instrument.DecodeInfo(data)
+		info, err := abi.DecodeInfo(data)
 		if err != nil {
 			return
 		}
-		again, err := instrument.DecodeInfo(info.Encode())
+		again, err := abi.DecodeInfo(info.Encode())
 		if err != nil || !reflect.DeepEqual(again, info) {
 			t.Fatalf("re-encoding a decoded section: %v", err)
 		}
 	})
 }
 
-// A local that no resume point on the way to a site reads is not saved
-// there, though another site of the function saves it.
-func TestSiteSavesOnlyWhatItsResumeReads(t *testing.T) {
-	module := wat2wasm(t, `(module
-  (import "env" "sleep" (func $sleep))
-  (func (export "run") (param $a i32) (param $b i32) (result i32)
-    call $sleep            ;; site 0: a and b are read after it
-    local.get $a
-    local.get $b
-    i32.add
-    local.set $a           ;; b is dead from here
-    call $sleep            ;; site 1
-    local.get $a))`)
-	_, report, err := instrument.Instrument(module, instrument.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := report.Info.Frame(1)
-	if f == nil || len(f.Sites) != 2 {
-		t.Fatalf("layout of run: %+v", f)
-	}
-	if got := fmt.Sprint(f.Locals, f.Sites[0].Saved, f.Sites[1].Saved); got != "[0 1] [0 1] [0]" {
-		t.Errorf("layout locals, saved at site 0, saved at site 1: %s, want [0 1] [0 1] [0]", got)
+// The site kinds are stored in the section as these bytes: they are the
+// format, whatever order the rewrite's planner lists them in.
+func TestSiteKindValues(t *testing.T) {
+	for _, c := range []struct {
+		kind abi.SiteKind
+		want byte
+		name string
+	}{{abi.SiteCall, 0, "call"}, {abi.SiteIndirect, 1, "indirect call"}, {abi.SiteSafepoint, 2, "safepoint"}} {
+		if byte(c.kind) != c.want || c.kind.String() != c.name {
+			t.Errorf("%s: stored as %d (%s), want %d", c.name, byte(c.kind), c.kind, c.want)
+		}
 	}
 }
