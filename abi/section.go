@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/wasmsr/wasmsr/internal/varint"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -288,53 +289,53 @@ func DecodeInfo(data []byte) (*Info, error) {
 	if len(body) > maxInfoSize {
 		return nil, errors.New("malformed wasmsr section: more than 256 MiB decompressed")
 	}
-	d := &infoDecoder{b: body}
+	d := &infoDecoder{varint.Reader{B: body}}
 	info := &Info{Version: uint32(version)}
-	copy(info.InputSHA256[:], d.bytes(32))
+	copy(info.InputSHA256[:], d.Bytes(32))
 	info.Options = d.str()
-	info.Exports = make([]string, d.count())
+	info.Exports = make([]string, d.Count())
 	for i := range info.Exports {
 		info.Exports[i] = d.str()
 	}
-	info.Globals = Globals{State: d.u32(), Data: d.u32(), Request: d.u32(), Overflow: d.u32(), Owned: d.u32(), OwnBuffer: d.u32()}
+	info.Globals = Globals{State: d.U32(), Data: d.U32(), Request: d.U32(), Overflow: d.U32(), Owned: d.U32(), OwnBuffer: d.U32()}
 	if version >= 3 {
-		info.Globals.NoUnwind = d.u32()
+		info.Globals.NoUnwind = d.U32()
 	}
-	info.Mutable = make([]MutableGlobal, d.count())
+	info.Mutable = make([]MutableGlobal, d.Count())
 	for i := range info.Mutable {
-		info.Mutable[i] = MutableGlobal{Index: d.u32(), Type: wasm.ValType(d.u64()), Export: d.str()}
+		info.Mutable[i] = MutableGlobal{Index: d.U32(), Type: wasm.ValType(d.Uvarint()), Export: d.str()}
 	}
 	for _, list := range []*[]uint32{&info.Tables, &info.DroppedData, &info.DroppedElems} {
-		*list = make([]uint32, d.count())
+		*list = make([]uint32, d.Count())
 		for i := range *list {
-			(*list)[i] = d.u32()
+			(*list)[i] = d.U32()
 		}
 	}
-	info.FuncRefs = d.u32()
-	info.Funcs = make([]FuncLayout, d.count())
+	info.FuncRefs = d.U32()
+	info.Funcs = make([]FuncLayout, d.Count())
 	prev := uint32(0)
 	for i := range info.Funcs {
 		f := &info.Funcs[i]
-		f.Func = prev + d.u32()
+		f.Func = prev + d.U32()
 		prev = f.Func
-		f.FrameSize = d.u32()
-		n := d.count()
+		f.FrameSize = d.U32()
+		n := d.Count()
 		f.Locals, f.Types = make([]uint32, n), make([]wasm.ValType, n)
 		for k := range n {
-			f.Locals[k] = d.u32()
-			f.Types[k] = wasm.ValType(d.u64())
+			f.Locals[k] = d.U32()
+			f.Types[k] = wasm.ValType(d.Uvarint())
 		}
-		f.Sites = make([]Site, d.count())
+		f.Sites = make([]Site, d.Count())
 		prevInstr := int32(-1)
 		for k := range f.Sites {
 			s := &f.Sites[k]
-			s.Kind = SiteKind(d.byte())
-			s.Target = d.u32()
-			s.Instr = prevInstr + int32(d.i64())
+			s.Kind = SiteKind(d.Byte())
+			s.Target = d.U32()
+			s.Instr = prevInstr + int32(d.Varint())
 			prevInstr = s.Instr
-			s.Stack = make([]uint32, d.count())
+			s.Stack = make([]uint32, d.Count())
 			for j := range s.Stack {
-				s.Stack[j] = d.u32()
+				s.Stack[j] = d.U32()
 			}
 		}
 		if version < 2 {
@@ -346,103 +347,31 @@ func DecodeInfo(data []byte) (*Info, error) {
 		} else {
 			d.savedSets(f)
 		}
-		if d.err != nil {
+		if d.Err != nil {
 			break
 		}
 	}
-	if d.err != nil {
-		return nil, fmt.Errorf("malformed wasmsr section: %w", d.err)
+	if d.Err != nil {
+		return nil, fmt.Errorf("malformed wasmsr section: %w", d.Err)
 	}
 	return info, nil
 }
 
-type infoDecoder struct {
-	b   []byte
-	err error
-}
+// infoDecoder reads the section's body.
+type infoDecoder struct{ varint.Reader }
 
-var errTruncated = errors.New("truncated")
-
-func (d *infoDecoder) u64() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errTruncated
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *infoDecoder) i64() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errTruncated
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *infoDecoder) u32() uint32 {
-	v := d.u64()
-	if v > 0xFFFFFFFF && d.err == nil {
-		d.err = errors.New("integer too large")
-	}
-	return uint32(v)
-}
-
-// count reads a length, bounded by the bytes left so corrupt input cannot
-// make the decoder allocate much.
-func (d *infoDecoder) count() int {
-	n := d.u64()
-	if n > uint64(len(d.b)) {
-		if d.err == nil {
-			d.err = errTruncated
-		}
-		return 0
-	}
-	return int(n)
-}
-
-func (d *infoDecoder) bytes(n int) []byte {
-	if d.err != nil || n > len(d.b) {
-		if d.err == nil {
-			d.err = errTruncated
-		}
-		return nil
-	}
-	b := d.b[:n]
-	d.b = d.b[n:]
-	return b
-}
-
-func (d *infoDecoder) byte() byte {
-	if b := d.bytes(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
-func (d *infoDecoder) str() string { return string(d.bytes(d.count())) }
+func (d *infoDecoder) str() string { return string(d.Bytes(d.Count())) }
 
 // savedSets reads what appendSavedSets wrote into f's sites.
 func (d *infoDecoder) savedSets(f *FuncLayout) {
-	sets := make([][]uint32, d.count())
+	sets := make([][]uint32, d.Count())
 	for i := range sets {
-		sets[i] = make([]uint32, d.count())
+		sets[i] = make([]uint32, d.Count())
 		p := uint64(0)
 		for k := range sets[i] {
-			p += d.u64() // one past the previous position
+			p += d.Uvarint() // one past the previous position
 			if p >= uint64(len(f.Locals)) {
-				if d.err == nil {
-					d.err = errors.New("a saved local beyond the frame's layout")
-				}
+				d.Fail("a saved local beyond the frame's layout")
 				return
 			}
 			sets[i][k] = f.Locals[p]
@@ -450,11 +379,9 @@ func (d *infoDecoder) savedSets(f *FuncLayout) {
 		}
 	}
 	for k := range f.Sites {
-		x := d.u64()
+		x := d.Uvarint()
 		if x >= uint64(len(sets)) {
-			if d.err == nil {
-				d.err = errors.New("a site's saved locals out of range")
-			}
+			d.Fail("a site's saved locals out of range")
 			return
 		}
 		f.Sites[k].Saved = sets[x]

@@ -2,9 +2,9 @@ package snapshot
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
+	"github.com/wasmsr/wasmsr/internal/varint"
 	"github.com/wasmsr/wasmsr/unwind"
 )
 
@@ -49,33 +49,9 @@ func encodeInstance(st *unwind.InstanceState) []byte {
 	return b
 }
 
-// reader decodes varints with a sticky error; counts are bounded by the
-// bytes left, so corrupt input cannot make it allocate much.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) u64() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errors.New("truncated or overlong integer")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u32() uint32 {
-	v := r.u64()
-	if v > 0xFFFFFFFF && r.err == nil {
-		r.err = fmt.Errorf("%d does not fit in 32 bits", v)
-	}
-	return uint32(v)
-}
+// reader reads an instance section: varints (package varint) and the
+// counts the module bounds.
+type reader struct{ varint.Reader }
 
 // list makes a slice for a count read from the input; nil when empty, as
 // the encoder's input has it.
@@ -88,16 +64,16 @@ func list[T any](n int) []T {
 
 // bounded reads a count of what, which must be at most limit when bound.
 func (r *reader) bounded(what string, bound bool, limit uint64) int {
-	n := r.count()
-	if bound && uint64(n) > limit && r.err == nil {
-		r.err = fmt.Errorf("%d %s, the module has at most %d", n, what, limit)
+	n := r.Count()
+	if bound && uint64(n) > limit {
+		r.Fail("%d %s, the module has at most %d", n, what, limit)
 	}
 	return r.checked(n)
 }
 
 // checked is n, or 0 once there is an error.
 func (r *reader) checked(n int) int {
-	if r.err != nil {
+	if r.Err != nil {
 		return 0
 	}
 	return n
@@ -126,44 +102,33 @@ func (s *Shape) table(i uint32) (uint64, bool) {
 	return limit, ok
 }
 
-func (r *reader) count() int {
-	n := r.u64()
-	if n > uint64(len(r.b)) && r.err == nil {
-		r.err = fmt.Errorf("count %d exceeds the %d bytes left", n, len(r.b))
-	}
-	if r.err != nil {
-		return 0
-	}
-	return int(n)
-}
-
 // decodeInstance decodes an instance section. Every count is checked
 // against the bytes left and, with a shape, against what the module has,
 // before anything is allocated; the table values, 8 bytes each however
 // short their encoding, count against the host's bound.
 func decodeInstance(data []byte, shape *Shape, host uint64) (*unwind.InstanceState, error) {
-	r := &reader{b: data}
+	r := &reader{varint.Reader{B: data}}
 	st := &unwind.InstanceState{}
 	st.Globals = list[unwind.GlobalValue](r.bounded("globals", shape != nil, shape.globals()))
 	for i := range st.Globals {
-		st.Globals[i] = unwind.GlobalValue{Index: r.u32(), Lo: r.u64(), Hi: r.u64()}
+		st.Globals[i] = unwind.GlobalValue{Index: r.U32(), Lo: r.Uvarint(), Hi: r.Uvarint()}
 	}
 	st.Tables = list[unwind.TableValues](r.bounded("tables", shape != nil, shape.tables()))
 	var values uint64
 	for i := range st.Tables {
 		t := &st.Tables[i]
-		t.Index = r.u32()
+		t.Index = r.U32()
 		limit, ok := shape.table(t.Index)
-		if r.err == nil && !ok {
-			r.err = fmt.Errorf("table %d is not a table of the module whose contents are saved", t.Index)
+		if !ok {
+			r.Fail("table %d is not a table of the module whose contents are saved", t.Index)
 		}
 		n := r.bounded(fmt.Sprintf("elements of table %d", t.Index), shape != nil, limit)
-		if values += uint64(n); values*8 > host && r.err == nil {
-			r.err = fmt.Errorf("%d table elements, more than the host gives a program", values)
+		if values += uint64(n); values*8 > host {
+			r.Fail("%d table elements, more than the host gives a program", values)
 		}
 		t.Values = list[uint64](r.checked(n))
 		for j := range t.Values {
-			t.Values[j] = r.u64()
+			t.Values[j] = r.Uvarint()
 		}
 	}
 	var dataLimit, elemLimit int
@@ -177,23 +142,20 @@ func decodeInstance(data []byte, shape *Shape, host uint64) (*unwind.InstanceSta
 	}{{&st.DroppedData, "dropped data segments", dataLimit}, {&st.DroppedElems, "dropped element segments", elemLimit}} {
 		*dropped.list = list[uint32](r.bounded(dropped.what, shape != nil, uint64(dropped.limit)))
 		for i := range *dropped.list {
-			(*dropped.list)[i] = r.u32()
+			(*dropped.list)[i] = r.U32()
 		}
 	}
-	if n := r.count(); r.err == nil {
-		st.Export = string(r.b[:n])
-		r.b = r.b[n:]
-	}
-	st.Params = list[uint64](r.count())
+	st.Export = string(r.Bytes(r.Count()))
+	st.Params = list[uint64](r.Count())
 	for i := range st.Params {
-		st.Params[i] = r.u64()
+		st.Params[i] = r.Uvarint()
 	}
-	st.Buffer = r.u32()
-	if r.err != nil {
-		return nil, r.err
+	st.Buffer = r.U32()
+	if r.Err != nil {
+		return nil, r.Err
 	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%d stray bytes", len(r.b))
+	if len(r.B) != 0 {
+		return nil, fmt.Errorf("%d stray bytes", len(r.B))
 	}
 	return st, nil
 }

@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"math"
 	"unsafe"
+
+	"github.com/wasmsr/wasmsr/internal/varint"
 )
 
 // The encoding of a State: the magic "WSP1", a version, the fields in
@@ -186,9 +188,9 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	if binary.LittleEndian.Uint32(data[len(body):]) != crc32.Checksum(body, castagnoli) {
 		return errors.New("wasip1: saved WASI state is corrupt (checksum mismatch)")
 	}
-	d := decoder{b: body[len(stateMagic):], size: int64(len(data)), budget: decodeRatio*int64(len(data)) + decodeSlack}
-	d.version = d.uvarint()
-	if d.err == nil && (d.version < oldestStateVersion || d.version > stateVersion) {
+	d := decoder{Reader: varint.Reader{B: body[len(stateMagic):]}, size: int64(len(data)), budget: decodeRatio*int64(len(data)) + decodeSlack}
+	d.version = d.Uvarint()
+	if d.Err == nil && (d.version < oldestStateVersion || d.version > stateVersion) {
 		return fmt.Errorf("wasip1: saved WASI state has version %d; this wasmsr reads versions %d to %d", d.version, oldestStateVersion, stateVersion)
 	}
 	var st State
@@ -196,30 +198,30 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	st.Env = d.strings()
 	if n := d.count(2, unsafe.Sizeof(Preopen{})); n > 0 {
 		st.Preopens = make([]Preopen, 0, n)
-		for ; n > 0 && d.err == nil; n-- {
+		for ; n > 0 && d.Err == nil; n-- {
 			st.Preopens = append(st.Preopens, Preopen{GuestPath: d.string(), ReadOnly: d.bool()})
 		}
 	}
 	if n := d.list(d.small(maxFDs, "number of fds"), 11, unsafe.Sizeof(FD{})); n > 0 {
 		st.FDs = make([]FD, 0, n)
-		for ; n > 0 && d.err == nil; n-- {
+		for ; n > 0 && d.Err == nil; n-- {
 			st.FDs = append(st.FDs, d.fd(len(st.Preopens)))
 		}
 	}
-	st.Monotonic = d.varint()
+	st.Monotonic = d.Varint()
 	st.Stdin = d.bytes()
-	st.StdinOffset = d.varint()
+	st.StdinOffset = d.Varint()
 	if d.bool() && d.charge(int64(unsafe.Sizeof(PendingPoll{}))) {
-		st.Poll = &PendingPoll{Subscriptions: d.bytes(), Start: d.varint()}
+		st.Poll = &PendingPoll{Subscriptions: d.bytes(), Start: d.Varint()}
 	}
-	if d.err == nil {
-		d.err = checkPending(&st)
+	if d.Err == nil {
+		d.Err = checkPending(&st)
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d bytes after the end", len(d.b))
+	if d.Err == nil && len(d.B) != 0 {
+		d.Fail("%d bytes after the end", len(d.B))
 	}
-	if d.err != nil {
-		return fmt.Errorf("wasip1: saved WASI state: %w", d.err)
+	if d.Err != nil {
+		return fmt.Errorf("wasip1: saved WASI state: %w", d.Err)
 	}
 	*s = st
 	return nil
@@ -228,18 +230,11 @@ func (s *State) UnmarshalBinary(data []byte) error {
 // decoder reads the body of an encoded State. It keeps its first error
 // and returns zero values after it.
 type decoder struct {
-	b       []byte
+	varint.Reader
 	version uint64
 	// budget is what the decoded state may still allocate, from its
 	// encoding's size.
 	budget, size int64
-	err          error
-}
-
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf(format, args...)
-	}
 }
 
 // charge takes an allocation of n bytes from the budget before it is
@@ -247,51 +242,25 @@ func (d *decoder) fail(format string, args ...any) {
 // quarter more, and 16 bytes for tiny objects); it fails when the budget
 // is spent.
 func (d *decoder) charge(n int64) bool {
-	if d.err != nil {
+	if d.Err != nil {
 		return false
 	}
 	if n == 0 {
 		return true
 	}
 	if n > d.budget || n+n/4+16 > d.budget {
-		d.fail("decoded, the state would take more than %d times its %d bytes plus %d MiB of memory", decodeRatio, d.size, decodeSlack>>20)
+		d.Fail("decoded, the state would take more than %d times its %d bytes plus %d MiB of memory", decodeRatio, d.size, decodeSlack>>20)
 		return false
 	}
 	d.budget -= n + n/4 + 16
 	return true
 }
 
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad or truncated varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad or truncated varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
 // small reads a uvarint that must not exceed limit.
 func (d *decoder) small(limit uint64, what string) uint64 {
-	v := d.uvarint()
+	v := d.Uvarint()
 	if v > limit {
-		d.fail("%s %d is out of range", what, v)
+		d.Fail("%s %d is out of range", what, v)
 		return 0
 	}
 	return v
@@ -301,13 +270,13 @@ func (d *decoder) small(limit uint64, what string) uint64 {
 // bytes each, which the rest of the input must be able to hold, and
 // charges the list's items of itemSize bytes.
 func (d *decoder) count(minSize int, itemSize uintptr) int {
-	return d.list(d.uvarint(), minSize, itemSize)
+	return d.list(d.Uvarint(), minSize, itemSize)
 }
 
 // list checks and charges a list of n items, as count.
 func (d *decoder) list(n uint64, minSize int, itemSize uintptr) int {
-	if n > uint64(len(d.b)/minSize) {
-		d.fail("count %d is larger than the input allows", n)
+	if n > uint64(len(d.B)/minSize) {
+		d.Fail("count %d is larger than the input allows", n)
 		return 0
 	}
 	if !d.charge(int64(n) * int64(itemSize)) {
@@ -316,42 +285,29 @@ func (d *decoder) list(n uint64, minSize int, itemSize uintptr) int {
 	return int(n)
 }
 
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) == 0 {
-		d.fail("truncated")
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
 func (d *decoder) bool() bool {
-	switch d.byte() {
+	switch d.Byte() {
 	case 0:
 		return false
 	case 1:
 		return true
 	}
-	d.fail("bad boolean")
+	d.Fail("bad boolean")
 	return false
 }
 
 // raw reads a length-prefixed byte string, charging a copy of it.
 func (d *decoder) raw() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("length %d is larger than the input allows", n)
+	n := d.Uvarint()
+	if n > uint64(len(d.B)) {
+		d.Fail("length %d is larger than the input allows", n)
 		return nil
 	}
 	if !d.charge(int64(n)) {
 		return nil
 	}
-	v := d.b[:n]
-	d.b = d.b[n:]
+	v := d.B[:n]
+	d.B = d.B[n:]
 	return v
 }
 
@@ -370,7 +326,7 @@ func (d *decoder) strings() []string {
 		return nil
 	}
 	ss := make([]string, 0, n)
-	for ; n > 0 && d.err == nil; n-- {
+	for ; n > 0 && d.Err == nil; n-- {
 		ss = append(ss, d.string())
 	}
 	return ss
@@ -379,43 +335,43 @@ func (d *decoder) strings() []string {
 func (d *decoder) fd(preopens int) FD {
 	var fd FD
 	fd.FD = uint32(d.small(maxFDs-1, "fd"))
-	fd.Kind = Kind(d.byte())
+	fd.Kind = Kind(d.Byte())
 	if fd.Kind < KindStdin || fd.Kind > KindPreopen {
-		d.fail("fd %d has unknown kind %d", fd.FD, fd.Kind)
+		d.Fail("fd %d has unknown kind %d", fd.FD, fd.Kind)
 	}
 	fd.Preopen = uint32(d.small(math.MaxUint32, "preopen"))
 	if fd.Kind >= KindFile && int64(fd.Preopen) >= int64(preopens) {
-		d.fail("fd %d is in preopen %d of %d", fd.FD, fd.Preopen, preopens)
+		d.Fail("fd %d is in preopen %d of %d", fd.FD, fd.Preopen, preopens)
 	}
 	fd.Path = d.string()
-	flags := d.byte()
+	flags := d.Byte()
 	if flags&^fdFlags[d.version] != 0 {
-		d.fail("fd %d has unknown flags %#x", fd.FD, flags)
+		d.Fail("fd %d has unknown flags %#x", fd.FD, flags)
 	}
 	fd.Readable, fd.Writable = flags&fdReadable != 0, flags&fdWritable != 0
 	fd.OFlags = uint16(d.small(math.MaxUint16, "oflags"))
 	fd.FDFlags = uint16(d.small(math.MaxUint16, "fdflags"))
-	fd.RightsBase = d.uvarint()
-	fd.RightsInheriting = d.uvarint()
-	fd.Offset = d.varint()
-	fd.Size = d.varint()
+	fd.RightsBase = d.Uvarint()
+	fd.RightsInheriting = d.Uvarint()
+	fd.Offset = d.Varint()
+	fd.Size = d.Varint()
 	if flags&fdHasDir != 0 && d.charge(int64(unsafe.Sizeof(DirCursor{}))) {
-		dir := &DirCursor{Cookie: d.uvarint()}
+		dir := &DirCursor{Cookie: d.Uvarint()}
 		if n := d.count(3, unsafe.Sizeof(DirEntry{})); n > 0 {
 			dir.Entries = make([]DirEntry, 0, n)
 		}
-		for n := cap(dir.Entries); n > 0 && d.err == nil; n-- {
-			dir.Entries = append(dir.Entries, DirEntry{Name: d.string(), Type: d.byte(), Ino: d.uvarint()})
+		for n := cap(dir.Entries); n > 0 && d.Err == nil; n-- {
+			dir.Entries = append(dir.Entries, DirEntry{Name: d.string(), Type: d.Byte(), Ino: d.Uvarint()})
 		}
-		if d.err == nil {
-			d.err = dir.check()
+		if d.Err == nil {
+			d.Err = dir.check()
 		}
 		fd.Dir = dir
 	}
 	if flags&fdHasContent != 0 && d.charge(int64(unsafe.Sizeof(Content{}))) {
 		c := &Content{Perm: uint32(d.small(math.MaxUint32, "permissions"))}
 		if flags&fdContentElsewhere != 0 {
-			c.Size = d.varint()
+			c.Size = d.Varint()
 		} else {
 			// Not nil even when empty: nil means elsewhere.
 			c.Data = append([]byte{}, d.raw()...)
@@ -423,10 +379,10 @@ func (d *decoder) fd(preopens int) FD {
 		}
 		fd.Content = c
 	} else if flags&fdContentElsewhere != 0 {
-		d.fail("fd %d has contents elsewhere but no contents", fd.FD)
+		d.Fail("fd %d has contents elsewhere but no contents", fd.FD)
 	}
 	if flags&fdHasVersion != 0 && d.charge(int64(unsafe.Sizeof(FileVersion{}))) {
-		fd.Version = &FileVersion{Size: d.varint(), ModTime: d.varint(), Inode: d.uvarint(), SHA256: d.bytes()}
+		fd.Version = &FileVersion{Size: d.Varint(), ModTime: d.Varint(), Inode: d.Uvarint(), SHA256: d.bytes()}
 	}
 	return fd
 }

@@ -114,7 +114,7 @@ func TestStateDecodeErrors(t *testing.T) {
 		{"trailing bytes", "after the end", encodeBody(append(append([]byte(nil), body...), 0))},
 		{"huge arg count", "larger than the input allows", encodeBody([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})},
 		{"huge string", "larger than the input allows", encodeBody([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f})},
-		{"bad varint", "bad or truncated varint", encodeBody([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})},
+		{"bad varint", "truncated or overlong varint", encodeBody([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})},
 		{"unknown kind", "unknown kind 9", encodeBody([]byte{0, 0, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})},
 		{"fd outside the preopens", "preopen 0 of 0", encodeBody([]byte{0, 0, 0, 1, 0, byte(KindFile), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})},
 		{"bad boolean", "bad boolean", encodeBody([]byte{0, 0, 1, 1, '/', 2})},
