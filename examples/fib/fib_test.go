@@ -18,19 +18,7 @@ import (
 // Built once by TestMain; module is empty when there is no clang.
 var wasmsr, module, noClang string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wasmsr-fib-test-")
-	if err == nil {
-		err = build(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { extest.Main(m, "fib", build) }
 
 func build(dir string) error {
 	var err error

@@ -42,19 +42,7 @@ var (
 	skip                                  string
 )
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wasmsr-nextpnr-test-")
-	if err == nil {
-		err = setup(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { extest.Main(m, "nextpnr", setup) }
 
 func setup(dir string) error {
 	root, err := extest.Root()
@@ -120,17 +108,6 @@ func checkASC(t *testing.T, what, out string) {
 	t.Logf("%s: top.asc is nextpnr's known result (%d bytes, sha256 %s)", what, len(asc), wantASCSHA256)
 }
 
-// snapshotLines returns wasmsr's "snapshot N -> ..." reports.
-func snapshotLines(stderr string) []string {
-	var lines []string
-	for _, l := range strings.Split(stderr, "\n") {
-		if strings.HasPrefix(l, "wasmsr: snapshot ") {
-			lines = append(lines, l)
-		}
-	}
-	return lines
-}
-
 // The two tests run side by side: each is a whole place and route of a
 // few tens of seconds of CPU, and the machine has two cores.
 
@@ -147,7 +124,7 @@ func TestSnapshotsEvery1s(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("wasmsr exec: %v\n%s", err, stderr.String())
 	}
-	lines := snapshotLines(stderr.String())
+	lines := extest.SnapshotLines(stderr.String())
 	t.Logf("instrumented, a snapshot every 1 s: %v, %d snapshots", time.Since(start).Round(time.Millisecond), len(lines))
 	for _, l := range lines {
 		t.Log(l)
@@ -199,7 +176,7 @@ func TestKillAndResume(t *testing.T) {
 		}
 		t.Logf("nextpnr finished before the kill; again, within %v", window/2)
 	}
-	lines := snapshotLines(stderr.String())
+	lines := extest.SnapshotLines(stderr.String())
 	if len(lines) == 0 {
 		t.Fatalf("killed with no snapshot reported, though %s has one:\n%s", snaps, stderr.String())
 	}

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,19 +15,7 @@ import (
 // Built once by TestMain.
 var hostBin, module string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wasmsr-server-test-")
-	if err == nil {
-		err = build(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { extest.Main(m, "server", build) }
 
 // build makes the guest, instruments it with the library and builds the host.
 func build(dir string) error {

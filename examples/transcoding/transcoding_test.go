@@ -45,19 +45,7 @@ var (
 	skip                                           string
 )
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wasmsr-transcoding-test-")
-	if err == nil {
-		err = setup(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { extest.Main(m, "transcoding", setup) }
 
 func setup(dir string) error {
 	root, err := extest.Root()
@@ -165,17 +153,6 @@ func sameFile(t *testing.T, what string, got, want []byte) {
 	t.Errorf("%s: %d bytes, the reference %d; they differ from byte %d", what, len(got), len(want), i)
 }
 
-// snapshotLines returns wasmsr's "snapshot N -> ..." reports.
-func snapshotLines(stderr string) []string {
-	var lines []string
-	for _, l := range strings.Split(stderr, "\n") {
-		if strings.HasPrefix(l, "wasmsr: snapshot ") {
-			lines = append(lines, l)
-		}
-	}
-	return lines
-}
-
 // With a snapshot every 2 s, the instrumented FFmpeg's output is byte for
 // byte the uninstrumented one's, and the snapshots have the output file
 // open for writing; with safepoints at calls only and at loops too.
@@ -195,7 +172,7 @@ func checkSnapshotsEvery2s(t *testing.T, module string, want []byte) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("wasmsr exec: %v\n%s", err, stderr.String())
 	}
-	lines := snapshotLines(stderr.String())
+	lines := extest.SnapshotLines(stderr.String())
 	t.Logf("instrumented, snapshots every 2 s: %v, %d snapshots", time.Since(start).Round(time.Millisecond), len(lines))
 	for _, l := range lines {
 		t.Log(l)
@@ -246,7 +223,7 @@ func TestKillAndResume(t *testing.T) {
 	if !killed {
 		t.Fatalf("the transcode ended before the kill: this machine is faster than the clip is long; lengthen it\n%s", stderr.String())
 	}
-	lines := snapshotLines(stderr.String())
+	lines := extest.SnapshotLines(stderr.String())
 	for _, l := range lines {
 		t.Log(l)
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -133,4 +134,33 @@ func KillAfterFile(cmd *exec.Cmd, path string, delay time.Duration) (killed bool
 	<-exited
 	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	return ok && ws.Signaled(), nil // not signaled: it ended just before the kill
+}
+
+// Main is an example's TestMain: setup builds what its tests run into a
+// fresh temporary directory, which is removed after them; a setup error
+// ends the run with it.
+func Main(m *testing.M, name string, setup func(dir string) error) {
+	dir, err := os.MkdirTemp("", "wasmsr-"+name+"-test-")
+	if err == nil {
+		err = setup(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// SnapshotLines returns the "wasmsr: snapshot N -> ..." reports in a
+// wasmsr command's stderr.
+func SnapshotLines(stderr string) []string {
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "wasmsr: snapshot ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
