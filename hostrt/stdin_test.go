@@ -13,7 +13,6 @@ import (
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/corpus"
-	"github.com/wasmsr/wasmsr/unwind"
 )
 
 // greetModule is testdata/greet.wasm instrumented: it writes "name? ",
@@ -106,7 +105,7 @@ func TestSnapshotAtStdin(t *testing.T) {
 			if snap.Meta.Reason != "first stdin" || snap.Meta.Seq != 1 {
 				t.Errorf("snapshot %d (%s), want 1 (first stdin)", snap.Meta.Seq, snap.Meta.Reason)
 			}
-			frames, err := unwind.FramesIn(info, snap.Instance.Memory, snap.Instance.Buffer)
+			frames, err := abi.FramesIn(info, snap.Instance.Memory, snap.Instance.Buffer)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -37,7 +37,7 @@ type scenario struct {
 	// unwinds.
 	frames func(k int) int
 	// checkFrames, if set, looks at the frames of every pause.
-	checkFrames func(t *testing.T, frames []unwind.Frame)
+	checkFrames func(t *testing.T, frames []abi.Frame)
 }
 
 func f32v(v float32) uint64 { return uint64(math.Float32bits(v)) }
@@ -86,7 +86,7 @@ var scenarios = []scenario{
 	{name: "deep_chain", wat: chainWat(chainDepth), export: "run", params: []uint64{7},
 		want: []uint64{uint64(chainResult(chainDepth, 7))}, sleeps: 1,
 		frames: func(int) int { return chainDepth + 1 },
-		checkFrames: func(t *testing.T, frames []unwind.Frame) {
+		checkFrames: func(t *testing.T, frames []abi.Frame) {
 			// Outermost first: run (chainDepth+1) calls f1, f_i calls
 			// f_{i+1}, the last calls the import 0.
 			for i, f := range frames {
@@ -151,7 +151,7 @@ func TestScenarios(t *testing.T) {
 					module, info := instrumentModule(t, original, opts)
 					c := r.compile(module)
 					for k := 1; k <= s.sleeps; k++ {
-						var frames []unwind.Frame
+						var frames []abi.Frame
 						var err error
 						got := r.instrumented(c, info, runMode{unwindAt: only(k), fresh: true,
 							onPause: func(u *unwind.Module, _ int) { frames, err = u.Frames() }})
@@ -188,7 +188,7 @@ func TestScenarioFramesWithoutMemory(t *testing.T) {
 			r := newRunner(t, original, "run")
 			want := r.original(r.compile(original))
 			module, info := instrumentModule(t, original, instrument.Options{})
-			var frames []unwind.Frame
+			var frames []abi.Frame
 			var err error
 			got := r.instrumented(r.compile(module), info, runMode{unwindAt: every, fresh: true,
 				onPause: func(u *unwind.Module, _ int) { frames, err = u.Frames() }})
@@ -237,7 +237,7 @@ func TestScenarioOverflow(t *testing.T) {
 					if d := want.diff(r.instrumented(cm, info, runMode{}), true); d != "" {
 						t.Fatalf("no pause: %s", d)
 					}
-					var frames []unwind.Frame
+					var frames []abi.Frame
 					var saved uint32
 					got := r.instrumented(cm, info, runMode{unwindAt: only(1), fresh: true,
 						onPause: func(u *unwind.Module, _ int) {

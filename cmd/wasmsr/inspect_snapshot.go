@@ -15,7 +15,6 @@ import (
 	"github.com/wasmsr/wasmsr/hostrt"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
-	"github.com/wasmsr/wasmsr/unwind"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -137,7 +136,7 @@ func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, er
 		}
 		r.Files = append(r.Files, fr)
 	}
-	frames, err := unwind.FramesIn(info, memory, snap.Instance.Buffer)
+	frames, err := abi.FramesIn(info, memory, snap.Instance.Buffer)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package unwind_test
+package abi_test
 
 import (
 	"encoding/binary"
@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/wasmsr/wasmsr/abi"
-	"github.com/wasmsr/wasmsr/unwind"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -34,7 +33,7 @@ func frame(b []byte, fn, site uint32, slots ...uint64) []byte {
 	return binary.LittleEndian.AppendUint32(b, site)
 }
 
-func describe(frames []unwind.Frame) string {
+func describe(frames []abi.Frame) string {
 	var lines []string
 	for _, f := range frames {
 		var locals []string
@@ -53,7 +52,7 @@ func TestDecodeFrames(t *testing.T) {
 	buf = frame(buf, 9, 0)                                // innermost, pushed first
 	buf = frame(buf, 7, 0, 0x1111_2222_3333_4444, 0xdead) // the i32 slot is stale
 	buf = frame(buf, 7, 1, 0x5555_6666_7777_8888, 0x2a)
-	frames, err := unwind.DecodeFrames(info, buf)
+	frames, err := abi.DecodeFrames(info, buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +76,7 @@ func TestDecodeFramesRefusesCorruption(t *testing.T) {
 		{"unknown site", frame(nil, 9, 1), "unwind buffer: function 9 has no unwind point 1"},
 		{"frame too big", good[len(good)-16:], "unwind buffer: frame of function 7 (20 bytes) does not fit"},
 	} {
-		if _, err := unwind.DecodeFrames(info, c.buf); err == nil || err.Error() != c.want {
+		if _, err := abi.DecodeFrames(info, c.buf); err == nil || err.Error() != c.want {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
@@ -87,6 +86,6 @@ func TestDecodeFramesRefusesCorruption(t *testing.T) {
 func FuzzDecodeFrames(f *testing.F) {
 	f.Add(frame(frame(nil, 9, 0), 7, 1, 0x5555_6666_7777_8888, 0x2a))
 	f.Fuzz(func(t *testing.T, buf []byte) {
-		unwind.DecodeFrames(info, buf)
+		abi.DecodeFrames(info, buf)
 	})
 }
