@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"unsafe"
 
 	"github.com/tetratelabs/wazero/api"
@@ -122,7 +123,7 @@ func (f *funcRefs) encode(v uint64) (uint64, error) {
 			return uint64(i) + 1, nil
 		}
 	}
-	return 0, errors.New("a function reference that is not one of the module's functions (from another module, or a wazero version whose references wasmsr cannot read)")
+	return 0, fmt.Errorf("a function reference that is not one of the module's functions (from another module, or a wazero whose references wasmsr cannot read: this is %s, wasmsr reads v1.12's)", wazeroVersion())
 }
 
 func (f *funcRefs) decode(v uint64) (uint64, error) {
@@ -410,4 +411,20 @@ func (m *Module) restoreTable(ctx context.Context, tv TableValues, refs *funcRef
 		}
 	}
 	return nil
+}
+
+// wazeroVersion is the version of wazero this program was built with, for
+// the error that says its function instances cannot be read.
+func wazeroVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/tetratelabs/wazero" {
+				if d.Replace != nil {
+					return "wazero " + d.Version + " replaced by " + d.Replace.Path + " " + d.Replace.Version
+				}
+				return "wazero " + d.Version
+			}
+		}
+	}
+	return "an unknown wazero"
 }

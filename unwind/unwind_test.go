@@ -6,11 +6,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/unwind"
 )
@@ -87,6 +89,27 @@ func TestCaptureRestoreInAnotherInstance(t *testing.T) {
 	results, paused, err := current.Resume(ctx)
 	if err != nil || paused || len(results) != 1 || results[0] != 42 || pauses != 1 {
 		t.Fatalf("resumed: results %v, paused %v, error %v, %d pauses; want [42], one pause", results, paused, err, pauses)
+	}
+
+	// A reference to another instance's function is not the module's: its
+	// capture fails, naming the wazero it runs on.
+	second := current
+	foreign, err := second.API().ExportedFunction(abi.ExportFuncRef).Call(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current = start("third")
+	if _, paused, err := current.Call(ctx, "run"); err != nil || !paused {
+		t.Fatalf("run: paused %v, error %v; want a pause", paused, err)
+	}
+	if _, err := current.API().ExportedFunction(abi.ExportTableSetPrefix+"0").Call(ctx, 1, foreign[0]); err != nil {
+		t.Fatal(err)
+	}
+	// (A test binary carries no module versions: "an unknown wazero".)
+	_, err = current.Capture(ctx)
+	wantStart := "table 0: element 1: a function reference that is not one of the module's functions (from another module, or a wazero whose references wasmsr cannot read: this is "
+	if err == nil || !strings.HasPrefix(err.Error(), wantStart) || !strings.HasSuffix(err.Error(), ", wasmsr reads v1.12's)") {
+		t.Errorf("capturing another instance's reference: %v; want %q, the wazero, and what wasmsr reads", err, wantStart)
 	}
 }
 
