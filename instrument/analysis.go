@@ -110,7 +110,16 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 	if closedToOutside(m) {
 		a.targets = newIndirectTargets(m, n)
 	}
-	a.trap = a.trapFunctions(scans, allowed)
+	// callers[f] are the functions that call f directly.
+	callers := make([][]int, n)
+	for k := range scans {
+		for _, c := range scans[k].calls {
+			if int(c) < n {
+				callers[c] = append(callers[c], a.numImports+k)
+			}
+		}
+	}
+	a.trap = a.trapFunctions(callers, allowed)
 
 	// Seeds: functions with an unwind point of their own.
 	if opts.Safepoints == SafepointsLoops {
@@ -154,14 +163,9 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 	}
 	a.mayUnwind = append(a.mayUnwind, make([]bool, nodes-n)...)
 	a.why = append(a.why, make([]string, nodes-n)...)
-	callers := make([][]int, nodes)
-	for k := range scans {
-		for _, c := range scans[k].calls {
-			if int(c) < n {
-				callers[c] = append(callers[c], a.numImports+k)
-			}
-		}
-		if a.targets != nil && !opts.IgnoreIndirect {
+	callers = append(callers, make([][]int, nodes-n)...)
+	if a.targets != nil && !opts.IgnoreIndirect {
+		for k := range scans {
 			for _, t := range scans[k].indirect {
 				if node, ok := a.targets.nodeOf(t); ok {
 					callers[node] = append(callers[node], a.numImports+k)
@@ -562,14 +566,14 @@ func onCycle(adj [][]int) []bool {
 // "Whole-program facts".
 
 // trapFunctions marks the defined functions that end in a trap.
-func (a *analysis) trapFunctions(scans []funcScan, allowed []bool) []bool {
+func (a *analysis) trapFunctions(callers [][]int, allowed []bool) []bool {
 	m := a.m
 	n := a.numImports + len(m.Code)
 	trap := make([]bool, n)
 	if len(m.Tags) > 0 || m.NumImported(wasm.KindTag) > 0 {
 		return trap // an exception could leave one with the flag raised
 	}
-	exits := a.reachesExit(scans)
+	exits := a.reachesExit(callers)
 	exported := make([]bool, n)
 	for _, e := range m.Exports {
 		if e.Kind == wasm.KindFunc && int(e.Index) < n {
@@ -589,16 +593,9 @@ func (a *analysis) trapFunctions(scans []funcScan, allowed []bool) []bool {
 // nearly every C function reaches wasi-libc's lazy initialisation, which
 // exits when it fails, and the question is whether a function's own path
 // is the program's way out, not a failure of its failure report.
-func (a *analysis) reachesExit(scans []funcScan) []bool {
-	n := a.numImports + len(scans)
-	callers := make([][]int, n)
-	for k := range scans {
-		for _, c := range scans[k].calls {
-			if int(c) < n {
-				callers[c] = append(callers[c], a.numImports+k)
-			}
-		}
-	}
+// callers[f] are the functions calling f directly.
+func (a *analysis) reachesExit(callers [][]int) []bool {
+	n := len(callers)
 	exits := make([]bool, n)
 	var work []int
 	f := 0
