@@ -45,7 +45,6 @@ type dispatchLoop struct {
 	// backward are the branches back to the loop that go to a case at or
 	// before their own: with a safepoint, only they check for a pause.
 	backward map[int]bool
-	frame    int // the loop's output frame, once written
 }
 
 // dispatchShaped finds the loops of body that start with block openers and
@@ -207,7 +206,7 @@ func (e *emitter) dispatchThroughTable(i int, pending *pendingFold) {
 		e.ifEmpty()
 		e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: pending.header, lo: sp, hi: sp, clobbered: int(pending.loop.pc)})
 		e.call(e.r.rewoundFunc)
-		e.rewindBranch(wasm.Indexed(wasm.OpBr, e.depth(pending.loop.frame)))
+		e.rewindBranch(wasm.Indexed(wasm.OpBr, e.depth(pending.chain[0].frame)))
 		e.end()
 	}
 	e.dispatch(pending.chain, fallThrough, pending.header, pending.reload, int(pending.loop.pc))

@@ -31,6 +31,12 @@ type emitter struct {
 	p   *plan
 	out []wasm.Instr
 
+	// siteStack lists, by site, the spill locals holding the operand-stack
+	// values at the site, outermost level first; siteSaved, the positions
+	// in the frame layout of the locals its exit stores.
+	siteStack [][]uint32
+	siteSaved [][]int
+
 	frames  int   // open output frames
 	origPos []int // output frame of each open original frame
 	levels  []*levelState
@@ -63,10 +69,8 @@ type emitter struct {
 	// tailDispatch, when not 0, is the dispatcher to tail-call when a
 	// rewind finds another function's frame on top (see tail.go).
 	tailDispatch uint32
-	// folds are the dispatch loops, by opener, whose br_table dispatches
-	// rewinds too (see dispatch.go); pending is the prologue waiting for
-	// its br_table.
-	folds   map[int]*dispatchLoop
+	// pending is the prologue waiting for the br_table of a dispatch
+	// loop that dispatches rewinds too (see plan.folds).
 	pending *pendingFold
 	// backEdges are the branches back to a dispatch loop with a
 	// safepoint that check for a pause, with the safepoint's site.
@@ -76,12 +80,131 @@ type emitter struct {
 // levelState tracks a level while its arm is being written.
 type levelState struct {
 	l       *level // nil when the arm has no items
+	frame   int    // the output frame of its structure
 	next    int    // next item to land
 	landing []int  // output frame of each item's landing block (-1: none)
 	// inLoop is set when the arm lies inside a loop (its own level
 	// included): its prologue then runs at every iteration. Kept per level
 	// so that asking costs nothing at any nesting depth.
 	inLoop bool
+}
+
+// emitted is what the emitter makes of one function.
+type emitted struct {
+	code   wasm.Code
+	layout frameLayout
+	// siteStack and siteSaved are the emitter's, by site.
+	siteStack [][]uint32
+	siteSaved [][]int
+}
+
+// emitFunc writes the instrumented code of the function p plans, whose
+// original code is code (origin maps p's body to it); nil when it has no
+// unwind point.
+func (r *rewriter) emitFunc(p *plan, code wasm.Code, origin []int) (*emitted, error) {
+	fn := p.fn
+	tails := r.tailCallsMayUnwind(p.body)
+	if len(p.sites) == 0 {
+		if !tails {
+			return nil, nil
+		}
+		// No frame of its own: a rewind that enters it is for a function it
+		// tail-called.
+		entry := []wasm.Instr{wasm.Indexed(wasm.OpGlobalGet, r.g.State), wasm.Block(wasm.OpIf, wasm.BlockEmpty),
+			wasm.Indexed(wasm.OpReturnCall, r.tailDispatcher(p.results)), wasm.Plain(wasm.OpEnd)}
+		return &emitted{code: wasm.Code{Locals: code.Locals, Body: append(entry, code.Body...)}}, nil
+	}
+	// A function that unwinds returns placeholder results.
+	for _, t := range p.results {
+		if _, err := zeroValue(t); err != nil {
+			at := -1
+			if s := p.sites[0]; s.instr >= 0 {
+				at = origin[s.instr]
+			}
+			return nil, r.errAt(fn, at, "%v", err)
+		}
+	}
+	all := slices.Clone(p.locals) // parameters and locals
+	newLocal := func(t wasm.ValType) uint32 {
+		all = append(all, t)
+		return uint32(len(all) - 1)
+	}
+	e := &emitter{r: r, p: p, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}, rewindOnly: map[int]bool{}, dummyReads: map[int]bool{},
+		siteStack: make([][]uint32, len(p.sites))}
+	if tails {
+		e.tailDispatch = r.tailDispatcher(p.results)
+	}
+	e.ci = newLocal(wasm.I32)
+	e.ptr = newLocal(wasm.I32)
+	// Spill locals: levels at the same depth never hold values at the same
+	// time, so they share locals of each type.
+	type poolKey struct {
+		depth int
+		t     wasm.ValType
+	}
+	pools := map[poolKey][]uint32{}
+	alloc := func(depth int, types []wasm.ValType) []uint32 {
+		seen := map[wasm.ValType]int{}
+		ls := make([]uint32, len(types))
+		for j, t := range types {
+			key := poolKey{depth, t}
+			k := seen[t]
+			seen[t]++
+			for len(pools[key]) <= k {
+				pools[key] = append(pools[key], newLocal(t))
+			}
+			ls[j] = pools[key][k]
+		}
+		return ls
+	}
+	openers := make([]int, 0, len(p.levels))
+	for o := range p.levels {
+		openers = append(openers, o)
+	}
+	slices.Sort(openers)
+	for _, o := range openers {
+		l := p.levels[o]
+		if l.sp >= 0 {
+			e.spSpill[l] = alloc(l.depth, l.params)
+		}
+		for k := range l.items {
+			e.spills[&l.items[k]] = alloc(l.depth, l.items[k].spill)
+		}
+	}
+	locals := append([]wasm.LocalGroup(nil), code.Locals...)
+	for _, t := range all[len(p.locals):] {
+		if n := len(locals); n > len(code.Locals) && locals[n-1].Type == t {
+			locals[n-1].Count++
+		} else {
+			locals = append(locals, wasm.LocalGroup{Count: 1, Type: t})
+		}
+	}
+	if err := e.rewrite(); err != nil {
+		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
+	}
+	// The frame keeps the locals a resumed execution may read.
+	lv, ok := liveness(e.out, len(all), e.rewindOnly, e.dummyReads)
+	if ok {
+		e.live = lv
+	}
+	var live []bool
+	if ok {
+		live = lv.union(e.resume, len(all))
+	}
+	var saved []uint32
+	var savedTypes []wasm.ValType
+	for l, t := range all {
+		if uint32(l) == e.ci || uint32(l) == e.ptr || ok && !live[l] {
+			continue
+		}
+		saved = append(saved, uint32(l))
+		savedTypes = append(savedTypes, t)
+	}
+	layout := newFrameLayout(saved, savedTypes)
+	if err := e.finish(&layout); err != nil {
+		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
+	}
+	return &emitted{code: wasm.Code{Locals: locals, Body: mergeBlocks(e.out)}, layout: layout, siteStack: e.siteStack, siteSaved: e.siteSaved}, nil
 }
 
 func (e *emitter) emit(in wasm.Instr) { e.out = append(e.out, in) }
@@ -125,9 +248,8 @@ func (e *emitter) remap(depth uint32) uint32 {
 // (see finish).
 func (e *emitter) rewrite() error {
 	body := e.p.body
-	e.folds = e.p.dispatchLoops()
 	e.backEdges = map[int]int{}
-	for opener, d := range e.folds {
+	for opener, d := range e.p.folds {
 		if sp := e.p.levels[opener].sp; sp >= 0 {
 			for b := range d.backward {
 				e.backEdges[b] = sp
@@ -141,7 +263,7 @@ func (e *emitter) rewrite() error {
 		}
 	}
 	e.block(wasm.BlockEmpty) // $unwind
-	e.emit(wasm.Block(wasm.OpBlock, e.r.blockType(nil, e.r.tracker.Results())))
+	e.emit(wasm.Block(wasm.OpBlock, e.r.blockType(nil, e.p.results)))
 	e.open(true) // $body stands for the function frame
 	e.enterLevel(-1)
 	for i := 0; i < len(body); i++ {
@@ -157,15 +279,11 @@ func (e *emitter) rewrite() error {
 		}
 		switch in.Op {
 		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry:
-			d := e.folds[i]
-			if d != nil {
+			if d := e.p.folds[i]; d != nil {
 				e.enterDispatchLoop(d, e.p.levels[i])
 			}
 			e.emit(in)
 			e.open(true)
-			if d != nil {
-				d.frame = e.frames - 1
-			}
 			e.enterLevel(i)
 		case wasm.OpTryTable:
 			relabel(&in, e.remap)
@@ -226,7 +344,7 @@ func (e *emitter) rewrite() error {
 
 // enterLevel starts the arm opened by instruction opener (-1: the function body).
 func (e *emitter) enterLevel(opener int) {
-	ls := &levelState{l: e.p.levels[opener]}
+	ls := &levelState{l: e.p.levels[opener], frame: e.frames - 1}
 	ls.inLoop = ls.l != nil && ls.l.loop || len(e.levels) > 0 && e.levels[len(e.levels)-1].inLoop
 	e.levels = append(e.levels, ls)
 	l := ls.l
@@ -263,7 +381,7 @@ func (e *emitter) enterLevel(opener int) {
 	// Inside a loop, a rewind reloads the locals its landing needs that
 	// the loop's header does not carry (see reloadAt).
 	reload := !isFunc && ls.inLoop
-	if d := e.folds[chain[0].l.opener]; d != nil {
+	if d := e.p.folds[chain[0].l.opener]; d != nil {
 		e.pending = &pendingFold{loop: d, chain: slices.Clone(chain), header: header, reload: reload}
 		if sp := chain[0].l.sp; sp >= 0 {
 			e.addResume(sp, sp)
@@ -316,7 +434,7 @@ func (e *emitter) enterLevel(opener int) {
 		}
 		e.set(spill[j])
 	}
-	e.p.sites[l.sp].stack = append(e.p.sites[l.sp].stack, spill...)
+	e.siteStack[l.sp] = append(e.siteStack[l.sp], spill...)
 	// One load when nobody asks: a rewind sets the request too.
 	e.gget(e.r.g.Request)
 	e.ifEmpty()
@@ -492,7 +610,7 @@ func (e *emitter) land(ls *levelState) {
 		// nested code, visiting them at every level cost the square of
 		// the depth.
 		for s := it.lo; len(spill) > 0 && s <= it.hi; s++ {
-			e.p.sites[s].stack = append(e.p.sites[s].stack, spill...)
+			e.siteStack[s] = append(e.siteStack[s], spill...)
 		}
 	}
 	ls.next++
@@ -626,7 +744,7 @@ func (e *emitter) epilogue(lay *frameLayout) error {
 	e.i32(int32(e.p.fn))
 	e.get(e.ci)
 	e.call(e.r.pushedFunc)
-	for _, t := range e.r.tracker.Results() {
+	for _, t := range e.p.results {
 		in, err := zeroValue(t)
 		if err != nil {
 			return err

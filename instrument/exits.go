@@ -91,6 +91,7 @@ func (e *emitter) exits(lay *frameLayout) []exit {
 	index := map[string]int{}
 	var sets []localSet
 	exitOf := make([]int, len(e.p.sites))
+	e.siteSaved = make([][]int, len(e.p.sites))
 	for s := range exitOf {
 		set := localSet{bits: make([]uint64, (len(lay.locals)+63)/64)}
 		for k, l := range lay.locals {
@@ -134,7 +135,7 @@ func (e *emitter) exits(lay *frameLayout) []exit {
 		e.out[b.at].X += uint32(rank[exitOf[b.site]])
 	}
 	for s, x := range exitOf {
-		e.p.sites[s].saved = list[rank[x]].store
+		e.siteSaved[s] = list[rank[x]].store
 	}
 	return list
 }

@@ -47,8 +47,11 @@ var ErrInstrumented = errors.New("module is already instrumented by wasmsr")
 
 // rewriter holds what is shared by the rewrite of every function.
 type rewriter struct {
-	m       *wasm.Module
-	a       *analysis
+	m *wasm.Module
+	a *analysis
+	// tracker is scratch for the stages that walk a body with its types
+	// (splitIfs, buildPlan): each starts it on its function, and what it
+	// learns goes into the stage's output; no one reads it afterwards.
 	tracker *wasm.TypeTracker
 	g       abi.Globals
 	// pauseFunc starts an unwind asked for through the request global;
@@ -88,14 +91,8 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 		return input, &Report{Info: info, DefinedFuncs: len(m.Code),
 			Warnings: []string{"the module is already instrumented by wasmsr: passed through unchanged"}}, nil
 	}
-	r := &rewriter{m: m, types: map[string]uint32{}, dispatchers: map[string]*dispatcher{}, refSpills: map[wasm.ValType]*refSpill{}, frameHelpers: map[helperKey]uint32{}}
-	r.a = analyze(m, &opts)
-	r.multiValue = usesPostMVP(m)
+	r := newRewriter(m, &opts)
 	report := &Report{Warnings: r.a.unmatched, DefinedFuncs: len(m.Code)}
-
-	r.addGlobals()
-	r.addHelpers()
-	r.tracker = wasm.NewTypeTracker(m)
 	numImports := r.a.numImports
 	// The analysis is done with the bodies: each is decoded again when
 	// its turn comes, and compacted once rewritten.
@@ -159,6 +156,18 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	return out, report, nil
 }
 
+// newRewriter analyzes a valid module and adds to it what every
+// instrumented function uses: the ABI's globals and helper functions.
+func newRewriter(m *wasm.Module, opts *Options) *rewriter {
+	r := &rewriter{m: m, types: map[string]uint32{}, dispatchers: map[string]*dispatcher{}, refSpills: map[wasm.ValType]*refSpill{}, frameHelpers: map[helperKey]uint32{}}
+	r.a = analyze(m, opts)
+	r.multiValue = usesPostMVP(m)
+	r.addGlobals()
+	r.addHelpers()
+	r.tracker = wasm.NewTypeTracker(m)
+	return r
+}
+
 // compact keeps a function in its encoding only while the rewrite does
 // not need its instructions: clang's 133,000 functions take 3.5 GB as
 // instructions, 160 MB encoded. What the module-wide scans after the
@@ -205,152 +214,92 @@ func (r *rewriter) callMayUnwind(in *wasm.Instr) bool {
 	return false
 }
 
-// rewriteFunc instruments one function and returns its frame layout, or
-// nil when the function turns out to have no unwind point.
+// rewriteFunc instruments one function and returns its record in the
+// custom section, or nil when the function turns out to have no unwind
+// point.
 func (r *rewriter) rewriteFunc(fn uint32) (*abi.FuncLayout, error) {
-	m := r.m
-	if err := m.Code[int(fn)-r.a.numImports].Expand(); err != nil {
+	st, err := r.stages(fn)
+	if err != nil || st.emitted == nil {
+		return nil, err
+	}
+	r.m.Code[int(fn)-r.a.numImports] = st.emitted.code
+	return st.record(), nil
+}
+
+// The rewrite of a function is a pipeline of stages, each working only
+// on what the one before returned (stages_test.go shows each of them on
+// small functions, in golden files):
+//
+//	prepare     the body without unreachable code, and with calls and a
+//	            return for the tail calls that may unwind (prepare.go)
+//	splitIfs    ifs around unwind points become blocks (ifs.go)
+//	buildPlan   the body's levels, items and sites (plan.go)
+//	emitFunc    the instrumented body, its locals and frame layout, and
+//	            what each site's record says (emit.go and the files it
+//	            calls: exits, liveness, frame, dispatch, tail)
+//
+// funcStages holds their outputs for one function.
+type funcStages struct {
+	fn       uint32
+	prepared []wasm.Instr
+	split    []wasm.Instr
+	// origin maps each instruction of split to its index in the original body.
+	origin  []int
+	plan    *plan
+	emitted *emitted // nil when the function has no unwind point
+}
+
+// stages runs the stages on function fn; its body is read but not changed.
+func (r *rewriter) stages(fn uint32) (*funcStages, error) {
+	st := &funcStages{fn: fn}
+	if err := r.m.Code[int(fn)-r.a.numImports].Expand(); err != nil {
 		return nil, err
 	}
 	// The code is copied: adding a dispatcher may move m.Code.
-	code := m.Code[int(fn)-r.a.numImports]
-	body, origin := prepare(code.Body, r.mustUntail)
-	body, origin, err := r.splitIfs(fn, body, origin)
-	if err != nil {
+	code := r.m.Code[int(fn)-r.a.numImports]
+	var origin []int
+	st.prepared, origin = prepare(code.Body, r.mustUntail)
+	var err error
+	if st.split, st.origin, err = r.splitIfs(fn, st.prepared, origin); err != nil {
 		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
 	}
-	p, err := r.buildPlan(fn, body, origin)
-	if err != nil {
+	if st.plan, err = r.buildPlan(fn, st.split, st.origin); err != nil {
 		return nil, err
 	}
-	tails := r.tailCallsMayUnwind(body)
-	if len(p.sites) == 0 {
-		if !tails {
-			return nil, nil
-		}
-		// No frame of its own: a rewind that enters it is for a function it
-		// tail-called.
-		entry := []wasm.Instr{wasm.Indexed(wasm.OpGlobalGet, r.g.State), wasm.Block(wasm.OpIf, wasm.BlockEmpty),
-			wasm.Indexed(wasm.OpReturnCall, r.tailDispatcher(r.tracker.Results())), wasm.Plain(wasm.OpEnd)}
-		m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: code.Locals, Body: append(entry, code.Body...)}
-		return &abi.FuncLayout{Func: fn}, nil
+	if st.emitted, err = r.emitFunc(st.plan, code, st.origin); err != nil {
+		return nil, err
 	}
-	// A function that unwinds returns placeholder results.
-	for _, t := range r.tracker.Results() {
-		if _, err := zeroValue(t); err != nil {
-			at := -1
-			if s := p.sites[0]; s.instr >= 0 {
-				at = origin[s.instr]
-			}
-			return nil, r.errAt(fn, at, "%v", err)
-		}
-	}
-	all := append([]wasm.ValType(nil), r.tracker.Locals()...) // parameters and locals
-	newLocal := func(t wasm.ValType) uint32 {
-		all = append(all, t)
-		return uint32(len(all) - 1)
-	}
-	e := &emitter{r: r, p: p, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}, rewindOnly: map[int]bool{}, dummyReads: map[int]bool{}}
-	if tails {
-		e.tailDispatch = r.tailDispatcher(r.tracker.Results())
-	}
-	e.ci = newLocal(wasm.I32)
-	e.ptr = newLocal(wasm.I32)
-	// Spill locals: levels at the same depth never hold values at the same
-	// time, so they share locals of each type.
-	type poolKey struct {
-		depth int
-		t     wasm.ValType
-	}
-	pools := map[poolKey][]uint32{}
-	alloc := func(depth int, types []wasm.ValType) []uint32 {
-		seen := map[wasm.ValType]int{}
-		ls := make([]uint32, len(types))
-		for j, t := range types {
-			key := poolKey{depth, t}
-			k := seen[t]
-			seen[t]++
-			for len(pools[key]) <= k {
-				pools[key] = append(pools[key], newLocal(t))
-			}
-			ls[j] = pools[key][k]
-		}
-		return ls
-	}
-	openers := make([]int, 0, len(p.levels))
-	for o := range p.levels {
-		openers = append(openers, o)
-	}
-	slices.Sort(openers)
-	for _, o := range openers {
-		l := p.levels[o]
-		if l.sp >= 0 {
-			e.spSpill[l] = alloc(l.depth, l.params)
-		}
-		for k := range l.items {
-			e.spills[&l.items[k]] = alloc(l.depth, l.items[k].spill)
-		}
-	}
-	locals := append([]wasm.LocalGroup(nil), code.Locals...)
-	for _, t := range all[len(r.tracker.Locals()):] {
-		if n := len(locals); n > len(code.Locals) && locals[n-1].Type == t {
-			locals[n-1].Count++
-		} else {
-			locals = append(locals, wasm.LocalGroup{Count: 1, Type: t})
-		}
-	}
-	if err := e.rewrite(); err != nil {
-		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
-	}
-	// The frame keeps the locals a resumed execution may read.
-	lv, ok := liveness(e.out, len(all), e.rewindOnly, e.dummyReads)
-	if ok {
-		e.live = lv
-	}
-	var live []bool
-	if ok {
-		live = lv.union(e.resume, len(all))
-	}
-	var saved []uint32
-	var savedTypes []wasm.ValType
-	for l, t := range all {
-		if uint32(l) == e.ci || uint32(l) == e.ptr || ok && !live[l] {
-			continue
-		}
-		saved = append(saved, uint32(l))
-		savedTypes = append(savedTypes, t)
-	}
-	layout := newFrameLayout(saved, savedTypes)
-	if err := e.finish(&layout); err != nil {
-		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
-	}
-	m.Code[int(fn)-r.a.numImports] = wasm.Code{Locals: locals, Body: mergeBlocks(e.out)}
+	return st, nil
+}
 
-	lay := &abi.FuncLayout{Func: fn, FrameSize: layout.size, Locals: layout.locals, Types: layout.types}
+// record is the function's record in the custom section.
+func (st *funcStages) record() *abi.FuncLayout {
+	em := st.emitted
+	lay := &abi.FuncLayout{Func: st.fn, FrameSize: em.layout.size, Locals: em.layout.locals, Types: em.layout.types}
 	// Sites that share an exit save the same locals: they share the list
 	// too (on clang, 300 MB of lists otherwise).
 	savedLists := map[string][]uint32{}
 	var key []byte
-	for _, s := range p.sites {
+	for s, site := range st.plan.sites {
 		instr := -1
-		if s.instr >= 0 {
-			instr = origin[s.instr]
+		if site.instr >= 0 {
+			instr = st.origin[site.instr]
 		}
 		key = key[:0]
-		for _, pos := range s.saved {
+		for _, pos := range em.siteSaved[s] {
 			key = binary.AppendUvarint(key, uint64(pos))
 		}
 		saved, ok := savedLists[string(key)]
 		if !ok {
-			saved = make([]uint32, len(s.saved))
-			for k, pos := range s.saved {
-				saved[k] = layout.locals[pos]
+			saved = make([]uint32, len(em.siteSaved[s]))
+			for k, pos := range em.siteSaved[s] {
+				saved[k] = em.layout.locals[pos]
 			}
 			savedLists[string(key)] = saved
 		}
-		lay.Sites = append(lay.Sites, abi.Site{Kind: s.kind, Target: s.target, Instr: int32(instr), Stack: s.stack, Saved: saved})
+		lay.Sites = append(lay.Sites, abi.Site{Kind: site.kind, Target: site.target, Instr: int32(instr), Stack: em.siteStack[s], Saved: saved})
 	}
-	return lay, nil
+	return lay
 }
 
 // blockType returns a block type for the signature params -> results,

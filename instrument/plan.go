@@ -29,12 +29,6 @@ type site struct {
 	kind   abi.SiteKind
 	instr  int    // index in the prepared body (for a safepoint, of the level's opener, -1 at entry)
 	target uint32 // callee, or type index for indirect calls
-	// stack lists the spill locals holding the operand-stack values at the
-	// site, outermost level first (filled in by the emitter).
-	stack []uint32
-	// saved are the positions in the frame layout of the locals the site's
-	// exit stores (filled in by the emitter).
-	saved []int
 }
 
 // item is a level's unwind point or unwinding structure.
@@ -74,15 +68,20 @@ type level struct {
 	link bool
 }
 
-// plan is the analysis of one prepared body.
+// plan is the analysis of one prepared body: everything the emitter
+// needs to know about it, and nothing the emitter decides.
 type plan struct {
 	fn     uint32
 	body   []wasm.Instr
 	sites  []site
 	levels map[int]*level // by opener
 	// shaped are the loops shaped like Go's dispatch loops, by opener
-	// (see dispatch.go).
-	shaped map[int]*dispatchLoop
+	// (see dispatch.go); folds are those whose br_table dispatches rewinds
+	// too.
+	shaped, folds map[int]*dispatchLoop
+	// locals are the types of the function's parameters and locals;
+	// results, of its results.
+	locals, results []wasm.ValType
 }
 
 // buildPlan walks a prepared body with the type tracker and finds its
@@ -110,6 +109,7 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 	if err := tr.Start(fn); err != nil {
 		return nil, err
 	}
+	p.locals, p.results = slices.Clone(tr.Locals()), slices.Clone(tr.Results())
 	stack := []*open{{opener: -1, arm: -1, boundary: 0, firstSite: 0}}
 	levelOf := func(o *open) *level {
 		l := p.levels[o.arm]
@@ -244,6 +244,7 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 			}
 		}
 	}
+	p.folds = p.dispatchLoops()
 	return p, nil
 }
 
