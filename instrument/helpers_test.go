@@ -60,12 +60,14 @@ func runTool(tb testing.TB, name string, args ...string) {
 }
 
 // watCache keeps compiled .wat files: several tests use the same modules.
-var watCache sync.Map // source text -> []byte
+var watCache sync.Map // flags and source text -> []byte
 
-// wat2wasm compiles WebAssembly text with every feature enabled.
-func wat2wasm(tb testing.TB, src string) []byte {
+// wat2wasm compiles WebAssembly text with every feature enabled, passing
+// wat2wasm flags too (--debug-names keeps the text's names).
+func wat2wasm(tb testing.TB, src string, flags ...string) []byte {
 	tb.Helper()
-	if b, ok := watCache.Load(src); ok {
+	key := strings.Join(append(flags, src), "\x00")
+	if b, ok := watCache.Load(key); ok {
 		return b.([]byte)
 	}
 	tool := lookTool(tb, "wat2wasm", "wabt")
@@ -74,23 +76,23 @@ func wat2wasm(tb testing.TB, src string) []byte {
 	if err := os.WriteFile(in, []byte(src), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	runTool(tb, tool, "--enable-all", in, "-o", out)
+	runTool(tb, tool, append([]string{"--enable-all", in, "-o", out}, flags...)...)
 	b, err := os.ReadFile(out)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	watCache.Store(src, b)
+	watCache.Store(key, b)
 	return b
 }
 
 // watFile compiles a .wat file under testdata.
-func watFile(tb testing.TB, rel string) []byte {
+func watFile(tb testing.TB, rel string, flags ...string) []byte {
 	tb.Helper()
 	src, err := os.ReadFile(filepath.Join("testdata", filepath.FromSlash(rel)))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return wat2wasm(tb, string(src))
+	return wat2wasm(tb, string(src), flags...)
 }
 
 // wasmValidate checks a module with wabt's validator, every feature enabled.
