@@ -39,6 +39,23 @@ type Decoder struct {
 	slabHint int
 }
 
+// header reads the module's magic number and version.
+func (r *reader) header() {
+	if !bytes.HasPrefix(r.buf, magic) {
+		if len(r.buf) < len(magic) && bytes.HasPrefix(magic, r.buf) {
+			r.truncated()
+		} else {
+			r.fail("magic header not detected")
+		}
+		return
+	}
+	r.pos = len(magic)
+	v := r.bytes(4)
+	if r.err == nil && (v[0] != version || v[1] != 0 || v[2] != 0 || v[3] != 0) {
+		r.failAt(4, "unknown binary version")
+	}
+}
+
 // Decode decodes data, which the module keeps no reference to except through
 // custom section and data segment contents (these alias data).
 func (d *Decoder) Decode(data []byte) (*Module, error) {
@@ -48,21 +65,7 @@ func (d *Decoder) Decode(data []byte) (*Module, error) {
 		d.m.Offsets = &Offsets{}
 	}
 	r := &reader{buf: data, section: sectionNone, fn: -1}
-	if !bytes.HasPrefix(data, magic) {
-		if len(data) < len(magic) && bytes.HasPrefix(magic, data) {
-			r.truncated()
-		} else {
-			r.fail("magic header not detected")
-		}
-		return nil, r.err
-	}
-	r.pos = len(magic)
-	v := r.bytes(4)
-	if r.err != nil {
-		return nil, r.err
-	}
-	if v[0] != version || v[1] != 0 || v[2] != 0 || v[3] != 0 {
-		r.failAt(4, "unknown binary version")
+	if r.header(); r.err != nil {
 		return nil, r.err
 	}
 

@@ -1,8 +1,10 @@
 package wasm_test
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/wasmsr/wasmsr/internal/corpus"
@@ -19,9 +21,23 @@ func decodeAll(t testing.TB, in []byte) {
 	if _, lerr := wasm.ReadLayout(in); lerr != nil {
 		checkDecodeError(t, in, lerr)
 	}
+	if _, _, ferr := wasm.FindCustom(in, "name"); ferr != nil {
+		checkDecodeError(t, in, ferr)
+	}
 	if err != nil {
 		checkDecodeError(t, in, err)
 		return
+	}
+	// The header walk finds what the decoder does: the first custom
+	// section of each name (but "name", which the decoder decodes).
+	for i, c := range m.Customs {
+		if c.Name == "name" || slices.IndexFunc(m.Customs, func(o wasm.CustomSection) bool { return o.Name == c.Name }) != i {
+			continue
+		}
+		data, found, err := wasm.FindCustom(in, c.Name)
+		if err != nil || !found || !bytes.Equal(data, c.Data) {
+			t.Fatalf("FindCustom(%q) = %d bytes, %v, %v; the decoder has %d bytes", c.Name, len(data), found, err, len(c.Data))
+		}
 	}
 	out, err := wasm.Encode(m)
 	if err != nil {
