@@ -7,6 +7,12 @@ import (
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
+// The rewrite adds to the module the ABI's globals, and the functions
+// every instrumented function calls (to pop and push frames, end a rewind,
+// pause) or the host calls (Binaryen's asyncify_* exports): this file
+// writes them.
+
+// addGlobals adds the ABI's control globals.
 func (r *rewriter) addGlobals() {
 	m := r.m
 	if m.NumImported(wasm.KindMemory)+len(m.Memories) == 0 {
