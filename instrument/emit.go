@@ -3,6 +3,7 @@ package instrument
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/wasmsr/wasmsr/abi"
@@ -157,12 +158,7 @@ func (r *rewriter) emitFunc(p *plan, code wasm.Code, origin []int) (*emitted, er
 		}
 		return ls
 	}
-	openers := make([]int, 0, len(p.levels))
-	for o := range p.levels {
-		openers = append(openers, o)
-	}
-	slices.Sort(openers)
-	for _, o := range openers {
+	for _, o := range slices.Sorted(maps.Keys(p.levels)) {
 		l := p.levels[o]
 		if l.sp >= 0 {
 			e.spSpill[l] = alloc(l.depth, l.params)

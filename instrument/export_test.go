@@ -2,6 +2,7 @@ package instrument
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -158,12 +159,7 @@ func (p *stagePrinter) plan(w *strings.Builder, pl *plan) {
 	for k, s := range pl.sites {
 		fmt.Fprintf(w, "  site %d: %s at %d, target %d\n", k, s.kind, s.instr, s.target)
 	}
-	openers := make([]int, 0, len(pl.levels))
-	for o := range pl.levels {
-		openers = append(openers, o)
-	}
-	slices.Sort(openers)
-	for _, o := range openers {
+	for _, o := range slices.Sorted(maps.Keys(pl.levels)) {
 		l := pl.levels[o]
 		fmt.Fprintf(w, "  level at %d (depth %d, params %v): sites %d..%d", o, l.depth, l.params, l.lo, l.hi)
 		if l.sp >= 0 {
