@@ -301,48 +301,78 @@ func (w *WASI) fdRead(ctx context.Context, mod api.Module, stack []uint64) errno
 	return putUint32(mod.Memory(), result, nread)
 }
 
-// iovecs returns the guest's array of n iovecs at ptr.
-func iovecs(mem api.Memory, ptr, n uint32) ([]byte, bool) {
-	if n > math.MaxUint32/sizeIovec {
-		return nil, false
-	}
-	return mem.Read(ptr, n*sizeIovec)
+// iovecs is the guest's array of iovecs, each checked to point into memory.
+type iovecs struct {
+	mem api.Memory
+	vec []byte
 }
 
-// readFile reads f into the guest's iovecs, at its offset or, when at is
-// not negative, at that position. Like readv it stops at the first short
-// read, and reports what it read before an error.
-func readFile(mem api.Memory, iovs, n uint32, f *os.File, at int64) (uint32, errno) {
-	vec, ok := iovecs(mem, iovs, n)
+// guestBuffers returns the n iovecs at ptr, or false when the array or a
+// buffer lies outside memory: checked before any buffer is used, so that a
+// fault moves no data.
+func guestBuffers(mem api.Memory, ptr, n uint32) (iovecs, bool) {
+	if n > math.MaxUint32/sizeIovec {
+		return iovecs{}, false
+	}
+	vec, ok := mem.Read(ptr, n*sizeIovec)
+	if !ok {
+		return iovecs{}, false
+	}
+	for i := 0; i < len(vec); i += sizeIovec {
+		if _, ok := mem.Read(le.Uint32(vec[i:]), le.Uint32(vec[i+4:])); !ok {
+			return iovecs{}, false
+		}
+	}
+	return iovecs{mem, vec}, true
+}
+
+func (v iovecs) len() int { return len(v.vec) / sizeIovec }
+
+// buf returns the k-th buffer.
+func (v iovecs) buf(k int) []byte {
+	i := k * sizeIovec
+	b, _ := v.mem.Read(le.Uint32(v.vec[i:]), le.Uint32(v.vec[i+4:]))
+	return b
+}
+
+// transfer moves data through the guest's iovecs at iovs with move, one
+// non-empty buffer at a time, as readv and writev do: it stops at the
+// first short transfer and reports what it moved before an error (the
+// end of a file is no error).
+func transfer(mem api.Memory, iovs, n uint32, move func([]byte) (int, error)) (uint32, errno) {
+	bufs, ok := guestBuffers(mem, iovs, n)
 	if !ok {
 		return 0, errnoFault
 	}
 	var total uint32
-	for i := 0; i < len(vec); i += sizeIovec {
-		buf, ok := mem.Read(le.Uint32(vec[i:]), le.Uint32(vec[i+4:]))
-		if !ok {
-			return 0, errnoFault
-		}
+	for k := range bufs.len() {
+		buf := bufs.buf(k)
 		if len(buf) == 0 {
 			continue
 		}
-		var m int
-		var err error
-		if at < 0 {
-			m, err = f.Read(buf)
-		} else {
-			m, err = f.ReadAt(buf, at)
-			at += int64(m)
-		}
+		m, err := move(buf)
 		total += uint32(m)
 		if err != nil && err != io.EOF && total == 0 {
 			return 0, toErrno(err)
 		}
-		if m < len(buf) {
+		if err != nil || m < len(buf) {
 			break
 		}
 	}
 	return total, errnoSuccess
+}
+
+// readFile reads f into the guest's iovecs, at its offset or, when at is
+// not negative, at that position.
+func readFile(mem api.Memory, iovs, n uint32, f *os.File, at int64) (uint32, errno) {
+	return transfer(mem, iovs, n, func(buf []byte) (int, error) {
+		if at < 0 {
+			return f.Read(buf)
+		}
+		m, err := f.ReadAt(buf, at)
+		at += int64(m)
+		return m, err
+	})
 }
 
 // readStdin fills the iovecs from the stdin buffer, waiting for the first
@@ -372,20 +402,14 @@ func (w *WASI) readStdin(ctx context.Context, mod api.Module, e *entry, iovs, n 
 			return 0, errnoIntr
 		}
 	}
-	mem := mod.Memory()
-	vec, ok := iovecs(mem, iovs, n)
+	// Every iovec is checked first: bytes taken from the buffer cannot go back.
+	bufs, ok := guestBuffers(mod.Memory(), iovs, n)
 	if !ok {
 		return 0, errnoFault
 	}
-	// Check every iovec first: bytes taken from the buffer cannot go back.
-	for i := 0; i < len(vec); i += sizeIovec {
-		if _, ok := mem.Read(le.Uint32(vec[i:]), le.Uint32(vec[i+4:])); !ok {
-			return 0, errnoFault
-		}
-	}
 	var total uint32
-	for i := 0; i < len(vec); i += sizeIovec {
-		buf, _ := mem.Read(le.Uint32(vec[i:]), le.Uint32(vec[i+4:]))
+	for k := range bufs.len() {
+		buf := bufs.buf(k)
 		m := w.stdin.take(buf)
 		total += uint32(m)
 		if m < len(buf) {
@@ -399,16 +423,13 @@ func (w *WASI) readStdin(ctx context.Context, mod api.Module, e *entry, iovs, n 
 // non-empty iovec. A blocking read gives up when the host pauses, through a
 // read deadline, as long as Go can poll the file.
 func (w *WASI) readStream(ctx context.Context, mod api.Module, e *entry, iovs, n uint32) (uint32, errno) {
-	mem := mod.Memory()
-	vec, ok := iovecs(mem, iovs, n)
+	bufs, ok := guestBuffers(mod.Memory(), iovs, n)
 	if !ok {
 		return 0, errnoFault
 	}
 	var buf []byte
-	for i := 0; i < len(vec) && len(buf) == 0; i += sizeIovec {
-		if buf, ok = mem.Read(le.Uint32(vec[i:]), le.Uint32(vec[i+4:])); !ok {
-			return 0, errnoFault
-		}
+	for k := 0; k < bufs.len() && len(buf) == 0; k++ {
+		buf = bufs.buf(k)
 	}
 	if len(buf) == 0 {
 		return 0, errnoSuccess
@@ -607,38 +628,16 @@ func (w *WASI) fdWrite(_ context.Context, mod api.Module, stack []uint64) errno 
 }
 
 // writeFile writes the guest's iovecs to dst or, when at is not negative,
-// to f at that position. It reports what it wrote before an error.
+// to f at that position.
 func writeFile(mem api.Memory, iovs, n uint32, dst io.Writer, f *os.File, at int64) (uint32, errno) {
-	vec, ok := iovecs(mem, iovs, n)
-	if !ok {
-		return 0, errnoFault
-	}
-	var total uint32
-	for i := 0; i < len(vec); i += sizeIovec {
-		buf, ok := mem.Read(le.Uint32(vec[i:]), le.Uint32(vec[i+4:]))
-		if !ok {
-			return 0, errnoFault
-		}
-		if len(buf) == 0 {
-			continue
-		}
-		var m int
-		var err error
+	return transfer(mem, iovs, n, func(buf []byte) (int, error) {
 		if at < 0 {
-			m, err = dst.Write(buf)
-		} else {
-			m, err = f.WriteAt(buf, at)
-			at += int64(m)
+			return dst.Write(buf)
 		}
-		total += uint32(m)
-		if err != nil {
-			if total > 0 {
-				break
-			}
-			return 0, toErrno(err)
-		}
-	}
-	return total, errnoSuccess
+		m, err := f.WriteAt(buf, at)
+		at += int64(m)
+		return m, err
+	})
 }
 
 func putUint32(mem api.Memory, ptr, v uint32) errno {

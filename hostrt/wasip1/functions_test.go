@@ -191,6 +191,22 @@ func TestFunctions(t *testing.T) {
 			want: errnoFault,
 		},
 		{
+			name: "fd_write with its second iovec out of memory writes nothing",
+			call: func(t *testing.T, p *proxy) errno {
+				fd := mustOpen(t, p, "f.txt", 0, 0, rightFdWrite)
+				p.write(memBuf, []byte("J"))
+				vec := le.AppendUint32(le.AppendUint32(nil, memBuf), 1)
+				p.write(memIovec, le.AppendUint32(le.AppendUint32(vec, 1<<30), 1))
+				return p.call("fd_write", uint64(fd), memIovec, 2, memResult)
+			},
+			want: errnoFault,
+			check: func(t *testing.T, p *proxy, dir string) {
+				if data, _ := os.ReadFile(filepath.Join(dir, "f.txt")); string(data) != "hello" {
+					t.Errorf("file holds %q, want it unchanged", data)
+				}
+			},
+		},
+		{
 			name: "fd_pread and fd_pwrite keep the offset",
 			call: func(t *testing.T, p *proxy) errno {
 				fd := mustOpen(t, p, "f.txt", 0, 0, rightFdRead|rightFdWrite)
