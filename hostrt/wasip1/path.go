@@ -74,21 +74,31 @@ func (w *WASI) pathFilestatSetTimes(_ context.Context, mod api.Module, stack []u
 }
 
 func (w *WASI) pathLink(_ context.Context, mod api.Module, stack []uint64) errno {
-	mem := mod.Memory()
-	oldM, oldRel, errno := w.resolve(mem, uint32(stack[0]), uint32(stack[2]), uint32(stack[3]))
+	m, oldRel, newRel, errno := w.resolveTwo(mod.Memory(), [3]uint64{stack[0], stack[2], stack[3]}, [3]uint64(stack[4:7]))
 	if errno != errnoSuccess {
 		return errno
 	}
-	newM, newRel, errno := w.resolve(mem, uint32(stack[4]), uint32(stack[5]), uint32(stack[6]))
+	return toErrno(m.root.Link(oldRel, newRel))
+}
+
+// resolveTwo resolves the two paths of a link or a rename, each given as
+// directory fd, pointer and length: they must lie in the same writable
+// mount.
+func (w *WASI) resolveTwo(mem api.Memory, oldPath, newPath [3]uint64) (m *mount, oldRel, newRel string, errno errno) {
+	oldM, oldRel, errno := w.resolve(mem, uint32(oldPath[0]), uint32(oldPath[1]), uint32(oldPath[2]))
+	if errno != errnoSuccess {
+		return nil, "", "", errno
+	}
+	m, newRel, errno = w.resolve(mem, uint32(newPath[0]), uint32(newPath[1]), uint32(newPath[2]))
 	switch {
 	case errno != errnoSuccess:
-		return errno
-	case oldM != newM:
-		return errnoXdev
-	case newM.readOnly:
-		return errnoRofs
+		return nil, "", "", errno
+	case oldM != m:
+		return nil, "", "", errnoXdev
+	case m.readOnly:
+		return nil, "", "", errnoRofs
 	}
-	return toErrno(newM.root.Link(oldRel, newRel))
+	return m, oldRel, newRel, errnoSuccess
 }
 
 func (w *WASI) pathOpen(_ context.Context, mod api.Module, stack []uint64) errno {
@@ -263,19 +273,9 @@ func (w *WASI) remove(mod api.Module, stack []uint64, dir bool) errno {
 }
 
 func (w *WASI) pathRename(_ context.Context, mod api.Module, stack []uint64) errno {
-	mem := mod.Memory()
-	oldM, oldRel, errno := w.resolve(mem, uint32(stack[0]), uint32(stack[1]), uint32(stack[2]))
+	newM, oldRel, newRel, errno := w.resolveTwo(mod.Memory(), [3]uint64(stack[0:3]), [3]uint64(stack[3:6]))
 	if errno != errnoSuccess {
 		return errno
-	}
-	newM, newRel, errno := w.resolve(mem, uint32(stack[3]), uint32(stack[4]), uint32(stack[5]))
-	switch {
-	case errno != errnoSuccess:
-		return errno
-	case oldM != newM:
-		return errnoXdev
-	case newM.readOnly:
-		return errnoRofs
 	}
 	if err := newM.root.Rename(oldRel, newRel); err != nil {
 		return toErrno(err)
