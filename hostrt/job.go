@@ -7,6 +7,8 @@
 // A Job is one running program. Run runs it to the end; Snapshot, from any
 // goroutine, pauses it at its next safepoint or WASI call, captures it and
 // lets it continue (or stops it). Restore makes a Job from a snapshot.
+// When to snapshot a job, and where the snapshots go, is package
+// hostrt/supervise's.
 package hostrt
 
 import (

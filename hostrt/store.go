@@ -77,7 +77,8 @@ func ModuleFileName(sum [32]byte) string {
 }
 
 // Write writes a snapshot atomically as snapshot-N.wsr and removes the
-// oldest ones beyond Keep. It returns the new file's path. N is the
+// oldest ones beyond Keep. It returns the new file's path; its errors
+// name the file (or the directory) they are about. N is the
 // snapshot's sequence number, or one past the directory's largest when
 // that is larger: a job resumed from an older snapshot than the newest
 // makes a new timeline, and its snapshots must neither overwrite the old
@@ -97,7 +98,12 @@ func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
 	path := filepath.Join(s.Dir, fmt.Sprintf("%s%06d%s", snapshotPrefix, n, snapshotSuffix))
 	s.enc.Keys = s.Keys
 	if err := s.enc.WriteFile(path, snap); err != nil {
-		return "", err
+		// The file being written names the error, not its temporary twin.
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err
+		}
+		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	s.last = n
 	if s.Keep > 0 {

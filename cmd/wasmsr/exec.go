@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/hostrt"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/hostrt/supervise"
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/wasm"
@@ -275,16 +275,6 @@ func parseMounts(specs []string) ([]wasip1.Mount, error) {
 	return mounts, nil
 }
 
-// trigger is an event that takes a snapshot.
-type trigger struct {
-	reason string
-	stop   bool
-}
-
-// firstStdinEvent is the --snapshot-on event of a program's first read of
-// stdin (see hostrt.Config.OnStdin).
-const firstStdinEvent = "first-stdin"
-
 var signalsByName = map[string]struct {
 	sig  os.Signal
 	stop bool
@@ -296,7 +286,57 @@ var signalsByName = map[string]struct {
 	"SIGINT":  {syscall.SIGINT, true},
 }
 
-// runJob runs a job with the snapshot triggers the flags ask for.
+// snapshotPolicy is the snapshot policy the flags ask for, and the signals
+// that trigger a snapshot, with whether each stops the job.
+func snapshotPolicy(c *cli.Context) (supervise.Policy, map[os.Signal]bool, error) {
+	p := supervise.Policy{Every: c.Duration("snapshot-every"), StopAfter: c.Bool("stop-after-snapshot")}
+	signals := map[os.Signal]bool{}
+	if on := c.String("snapshot-on"); on != "" {
+		for _, name := range strings.Split(on, ",") {
+			name = strings.TrimSpace(name)
+			if strings.EqualFold(name, supervise.FirstStdinReason) {
+				p.FirstStdin = true
+				continue
+			}
+			s, ok := signalsByName[strings.ToUpper(name)]
+			if !ok {
+				return p, nil, fmt.Errorf("--snapshot-on %q: unknown event (want SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGINT or %s)", name, supervise.FirstStdinReason)
+			}
+			signals[s.sig] = s.stop
+		}
+	}
+	return p, signals, nil
+}
+
+// forwardSignals turns the signals into snapshot triggers until the
+// returned function is called.
+func forwardSignals(signals map[os.Signal]bool, triggers chan<- supervise.Trigger) (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	for s := range signals {
+		signal.Notify(sigs, s)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				select {
+				case triggers <- supervise.Trigger{Reason: s.String(), Stop: signals[s]}:
+				case <-done:
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
+
+// runJob runs a job under the snapshot policy the flags ask for.
 func runJob(c *cli.Context, spec jobSpec) error {
 	if len(c.StringSlice("migrate-to")) > 0 {
 		return runMigrating(c, spec)
@@ -314,37 +354,32 @@ func runJob(c *cli.Context, spec jobSpec) error {
 			return fmt.Errorf("%s: %w", spec.from, err)
 		}
 	}
-	var signals []os.Signal
-	stopOn := map[os.Signal]bool{}
-	firstStdin := false
-	if on := c.String("snapshot-on"); on != "" {
-		for _, name := range strings.Split(on, ",") {
-			name = strings.TrimSpace(name)
-			if strings.EqualFold(name, firstStdinEvent) {
-				firstStdin = true
-				continue
-			}
-			s, ok := signalsByName[strings.ToUpper(name)]
-			if !ok {
-				return fmt.Errorf("--snapshot-on %q: unknown event (want SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGINT or %s)", name, firstStdinEvent)
-			}
-			signals = append(signals, s.sig)
-			stopOn[s.sig] = s.stop
-		}
+	policy, signals, err := snapshotPolicy(c)
+	if err != nil {
+		return err
+	}
+	triggers := make(chan supervise.Trigger, 1)
+	if len(signals) > 0 {
+		policy.Triggers = triggers
 	}
 	// The snapshot directory, with a copy of the module, is made only for
 	// a job that may take snapshots.
-	var store *hostrt.Store
 	modulePath := spec.modulePath
-	if c.Duration("snapshot-every") > 0 || len(signals) > 0 || firstStdin {
-		if store, err = hostrt.OpenStore(spec.dir, c.Int("keep")); err != nil {
+	if policy.TakesSnapshots() {
+		store, err := hostrt.OpenStore(spec.dir, c.Int("keep"))
+		if err != nil {
 			return err
 		}
 		store.Keys = spec.read.Keys
 		if modulePath, err = store.SaveModule(spec.module); err != nil {
 			return err
 		}
+		policy.Sink = store
 	}
+	if !c.Bool("quiet") {
+		policy.OnSnapshot = func(path string, snap *snapshot.Snapshot) { reportSnapshot(c.App.ErrWriter, path, snap) }
+	}
+	policy.OnError = func(err error) { fmt.Fprintf(c.App.ErrWriter, "wasmsr: snapshot failed: %v\n", err) }
 	cfg := hostrt.Config{
 		Module: spec.module, ModulePath: modulePath, Args: spec.args, Env: spec.env, Mounts: mounts,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SnapshotFiles: c.Bool("snapshot-files"),
@@ -354,135 +389,32 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	if spec.restore != nil && !sameFiles(spec.restore.Meta, mounts) {
 		cfg.FileCheck = wasip1.CheckOtherHost
 	}
-	// first-stdin: the program's goroutine asks for the snapshot when it
-	// first reads stdin (it pauses right away, at that read), and hands
-	// the loop below the channel the snapshot will arrive on.
-	stdinSnaps := make(chan (<-chan hostrt.SnapshotResult), 1)
-	if firstStdin {
-		fired := false
-		cfg.OnStdin = func(j *hostrt.Job) {
-			if !fired {
-				fired = true
-				stdinSnaps <- j.SnapshotAtStdin(hostrt.SnapshotOptions{Reason: firstStdinEvent, Stop: c.Bool("stop-after-snapshot")})
-			}
-		}
-	}
 	ctx := context.Background()
-	var job *hostrt.Job
-	if spec.restore != nil {
-		job, err = hostrt.Restore(ctx, cfg, spec.restore)
-	} else {
-		job, err = hostrt.Start(ctx, cfg)
-	}
+	sup, err := supervise.Start(ctx, cfg, spec.restore, policy)
 	if errors.Is(err, wasip1.ErrFileChanged) {
 		return fmt.Errorf("%s: %w; pass --allow-changed-files to resume anyway", jobName(spec), err)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", jobName(spec), err)
 	}
-	defer job.Close(ctx)
-
-	triggers := make(chan trigger, 1)
-	done := make(chan struct{})
-	if every := c.Duration("snapshot-every"); every > 0 {
-		go func() {
-			t := time.NewTicker(every)
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-					select {
-					case triggers <- trigger{reason: "every " + every.String(), stop: c.Bool("stop-after-snapshot")}:
-					default: // the previous one is still being written
-					}
-				case <-done:
-					return
-				}
-			}
-		}()
-	}
+	defer sup.Close(ctx)
 	if len(signals) > 0 {
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, signals...)
-		defer signal.Stop(sigs)
-		go func() {
-			for {
-				select {
-				case s := <-sigs:
-					triggers <- trigger{reason: s.String(), stop: stopOn[s] || c.Bool("stop-after-snapshot")}
-				case <-done:
-					return
-				}
-			}
-		}()
+		defer forwardSignals(signals, triggers)()
 	}
-	var wg sync.WaitGroup
-	var snapErr error
-	// written is the last snapshot written: requests that shared a pause
-	// get the same one.
-	var written *snapshot.Snapshot
-	save := func(snap *snapshot.Snapshot, err error) {
-		switch {
-		case errors.Is(err, hostrt.ErrNotRunning) || errors.Is(err, hostrt.ErrStopped):
-			// The program ended, or another snapshot stopped it.
-			return
-		case err == nil && snap == written:
-			return
-		}
-		if err == nil {
-			var path string
-			if path, err = store.Write(snap); err == nil && !c.Bool("quiet") {
-				reportSnapshot(c.App.ErrWriter, path, snap)
-			}
-			written = snap
-			job.Recycle(snap)
-		}
-		if err != nil {
-			snapErr = err
-			fmt.Fprintf(c.App.ErrWriter, "wasmsr: snapshot failed: %v\n", err)
-		}
-	}
-	saveAtStdin := func(ch <-chan hostrt.SnapshotResult) {
-		res := <-ch
-		save(res.Snapshot, res.Err)
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case t := <-triggers:
-				save(job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: t.reason, Stop: t.stop}))
-			case ch := <-stdinSnaps:
-				saveAtStdin(ch)
-			case <-done:
-				// A first-stdin snapshot that stopped the program was
-				// asked for before Run returned.
-				select {
-				case ch := <-stdinSnaps:
-					saveAtStdin(ch)
-				default:
-				}
-				return
-			}
-		}
-	}()
-	exit, err := job.Run(ctx)
-	close(done)
-	wg.Wait()
+	res, err := sup.Run(ctx)
 	switch {
-	case errors.Is(err, hostrt.ErrStopped):
-		if snapErr != nil {
-			return snapErr
-		}
+	case res.Stopped && err != nil:
+		// The snapshot the job stopped for may be lost.
+		return err
+	case res.Stopped:
 		if !c.Bool("quiet") {
 			fmt.Fprintf(c.App.ErrWriter, "wasmsr: stopped; continue with: wasmsr resume %s\n", spec.dir)
 		}
 		return nil
 	case err != nil:
 		return fmt.Errorf("%s: %w", jobName(spec), err)
-	case exit != 0:
-		return exitError(exit)
+	case res.Exit != 0:
+		return exitError(res.Exit)
 	}
 	return nil
 }

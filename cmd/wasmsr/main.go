@@ -5,8 +5,9 @@
 // process or on another machine; serve is a host that jobs migrate to and
 // from; inspect describes a module or a snapshot; keygen makes the keys
 // that sign snapshots. The rewrite is package instrument's, running and
-// snapshotting package hostrt's; exec's snapshot policy (interval,
-// signals, keep) is still here.
+// snapshotting package hostrt's, the snapshot policy (interval, signals,
+// first stdin, keep) package hostrt/supervise's: here are the flags, the
+// policy they make and the lines printed.
 package main
 
 import (

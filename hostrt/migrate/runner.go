@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasmsr/wasmsr/hostrt"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/hostrt/supervise"
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
 )
 
@@ -28,13 +29,14 @@ type runner struct {
 	closed bool // job is closed
 
 	stdout, stderr *lineWriter
-	trigger        chan struct{}
-	enc            *snapshot.Encoder
+	// trigger asks the job to move now (POST /v1/jobs/ID/migrate).
+	trigger chan supervise.Trigger
+	enc     *snapshot.Encoder
 }
 
 func (h *Host) newRunner(id string, hop int, p Policy, cfg hostrt.Config, local bool) *runner {
 	r := &runner{h: h, id: id, hop: hop, policy: p, local: local,
-		trigger: make(chan struct{}, 1), enc: snapshot.NewEncoder()}
+		trigger: make(chan supervise.Trigger, 1), enc: snapshot.NewEncoder()}
 	r.enc.Keys = h.cfg.Keys
 	prefix := fmt.Sprintf("[%s %s] ", h.cfg.Name, id)
 	r.stdout = newLineWriter(h.cfg.Stdout, prefix)
@@ -83,6 +85,9 @@ func (m *mover) stop() (*capture, error) {
 	return m.captured, m.failed
 }
 
+// moveDue is the mover's alarm: the policy's time to move has come.
+var moveDue = supervise.Trigger{Reason: "the time to move"}
+
 // startMover starts a mover that first acts after delay (never when
 // negative, unless triggered).
 func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
@@ -98,23 +103,8 @@ func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
 			case <-ctx.Done():
 			}
 		}()
-		var timer *time.Timer
-		var tick <-chan time.Time
-		wait := func(d time.Duration) {
-			if timer != nil {
-				timer.Stop()
-			}
-			timer, tick = nil, nil
-			if d >= 0 {
-				timer = time.NewTimer(d)
-				tick = timer.C
-			}
-		}
-		defer func() {
-			if timer != nil {
-				timer.Stop()
-			}
-		}()
+		sched := supervise.NewSchedule(supervise.RealClock, r.trigger)
+		defer sched.Stop()
 		defer func() {
 			if p := recover(); p != nil {
 				// The job can move no more, and may be in a bad state:
@@ -126,22 +116,19 @@ func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
 				})
 			}
 		}()
-		wait(delay)
+		sched.After(delay, moveDue)
 		for {
-			select {
-			case <-tick:
-			case <-r.trigger:
-			case <-m.stopc:
+			if _, ok := sched.Wait(ctx); !ok {
 				return
 			}
 			target, ok := r.policy.target()
 			if !ok {
-				wait(-1)
+				sched.After(-1, moveDue)
 				continue
 			}
 			if !r.h.allowed(target, r.local) {
 				r.logf("stays here: %s is not a peer of this host", quoted(target))
-				wait(-1)
+				sched.After(-1, moveDue)
 				continue
 			}
 			sum := r.job.ModuleSHA256()
@@ -151,7 +138,7 @@ func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
 					return
 				}
 				r.logf("cannot move to %s: %s; continuing here", quoted(target), errLine(err))
-				wait(r.retry())
+				sched.After(r.retry(), moveDue)
 				continue
 			}
 			if sent {
@@ -165,7 +152,7 @@ func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
 					return
 				}
 				r.logf("cannot pause to move: %s", errLine(err))
-				wait(r.retry())
+				sched.After(r.retry(), moveDue)
 				continue
 			}
 			m.captured = &capture{snap: snap, target: target, requested: requested, moduleSent: sent}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/wasmsr/wasmsr/hostrt"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/hostrt/supervise"
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
 )
 
@@ -342,7 +343,7 @@ func (h *Host) handleJobMigrate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	select {
-	case run.trigger <- struct{}{}:
+	case run.trigger <- supervise.Trigger{Reason: "asked to move"}:
 	default:
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": run.id, "to": target})

@@ -38,6 +38,7 @@ import (
 
 	"github.com/wasmsr/wasmsr/hostrt"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/hostrt/supervise"
 )
 
 func main() {
@@ -77,15 +78,13 @@ func run(args []string, keys io.Reader, stdout, stderr io.Writer) int {
 
 // host is a running guest and the channels to it.
 type host struct {
-	job      *hostrt.Job
 	requests *io.PipeWriter // the guest's stdin
 	replies  chan string    // the guest's output lines
-	exited   chan struct{}  // closed when Run returns
-	exit     uint32
+	triggers chan supervise.Trigger
+	written  chan error    // each snapshot's outcome
+	exited   chan struct{} // closed when Run returns
+	res      supervise.Result
 	runErr   error
-	enc      *snapshot.Encoder
-	snapPath string
-	stderr   io.Writer
 }
 
 func serve(modulePath, snapPath, from string, keys io.Reader, stdout, stderr io.Writer) error {
@@ -98,7 +97,7 @@ func serve(modulePath, snapPath, from string, keys io.Reader, stdout, stderr io.
 	stdin, requests := io.Pipe()
 	h := &host{
 		requests: requests, replies: make(chan string, 1024), exited: make(chan struct{}),
-		enc: snapshot.NewEncoder(), snapPath: snapPath, stderr: stderr,
+		triggers: make(chan supervise.Trigger), written: make(chan error, 1),
 	}
 	cfg := hostrt.Config{
 		Module: module, ModulePath: abs, Args: []string{"server"},
@@ -108,13 +107,30 @@ func serve(modulePath, snapPath, from string, keys io.Reader, stdout, stderr io.
 		// the host's log, not the guest's own file.
 		Stderr: struct{ io.Writer }{stderr},
 	}
+	// Key s is a trigger; the supervisor writes the snapshot into one
+	// file, over the previous one.
+	policy := supervise.Policy{
+		Triggers: h.triggers,
+		Sink:     fileSink{path: snapPath, enc: snapshot.NewEncoder()},
+		OnSnapshot: func(path string, snap *snapshot.Snapshot) {
+			size := int64(-1)
+			if fi, err := os.Stat(path); err == nil {
+				size = fi.Size()
+			}
+			fmt.Fprintf(stderr, "host: snapshot %d written to %s (%d bytes; the guest was paused for %s)\n",
+				snap.Meta.Seq, path, size, snap.Meta.Paused.Round(1000))
+			h.written <- nil
+		},
+		OnError: func(err error) { h.written <- fmt.Errorf("snapshot: %w", err) },
+	}
+	var sup *supervise.Supervisor
 	if from == "" {
-		h.job, err = hostrt.Start(ctx, cfg)
+		sup, err = supervise.Start(ctx, cfg, nil, policy)
 	} else {
 		// Load checks that the snapshot was taken from this module.
 		var loaded *hostrt.Loaded
 		if loaded, err = hostrt.Load(from, hostrt.LoadOptions{Module: modulePath}); err == nil {
-			h.job, err = hostrt.Restore(ctx, cfg, loaded.Snapshot)
+			sup, err = supervise.Start(ctx, cfg, loaded.Snapshot, policy)
 			loaded.Close()
 			if err == nil {
 				fmt.Fprintf(stderr, "host: restored the guest from %s (snapshot %d, taken %s)\n",
@@ -125,9 +141,9 @@ func serve(modulePath, snapPath, from string, keys io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	defer h.job.Close(ctx)
+	defer sup.Close(ctx)
 	go func() {
-		h.exit, h.runErr = h.job.Run(ctx)
+		h.res, h.runErr = sup.Run(ctx)
 		close(h.exited)
 	}()
 	fmt.Fprintf(stderr, "host: running %s; keys: r = request, s = snapshot to %s, q = quit\n", modulePath, snapPath)
@@ -145,7 +161,7 @@ loop:
 				return err
 			}
 		case 's', 'S':
-			if err := h.snapshot(ctx); err != nil {
+			if err := h.snapshot(); err != nil {
 				return err
 			}
 		case 'q', 'Q', 4: // 4: Ctrl-D on a raw terminal
@@ -161,9 +177,9 @@ loop:
 	if h.runErr != nil {
 		return fmt.Errorf("the guest failed: %w", h.runErr)
 	}
-	fmt.Fprintf(stderr, "host: the guest exited with status %d\n", h.exit)
-	if h.exit != 0 {
-		return fmt.Errorf("exit status %d", h.exit)
+	fmt.Fprintf(stderr, "host: the guest exited with status %d\n", h.res.Exit)
+	if h.res.Exit != 0 {
+		return fmt.Errorf("exit status %d", h.res.Exit)
 	}
 	return nil
 }
@@ -178,31 +194,42 @@ func (h *host) request() error {
 	case <-h.replies:
 		return nil
 	case <-h.exited:
-		if h.runErr != nil {
-			return fmt.Errorf("the guest failed: %w", h.runErr)
-		}
-		return fmt.Errorf("the guest exited (status %d) without answering", h.exit)
+		return h.gone("without answering")
 	}
 }
 
-// snapshot pauses the guest, captures it into snapPath and lets it go on.
-func (h *host) snapshot(ctx context.Context) error {
-	snap, err := h.job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: "key s"})
-	if errors.Is(err, hostrt.ErrNotRunning) {
+// snapshot asks for a snapshot of the running guest into snapPath, which
+// goes on, and waits until it is written.
+func (h *host) snapshot() error {
+	select {
+	case h.triggers <- supervise.Trigger{Reason: "key s"}:
+	case <-h.exited:
 		return errors.New("the guest is not running: nothing to snapshot")
-	} else if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
 	}
-	if err := h.enc.WriteFile(h.snapPath, snap); err != nil {
+	select {
+	case err := <-h.written:
 		return err
+	case <-h.exited:
+		return h.gone("before its snapshot")
 	}
-	size := int64(-1)
-	if fi, err := os.Stat(h.snapPath); err == nil {
-		size = fi.Size()
+}
+
+// gone is the error of a guest that ended when the host waited for it.
+func (h *host) gone(when string) error {
+	if h.runErr != nil {
+		return fmt.Errorf("the guest failed: %w", h.runErr)
 	}
-	fmt.Fprintf(h.stderr, "host: snapshot %d written to %s (%d bytes; the guest was paused for %s)\n",
-		snap.Meta.Seq, h.snapPath, size, snap.Meta.Paused.Round(1000))
-	return nil
+	return fmt.Errorf("the guest exited (status %d) %s", h.res.Exit, when)
+}
+
+// fileSink writes every snapshot into the same file.
+type fileSink struct {
+	path string
+	enc  *snapshot.Encoder
+}
+
+func (f fileSink) Write(snap *snapshot.Snapshot) (string, error) {
+	return f.path, f.enc.WriteFile(f.path, snap)
 }
 
 // lineWriter passes the guest's output through and reports every complete
