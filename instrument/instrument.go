@@ -91,8 +91,9 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 		return input, &Report{Info: info, DefinedFuncs: len(m.Code),
 			Warnings: []string{"the module is already instrumented by wasmsr: passed through unchanged"}}, nil
 	}
+	report := &Report{DefinedFuncs: len(m.Code)} // before the helpers are added
 	r := newRewriter(m, &opts)
-	report := &Report{Warnings: r.a.unmatched, DefinedFuncs: len(m.Code)}
+	report.Warnings = r.a.unmatched
 	numImports := r.a.numImports
 	// The analysis is done with the bodies: each is decoded again when
 	// its turn comes, and compacted once rewritten.
