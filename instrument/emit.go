@@ -122,7 +122,7 @@ func (r *rewriter) emitFunc(p *plan, code wasm.Code, origin []int) (*emitted, er
 			if s := p.sites[0]; s.instr >= 0 {
 				at = origin[s.instr]
 			}
-			return nil, r.errAt(fn, at, "%v", err)
+			return nil, r.errAt(fn, &code, at, "%v", err)
 		}
 	}
 	all := slices.Clone(p.locals) // parameters and locals

@@ -26,6 +26,7 @@ func StageText(module []byte, opts Options) (map[string]string, error) {
 		return nil, err
 	}
 	r := newRewriter(m, &opts)
+	wr := r.worker()
 	p := stagePrinter{r: r}
 	out := map[string]*strings.Builder{}
 	for _, s := range Stages {
@@ -54,8 +55,11 @@ func StageText(module []byte, opts Options) (map[string]string, error) {
 			fmt.Fprint(w, "; safepoints at loops")
 		}
 		fmt.Fprintln(w)
-		st, err := r.stages(uint32(fn))
+		st, err := wr.stages(uint32(fn))
 		if err != nil {
+			return nil, err
+		}
+		if _, err := r.commit(st); err != nil {
 			return nil, err
 		}
 		p.fn = st.fn

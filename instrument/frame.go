@@ -92,6 +92,9 @@ type helperKey struct {
 // the unwind buffer's position: the frame being rewound, once popped. A
 // reload inside a loop then needs no address of its own.
 func (r *rewriter) reloadHelper(t wasm.ValType, n int) uint32 {
+	if r.wants != nil {
+		return r.wants.ask(want{kind: wantReload, t: t, n: n})
+	}
 	key := helperKey{t, n}
 	if fn, ok := r.frameHelpers[key]; ok {
 		return fn

@@ -12,7 +12,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/wasmsr/wasmsr/abi"
 	"github.com/wasmsr/wasmsr/wasm"
@@ -53,7 +55,12 @@ type rewriter struct {
 	// (splitIfs, buildPlan): each starts it on its function, and what it
 	// learns goes into the stage's output; no one reads it afterwards.
 	tracker *wasm.TypeTracker
-	g       abi.Globals
+	// wants, on a worker's rewriter (see shared.go), collects what the
+	// function being rewritten asks of the module, and knownTypes are the
+	// types the module had when the worker started; nil on the main one.
+	wants      *wants
+	knownTypes map[string]uint32
+	g          abi.Globals
 	// pauseFunc starts an unwind asked for through the request global;
 	// slackFunc keeps room for a frame in the unwind buffer; pushedFunc
 	// finishes a stored frame. rewoundFunc ends a rewind; popFunc releases
@@ -103,36 +110,42 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 		}
 	}
 	info := &abi.Info{Version: abi.FormatVersion, InputSHA256: sha256.Sum256(input), Options: opts.String(), Globals: r.g}
-	var framed []uint32 // the functions that save frames, ascending
-	var maxFrame uint32
+	var rewrite []uint32
 	for k := range r.a.mayUnwind[numImports:] {
 		fn := uint32(numImports + k)
-		if r.a.trap[fn] {
+		switch {
+		case r.a.trap[fn]:
 			if err := r.raiseNoUnwind(fn); err != nil {
 				return nil, nil, err
 			}
 			report.TrapFunctions = append(report.TrapFunctions, FunctionReport{Index: fn, Name: r.a.names[fn], Why: "ends in a trap"})
-			continue
+		case r.a.mayUnwind[fn]:
+			rewrite = append(rewrite, fn)
 		}
-		if !r.a.mayUnwind[fn] {
-			continue // left as it is
-		}
-		layout, err := r.rewriteFunc(fn)
+	}
+	var framed []uint32 // the functions that save frames, ascending
+	var maxFrame uint32
+	err = r.rewriteFuncs(rewrite, func(st *funcStages) error {
+		layout, err := r.commit(st)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		if err := r.compact(fn); err != nil {
-			return nil, nil, err
+		if err := r.compact(st.fn); err != nil {
+			return err
 		}
 		if layout == nil {
-			continue
+			return nil
 		}
 		info.Funcs = append(info.Funcs, *layout)
-		report.Functions = append(report.Functions, FunctionReport{Index: fn, Name: r.a.names[fn], Why: r.a.why[fn], Sites: len(layout.Sites)})
+		report.Functions = append(report.Functions, FunctionReport{Index: st.fn, Name: r.a.names[st.fn], Why: r.a.why[st.fn], Sites: len(layout.Sites)})
 		if len(layout.Sites) > 0 {
-			framed = append(framed, fn)
+			framed = append(framed, st.fn)
 			maxFrame = max(maxFrame, layout.FrameSize)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	r.setMaxFrame(maxFrame)
 	r.finishTailDispatchers(framed)
@@ -215,15 +228,72 @@ func (r *rewriter) callMayUnwind(in *wasm.Instr) bool {
 	return false
 }
 
-// rewriteFunc instruments one function and returns its record in the
-// custom section, or nil when the function turns out to have no unwind
-// point.
-func (r *rewriter) rewriteFunc(fn uint32) (*abi.FuncLayout, error) {
-	st, err := r.stages(fn)
-	if err != nil || st.emitted == nil {
-		return nil, err
+// rewriteFuncs runs the stages of the functions fns on as many workers as
+// there are cores, and commits them in fns's order (see shared.go): the
+// output is the same as on one core. At most a few functions per worker
+// wait to be committed, so memory stays that of a few functions.
+func (r *rewriter) rewriteFuncs(fns []uint32, commit func(*funcStages) error) error {
+	type job struct {
+		fn   uint32
+		st   *funcStages
+		err  error
+		done chan struct{}
 	}
-	r.m.Code[int(fn)-r.a.numImports] = st.emitted.code
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(fns)))
+	window := 4 * workers
+	jobs := make(chan *job, window)
+	var wg sync.WaitGroup
+	for range workers {
+		w := r.worker()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				j.st, j.err = w.stages(j.fn)
+				close(j.done)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(jobs)
+	queue := make([]*job, len(fns))
+	next := 0
+	send := func() {
+		if next < len(fns) {
+			queue[next] = &job{fn: fns[next], done: make(chan struct{})}
+			jobs <- queue[next]
+			next++
+		}
+	}
+	for range window {
+		send()
+	}
+	for k := range fns {
+		j := queue[k]
+		<-j.done
+		queue[k] = nil
+		if j.err != nil {
+			return j.err
+		}
+		if err := commit(j.st); err != nil {
+			return err
+		}
+		send()
+	}
+	return nil
+}
+
+// commit installs a function's rewritten code, with what it asked for
+// added to the module, and returns its record in the custom section; nil
+// when the function turned out to have no unwind point.
+func (r *rewriter) commit(st *funcStages) (*abi.FuncLayout, error) {
+	if st.emitted == nil {
+		return nil, nil
+	}
+	if err := patch(st.emitted.code.Body, r.resolve(st.wants)); err != nil {
+		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(st.fn)), err)
+	}
+	r.m.Code[int(st.fn)-r.a.numImports] = st.emitted.code
 	return st.record(), nil
 }
 
@@ -248,23 +318,26 @@ type funcStages struct {
 	origin  []int
 	plan    *plan
 	emitted *emitted // nil when the function has no unwind point
+	// wants are what emitted's code asked of the module (see shared.go).
+	wants *wants
 }
 
-// stages runs the stages on function fn; its body is read but not changed.
+// stages runs the stages on function fn, on a worker's rewriter: the
+// module is read, not changed.
 func (r *rewriter) stages(fn uint32) (*funcStages, error) {
-	st := &funcStages{fn: fn}
-	if err := r.m.Code[int(fn)-r.a.numImports].Expand(); err != nil {
+	st := &funcStages{fn: fn, wants: &wants{index: map[wantKey]uint32{}}}
+	r.wants = st.wants
+	code := r.m.Code[int(fn)-r.a.numImports]
+	if err := code.Expand(); err != nil {
 		return nil, err
 	}
-	// The code is copied: adding a dispatcher may move m.Code.
-	code := r.m.Code[int(fn)-r.a.numImports]
 	var origin []int
 	st.prepared, origin = prepare(code.Body, r.mustUntail)
 	var err error
 	if st.split, st.origin, err = r.splitIfs(fn, st.prepared, origin); err != nil {
 		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
 	}
-	if st.plan, err = r.buildPlan(fn, st.split, st.origin); err != nil {
+	if st.plan, err = r.buildPlan(fn, &code, st.split, st.origin); err != nil {
 		return nil, err
 	}
 	if st.emitted, err = r.emitFunc(st.plan, code, st.origin); err != nil {
@@ -318,6 +391,12 @@ func (r *rewriter) blockType(params, results []wasm.ValType) wasm.BlockType {
 // typeIndex finds or adds a function type.
 func (r *rewriter) typeIndex(ft wasm.FuncType) uint32 {
 	key := ft.String()
+	if r.wants != nil {
+		if i, ok := r.knownTypes[key]; ok {
+			return i
+		}
+		return r.wants.ask(want{kind: wantType, ft: ft})
+	}
 	if i, ok := r.types[key]; ok {
 		return i
 	}

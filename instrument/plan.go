@@ -84,9 +84,9 @@ type plan struct {
 	locals, results []wasm.ValType
 }
 
-// buildPlan walks a prepared body with the type tracker and finds its
-// levels, items and sites.
-func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan, error) {
+// buildPlan walks a prepared body (of code, expanded, with origin mapping
+// it there) with the type tracker and finds its levels, items and sites.
+func (r *rewriter) buildPlan(fn uint32, code *wasm.Code, body []wasm.Instr, origin []int) (*plan, error) {
 	p := &plan{fn: fn, body: body, levels: map[int]*level{}, shaped: dispatchShaped(body)}
 	a := r.a
 
@@ -138,7 +138,7 @@ func (r *rewriter) buildPlan(fn uint32, body []wasm.Instr, origin []int) (*plan,
 		return j, append([]wasm.ValType(nil), levelStack[:len(levelStack)-(i-j)]...)
 	}
 	fail := func(i int, format string, args ...any) error {
-		return r.errAt(fn, origin[i], format, args...)
+		return r.errAt(fn, code, origin[i], format, args...)
 	}
 
 	if a.entrySafepoint[fn] {
@@ -466,10 +466,9 @@ func isPurePush(in *wasm.Instr) bool {
 }
 
 // errAt is an error about instruction i of function fn's original body
-// (-1: the function's entry): it names the function, the instruction and
-// the instruction's byte offset in the input module.
-func (r *rewriter) errAt(fn uint32, i int, format string, args ...any) error {
-	code := &r.m.Code[int(fn)-r.a.numImports] // still the input's: fn is being rewritten
+// code, expanded (-1: the function's entry): it names the function, the
+// instruction and the instruction's byte offset in the input module.
+func (r *rewriter) errAt(fn uint32, code *wasm.Code, i int, format string, args ...any) error {
 	what, at := "entry", 0
 	if i >= 0 {
 		what = code.Body[i].Op.String()

@@ -30,6 +30,9 @@ func spillTableType(t wasm.ValType) wasm.ValType {
 // refSpillFor returns the spill table for values of type t, adding it and
 // its helpers on first use.
 func (r *rewriter) refSpillFor(t wasm.ValType) *refSpill {
+	if r.wants != nil {
+		return &refSpill{push: r.wants.ask(want{kind: wantRefPush, t: t}), pop: r.wants.ask(want{kind: wantRefPop, t: t})}
+	}
 	elem := spillTableType(t)
 	if s, ok := r.refSpills[elem]; ok {
 		return s

@@ -52,6 +52,9 @@ func (r *rewriter) tailCallsMayUnwind(body []wasm.Instr) bool {
 // frame is known.
 func (r *rewriter) tailDispatcher(results []wasm.ValType) uint32 {
 	ft := wasm.FuncType{Results: results}
+	if r.wants != nil {
+		return r.wants.ask(want{kind: wantTailDispatcher, ft: ft})
+	}
 	key := ft.String()
 	if d, ok := r.dispatchers[key]; ok {
 		return d.fn
