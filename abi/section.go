@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/wasmsr/wasmsr/internal/varint"
 	"github.com/wasmsr/wasmsr/wasm"
@@ -223,18 +224,18 @@ func appendSavedSets(b []byte, f *FuncLayout) []byte {
 	var sets [][]int
 	which := make([]int, len(f.Sites))
 	var key []byte
+	var set []int
 	for i, s := range f.Sites {
-		set := make([]int, len(s.Saved))
-		key = key[:0]
-		for k, l := range s.Saved {
-			set[k] = pos[l]
-			key = binary.AppendUvarint(key, uint64(set[k]))
+		set, key = set[:0], key[:0]
+		for _, l := range s.Saved {
+			set = append(set, pos[l])
+			key = binary.AppendUvarint(key, uint64(pos[l]))
 		}
 		x, ok := index[string(key)]
 		if !ok {
 			x = len(sets)
 			index[string(key)] = x
-			sets = append(sets, set)
+			sets = append(sets, slices.Clone(set))
 		}
 		which[i] = x
 	}
