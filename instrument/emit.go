@@ -130,7 +130,7 @@ func (r *rewriter) emitFunc(p *plan, code wasm.Code, origin []int) (*emitted, er
 		all = append(all, t)
 		return uint32(len(all) - 1)
 	}
-	e := &emitter{r: r, p: p, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}, rewindOnly: map[int]bool{}, dummyReads: map[int]bool{},
+	e := &emitter{r: r, p: p, out: make([]wasm.Instr, 0, 2*len(p.body)), spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}, rewindOnly: map[int]bool{}, dummyReads: map[int]bool{},
 		siteStack: make([][]uint32, len(p.sites))}
 	if tails {
 		e.tailDispatch = r.tailDispatcher(p.results)
@@ -625,17 +625,14 @@ func (e *emitter) leaveLevel(i int) error {
 // the exits and the frame's finish, for the given layout.
 func (e *emitter) finish(lay *frameLayout) error {
 	exits := e.exits(lay)
-	e.insertRestores(lay)
+	exitCode := e.exitCode(lay, exits)
 	// The exits' blocks open just inside $unwind; their code goes between
 	// the body's return and the end of $unwind.
 	opens := make([]wasm.Instr, len(exits))
 	for k := range opens {
 		opens[k] = wasm.Block(wasm.OpBlock, wasm.BlockResult(wasm.I32)) // the call index
 	}
-	e.out = append(e.out[:1], append(opens, e.out[1:]...)...)
-	end := e.out[len(e.out)-1]
-	e.out = append(e.out[:len(e.out)-1], e.exitCode(lay, exits)...)
-	e.out = append(e.out, end)
+	e.insertRestores(lay, opens, exitCode)
 	return e.epilogue(lay)
 }
 
@@ -656,9 +653,12 @@ func loadStore(t wasm.ValType) (load, store wasm.Opcode) {
 // Frames are accessed with 4-byte alignment hints, valid for every type.
 func memOp(op wasm.Opcode, offset uint32) wasm.Instr { return wasm.Mem(op, 2, uint64(offset)) }
 
-// insertRestores puts the frame restore in the function's prologue and
-// the frame reloads in the prologues inside loops.
-func (e *emitter) insertRestores(lay *frameLayout) {
+// insertRestores copies the body once, with the exits' block openers
+// after its first instruction, the frame restore in the function's
+// prologue, the frame reloads in the prologues inside loops and the exits'
+// code before its last instruction (the end of $unwind), leaving room for
+// the epilogue.
+func (e *emitter) insertRestores(lay *frameLayout, opens, exitCode []wasm.Instr) {
 	type insertion struct {
 		at   int
 		code []wasm.Instr
@@ -668,14 +668,22 @@ func (e *emitter) insertRestores(lay *frameLayout) {
 		ins = append(ins, insertion{p.at, e.reloadAt(lay, p)})
 	}
 	slices.SortFunc(ins, func(a, b insertion) int { return cmp.Compare(a.at, b.at) })
-	out := make([]wasm.Instr, 0, len(e.out)+len(ins)*len(ins[0].code))
-	prev := 0
+	size := len(e.out) + len(opens) + len(exitCode) + 8 + len(e.p.results)
+	for _, in := range ins {
+		size += len(in.code)
+	}
+	out := make([]wasm.Instr, 0, size)
+	out = append(append(out, e.out[0]), opens...)
+	prev := 1 // every insertion lies inside $body
 	for _, in := range ins {
 		out = append(out, e.out[prev:in.at]...)
 		out = append(out, in.code...)
 		prev = in.at
 	}
-	e.out = append(out, e.out[prev:]...)
+	end := len(e.out) - 1
+	out = append(out, e.out[prev:end]...)
+	out = append(out, exitCode...)
+	e.out = append(out, e.out[end])
 }
 
 // reloadPoint is a frame reload in the prologue of a level inside a loop,

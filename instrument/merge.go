@@ -7,6 +7,7 @@ import "github.com/wasmsr/wasmsr/wasm"
 // goes to the same place. The rewrite nests landing blocks, split ifs and
 // the original blocks this way all the time; each removed pair is three
 // bytes. Branches inside a removed block that go past it lose a level.
+// The result reuses body's memory.
 func mergeBlocks(body []wasm.Instr) []wasm.Instr {
 	n := len(body)
 	opener := matchStructure(body).opener
@@ -29,7 +30,7 @@ func mergeBlocks(body []wasm.Instr) []wasm.Instr {
 	// whether it was removed.
 	var gone frameCounts
 	shift := func(d uint32) uint32 { return d - uint32(gone.innermost(int(d))) }
-	out := make([]wasm.Instr, 0, n)
+	out := body[:0] // it never gets ahead of the instruction being read
 	for i, in := range body {
 		// As in splitIfs: catches and delegates count from outside.
 		switch in.Op {
