@@ -204,8 +204,8 @@ func (p *stagePrinter) emitted(w *strings.Builder, st *funcStages) {
 		fmt.Fprintf(w, " %d×%s", g.Count, g.Type)
 	}
 	fmt.Fprintf(w, "; frame of %d bytes saves locals %v\n", em.layout.size, em.layout.locals)
-	if rec := st.record(); len(rec.Sites) > 0 {
-		for k, s := range rec.Sites {
+	if len(st.layout.Sites) > 0 {
+		for k, s := range st.layout.Sites {
 			fmt.Fprintf(w, ";;   site %d: stack %v, saves %v\n", k, s.Stack, s.Saved)
 		}
 	}

@@ -60,7 +60,9 @@ type rewriter struct {
 	// types the module had when the worker started; nil on the main one.
 	wants      *wants
 	knownTypes map[string]uint32
-	g          abi.Globals
+	// settled is shared by the main rewriter and the workers.
+	settled *settledWants
+	g       abi.Globals
 	// pauseFunc starts an unwind asked for through the request global;
 	// slackFunc keeps room for a frame in the unwind buffer; pushedFunc
 	// finishes a stored frame. rewoundFunc ends a rewind; popFunc releases
@@ -173,7 +175,8 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 // newRewriter analyzes a valid module and adds to it what every
 // instrumented function uses: the ABI's globals and helper functions.
 func newRewriter(m *wasm.Module, opts *Options) *rewriter {
-	r := &rewriter{m: m, types: map[string]uint32{}, dispatchers: map[string]*dispatcher{}, refSpills: map[wasm.ValType]*refSpill{}, frameHelpers: map[helperKey]uint32{}}
+	r := &rewriter{m: m, types: map[string]uint32{}, dispatchers: map[string]*dispatcher{}, refSpills: map[wasm.ValType]*refSpill{}, frameHelpers: map[helperKey]uint32{},
+		settled: &settledWants{index: map[wantKey]uint32{}}}
 	r.a = analyze(m, opts)
 	r.multiValue = usesPostMVP(m)
 	r.addGlobals()
@@ -189,7 +192,11 @@ func newRewriter(m *wasm.Module, opts *Options) *rewriter {
 // (hostaccess.go: table writes, references, segment drops) stays
 // readable: a body holding any of it is left as it is.
 func (r *rewriter) compact(fn uint32) error {
-	code := &r.m.Code[int(fn)-r.a.numImports]
+	return r.compactCode(fn, &r.m.Code[int(fn)-r.a.numImports])
+}
+
+// compactCode compacts code, function fn's, as compact does.
+func (r *rewriter) compactCode(fn uint32, code *wasm.Code) error {
 	for i := range code.Body {
 		switch code.Body[i].Op {
 		case wasm.OpTableGet, wasm.OpTableSet, wasm.OpTableSize, wasm.OpTableGrow, wasm.OpTableFill, wasm.OpTableCopy, wasm.OpTableInit,
@@ -249,7 +256,9 @@ func (r *rewriter) rewriteFuncs(fns []uint32, commit func(*funcStages) error) er
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				j.st, j.err = w.stages(j.fn)
+				if j.st, j.err = w.stages(j.fn); j.err == nil {
+					j.err = w.settle(j.st)
+				}
 				close(j.done)
 			}
 		}()
@@ -290,11 +299,13 @@ func (r *rewriter) commit(st *funcStages) (*abi.FuncLayout, error) {
 	if st.emitted == nil {
 		return nil, nil
 	}
-	if err := patch(st.emitted.code.Body, r.resolve(st.wants)); err != nil {
-		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(st.fn)), err)
+	if st.wants != nil { // not settled on its worker
+		if err := patch(st.emitted.code.Body, r.resolve(st.wants)); err != nil {
+			return nil, fmt.Errorf("function %s: %w", r.a.describe(int(st.fn)), err)
+		}
 	}
 	r.m.Code[int(st.fn)-r.a.numImports] = st.emitted.code
-	return st.record(), nil
+	return st.layout, nil
 }
 
 // The rewrite of a function is a pipeline of stages, each working only
@@ -318,8 +329,11 @@ type funcStages struct {
 	origin  []int
 	plan    *plan
 	emitted *emitted // nil when the function has no unwind point
-	// wants are what emitted's code asked of the module (see shared.go).
+	// wants are what emitted's code asked of the module (see shared.go);
+	// nil once settled.
 	wants *wants
+	// layout is the function's record in the custom section.
+	layout *abi.FuncLayout
 }
 
 // stages runs the stages on function fn, on a worker's rewriter: the
@@ -342,6 +356,9 @@ func (r *rewriter) stages(fn uint32) (*funcStages, error) {
 	}
 	if st.emitted, err = r.emitFunc(st.plan, code, st.origin); err != nil {
 		return nil, err
+	}
+	if st.emitted != nil {
+		st.layout = st.record()
 	}
 	return st, nil
 }

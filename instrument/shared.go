@@ -2,6 +2,7 @@ package instrument
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -51,12 +52,17 @@ type wants struct {
 	index map[wantKey]uint32
 }
 
-// ask returns the placeholder standing for w.
-func (ws *wants) ask(w want) uint32 {
+func (w *want) key() wantKey {
 	key := wantKey{kind: w.kind, t: w.t, n: w.n}
 	if w.kind == wantType || w.kind == wantTailDispatcher {
 		key.sig = w.ft.String()
 	}
+	return key
+}
+
+// ask returns the placeholder standing for w.
+func (ws *wants) ask(w want) uint32 {
+	key := w.key()
 	if x, ok := ws.index[key]; ok {
 		return x
 	}
@@ -92,10 +98,57 @@ func (r *rewriter) worker() *rewriter {
 	return &w
 }
 
+// settledWants are the wants that commits have resolved so far, with
+// their real indices: a worker whose function wants only those can put
+// them in itself (see settle).
+type settledWants struct {
+	mu    sync.RWMutex
+	index map[wantKey]uint32
+}
+
+// lookup returns the real indices of ws, if all of them are settled.
+func (sw *settledWants) lookup(ws *wants) ([]uint32, bool) {
+	real := make([]uint32, len(ws.list))
+	sw.mu.RLock()
+	defer sw.mu.RUnlock()
+	for k := range ws.list {
+		x, ok := sw.index[ws.list[k].key()]
+		if !ok {
+			return nil, false
+		}
+		real[k] = x
+	}
+	return real, true
+}
+
+// settle finishes a function on its worker when every want of its code is
+// settled already: the real indices go in, and the code is encoded. Its
+// commit then only installs it, which resolving those wants again would
+// not change (they add nothing the second time).
+func (r *rewriter) settle(st *funcStages) error {
+	if st.emitted == nil {
+		return nil
+	}
+	real, ok := r.settled.lookup(st.wants)
+	if !ok {
+		return nil
+	}
+	if err := patch(st.emitted.code.Body, real); err != nil {
+		return fmt.Errorf("function %s: %w", r.a.describe(int(st.fn)), err)
+	}
+	if err := r.compactCode(st.fn, &st.emitted.code); err != nil {
+		return err
+	}
+	st.wants = nil
+	return nil
+}
+
 // resolve adds what a committed function's code asked for to the module,
 // in the order it asked, and returns the real indices, by placeholder.
 func (r *rewriter) resolve(ws *wants) []uint32 {
 	real := make([]uint32, len(ws.list))
+	r.settled.mu.Lock()
+	defer r.settled.mu.Unlock()
 	for k, w := range ws.list {
 		switch w.kind {
 		case wantType:
@@ -109,6 +162,7 @@ func (r *rewriter) resolve(ws *wants) []uint32 {
 		case wantTailDispatcher:
 			real[k] = r.tailDispatcher(w.ft.Results)
 		}
+		r.settled.index[w.key()] = real[k]
 	}
 	return real
 }
