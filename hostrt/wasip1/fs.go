@@ -216,6 +216,20 @@ func (w *WASI) fdFilestatSetTimes(_ context.Context, _ api.Module, stack []uint6
 }
 
 func (w *WASI) fdPread(_ context.Context, mod api.Module, stack []uint64) errno {
+	return w.positioned(mod, stack, func(mem api.Memory, iovs, n uint32, f *os.File, at int64) (uint32, errno) {
+		return readFile(mem, iovs, n, f, at)
+	})
+}
+
+func (w *WASI) fdPwrite(_ context.Context, mod api.Module, stack []uint64) errno {
+	return w.positioned(mod, stack, func(mem api.Memory, iovs, n uint32, f *os.File, at int64) (uint32, errno) {
+		return writeFile(mem, iovs, n, nil, f, at)
+	})
+}
+
+// positioned serves fd_pread and fd_pwrite, which move data with move
+// at an offset of a regular file, leaving its position alone.
+func (w *WASI) positioned(mod api.Module, stack []uint64, move func(mem api.Memory, iovs, n uint32, f *os.File, at int64) (uint32, errno)) errno {
 	fd, iovs, n, offset, result := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), int64(stack[3]), uint32(stack[4])
 	e := w.lookup(fd)
 	if errno := e.regularFile(); errno != errnoSuccess {
@@ -225,11 +239,11 @@ func (w *WASI) fdPread(_ context.Context, mod api.Module, stack []uint64) errno 
 		return errnoInval
 	}
 	mem := mod.Memory()
-	nread, errno := readFile(mem, iovs, n, e.file, offset)
+	moved, errno := move(mem, iovs, n, e.file, offset)
 	if errno != errnoSuccess {
 		return errno
 	}
-	return putUint32(mem, result, nread)
+	return putUint32(mem, result, moved)
 }
 
 func (w *WASI) fdPrestatGet(_ context.Context, mod api.Module, stack []uint64) errno {
@@ -259,23 +273,6 @@ func (w *WASI) fdPrestatDirName(_ context.Context, mod api.Module, stack []uint6
 		return errnoFault
 	}
 	return errnoSuccess
-}
-
-func (w *WASI) fdPwrite(_ context.Context, mod api.Module, stack []uint64) errno {
-	fd, iovs, n, offset, result := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), int64(stack[3]), uint32(stack[4])
-	e := w.lookup(fd)
-	if errno := e.regularFile(); errno != errnoSuccess {
-		return errno
-	}
-	if offset < 0 {
-		return errnoInval
-	}
-	mem := mod.Memory()
-	nwritten, errno := writeFile(mem, iovs, n, nil, e.file, offset)
-	if errno != errnoSuccess {
-		return errno
-	}
-	return putUint32(mem, result, nwritten)
 }
 
 func (w *WASI) fdRead(ctx context.Context, mod api.Module, stack []uint64) errno {
