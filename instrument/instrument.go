@@ -258,6 +258,7 @@ func (r *rewriter) rewriteFuncs(fns []uint32, commit func(*funcStages) error) er
 			for j := range jobs {
 				if j.st, j.err = w.stages(j.fn); j.err == nil {
 					j.err = w.settle(j.st)
+					j.st.dropIntermediates()
 				}
 				close(j.done)
 			}
@@ -334,6 +335,13 @@ type funcStages struct {
 	wants *wants
 	// layout is the function's record in the custom section.
 	layout *abi.FuncLayout
+}
+
+// dropIntermediates lets go of what only the stages needed, once the
+// emitted code and the record are made: a function waiting for its commit
+// then holds only those.
+func (st *funcStages) dropIntermediates() {
+	st.prepared, st.split, st.origin, st.plan = nil, nil, nil, nil
 }
 
 // stages runs the stages on function fn, on a worker's rewriter: the
