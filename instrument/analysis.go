@@ -123,18 +123,19 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 
 	// Seeds: functions with an unwind point of their own.
 	if opts.Safepoints == SafepointsLoops {
+		recursive := recursiveFunctions(a.numImports, scans, taken)
 		for k := range scans {
 			f := a.numImports + k
-			if allowed[f] && scans[k].loop {
+			if !allowed[f] {
+				continue
+			}
+			if scans[k].loop {
 				a.loopSafepoints[f] = true
 				a.mark(f, "has a loop (safepoint at its header)")
 			}
-		}
-		// A function whose every entry reaches a loop header's safepoint
-		// straight away checks at its entry already.
-		free := func(f int) bool { return a.loopSafepoints[f] && startsAtLoop(m.Code[f-a.numImports].Body) }
-		for f, entry := range recursionSafepoints(a.numImports, scans, taken, allowed, free) {
-			if entry {
+			// A recursive function needs a safepoint at its entry unless every
+			// entry reaches a loop header's safepoint straight away.
+			if recursive[f] && !startsAtLoop(m.Code[k].Body) {
 				a.entrySafepoint[f] = true
 				a.mark(f, "may recurse (safepoint at its entry)")
 			}
@@ -453,19 +454,11 @@ func addressTaken(m *wasm.Module, n int) []int {
 	return list
 }
 
-// recursionSafepoints chooses the defined functions that get a safepoint
-// at their entry: enough that every cycle of the call graph (where an
-// indirect call may reach any address-taken function) passes through one
-// of them, or through a free function (one that checks at its entry
-// anyway). Every other long computation goes through a loop header. One
-// per cycle is enough, since each time round the program passes it; C++'s
-// virtual calls put hundreds of functions on one cycle, and an entry check
-// in each costs a test at every call. The choice is greedy: free functions
-// first, then, round after round, in each cycle that is left the allowed
-// function with the most calls in and out within it. After
-// maxRecursionRounds rounds every allowed function still on a cycle gets
-// one, as they all did before.
-func recursionSafepoints(numImports int, scans []funcScan, taken []int, allowed []bool, free func(f int) bool) []bool {
+// recursiveFunctions finds the defined functions on a cycle of the call
+// graph, where an indirect call may reach any address-taken function. Only
+// these need a safepoint at their entry: every other long computation goes
+// through a loop header.
+func recursiveFunctions(numImports int, scans []funcScan, taken []int) []bool {
 	n := numImports + len(scans)
 	// Indirect calls go through one extra node standing for "any function
 	// whose reference is taken", which keeps the graph linear in size.
@@ -483,109 +476,31 @@ func recursionSafepoints(numImports int, scans []funcScan, taken []int, allowed 
 		}
 		adj[numImports+k] = out
 	}
-	chosen := make([]bool, n)
-	removed := make([]bool, n+1) // chosen, free, or left without a choice
-	comp := cyclicComponents(adj, removed)
-	for f := numImports; f < n; f++ {
-		// A function left out of the rewrite stays in the graph: the
-		// cycles through it still need a safepoint elsewhere.
-		if comp[f] >= 0 && allowed[f] && free(f) {
-			removed[f] = true
-		}
-	}
-	// Most of C++'s cycles go through an indirect call: they are broken by
-	// choosing, on the cycle of the node standing for indirect calls,
-	// either every function that makes one or every function one can
-	// reach, whichever are fewer.
-	comp = cyclicComponents(adj, removed)
-	if c := comp[anyTaken]; c >= 0 {
-		var callers, callees []int
-		for f := numImports; f < n; f++ {
-			if comp[f] == c && allowed[f] && slices.Contains(adj[f], anyTaken) {
-				callers = append(callers, f)
-			}
-		}
-		for _, f := range taken {
-			if comp[f] == c && allowed[f] {
-				callees = append(callees, f)
-			}
-		}
-		if len(callees) < len(callers) {
-			callers = callees
-		}
-		for _, f := range callers {
-			chosen[f], removed[f] = true, true
-		}
-	}
-	for round := 0; ; round++ {
-		comp = cyclicComponents(adj, removed)
-		if round == maxRecursionRounds {
-			for f := numImports; f < n; f++ {
-				chosen[f] = chosen[f] || comp[f] >= 0 && allowed[f]
-			}
-			return chosen
-		}
-		// The score of a function is its calls in and out within its cycle.
-		in := make([]int, n+1)
-		for v := range adj {
-			for _, w := range adj[v] {
-				if comp[v] >= 0 && comp[v] == comp[w] {
-					in[w]++
-				}
-			}
-		}
-		best, bestScore := map[int]int{}, map[int]int{} // by component
-		for f := numImports; f < n; f++ {
-			c := comp[f]
-			if c < 0 || !allowed[f] {
-				continue
-			}
-			out := 0
-			for _, w := range adj[f] {
-				if comp[w] == c {
-					out++
-				}
-			}
-			if _, ok := best[c]; !ok || in[f]*out > bestScore[c] {
-				best[c], bestScore[c] = f, in[f]*out
-			}
-		}
-		if len(best) == 0 {
-			return chosen // no cycle left, or none with a function to choose
-		}
-		for _, f := range best {
-			chosen[f], removed[f] = true, true
-		}
-	}
+	return onCycle(adj)[:n]
 }
 
-// maxRecursionRounds bounds the rounds of recursionSafepoints: each costs
-// a pass over the call graph (clang's: 133,000 functions).
-const maxRecursionRounds = 16
-
-// cyclicComponents numbers the strongly connected components of a directed
-// graph, given as adjacency lists, without the removed nodes, and returns
-// each node's component when it lies on a cycle (a component with more
-// than one node, or a self-loop), else -1. It is Tarjan's algorithm written
-// iteratively, so that deep call graphs cannot overflow the Go stack.
-func cyclicComponents(adj [][]int, removed []bool) []int {
+// onCycle marks the nodes of a directed graph, given as adjacency lists,
+// that lie on a cycle (a strongly connected component with more than one
+// node, or a self-loop), with Tarjan's algorithm written iteratively so that
+// deep call graphs cannot overflow the Go stack.
+func onCycle(adj [][]int) []bool {
 	n := len(adj)
 	index := make([]int, n)
 	low := make([]int, n)
 	onStack := make([]bool, n)
-	result := make([]int, n)
+	result := make([]bool, n)
 	for i := range index {
-		index[i], result[i] = -1, -1
+		index[i] = -1
 	}
 	var stack []int
-	next, comps := 0, 0
+	next := 0
 	type frame struct {
 		v     int
 		succ  []int
 		child int
 	}
 	for root := range n {
-		if index[root] >= 0 || removed[root] {
+		if index[root] >= 0 {
 			continue
 		}
 		call := []frame{{v: root, succ: adj[root]}}
@@ -598,9 +513,6 @@ func cyclicComponents(adj [][]int, removed []bool) []int {
 			if top.child < len(top.succ) {
 				w := top.succ[top.child]
 				top.child++
-				if removed[w] {
-					continue
-				}
 				if index[w] < 0 {
 					index[w], low[w] = next, next
 					next++
@@ -637,11 +549,8 @@ func cyclicComponents(adj [][]int, removed []bool) []int {
 			}
 			for _, w := range component {
 				onStack[w] = false
-				if cyclic {
-					result[w] = comps
-				}
+				result[w] = cyclic
 			}
-			comps++
 			stack = stack[:start]
 		}
 	}

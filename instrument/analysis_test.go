@@ -3,7 +3,6 @@ package instrument_test
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/wasmsr/wasmsr/instrument"
@@ -87,71 +86,6 @@ func TestWhichFunctionsMayUnwind(t *testing.T) {
 			slices.Sort(got)
 			if !slices.Equal(got, tc.instrumented) {
 				t.Errorf("instrumented %v, want %v", got, tc.instrumented)
-			}
-		})
-	}
-}
-
-// TestRecursionSafepoints checks which functions get a safepoint at their
-// entry in loops mode: one on every cycle of the call graph is enough.
-// Functions are numbered from 2, after the imports env.sleep and
-// proc_exit.
-func TestRecursionSafepoints(t *testing.T) {
-	const head = `(import "env" "sleep" (func $sleep)) (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-		(type $v (func))`
-	tests := []struct {
-		name string
-		body string
-		// entry are the functions with a safepoint at their entry.
-		entry []uint32
-	}{
-		{"a function calling itself",
-			`(func $a (export "a") (param i32) local.get 0 if local.get 0 i32.const 1 i32.sub call $a end)`,
-			[]uint32{2}},
-		{"one of two functions calling each other, the one with most calls in the cycle",
-			`(func $a (export "a") (param i32) local.get 0 if local.get 0 i32.const 1 i32.sub call $b end)
-			 (func $b (param i32) local.get 0 call $a local.get 0 call $a local.get 0 call $b)`,
-			[]uint32{3}},
-		{"none on a cycle whose function starts with a loop",
-			`(func $a (export "a") (param i32) (loop local.get 0 call $b local.get 0 br_if 0))
-			 (func $b (param i32) local.get 0 if local.get 0 call $a end)`,
-			nil},
-		{"the functions an indirect call reaches, when fewer than those making one",
-			`(table 1 funcref) (elem (i32.const 0) $c)
-			 (func $a (export "a") i32.const 0 call_indirect (type $v))
-			 (func $b (export "b") i32.const 0 call_indirect (type $v))
-			 (func $c (type $v) call $a call $b)`,
-			[]uint32{4}},
-		{"two cycles sharing a function: that one",
-			`(func $a (export "a") (param i32) local.get 0 if local.get 0 call $b local.get 0 call $c end)
-			 (func $b (param i32) local.get 0 call $a)
-			 (func $c (param i32) local.get 0 call $a)`,
-			[]uint32{2}},
-		{"a cycle through a function left out gets its safepoint elsewhere",
-			`(func $a (export "a") (param i32) local.get 0 if local.get 0 call $b end)
-			 (func $b (param i32) local.get 0 call $a)`,
-			[]uint32{2}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			module := wat2wasm(t, fmt.Sprintf("(module %s (memory 1) %s)", head, tc.body), "--debug-names")
-			opts := instrument.Options{}
-			if strings.Contains(tc.name, "left out") {
-				opts.Remove = []string{"b"}
-			}
-			_, report, err := instrument.Instrument(module, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []uint32
-			for _, f := range report.Functions {
-				if strings.HasPrefix(f.Why, "may recurse") {
-					got = append(got, f.Index)
-				}
-			}
-			slices.Sort(got)
-			if !slices.Equal(got, tc.entry) {
-				t.Errorf("safepoints at the entry of %v, want %v", got, tc.entry)
 			}
 		})
 	}
