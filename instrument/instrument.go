@@ -425,12 +425,7 @@ func (r *rewriter) typeIndex(ft wasm.FuncType) uint32 {
 	if i, ok := r.types[key]; ok {
 		return i
 	}
-	inGroup := map[int]bool{}
-	for _, g := range r.m.RecGroups {
-		for i := g.First; i < g.First+g.Count; i++ {
-			inGroup[int(i)] = true
-		}
-	}
+	inGroup := recGroupMembers(r.m)
 	for i, t := range r.m.Types {
 		if !inGroup[i] && t.Equal(ft) {
 			r.types[key] = uint32(i)
@@ -440,4 +435,17 @@ func (r *rewriter) typeIndex(ft wasm.FuncType) uint32 {
 	r.m.Types = append(r.m.Types, ft)
 	r.types[key] = uint32(len(r.m.Types) - 1)
 	return uint32(len(r.m.Types) - 1)
+}
+
+// recGroupMembers marks the types that belong to a recursion group: an
+// equal type outside one is not the same type, so typeIndex never reuses
+// them.
+func recGroupMembers(m *wasm.Module) map[int]bool {
+	in := map[int]bool{}
+	for _, g := range m.RecGroups {
+		for i := g.First; i < g.First+g.Count; i++ {
+			in[int(i)] = true
+		}
+	}
+	return in
 }

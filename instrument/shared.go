@@ -84,12 +84,7 @@ func (r *rewriter) worker() *rewriter {
 	// The types it finds here have their final index; typeIndex takes
 	// the first that is not in a recursion group.
 	w.knownTypes = map[string]uint32{}
-	inGroup := map[int]bool{}
-	for _, g := range frozen.RecGroups {
-		for i := g.First; i < g.First+g.Count; i++ {
-			inGroup[int(i)] = true
-		}
-	}
+	inGroup := recGroupMembers(&frozen)
 	for i, t := range frozen.Types {
 		if _, ok := w.knownTypes[t.String()]; !ok && !inGroup[i] {
 			w.knownTypes[t.String()] = uint32(i)
