@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
@@ -65,6 +66,11 @@ type Command struct {
 	Stdout, Stderr io.Writer
 }
 
+// guestRunHeapLimit is the Go heap at which the collector runs anyway
+// while a guest runs: several times what wazero's own garbage reaches on
+// the corpus (memory grown by copying), far below this machine's memory.
+const guestRunHeapLimit = 4 << 30
+
 // Run compiles and runs c to the end and returns its exit code: 0 when
 // _start returned, otherwise the code it passed to proc_exit. Modules made
 // by an Asyncify-style instrumenter run unchanged: nobody starts an unwind,
@@ -108,6 +114,14 @@ func Run(ctx context.Context, c Command) (uint32, error) {
 	if c.Stderr != nil {
 		cfg = cfg.WithStderr(c.Stderr)
 	}
+	// Go's collector cannot stop code that wazero compiled: a cycle that
+	// begins while the guest computes spins on the other core, signalling
+	// the guest's thread, until the guest next calls the host (seconds of
+	// CPU, at random, in any variant). wasmsr's host keeps the collector
+	// off while guests run (hostrt/gc.go); so does this runner, with a
+	// limit that brings it back rather than let garbage grow without bound.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(guestRunHeapLimit))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	mod, err := rt.InstantiateModule(ctx, compiled, cfg)
 	var exit *sys.ExitError
 	switch {
