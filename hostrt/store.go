@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/internal/atomicfile"
 )
 
 // A snapshot directory holds a job's snapshots, snapshot-NNNNNN.wsr by
@@ -47,7 +48,7 @@ func OpenStore(dir string, keep int) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if _, err := snapshot.RemoveStaleTemps(dir); err != nil {
+	if _, err := atomicfile.RemoveStale(dir); err != nil {
 		return nil, err
 	}
 	return &Store{Dir: dir, Keep: keep, enc: snapshot.NewEncoder()}, nil
@@ -61,7 +62,7 @@ func (s *Store) SaveModule(module []byte) (string, error) {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, module) {
 		return filepath.Abs(path)
 	}
-	err := snapshot.WriteFileAtomic(path, func(w io.Writer) error {
+	err := atomicfile.Write(path, func(w io.Writer) error {
 		_, err := w.Write(module)
 		return err
 	})

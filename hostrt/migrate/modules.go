@@ -15,7 +15,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmsr/wasmsr/abi"
-	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/internal/atomicfile"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -156,7 +156,7 @@ func (s *modules) prepare(ctx context.Context, m *module, data []byte) error {
 	if s.dir != "" {
 		m.path = s.file(m.sum)
 		if !fromDisk {
-			if err := snapshot.WriteFileAtomic(m.path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+			if err := atomicfile.Write(m.path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 				return err
 			}
 		}

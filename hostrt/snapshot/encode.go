@@ -9,13 +9,9 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/wasmsr/wasmsr/internal/atomicfile"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -202,53 +198,10 @@ func writeSection(w io.Writer, id, flags byte, rawLen uint64, stored []byte) ([]
 	return sh, err
 }
 
-// WriteFile writes s to path atomically: to a temporary file in the same
-// directory, synced, then renamed over path, so that a crash leaves either
-// the old file or the new one, never a torn one. The temporary file's name
-// holds the writer's process id, so that RemoveStaleTemps can tell the
-// leftovers of a crashed writer from a file being written.
+// WriteFile writes s to path atomically (atomicfile.Write): a crash leaves
+// either the old file or the new one, never a torn one.
 func (e *Encoder) WriteFile(path string, s *Snapshot) error {
-	return WriteFileAtomic(path, func(w io.Writer) error { return e.Encode(w, s) })
-}
-
-// tempMarker separates a temporary file's target name from the writer's
-// process id: ".NAME.tmp-PID-RANDOM".
-const tempMarker = ".tmp-"
-
-// WriteFileAtomic writes a file through write atomically, as WriteFile
-// does.
-func WriteFileAtomic(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMarker+strconv.Itoa(os.Getpid())+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := write(f); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	// The rename itself must reach the disk too.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return e.Encode(w, s) })
 }
 
 // nonZeroPages is memory's section content without copying it: a bitmap
@@ -290,44 +243,4 @@ func sectionLimit(id byte, version uint32) uint64 {
 		return signatureBody
 	}
 	return 0
-}
-
-// legacyTempAge is how old a temporary file without a process id (left by
-// an older wasmsr) must be before RemoveStaleTemps takes it for a crashed
-// writer's.
-const legacyTempAge = 10 * time.Minute
-
-// RemoveStaleTemps removes the temporary files that writers killed before
-// they renamed them left in dir: those of processes that no longer run.
-// It returns how many it removed.
-func RemoveStaleTemps(dir string) (int, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, err
-	}
-	removed := 0
-	for _, e := range entries {
-		name := e.Name()
-		_, rest, ok := strings.Cut(name, tempMarker)
-		if !ok || !strings.HasPrefix(name, ".") || !e.Type().IsRegular() {
-			continue
-		}
-		pidText, _, withPID := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidText)
-		switch {
-		case withPID && err == nil:
-			if processRuns(pid) {
-				continue
-			}
-		default:
-			info, err := e.Info()
-			if err != nil || time.Since(info.ModTime()) < legacyTempAge {
-				continue
-			}
-		}
-		if err := os.Remove(filepath.Join(dir, name)); err == nil {
-			removed++
-		}
-	}
-	return removed, nil
 }

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package snapshot
+package atomicfile
 
 // processRuns cannot tell here: every writer is taken to be running.
 func processRuns(pid int) bool { return true }
