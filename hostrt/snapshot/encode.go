@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -49,6 +50,17 @@ const encoderWindow = 8 << 20
 
 // Encode writes s to w.
 func (e *Encoder) Encode(w io.Writer, s *Snapshot) error {
+	return e.encode(context.Background(), w, s, nil)
+}
+
+// EncodeChunked writes s to w as a manifest (format version 3): its memory
+// and files go to c's store as chunks, which the manifest names. Call
+// c.Commit once the manifest is stored.
+func (e *Encoder) EncodeChunked(ctx context.Context, w io.Writer, s *Snapshot, c *Chunker) error {
+	return e.encode(ctx, w, s, c)
+}
+
+func (e *Encoder) encode(ctx context.Context, w io.Writer, s *Snapshot, c *Chunker) error {
 	meta, err := json.Marshal(s.Meta)
 	if err != nil {
 		return err
@@ -68,29 +80,53 @@ func (e *Encoder) Encode(w io.Writer, s *Snapshot) error {
 		compress bool
 		parts    [][]byte // the raw bytes, in pieces
 		file     *File
-	}
-	sections := []section{
-		{sectionMeta, false, [][]byte{meta}, nil},
-		{sectionMemory, true, nonZeroPages(memory), nil},
-		{sectionInstance, true, [][]byte{encodeInstance(s.Instance)}, nil},
-		{sectionWASI, true, [][]byte{s.WASI}, nil},
+		// raw is the raw length, when it is not that of parts (rawSet).
+		raw    uint64
+		rawSet bool
 	}
 	var files int64
 	for i := range s.Files {
-		f := &s.Files[i]
-		sections = append(sections, section{id: sectionFile, compress: true, file: f})
-		files += f.Size()
+		files += s.Files[i].Size()
 	}
 	// What a reader would refuse is not written.
 	if files > maxFiles {
 		return fmt.Errorf("snapshot: the files open for writing hold %d bytes, more than the %d a snapshot may hold", files, int64(maxFiles))
+	}
+	version := uint32(Version)
+	memorySection := section{sectionMemory, true, nonZeroPages(memory), nil, uint64(len(memory)), true}
+	if c != nil {
+		version = ChunkedVersion
+		c.begin()
+		named, err := c.memorySection(ctx, memory)
+		if err != nil {
+			return err
+		}
+		memorySection = section{sectionMemory, false, [][]byte{named}, nil, uint64(len(memory)), true}
+	}
+	sections := []section{
+		{sectionMeta, false, [][]byte{meta}, nil, 0, false},
+		memorySection,
+		{sectionInstance, true, [][]byte{encodeInstance(s.Instance)}, nil, 0, false},
+		{sectionWASI, true, [][]byte{s.WASI}, nil, 0, false},
+	}
+	for i := range s.Files {
+		f := &s.Files[i]
+		if c == nil {
+			sections = append(sections, section{id: sectionFile, compress: true, file: f})
+			continue
+		}
+		named, err := c.fileSection(ctx, f)
+		if err != nil {
+			return err
+		}
+		sections = append(sections, section{sectionFile, false, [][]byte{named}, nil, uint64(f.Size()), true})
 	}
 	for _, sec := range sections[:4] {
 		n := 0
 		for _, p := range sec.parts {
 			n += len(p)
 		}
-		if bound := sectionLimit(sec.id, Version); sec.id != sectionMemory && uint64(n) > bound {
+		if bound := sectionLimit(sec.id, version); sec.id != sectionMemory && uint64(n) > bound {
 			return fmt.Errorf("snapshot: the %s is %d bytes, more than the %d a snapshot may hold", sectionNames[sec.id], n, bound)
 		}
 	}
@@ -103,7 +139,7 @@ func (e *Encoder) Encode(w io.Writer, s *Snapshot) error {
 	}
 	hdr := make([]byte, 0, headerSize)
 	hdr = append(hdr, Magic...)
-	hdr = binary.LittleEndian.AppendUint32(hdr, Version)
+	hdr = binary.LittleEndian.AppendUint32(hdr, version)
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(count))
 	hdr = append(hdr, s.ModuleSHA256[:]...)
 	hdr = binary.LittleEndian.AppendUint32(hdr, crc32.Checksum(hdr, castagnoli))
@@ -124,8 +160,8 @@ func (e *Encoder) Encode(w io.Writer, s *Snapshot) error {
 		} else {
 			rawLen = uint64(len(sec.parts[0]))
 		}
-		if sec.id == sectionMemory {
-			rawLen = uint64(len(memory))
+		if sec.rawSet {
+			rawLen = sec.raw
 		}
 		sh, err := writeSection(w, sec.id, flags, rawLen, stored[0])
 		if err != nil {

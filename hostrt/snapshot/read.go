@@ -31,6 +31,9 @@ type Reader struct {
 	version  uint32
 	module   [32]byte
 	sections []*sectionSource
+	// Chunks is the store of a manifest's chunks (format version 3): set
+	// it before Snapshot.
+	Chunks Chunks
 	// signer is the key id of the file's signature, and verified says
 	// that it was checked with that key.
 	signer   string
@@ -115,8 +118,8 @@ func (rd *Reader) scan(mac hash.Hash) error {
 		return formatError("bad magic")
 	}
 	rd.version = binary.LittleEndian.Uint32(hdr[8:])
-	if rd.version != 1 && rd.version != Version {
-		return fmt.Errorf("%w: format version %d, this wasmsr reads versions 1 and %d", ErrFormat, rd.version, Version)
+	if rd.version < 1 || rd.version > ChunkedVersion {
+		return fmt.Errorf("%w: format version %d, this wasmsr reads versions 1 to %d", ErrFormat, rd.version, ChunkedVersion)
 	}
 	if crc32.Checksum(hdr[:headerSize-4], castagnoli) != binary.LittleEndian.Uint32(hdr[headerSize-4:]) {
 		return formatError("header checksum mismatch")
@@ -231,6 +234,11 @@ func (rd *Reader) checkOrder(s *sectionSource, k, count uint32) error {
 	if s.id == sectionMeta && s.flags != 0 {
 		return formatError("compressed metadata")
 	}
+	// A manifest names its memory's and its files' chunks, as is; a file
+	// holds them compressed.
+	if chunked := rd.version == ChunkedVersion; (s.id == sectionMemory || s.id == sectionFile) && (s.flags == 0) != chunked {
+		return formatError("section %d has flags 0x%x in a version %d file", s.id, s.flags, rd.version)
+	}
 	return nil
 }
 
@@ -312,10 +320,23 @@ func (rd *Reader) Snapshot(limits Limits) (*Snapshot, error) {
 	case mem.raw > limits.host():
 		return nil, fmt.Errorf("the snapshot's memory of %s is more than the %s this host gives a program", FormatBytes(int64(mem.raw)), FormatBytes(int64(limits.host())))
 	}
-	if mem.flags != flagZstd {
-		return nil, formatError("uncompressed memory")
+	if rd.version == ChunkedVersion {
+		if rd.Chunks == nil {
+			return nil, errors.New("snapshot: a manifest (format version 3) is read from its store, which holds its chunks")
+		}
+		raw, err := mem.readStored(4 + (mem.raw/MemoryChunkSize+7)/8 + mem.raw/MemoryChunkSize*sha256.Size)
+		if err != nil {
+			return nil, err
+		}
+		m, err := parseChunkedMemory(raw, mem.raw)
+		if err != nil {
+			return nil, err
+		}
+		m.store = rd.Chunks
+		s.memory = m
+	} else {
+		s.memory = &memorySection{src: mem}
 	}
-	s.memory = &memorySection{src: mem}
 	instance, err := rd.sections[2].readAll(min(sectionLimit(sectionInstance, rd.version), limits.host()))
 	if err != nil {
 		return nil, err
@@ -336,7 +357,20 @@ func (rd *Reader) Snapshot(limits Limits) (*Snapshot, error) {
 			return nil, formatError("two files for fd %d", f.fd)
 		}
 		fds[f.fd] = true
-		s.Files = append(s.Files, File{FD: f.fd, size: int64(f.raw), src: f})
+		if rd.version != ChunkedVersion {
+			s.Files = append(s.Files, File{FD: f.fd, size: int64(f.raw), src: f})
+			continue
+		}
+		raw, err := f.readStored(8 + (f.raw+FileChunkSize-1)/FileChunkSize*sha256.Size)
+		if err != nil {
+			return nil, err
+		}
+		cf, err := parseChunkedFile(raw, f.raw)
+		if err != nil {
+			return nil, err
+		}
+		cf.store = rd.Chunks
+		s.Files = append(s.Files, File{FD: f.fd, size: int64(f.raw), chunked: cf})
 	}
 	return s, nil
 }
@@ -370,7 +404,7 @@ func (s *Snapshot) Load() error {
 	}
 	for i := range s.Files {
 		f := &s.Files[i]
-		if f.src == nil {
+		if f.src == nil && f.chunked == nil {
 			continue
 		}
 		r, err := f.Open()
@@ -467,6 +501,19 @@ func (s *sectionSource) readAll(bound uint64) ([]byte, error) {
 	defer r.Close()
 	raw := make([]byte, s.raw)
 	if err := s.explain(readExactly(r, raw)); err != nil {
+		return nil, wrapFormat(fmt.Sprintf("section %d (%s)", s.id, sectionNames[s.id]), err)
+	}
+	return raw, nil
+}
+
+// readStored reads the stored bytes of a section kept as is (a manifest's
+// memory or file section), bound checked first.
+func (s *sectionSource) readStored(bound uint64) ([]byte, error) {
+	if s.stored > bound {
+		return nil, formatError("section %d (%s) holds %d bytes, more than the %d it may", s.id, sectionNames[s.id], s.stored, bound)
+	}
+	raw := make([]byte, s.stored)
+	if err := readExactly(s.open(), raw); err != nil {
 		return nil, wrapFormat(fmt.Sprintf("section %d (%s)", s.id, sectionNames[s.id]), err)
 	}
 	return raw, nil

@@ -132,8 +132,9 @@ type Snapshot struct {
 	// writing, when they travel with the snapshot.
 	Files []File
 
-	// memory is the memory section of the file it was read from.
-	memory *memorySection
+	// memory is the memory section of the file it was read from, or of
+	// the manifest and its chunks.
+	memory unwind.MemoryImage
 }
 
 // File is the content of a file the program had open for writing.
@@ -145,12 +146,14 @@ type File struct {
 	Data []byte
 
 	size int64
-	src  *sectionSource
+	// The content is in the file section src, or in chunks.
+	src     *sectionSource
+	chunked *chunkedFile
 }
 
 // Size is the length of the content.
 func (f *File) Size() int64 {
-	if f.src == nil {
+	if f.src == nil && f.chunked == nil {
 		return int64(len(f.Data))
 	}
 	return f.size
@@ -158,7 +161,10 @@ func (f *File) Size() int64 {
 
 // Open returns the content; reading it to its end checks it.
 func (f *File) Open() (io.ReadCloser, error) {
-	if f.src == nil {
+	switch {
+	case f.chunked != nil:
+		return f.chunked.open(), nil
+	case f.src == nil:
 		return io.NopCloser(&byteReader{b: f.Data}), nil
 	}
 	return f.src.openFile(f.FD, f.size)
