@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -179,9 +178,8 @@ func (s *S3) List(ctx context.Context, prefix string) ([]Info, error) {
 			infos = append(infos, Info{Name: name, Size: aws.ToInt64(obj.Size), Modified: aws.ToTime(obj.LastModified)})
 		}
 	}
-	// S3 lists in key order already; some compatible servers walk their
-	// directories instead, whose order differs around '/'.
-	slices.SortFunc(infos, func(a, b Info) int { return strings.Compare(a.Name, b.Name) })
+	// ListObjectsV2 answers in UTF-8 byte order of the keys, which for
+	// valid names is the byte order List promises.
 	return infos, nil
 }
 
