@@ -12,7 +12,7 @@ APT_PACKAGES := clang lld wasi-libc libclang-rt-dev-wasm32 wabt binaryen llvm ti
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 
-.PHONY: all build deps test bench fuzz clean
+.PHONY: all build deps test bench fuzz clean versitygw
 
 all: build
 
@@ -33,12 +33,15 @@ deps:
 # The FFmpeg build is cached per machine (scripts/build-ffmpeg.sh): a few
 # minutes the first time, a copy afterwards. The tests that need it fail
 # rather than skip when it is required.
+# versitygw, the S3-compatible server of the S3 store's tests, is built
+# likewise once per machine (scripts/build-versitygw.sh); under make test
+# the tests that need it fail rather than skip without it.
 # The examples' tests build and run the wasmsr command in another process,
 # which go test's result cache cannot see: they always run (-count=1), or a
 # change to the rewrite could pass from the cache.
-test: deps testdata ffmpeg corpus-nextpnr example-migrate-progress
-	WASMSR_REQUIRE_CORPUS=1 WASMSR_REQUIRE_FFMPEG=1 $(GO) test -timeout 45m $$($(GO) list ./... | grep -v /examples/)
-	WASMSR_REQUIRE_CORPUS=1 WASMSR_REQUIRE_FFMPEG=1 WASMSR_REQUIRE_NPM=1 $(GO) test -timeout 45m -count=1 ./examples/...
+test: deps testdata ffmpeg corpus-nextpnr example-migrate-progress versitygw
+	WASMSR_REQUIRE_CORPUS=1 WASMSR_REQUIRE_FFMPEG=1 WASMSR_REQUIRE_S3=1 $(GO) test -timeout 45m $$($(GO) list ./... | grep -v /examples/)
+	WASMSR_REQUIRE_CORPUS=1 WASMSR_REQUIRE_FFMPEG=1 WASMSR_REQUIRE_S3=1 WASMSR_REQUIRE_NPM=1 $(GO) test -timeout 45m -count=1 ./examples/...
 
 # bench measures what README.md reports: the Go benchmarks, instrument time,
 # size and run-time cost beside wasm-opt --asyncify, pauses and restores,
@@ -63,6 +66,9 @@ fuzz:
 		echo "fuzz $${t%%:*} $${t##*:}"; \
 		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
 	done
+
+versitygw:
+	GO=$(GO) bash scripts/build-versitygw.sh
 
 clean:
 	rm -rf $(BUILD)
