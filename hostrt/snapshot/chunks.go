@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -93,7 +94,7 @@ func readChunk(ctx context.Context, store Chunks, a Address, dst []byte) error {
 		return fmt.Errorf("%w %s: %w", ErrChunk, a, err)
 	}
 	_, dec := chunkCodec()
-	raw, err := dec.DecodeAll(stored, dst[:0])
+	raw, err := dec.DecodeAll(stored, dst[:0:len(dst)])
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w %s: %v", ErrChunk, a, err)
@@ -484,3 +485,41 @@ func (r *chunkedFileReader) Read(p []byte) (int, error) {
 }
 
 func (r *chunkedFileReader) Close() error { return nil }
+
+// ChunkAddresses lists the chunks a manifest names, for a collector: its
+// checksums are checked, its other sections are not decoded.
+func ChunkAddresses(manifest []byte) ([]Address, error) {
+	rd, err := Open(bytes.NewReader(manifest), int64(len(manifest)), nil)
+	if err != nil {
+		return nil, err
+	}
+	if rd.version != ChunkedVersion {
+		return nil, formatError("format version %d, not a manifest", rd.version)
+	}
+	var addrs []Address
+	for _, sec := range rd.sections {
+		var raw []byte
+		switch sec.id {
+		case sectionMemory:
+			chunks := min(sec.raw, 1<<32) / MemoryChunkSize
+			if raw, err = sec.readStored(4 + (chunks+7)/8 + chunks*sha256.Size); err == nil {
+				var m *chunkedMemory
+				if m, err = parseChunkedMemory(raw, sec.raw); err == nil {
+					addrs = append(addrs, m.addrs...)
+				}
+			}
+		case sectionFile:
+			chunks := (min(sec.raw, maxFiles) + FileChunkSize - 1) / FileChunkSize
+			if raw, err = sec.readStored(8 + chunks*sha256.Size); err == nil {
+				var f *chunkedFile
+				if f, err = parseChunkedFile(raw, sec.raw); err == nil {
+					addrs = append(addrs, f.addrs...)
+				}
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return addrs, nil
+}
