@@ -110,7 +110,7 @@ need_wazero() {
 # wait_snapshot DIR N PID: waits until DIR holds snapshot N while PID runs.
 wait_snapshot() {
 	local file
-	file=$(printf '%s/snapshot-%06d.wsr' "$1" "$2")
+	file=$(printf '%s/snapshot-%06d.wsm' "$1" "$2")
 	while [ ! -e "$file" ]; do
 		kill -0 "$3" 2>/dev/null || return 1
 		sleep 0.1
@@ -120,7 +120,7 @@ wait_snapshot() {
 # newest_snapshot DIR: the path of the newest snapshot in DIR.
 newest_snapshot() {
 	local f
-	f=$(ls "$1"/snapshot-*.wsr 2>/dev/null | sort | tail -n 1)
+	f=$(ls "$1"/snapshot-*.ws[mr] 2>/dev/null | sort | tail -n 1)
 	[ -n "$f" ] || return 1
 	echo "$f"
 }

@@ -1,6 +1,8 @@
 package hostrt
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -9,9 +11,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/wasmsr/wasmsr/abi"
+	"github.com/wasmsr/wasmsr/hostrt/blob"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -61,61 +65,143 @@ type Loaded struct {
 	file *os.File
 }
 
-// Close closes the snapshot file.
-func (l *Loaded) Close() error { return l.file.Close() }
-
-// Load reads a snapshot file (or the newest in a directory) and finds its
-// module. The file is checked whole (checksums, and the signature with
-// keys) before any of it is decoded, and everything it declares is checked
-// against the module's limits and opts.MaxMemory before it is allocated.
-func Load(path string, opts LoadOptions) (*Loaded, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		if path, err = Newest(path); err != nil {
-			return nil, err
-		}
+// Close closes the snapshot file, if it was read from one.
+func (l *Loaded) Close() error {
+	if l.file == nil {
+		return nil
 	}
-	f, size, err := openRegular(path)
+	return l.file.Close()
+}
+
+// Load reads a snapshot — a file, an object of a snapshot store, or the
+// newest in a store (a directory or s3://BUCKET/PREFIX) — and finds its
+// module. The snapshot is checked whole (checksums, and the signature with
+// keys) before any of it is decoded, and everything it declares is checked
+// against the module's limits and opts.MaxMemory before it is allocated;
+// a manifest's chunks are checked against their addresses as they are
+// read.
+func Load(location string, opts LoadOptions) (*Loaded, error) {
+	store, name, err := locate(location)
 	if err != nil {
 		return nil, err
 	}
-	l, err := load(f, size, path, opts)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+	where := store.where(name)
+	var (
+		r    io.ReaderAt
+		size int64
+		file *os.File
+	)
+	if _, local := store.Blobs.(*blob.Dir); local {
+		if file, size, err = openRegular(where); err != nil {
+			return nil, err
+		}
+		r = file
+	} else {
+		info, err := store.Blobs.Stat(context.Background(), name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if info.Size > maxStoredSnapshot {
+			return nil, fmt.Errorf("%s: a snapshot of %d bytes (at most %d are read from object storage)", where, info.Size, int64(maxStoredSnapshot))
+		}
+		data, err := store.Blobs.Get(context.Background(), name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		r, size = bytes.NewReader(data), int64(len(data))
 	}
+	l, err := load(r, size, store, where, opts)
+	if err != nil {
+		if file != nil {
+			file.Close()
+		}
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	l.file = file
 	return l, nil
 }
 
-func load(f *os.File, size int64, path string, opts LoadOptions) (*Loaded, error) {
-	rd, err := snapshot.Open(f, size, opts.Keys)
+// maxStoredSnapshot bounds the whole snapshots (format versions 1 and 2)
+// read from object storage, which are held in memory: a manifest is small.
+const maxStoredSnapshot = 4 << 30
+
+// locate splits a location into its store and the name of a snapshot in
+// it: the one named, or the newest.
+func locate(location string) (*Store, string, error) {
+	dir, base := StoreLocation(location), ""
+	switch {
+	case dir == location:
+	case blob.IsRemote(location):
+		base = location[len(dir)+1:]
+	default:
+		base = filepath.Base(location)
+	}
+	blobs, err := blob.Open(context.Background(), dir)
+	if err != nil {
+		return nil, "", err
+	}
+	store := &Store{Blobs: blobs, Grace: DefaultChunkGrace}
+	if base != "" {
+		return store, base, nil
+	}
+	files, err := listSnapshots(context.Background(), blobs)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", location, err)
+	}
+	if len(files) == 0 {
+		return nil, "", fmt.Errorf("%s: no snapshots (%s*%s or %s*%s)", location, snapshotPrefix, manifestSuffix, snapshotPrefix, wholeSuffix)
+	}
+	return store, files[len(files)-1].name, nil
+}
+
+// StoreLocation is the store a snapshot location is in: the location
+// itself when it is a store, else the store that holds the snapshot it
+// names.
+func StoreLocation(location string) string {
+	if blob.IsRemote(location) {
+		if i := strings.LastIndexByte(location, '/'); i > len("s3://") && isSnapshotName(location[i+1:]) {
+			return location[:i]
+		}
+		return location
+	}
+	if fi, err := os.Stat(location); err == nil && !fi.IsDir() {
+		return filepath.Dir(location)
+	}
+	return location
+}
+
+func isSnapshotName(name string) bool {
+	return strings.HasPrefix(name, snapshotPrefix) && (strings.HasSuffix(name, manifestSuffix) || strings.HasSuffix(name, wholeSuffix))
+}
+
+func load(r io.ReaderAt, size int64, store *Store, where string, opts LoadOptions) (*Loaded, error) {
+	rd, err := snapshot.Open(r, size, opts.Keys)
 	if err != nil {
 		return nil, err
 	}
-	l := &Loaded{Path: path, Size: size, Version: rd.Version(), file: f}
+	rd.Chunks = storeChunks{store}
+	l := &Loaded{Path: where, Size: size, Version: rd.Version()}
 	l.Signer, l.Verified = rd.Signature()
 	meta, err := rd.Meta()
 	if err != nil {
 		return nil, err
 	}
 	sum := rd.ModuleSHA256()
-	candidates := []string{opts.Module}
-	if opts.Module == "" {
-		candidates = []string{filepath.Join(filepath.Dir(path), ModuleFileName(sum)), meta.Module}
-	}
 	var why []string
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		module, err := readModule(c, sum)
-		if err == nil {
-			l.Module, l.ModulePath = module, c
-			break
-		}
-		if opts.Module != "" {
+	if opts.Module != "" {
+		if l.Module, err = readModule(opts.Module, sum); err != nil {
 			return nil, err
 		}
+		l.ModulePath = opts.Module
+	} else if l.Module, l.ModulePath, err = store.readModule(sum); err != nil {
 		why = append(why, err.Error())
+		if meta.Module != "" {
+			if l.Module, err = readModule(meta.Module, sum); err == nil {
+				l.ModulePath = meta.Module
+			} else {
+				why = append(why, err.Error())
+			}
+		}
 	}
 	if l.Module == nil {
 		return nil, fmt.Errorf("%w (sha256 %x): %s", ErrModuleNotFound, sum[:8], joinReasons(why))
@@ -128,6 +214,32 @@ func load(f *os.File, size int64, path string, opts LoadOptions) (*Loaded, error
 		return nil, err
 	}
 	return l, nil
+}
+
+// readModule reads the store's copy of the module with the given hash.
+func (s *Store) readModule(sum [32]byte) ([]byte, string, error) {
+	name := ModuleFileName(sum)
+	where := s.where(name)
+	if _, local := s.Blobs.(*blob.Dir); local {
+		module, err := readModule(where, sum)
+		return module, where, err
+	}
+	ctx := context.Background()
+	info, err := s.Blobs.Stat(ctx, name)
+	if err != nil {
+		return nil, where, fmt.Errorf("%s: %w", where, err)
+	}
+	if info.Size > MaxModuleSize {
+		return nil, where, fmt.Errorf("%s: a module of %d bytes (at most %d)", where, info.Size, MaxModuleSize)
+	}
+	module, err := s.Blobs.Get(ctx, name)
+	if err != nil {
+		return nil, where, fmt.Errorf("%s: %w", where, err)
+	}
+	if got := sha256.Sum256(module); got != sum {
+		return nil, where, fmt.Errorf("%s: not the snapshot's module (sha256 %x, the snapshot's is %x)", where, got[:8], sum[:8])
+	}
+	return module, where, nil
 }
 
 // OpenSnapshot checks and opens a snapshot of module held in r (size

@@ -2,91 +2,138 @@ package hostrt
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/wasmsr/wasmsr/hostrt/blob"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
-	"github.com/wasmsr/wasmsr/internal/atomicfile"
 )
 
-// A snapshot directory holds a job's snapshots, snapshot-NNNNNN.wsr by
-// sequence number, and a copy of its module, module-HASH.wasm (the first
-// 16 hex digits of its SHA-256), so that a resume finds the module even if
-// the original moved.
+// A snapshot store (a directory or an S3 bucket, package blob) holds a
+// job's snapshots and what they need:
+//
+//	snapshot-NNNNNN.wsm   manifests (format version 3), by sequence number
+//	snapshot-NNNNNN.wsr   whole snapshots, as wasmsr wrote them before
+//	chunks/XX/ADDRESS     the manifests' chunks (XX: the address's first
+//	                      two hex digits)
+//	module-HASH.wasm      the module (the first 16 hex digits of its
+//	                      SHA-256), so that a resume finds it even if the
+//	                      original moved
+//
+// Chunks are shared by every manifest of the store. A manifest is written
+// after all of its chunks, so a reader never sees one that names a chunk
+// not there yet, and a writer killed halfway leaves chunks no manifest
+// names, which the collector removes.
 
 const (
 	snapshotPrefix = "snapshot-"
-	snapshotSuffix = ".wsr"
+	manifestSuffix = ".wsm"
+	wholeSuffix    = ".wsr"
 	modulePrefix   = "module-"
+	chunkPrefix    = "chunks/"
 )
 
-// Store writes a job's snapshots into a directory.
+// DefaultChunkGrace is how long a chunk no manifest names stays in a store
+// before the collector removes it (Store.Grace).
+const DefaultChunkGrace = 10 * time.Minute
+
+// Store writes a job's snapshots into a snapshot store.
 type Store struct {
-	Dir string
+	Blobs blob.Store
 	// Keep is how many snapshots to keep (the newest); 0 keeps all.
 	Keep int
 	// Keys, when set, sign the snapshots.
 	Keys *snapshot.Keys
-	enc  *snapshot.Encoder
-	// last is the largest file number in the directory, once looked at.
+	// Grace protects the chunks that other writers to the same store may
+	// be about to name: the collector removes only chunks written longer
+	// than Grace ago, and a writer relies on a chunk it finds in the
+	// store only if it was written less than Grace/2 ago, and otherwise
+	// writes it again. A snapshot that takes longer than Grace/2 to write
+	// fails rather than name chunks the collector may have removed. (The
+	// clocks of the writers, the collectors and the store are taken to
+	// agree to well within Grace/4.)
+	Grace time.Duration
+	// Stats describes the chunks of the last snapshot written.
+	Stats snapshot.ChunkStats
+
+	enc     *snapshot.Encoder
+	chunker *snapshot.Chunker
+	// manifestsListed, in tests, runs when collect has read the manifests.
+	manifestsListed func()
+	// last is the largest sequence number in the store, once looked at.
 	last   uint64
 	looked bool
 }
 
-// OpenStore makes the directory if needed, and removes what writers that
-// were killed left there (their temporary files).
-func OpenStore(dir string, keep int) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// OpenStore opens the snapshot store at location: a directory (made if
+// needed) or s3://BUCKET/PREFIX.
+func OpenStore(location string, keep int) (*Store, error) {
+	blobs, err := blob.Open(context.Background(), location)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := atomicfile.RemoveStale(dir); err != nil {
-		return nil, err
-	}
-	return &Store{Dir: dir, Keep: keep, enc: snapshot.NewEncoder()}, nil
+	s := &Store{Blobs: blobs, Keep: keep, Grace: DefaultChunkGrace, enc: snapshot.NewEncoder()}
+	s.chunker = snapshot.NewChunker(storeChunks{s})
+	return s, nil
 }
 
-// SaveModule copies the module into the directory once and returns the
-// copy's path.
-func (s *Store) SaveModule(module []byte) (string, error) {
-	sum := sha256.Sum256(module)
-	path := filepath.Join(s.Dir, ModuleFileName(sum))
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, module) {
-		return filepath.Abs(path)
+// where names an object of the store for people: a path, or a URL.
+func (s *Store) where(name string) string {
+	if _, local := s.Blobs.(*blob.Dir); local {
+		return filepath.Join(s.Blobs.String(), filepath.FromSlash(name))
 	}
-	err := atomicfile.Write(path, func(w io.Writer) error {
-		_, err := w.Write(module)
-		return err
-	})
-	if err != nil {
+	return s.Blobs.String() + "/" + name
+}
+
+// SaveModule stores the module once and returns where its copy is.
+func (s *Store) SaveModule(module []byte) (string, error) {
+	name := ModuleFileName(sha256.Sum256(module))
+	ctx := context.Background()
+	if old, err := s.Blobs.Get(ctx, name); err == nil && bytes.Equal(old, module) {
+		return s.whereAbs(name)
+	}
+	if err := s.Blobs.Put(ctx, name, module); err != nil {
 		return "", err
 	}
-	return filepath.Abs(path)
+	return s.whereAbs(name)
 }
 
-// ModuleFileName is the name of a module's copy in a snapshot directory.
+// whereAbs is where, as an absolute path for a directory.
+func (s *Store) whereAbs(name string) (string, error) {
+	w := s.where(name)
+	if _, local := s.Blobs.(*blob.Dir); local {
+		return filepath.Abs(w)
+	}
+	return w, nil
+}
+
+// ModuleFileName is the name of a module's copy in a snapshot store.
 func ModuleFileName(sum [32]byte) string {
 	return modulePrefix + hex.EncodeToString(sum[:8]) + ".wasm"
 }
 
-// Write writes a snapshot atomically as snapshot-N.wsr and removes the
-// oldest ones beyond Keep. It returns the new file's path; its errors
-// name the file (or the directory) they are about. N is the
-// snapshot's sequence number, or one past the directory's largest when
-// that is larger: a job resumed from an older snapshot than the newest
-// makes a new timeline, and its snapshots must neither overwrite the old
-// one's nor sort before them (resume DIR takes the largest N).
+// Write stores a snapshot, its chunks first and then its manifest
+// snapshot-N.wsm, and removes the oldest ones beyond Keep with the chunks
+// no manifest names any more. It returns where the manifest is; its
+// errors name the store. N is the snapshot's sequence number, or one past
+// the store's largest when that is larger: a job resumed from an older
+// snapshot than the newest makes a new timeline, and its snapshots must
+// neither overwrite the old one's nor sort before them (a resume takes the
+// largest N).
 func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
+	ctx := context.Background()
 	if !s.looked {
-		all, err := listSnapshots(s.Dir)
+		all, err := listSnapshots(ctx, s.Blobs)
 		if err != nil {
 			return "", err
 		}
@@ -96,74 +143,179 @@ func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
 		s.looked = true
 	}
 	n := max(snap.Meta.Seq, s.last+1)
-	path := filepath.Join(s.Dir, fmt.Sprintf("%s%06d%s", snapshotPrefix, n, snapshotSuffix))
+	name := fmt.Sprintf("%s%06d%s", snapshotPrefix, n, manifestSuffix)
+	start := time.Now()
+	var manifest bytes.Buffer
 	s.enc.Keys = s.Keys
-	if err := s.enc.WriteFile(path, snap); err != nil {
-		// The file being written names the error, not its temporary twin.
+	if err := s.enc.EncodeChunked(ctx, &manifest, snap, s.chunker); err != nil {
+		return "", fmt.Errorf("%s: %w", s.where(name), err)
+	}
+	if took := time.Since(start); took > s.Grace/2 {
+		// Chunks it found in the store may be gone by now.
+		s.chunker.Forget()
+		return "", fmt.Errorf("%s: writing the chunks took %s, longer than half the store's grace period (%s): not written", s.where(name), took.Round(time.Millisecond), s.Grace)
+	}
+	if err := s.Blobs.Put(ctx, name, manifest.Bytes()); err != nil {
 		var pathErr *fs.PathError
 		if errors.As(err, &pathErr) {
-			err = pathErr.Err
+			err = pathErr.Err // the path is where's
 		}
-		return "", fmt.Errorf("%s: %w", path, err)
+		return "", fmt.Errorf("%s: %w", s.where(name), err)
 	}
+	s.chunker.Commit()
+	s.Stats = s.chunker.Stats
 	s.last = n
 	if s.Keep > 0 {
-		all, err := listSnapshots(s.Dir)
-		if err != nil {
-			return path, err
-		}
-		for _, old := range all[:max(0, len(all)-s.Keep)] {
-			if err := os.Remove(old.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return path, err
-			}
+		if err := s.collect(ctx); err != nil {
+			return s.where(name), err
 		}
 	}
-	return path, nil
+	return s.where(name), nil
+}
+
+// collect removes the snapshots beyond Keep, then the chunks that no
+// manifest names and that were written longer than Grace ago. Manifests
+// are listed before chunks: a writer that relied on a chunk wrote its
+// manifest within Grace/2 of finding the chunk no older than Grace/2, so
+// before the listing of any collector that finds the chunk older than
+// Grace.
+func (s *Store) collect(ctx context.Context) error {
+	all, err := listSnapshots(ctx, s.Blobs)
+	if err != nil {
+		return err
+	}
+	for _, old := range all[:max(0, len(all)-s.Keep)] {
+		if err := s.Blobs.Delete(ctx, old.name); err != nil {
+			return err
+		}
+	}
+	listed := time.Now()
+	named := map[snapshot.Address]bool{}
+	manifests, err := listSnapshots(ctx, s.Blobs)
+	if err != nil {
+		return err
+	}
+	for _, m := range manifests {
+		if !strings.HasSuffix(m.name, manifestSuffix) {
+			continue
+		}
+		data, err := s.Blobs.Get(ctx, m.name)
+		if blob.IsNotExist(err) {
+			continue // removed by another collector meanwhile: its chunks are not needed
+		}
+		if err != nil {
+			return err
+		}
+		addrs, err := snapshot.ChunkAddresses(data)
+		if err != nil {
+			// A manifest that cannot be read cannot be resumed either;
+			// its chunks are kept, in case it is repaired.
+			return fmt.Errorf("%s: %w", s.where(m.name), err)
+		}
+		for _, a := range addrs {
+			named[a] = true
+		}
+	}
+	if s.manifestsListed != nil {
+		s.manifestsListed()
+	}
+	chunks, err := s.Blobs.List(ctx, chunkPrefix)
+	if err != nil {
+		return err
+	}
+	for _, c := range chunks {
+		a, ok := parseChunkName(c.Name)
+		if !ok || named[a] || !c.Modified.Before(listed.Add(-s.Grace)) {
+			continue
+		}
+		if err := s.Blobs.Delete(ctx, c.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func chunkName(a snapshot.Address) string {
+	h := a.String()
+	return chunkPrefix + h[:2] + "/" + h
+}
+
+func parseChunkName(name string) (snapshot.Address, bool) {
+	var a snapshot.Address
+	h, ok := strings.CutPrefix(name, chunkPrefix)
+	if !ok || len(h) != 3+2*len(a) || h[2] != '/' || h[:2] != h[3:5] {
+		return a, false
+	}
+	_, err := hex.Decode(a[:], []byte(h[3:]))
+	return a, err == nil
+}
+
+// storeChunks keeps a manifest's chunks in its store.
+type storeChunks struct{ s *Store }
+
+func (c storeChunks) Has(ctx context.Context, a snapshot.Address) (bool, error) {
+	info, err := c.s.Blobs.Stat(ctx, chunkName(a))
+	if blob.IsNotExist(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	// An older chunk may be collected before the manifest naming it is
+	// written: it is written again, which makes it young.
+	return time.Since(info.Modified) < c.s.Grace/2, nil
+}
+
+func (c storeChunks) Put(ctx context.Context, a snapshot.Address, stored []byte) error {
+	return c.s.Blobs.Put(ctx, chunkName(a), stored)
+}
+
+func (c storeChunks) Get(ctx context.Context, a snapshot.Address) ([]byte, error) {
+	return c.s.Blobs.Get(ctx, chunkName(a))
 }
 
 type snapshotFile struct {
 	seq  uint64
-	path string
+	name string
 }
 
-// listSnapshots lists a directory's snapshots, oldest first.
-func listSnapshots(dir string) ([]snapshotFile, error) {
-	entries, err := os.ReadDir(dir)
+// listSnapshots lists a store's snapshots (manifests and whole files),
+// oldest first.
+func listSnapshots(ctx context.Context, blobs blob.Store) ([]snapshotFile, error) {
+	infos, err := blobs.List(ctx, snapshotPrefix)
 	if err != nil {
 		return nil, err
 	}
 	var files []snapshotFile
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasPrefix(name, snapshotPrefix) || !strings.HasSuffix(name, snapshotSuffix) {
+	for _, info := range infos {
+		name := info.Name
+		number, ok := strings.CutSuffix(strings.TrimPrefix(name, snapshotPrefix), manifestSuffix)
+		if !ok {
+			number, ok = strings.CutSuffix(strings.TrimPrefix(name, snapshotPrefix), wholeSuffix)
+		}
+		seq, err := strconv.ParseUint(number, 10, 64)
+		if !ok || err != nil || strings.Contains(name, "/") {
 			continue
 		}
-		seq, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(name, snapshotPrefix), snapshotSuffix), 10, 64)
-		if err != nil {
-			continue
-		}
-		files = append(files, snapshotFile{seq, filepath.Join(dir, name)})
+		files = append(files, snapshotFile{seq, name})
 	}
-	slices.SortFunc(files, func(a, b snapshotFile) int {
-		switch {
-		case a.seq < b.seq:
-			return -1
-		case a.seq > b.seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(files, func(a, b snapshotFile) int { return cmp.Compare(a.seq, b.seq) })
 	return files, nil
 }
 
-// Newest returns the path of the newest snapshot in dir.
-func Newest(dir string) (string, error) {
-	files, err := listSnapshots(dir)
+// Newest returns where the newest snapshot in a store is.
+func Newest(location string) (string, error) {
+	blobs, err := blob.Open(context.Background(), location)
+	if err != nil {
+		return "", err
+	}
+	s := &Store{Blobs: blobs}
+	files, err := listSnapshots(context.Background(), blobs)
 	if err != nil {
 		return "", err
 	}
 	if len(files) == 0 {
-		return "", fmt.Errorf("%s: no snapshots (%s*%s)", dir, snapshotPrefix, snapshotSuffix)
+		return "", fmt.Errorf("%s: no snapshots (%s*%s or %s*%s)", location, snapshotPrefix, manifestSuffix, snapshotPrefix, wholeSuffix)
 	}
-	return files[len(files)-1].path, nil
+	return s.where(files[len(files)-1].name), nil
 }

@@ -1,12 +1,17 @@
 package hostrt
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/wasmsr/wasmsr/hostrt/blob"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/unwind"
 	"github.com/wasmsr/wasmsr/wasm"
@@ -84,13 +89,13 @@ func TestStoreKeep(t *testing.T) {
 			}
 			for seq := uint64(1); seq <= 5; seq++ {
 				path, err := s.Write(snap(seq))
-				if want := filepath.Join(dir, fmt.Sprintf("snapshot-%06d.wsr", seq)); err != nil || path != want {
+				if want := filepath.Join(dir, fmt.Sprintf("snapshot-%06d.wsm", seq)); err != nil || path != want {
 					t.Fatalf("Write %d: %q, %v; want %q", seq, path, err, want)
 				}
 				var want []string
 				for k := uint64(1); k <= seq; k++ {
 					if keep == 0 || k+uint64(keep) > seq {
-						want = append(want, fmt.Sprintf("snapshot-%06d.wsr", k))
+						want = append(want, fmt.Sprintf("snapshot-%06d.wsm", k))
 					}
 				}
 				want = append(want, filepath.Base(module), "notes.txt")
@@ -107,7 +112,7 @@ func TestStoreKeep(t *testing.T) {
 					t.Fatalf("after snapshot %d: %v, want %v", seq, got, want)
 				}
 			}
-			if newest, err := Newest(dir); err != nil || newest != filepath.Join(dir, "snapshot-000005.wsr") {
+			if newest, err := Newest(dir); err != nil || newest != filepath.Join(dir, "snapshot-000005.wsm") {
 				t.Errorf("Newest: %q, %v", newest, err)
 			}
 		})
@@ -138,7 +143,7 @@ func TestStoreNewTimeline(t *testing.T) {
 	for seq := uint64(1); seq <= 5; seq++ {
 		write(first, seq)
 	}
-	old, err := os.ReadFile(filepath.Join(dir, "snapshot-000004.wsr"))
+	old, err := os.ReadFile(filepath.Join(dir, "snapshot-000004.wsm"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,13 +155,148 @@ func TestStoreNewTimeline(t *testing.T) {
 	for seq := uint64(4); seq <= 5; seq++ {
 		got = append(got, write(resumed, seq))
 	}
-	if want := []string{"snapshot-000006.wsr", "snapshot-000007.wsr"}; !slices.Equal(got, want) {
+	if want := []string{"snapshot-000006.wsm", "snapshot-000007.wsm"}; !slices.Equal(got, want) {
 		t.Errorf("the resumed job wrote %v, want %v", got, want)
 	}
-	if now, err := os.ReadFile(filepath.Join(dir, "snapshot-000004.wsr")); err != nil || string(now) != string(old) {
+	if now, err := os.ReadFile(filepath.Join(dir, "snapshot-000004.wsm")); err != nil || string(now) != string(old) {
 		t.Errorf("snapshot 4 of the old timeline changed (%v)", err)
 	}
-	if newest, err := Newest(dir); err != nil || filepath.Base(newest) != "snapshot-000007.wsr" {
-		t.Errorf("Newest: %q, %v; want snapshot-000007.wsr", newest, err)
+	if newest, err := Newest(dir); err != nil || filepath.Base(newest) != "snapshot-000007.wsm" {
+		t.Errorf("Newest: %q, %v; want snapshot-000007.wsm", newest, err)
+	}
+}
+
+// TestCollectRacesWriter runs a collector (keeping the newest snapshot,
+// with a grace period of 300 ms) in a loop while a job writes 60 snapshots
+// of a memory whose pages take one of 6 contents, so that chunks keep
+// falling out of every manifest and coming back: every snapshot written
+// must restore, whole, from what the collector left.
+func TestCollectRacesWriter(t *testing.T) {
+	dir := t.TempDir()
+	const grace = 300 * time.Millisecond
+	writer, err := OpenStore(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collector, err := OpenStore(dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer.Grace, collector.Grace = grace, grace
+	stop := make(chan struct{})
+	collected := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				collected <- nil
+				return
+			default:
+			}
+			if err := collector.collect(context.Background()); err != nil {
+				collected <- err
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		if err := <-collected; err != nil {
+			t.Errorf("collector: %v", err)
+		}
+	}()
+	rng := rand.New(rand.NewPCG(1, 2))
+	mem := make([]byte, 32*snapshot.PageSize)
+	for seq := uint64(1); seq <= 60; seq++ {
+		for range 4 {
+			p := rng.IntN(32)
+			page := mem[p*snapshot.PageSize : (p+1)*snapshot.PageSize]
+			for i := range page { // one of 6 contents
+				page[i] = byte(1 + (seq+uint64(p))%6)
+			}
+		}
+		path, err := writer.Write(&snapshot.Snapshot{
+			Meta:     snapshot.Meta{Seq: seq},
+			Instance: &unwind.InstanceState{Memory: bytes.Clone(mem), Export: "_start"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readStored(path)
+		if err != nil {
+			t.Fatalf("snapshot %d: %v", seq, err)
+		}
+		if !bytes.Equal(got, mem) {
+			t.Fatalf("snapshot %d: the memory read back differs", seq)
+		}
+		if seq%8 == 0 {
+			time.Sleep(grace) // the chunks grow old enough to be collected
+		}
+	}
+}
+
+// readStored reads back the memory of the snapshot at path, its chunks
+// from the store beside it.
+func readStored(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := blob.OpenDir(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	rd, err := snapshot.Open(bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		return nil, err
+	}
+	rd.Chunks = storeChunks{&Store{Blobs: blobs}}
+	s, err := rd.Snapshot(snapshot.Limits{MaxMemory: 1 << 30})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Load(); err != nil {
+		return nil, err
+	}
+	return s.Instance.Memory, nil
+}
+
+// TestCollectDuringWrite: a collector has read the manifests, none of
+// which names chunk X any more (and X is older than the grace period),
+// when a writer stores a snapshot whose memory is X again. The writer
+// must not rely on the X it finds: the collector would remove it.
+func TestCollectDuringWrite(t *testing.T) {
+	dir := t.TempDir()
+	const grace = 100 * time.Millisecond
+	writer, err := OpenStore(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collector, err := OpenStore(dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer.Grace, collector.Grace = grace, grace
+	x := bytes.Repeat([]byte{'x'}, snapshot.PageSize)
+	y := bytes.Repeat([]byte{'y'}, snapshot.PageSize)
+	write := func(seq uint64, mem []byte) string {
+		t.Helper()
+		path, err := writer.Write(&snapshot.Snapshot{Meta: snapshot.Meta{Seq: seq},
+			Instance: &unwind.InstanceState{Memory: bytes.Clone(mem), Export: "_start"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	write(1, x)
+	write(2, y)
+	time.Sleep(grace) // X, named by snapshot 1 only, is old
+	var third string
+	collector.manifestsListed = func() { third = write(3, x) }
+	if err := collector.collect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readStored(third); err != nil || !bytes.Equal(got, x) {
+		t.Fatalf("snapshot 3, written while the collector ran: %v", err)
 	}
 }

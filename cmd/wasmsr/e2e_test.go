@@ -40,7 +40,9 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/wasmsr/wasmsr/hostrt"
+	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/internal/corpus"
+	"github.com/wasmsr/wasmsr/internal/s3test"
 )
 
 // e2e holds what TestMain prepares for the end-to-end tests.
@@ -64,7 +66,7 @@ func TestMain(m *testing.M) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			e2e.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
-		return m.Run()
+		return s3test.Run(m)
 	}()
 	os.Exit(code)
 }
@@ -307,99 +309,119 @@ func newestSeq(dir string) uint64 {
 	if err != nil {
 		return 0
 	}
-	seq, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "snapshot-"), ".wsr"), 10, 64)
+	number := strings.TrimPrefix(path[strings.LastIndexByte(path, '/')+1:], "snapshot-")
+	seq, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSuffix(number, ".wsr"), ".wsm"), 10, 64)
 	return seq
 }
 
-// TestCrashRecovery runs each crash guest with a snapshot every 200ms,
-// kills it with SIGKILL at random moments (each after a snapshot newer than
-// the one it was resumed from, so that every round makes progress) and
-// resumes it from the newest snapshot each time, with stdout appended to
-// the same file. In the end the file the program wrote and its stdout must
-// be byte-identical to an uninterrupted run's.
+// TestCrashRecovery runs each crash guest through crashAndResume, its
+// snapshots in a directory.
 func TestCrashRecovery(t *testing.T) {
-	const kills, minKills = 4, 3
 	seed := crashSeed(t)
 	t.Logf("kill moments from seed %d (set WASMSR_CRASH_SEED=%d to repeat them)", seed, seed)
 	for i, g := range crashGuests {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			module := instrumentedGuest(t, g.wasm)
-			args := append([]string{"/out/data.bin"}, g.crashArgs...)
-			ref := referenceRun(t, module, "", args...)
-			rng := rand.New(rand.NewPCG(seed, uint64(i)))
-
-			dir := t.TempDir()
-			out, snaps := filepath.Join(dir, "out"), filepath.Join(dir, "snaps")
-			if err := os.Mkdir(out, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			stdoutPath, stderrPath := filepath.Join(dir, "stdout"), filepath.Join(dir, "stderr")
-			// As the shell's >>: a resume cuts the file back to where the
-			// snapshot left it.
-			openOutput := func(path string) *os.File {
-				f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return f
-			}
-			flags := []string{"--snapshot-every", "200ms", "--mount", out + ":/out"}
-			start := func(args ...string) *process {
-				stdout, stderr := openOutput(stdoutPath), openOutput(stderrPath)
-				defer stdout.Close()
-				defer stderr.Close()
-				return startProcess(t, stdout, stderr, args...)
-			}
-			stderrTail := func() string {
-				b, _ := os.ReadFile(stderrPath)
-				return tailOf(string(b))
-			}
-			p := start(append(append(append([]string{"exec", "--snapshot-dir", snaps}, flags...), module, "--"), args...)...)
-			var from uint64 // the snapshot the running process was resumed from
-			for kill := 1; kill <= kills; kill++ {
-				// Wait for a snapshot newer than the one resumed from, then
-				// a random moment.
-				for newestSeq(snaps) <= from && !p.exited(5*time.Millisecond) {
-				}
-				delay := time.Duration(rng.Int64N(int64(300 * time.Millisecond)))
-				if p.exited(delay) {
-					// Snapshots that take long to reach the disk make rounds
-					// long; a few kills are still enough.
-					if kill <= minKills {
-						t.Fatalf("the program ended (%v) before kill %d: make it run longer. stderr:\n%s", p.err, kill, stderrTail())
-					}
-					t.Logf("the program ended before kill %d", kill)
-					break
-				}
-				if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-					t.Fatal(err)
-				}
-				<-p.done
-				from = newestSeq(snaps)
-				size := int64(0)
-				if fi, err := os.Stat(filepath.Join(out, "data.bin")); err == nil {
-					size = fi.Size()
-				}
-				t.Logf("kill %d: %v after a snapshot; resuming from snapshot %d (data.bin at %d bytes)", kill, delay.Round(time.Millisecond), from, size)
-				p = start(append(append([]string{"resume", "--truncate-output"}, flags...), snaps)...)
-			}
-			<-p.done
-			if p.err != nil {
-				t.Fatalf("last resume: %v; stderr:\n%s", p.err, stderrTail())
-			}
-			stdout, err := os.ReadFile(stdoutPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			file, err := os.ReadFile(filepath.Join(out, "data.bin"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameBytes(t, "stdout", stdout, ref.stdout)
-			sameBytes(t, "data.bin", file, ref.file)
+			crashAndResume(t, g, seed, i, "")
 		})
 	}
+}
+
+// TestCrashRecoveryS3 is TestCrashRecovery's first guest with its
+// snapshots in an S3 bucket (a versitygw on loopback): kills land while
+// chunks and manifests are uploaded too.
+func TestCrashRecoveryS3(t *testing.T) {
+	seed := crashSeed(t)
+	t.Logf("kill moments from seed %d (set WASMSR_CRASH_SEED=%d to repeat them)", seed, seed)
+	crashAndResume(t, crashGuests[0], seed, 0, s3test.Start(t))
+}
+
+// crashAndResume runs guest g with a snapshot every 200ms into the store
+// snaps (a new directory if empty), kills it with SIGKILL at random
+// moments (each after a snapshot newer than the one it was resumed from,
+// so that every round makes progress) and resumes it from the newest
+// snapshot each time, with stdout appended to the same file. In the end
+// the file the program wrote and its stdout must be byte-identical to an
+// uninterrupted run's.
+func crashAndResume(t *testing.T, g crashGuest, seed uint64, i int, snaps string) {
+	const kills, minKills = 4, 3
+	module := instrumentedGuest(t, g.wasm)
+	args := append([]string{"/out/data.bin"}, g.crashArgs...)
+	ref := referenceRun(t, module, "", args...)
+	rng := rand.New(rand.NewPCG(seed, uint64(i)))
+
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	if snaps == "" {
+		snaps = filepath.Join(dir, "snaps")
+	}
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stdoutPath, stderrPath := filepath.Join(dir, "stdout"), filepath.Join(dir, "stderr")
+	// As the shell's >>: a resume cuts the file back to where the
+	// snapshot left it.
+	openOutput := func(path string) *os.File {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	flags := []string{"--snapshot-every", "200ms", "--mount", out + ":/out"}
+	start := func(args ...string) *process {
+		stdout, stderr := openOutput(stdoutPath), openOutput(stderrPath)
+		defer stdout.Close()
+		defer stderr.Close()
+		return startProcess(t, stdout, stderr, args...)
+	}
+	stderrTail := func() string {
+		b, _ := os.ReadFile(stderrPath)
+		return tailOf(string(b))
+	}
+	p := start(append(append(append([]string{"exec", "--snapshot-dir", snaps}, flags...), module, "--"), args...)...)
+	var from uint64 // the snapshot the running process was resumed from
+	for kill := 1; kill <= kills; kill++ {
+		// Wait for a snapshot newer than the one resumed from, then
+		// a random moment.
+		for newestSeq(snaps) <= from && !p.exited(5*time.Millisecond) {
+		}
+		delay := time.Duration(rng.Int64N(int64(300 * time.Millisecond)))
+		if p.exited(delay) {
+			// Snapshots that take long to reach the disk make rounds
+			// long; a few kills are still enough.
+			if kill <= minKills {
+				t.Fatalf("the program ended (%v) before kill %d: make it run longer. stderr:\n%s", p.err, kill, stderrTail())
+			}
+			t.Logf("the program ended before kill %d", kill)
+			break
+		}
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-p.done
+		from = newestSeq(snaps)
+		size := int64(0)
+		if fi, err := os.Stat(filepath.Join(out, "data.bin")); err == nil {
+			size = fi.Size()
+		}
+		t.Logf("kill %d: %v after a snapshot; resuming from snapshot %d (data.bin at %d bytes)", kill, delay.Round(time.Millisecond), from, size)
+		p = start(append(append([]string{"resume", "--truncate-output"}, flags...), snaps)...)
+	}
+	<-p.done
+	if p.err != nil {
+		t.Fatalf("last resume: %v; stderr:\n%s", p.err, stderrTail())
+	}
+	stdout, err := os.ReadFile(stdoutPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(filepath.Join(out, "data.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameBytes(t, "stdout", stdout, ref.stdout)
+	sameBytes(t, "data.bin", file, ref.file)
 }
 
 // snapshotJSON is the part of `inspect --json` about a snapshot that the
@@ -716,10 +738,13 @@ func TestBadSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(good)
-	if err != nil {
+	// The crafted files are whole snapshots (format version 2), made
+	// from the manifest exec wrote and its chunks.
+	var whole bytes.Buffer
+	if err := snapshot.NewEncoder().Encode(&whole, loadWhole(t, good)); err != nil {
 		t.Fatal(err)
 	}
+	data := whole.Bytes()
 	secs := sections(t, data)
 	meta, memory, wasi := secs[0], secs[1], secs[3]
 	moduleSum, otherSum := fileSHA256(t, module), fileSHA256(t, other)
@@ -785,8 +810,8 @@ func TestBadSnapshots(t *testing.T) {
 		{name: "bit flip in a section header", data: flipBit(data, memory.header+13), want: bad + "section 2 checksum mismatch"},
 		{name: "bit flip in the memory", data: flipBit(data, memory.data+memory.stored/2), want: bad + "section 2 checksum mismatch"},
 		{name: "bit flip in the last byte", data: flipBit(data, len(data)-1), want: bad + "section 4 checksum mismatch"},
-		{name: "version 3", data: versioned(3), want: bad + "format version 3, this wasmsr reads versions 1 and 2"},
-		{name: "version 0", data: versioned(0), want: bad + "format version 0, this wasmsr reads versions 1 and 2"},
+		{name: "version 4", data: versioned(4), want: bad + "format version 4, this wasmsr reads versions 1 to 3"},
+		{name: "version 0", data: versioned(0), want: bad + "format version 0, this wasmsr reads versions 1 to 3"},
 		{name: "memory beyond the module's limit", data: replaceSection(data, memory, 8<<30, data[memory.data:memory.data+memory.stored]),
 			want: bad + "memory of 8589934592 bytes is more than the module's limit of 4294967296"},
 		{name: "memory that decompresses too far", data: replaceSection(data, memory, uint64(memLimit), bomb),
@@ -855,7 +880,7 @@ func TestBadSnapshots(t *testing.T) {
 	t.Run("a directory without snapshots", func(t *testing.T) {
 		empty := t.TempDir()
 		_, stderr, code := runCLI(t, "resume", empty)
-		if want := "wasmsr: " + empty + ": no snapshots (snapshot-*.wsr)\n"; code != 1 || stderr != want {
+		if want := "wasmsr: " + empty + ": no snapshots (snapshot-*.wsm or snapshot-*.wsr)\n"; code != 1 || stderr != want {
 			t.Errorf("exit %d, stderr %q, want exit 1 and %q", code, stderr, want)
 		}
 	})
@@ -925,7 +950,7 @@ func runCLIWithStdin(t *testing.T, src stdinSource, input string, args ...string
 // snapshotNames lists the snapshot files in dir.
 func snapshotNames(t *testing.T, dir string) []string {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join(dir, "snapshot-*.wsr"))
+	names, err := filepath.Glob(filepath.Join(dir, "snapshot-*.ws[mr]"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1028,10 +1053,10 @@ func TestFirstStdin(t *testing.T) {
 			} else if stdout1 != want {
 				t.Errorf("exec: stdout %q, want %q", stdout1, want)
 			}
-			if got := snapshotNames(t, snaps); fmt.Sprint(got) != "[snapshot-000001.wsr]" {
-				t.Fatalf("snapshots %v, want [snapshot-000001.wsr]", got)
+			if got := snapshotNames(t, snaps); fmt.Sprint(got) != "[snapshot-000001.wsm]" {
+				t.Fatalf("snapshots %v, want [snapshot-000001.wsm]", got)
 			}
-			s := inspectPaused(t, filepath.Join(snaps, "snapshot-000001.wsr"))
+			s := inspectPaused(t, filepath.Join(snaps, "snapshot-000001.wsm"))
 			if s.Meta.Seq != 1 || s.Meta.Reason != "first-stdin" {
 				t.Errorf("snapshot %d (%s), want 1 (first-stdin)", s.Meta.Seq, s.Meta.Reason)
 			}
@@ -1065,10 +1090,10 @@ func TestFirstStdinOncePerProcess(t *testing.T) {
 		// snapshots after the step.
 		snapshots string
 	}{
-		{append(append([]string{"exec"}, stopFlags...), "--snapshot-dir", snaps, module), noStdin, "[snapshot-000001.wsr]"},
-		{append(append([]string{"resume"}, stopFlags...), snaps), fileStdin, "[snapshot-000001.wsr snapshot-000002.wsr]"},
+		{append(append([]string{"exec"}, stopFlags...), "--snapshot-dir", snaps, module), noStdin, "[snapshot-000001.wsm]"},
+		{append(append([]string{"resume"}, stopFlags...), snaps), fileStdin, "[snapshot-000001.wsm snapshot-000002.wsm]"},
 		// Snapshots on a signal only: none is taken.
-		{[]string{"resume", "-q", "--snapshot-on", "SIGUSR2", snaps}, fileStdin, "[snapshot-000001.wsr snapshot-000002.wsr]"},
+		{[]string{"resume", "-q", "--snapshot-on", "SIGUSR2", snaps}, fileStdin, "[snapshot-000001.wsm snapshot-000002.wsm]"},
 	}
 	for i, step := range steps {
 		out, stderr, code := runCLIWithStdin(t, step.in, echoLines, step.args...)
@@ -1083,7 +1108,7 @@ func TestFirstStdinOncePerProcess(t *testing.T) {
 			t.Errorf("the resume that paused again wrote %q", out)
 		}
 	}
-	s := inspectPaused(t, filepath.Join(snaps, "snapshot-000002.wsr"))
+	s := inspectPaused(t, filepath.Join(snaps, "snapshot-000002.wsm"))
 	if s.Meta.Seq != 2 || s.Meta.Reason != "first-stdin" {
 		t.Errorf("snapshot %d (%s), want 2 (first-stdin)", s.Meta.Seq, s.Meta.Reason)
 	}
@@ -1155,7 +1180,7 @@ func TestSnapshotOnSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	line, err := stderr.ReadString('\n')
-	wantPrefix := "wasmsr: snapshot 1 -> " + filepath.Join(snaps, "snapshot-000001.wsr") + " ("
+	wantPrefix := "wasmsr: snapshot 1 -> " + filepath.Join(snaps, "snapshot-000001.wsm") + " ("
 	if err != nil || !strings.HasPrefix(line, wantPrefix) || !strings.HasSuffix(line, ", user defined signal 1)\n") {
 		t.Fatalf("stderr line %q (%v), want %q...%q", line, err, wantPrefix, ", user defined signal 1)\n")
 	}
@@ -1175,10 +1200,10 @@ func TestSnapshotOnSignal(t *testing.T) {
 	}
 	sameBytes(t, "stdout of exec", append([]byte(echoBanner), rest...), []byte(ref))
 
-	if got := snapshotNames(t, snaps); fmt.Sprint(got) != "[snapshot-000001.wsr]" {
-		t.Fatalf("snapshots %v, want [snapshot-000001.wsr]", got)
+	if got := snapshotNames(t, snaps); fmt.Sprint(got) != "[snapshot-000001.wsm]" {
+		t.Fatalf("snapshots %v, want [snapshot-000001.wsm]", got)
 	}
-	s := inspectPaused(t, filepath.Join(snaps, "snapshot-000001.wsr"))
+	s := inspectPaused(t, filepath.Join(snaps, "snapshot-000001.wsm"))
 	if s.Meta.Reason != "user defined signal 1" {
 		t.Errorf("snapshot reason %q", s.Meta.Reason)
 	}

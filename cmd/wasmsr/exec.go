@@ -145,10 +145,7 @@ func resumeCommand() *cli.Command {
 			defer loaded.Close()
 			dir := c.String("snapshot-dir")
 			if dir == "" {
-				dir = path
-				if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
-					dir = dirOf(path)
-				}
+				dir = hostrt.StoreLocation(path)
 			}
 			return runJob(c, jobSpec{module: loaded.Module, modulePath: loaded.ModulePath, dir: dir, restore: loaded.Snapshot, from: path, read: opts})
 		},
@@ -204,13 +201,6 @@ func checkResumeMounts(snap *snapshot.Snapshot, mounts []wasip1.Mount) error {
 		return fmt.Errorf("the program uses guest path %q: pass --mount HOST:%s%s", p.GuestPath, p.GuestPath, recorded)
 	}
 	return nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
 }
 
 // ensureInstrumented returns an instrumented module, instrumenting it when
@@ -365,9 +355,10 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	// The snapshot directory, with a copy of the module, is made only for
 	// a job that may take snapshots.
 	modulePath := spec.modulePath
+	var store *hostrt.Store
 	if policy.TakesSnapshots() {
-		store, err := hostrt.OpenStore(spec.dir, c.Int("keep"))
-		if err != nil {
+		var err error
+		if store, err = hostrt.OpenStore(spec.dir, c.Int("keep")); err != nil {
 			return err
 		}
 		store.Keys = spec.read.Keys
@@ -377,7 +368,7 @@ func runJob(c *cli.Context, spec jobSpec) error {
 		policy.Sink = store
 	}
 	if !c.Bool("quiet") {
-		policy.OnSnapshot = func(path string, snap *snapshot.Snapshot) { reportSnapshot(c.App.ErrWriter, path, snap) }
+		policy.OnSnapshot = func(path string, snap *snapshot.Snapshot) { reportSnapshot(c.App.ErrWriter, path, snap, store.Stats) }
 	}
 	policy.OnError = func(err error) { fmt.Fprintf(c.App.ErrWriter, "wasmsr: snapshot failed: %v\n", err) }
 	cfg := hostrt.Config{
@@ -428,11 +419,8 @@ func jobName(spec jobSpec) string {
 	return spec.args[0]
 }
 
-func reportSnapshot(w io.Writer, path string, snap *snapshot.Snapshot) {
-	size := int64(0)
-	if fi, err := os.Stat(path); err == nil {
-		size = fi.Size()
-	}
-	fmt.Fprintf(w, "wasmsr: snapshot %d -> %s (%s, memory %s, paused %s, %s)\n", snap.Meta.Seq, path,
-		snapshot.FormatBytes(size), snapshot.FormatBytes(int64(snap.MemorySize())), snap.Meta.Paused.Round(10*time.Microsecond), snap.Meta.Reason)
+func reportSnapshot(w io.Writer, path string, snap *snapshot.Snapshot, chunks snapshot.ChunkStats) {
+	fmt.Fprintf(w, "wasmsr: snapshot %d -> %s (wrote %s in %d of %d chunks, memory %s, paused %s, %s)\n", snap.Meta.Seq, path,
+		snapshot.FormatBytes(chunks.WrittenBytes), chunks.Written, chunks.Chunks, snapshot.FormatBytes(int64(snap.MemorySize())),
+		snap.Meta.Paused.Round(10*time.Microsecond), snap.Meta.Reason)
 }

@@ -35,15 +35,23 @@ func echoSnapshot(t *testing.T) (*snapshot.Snapshot, string) {
 	if code != 0 || stderr != "" {
 		t.Fatalf("exec: exit %d, stderr %q", code, stderr)
 	}
-	data, err := os.ReadFile(filepath.Join(snaps, "snapshot-000001.wsr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := snapshot.Decode(data, snapshot.Limits{MaxMemory: 1 << 32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := loadWhole(t, filepath.Join(snaps, "snapshot-000001.wsm"))
 	return snap, module
+}
+
+// loadWhole reads a snapshot (a manifest, with its chunks from its
+// store) whole.
+func loadWhole(t *testing.T, location string) *snapshot.Snapshot {
+	t.Helper()
+	loaded, err := hostrt.Load(location, hostrt.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loaded.Close()
+	if err := loaded.Snapshot.Load(); err != nil {
+		t.Fatal(err)
+	}
+	return loaded.Snapshot
 }
 
 // writeCrafted encodes a changed snapshot as path, with valid checksums.
@@ -277,7 +285,7 @@ func TestSignedSnapshots(t *testing.T) {
 	if code != 0 || stderr != "" {
 		t.Fatalf("exec: exit %d, stderr %q", code, stderr)
 	}
-	signed := filepath.Join(snaps, "snapshot-000001.wsr")
+	signed := filepath.Join(snaps, "snapshot-000001.wsm")
 	data, err := os.ReadFile(signed)
 	if err != nil {
 		t.Fatal(err)
@@ -299,11 +307,7 @@ func TestSignedSnapshots(t *testing.T) {
 	}
 
 	unsigned := filepath.Join(dir, "unsigned.wsr")
-	snap, err := snapshot.Decode(data, snapshot.Limits{MaxMemory: 1 << 32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeCrafted(t, unsigned, snap)
+	writeCrafted(t, unsigned, loadWhole(t, signed))
 	refusals := map[string][]string{
 		"snapshot signature: signed with key " + keys.SigningKeyID() + ", which is not one of the keys given": {"--snapshot-key", other, signed},
 		"snapshot signature: the file is not signed":                                                          {"--snapshot-key", key, unsigned},
@@ -413,18 +417,7 @@ func TestReadOnlyMountStaysUnwritten(t *testing.T) {
 	}
 	mounts := []string{"--mount", out + ":/out", "--mount", in + ":/in:ro"}
 	stopAt(t, "block 1: fill", append(append([]string{"--snapshot-files", "--snapshot-dir", snaps}, mounts...), module, "--", "/out/data.bin", "/in/in.bin", "2", "6000", "2")...)
-	newest, err := hostrt.Newest(snaps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(newest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := snapshot.Decode(data, snapshot.Limits{MaxMemory: 1 << 32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := loadWhole(t, snaps)
 	var ws wasip1.State
 	if err := ws.UnmarshalBinary(snap.WASI); err != nil {
 		t.Fatal(err)

@@ -127,7 +127,7 @@ func TestCopyAcrossRestore(t *testing.T) {
 			}
 			run(t, append(args, catArgs("/data/out.txt")...)...)
 
-			snap := filepath.Join(snaps, "snapshot-000001.wsr")
+			snap := filepath.Join(snaps, "snapshot-000001.wsm")
 			files := openFiles(t, snap)
 			in, out := files["/data/in.txt"], files["/data/out.txt"]
 			partial := readFile(t, filepath.Join(data, "out.txt"))
@@ -181,7 +181,7 @@ func TestStdoutAcrossKill(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	second := filepath.Join(snaps, "snapshot-000002.wsr")
+	second := filepath.Join(snaps, "snapshot-000002.wsm")
 	for {
 		if _, err := os.Stat(second); err == nil {
 			break

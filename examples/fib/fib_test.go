@@ -93,7 +93,7 @@ func TestSnapshotMidRecursion(t *testing.T) {
 	const n = 42 // about a second: the snapshot at 100 ms is mid-recursion
 	dir := t.TempDir()
 	run(t, "exec", module, "--snapshot-every", "100ms", "--stop-after-snapshot", "--snapshot-dir", dir, "--", strconv.Itoa(n))
-	snap := filepath.Join(dir, "snapshot-000001.wsr")
+	snap := filepath.Join(dir, "snapshot-000001.wsm")
 	stdout, _ := run(t, "inspect", "--json", snap)
 	var r report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {

@@ -164,7 +164,7 @@ func TestKillAndResume(t *testing.T) {
 		stderr.Reset()
 		cmd := exec.Command(wasmsr, execArgs(out, snaps, 2)...)
 		cmd.Stderr = &stderr
-		killed, err := extest.KillAfterFile(cmd, filepath.Join(snaps, "snapshot-000001.wsr"), delay)
+		killed, err := extest.KillAfterFile(cmd, filepath.Join(snaps, "snapshot-000001.wsm"), delay)
 		if err != nil {
 			t.Fatalf("wasmsr exec: %v\n%s", err, stderr.String())
 		}

@@ -186,7 +186,7 @@ func checkSnapshotsEvery2s(t *testing.T, module string, want []byte) {
 	}
 	sameFile(t, "a.avi", got, want)
 
-	report, err := exec.Command(wasmsr, "inspect", filepath.Join(snaps, "snapshot-000001.wsr")).Output()
+	report, err := exec.Command(wasmsr, "inspect", filepath.Join(snaps, "snapshot-000001.wsm")).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestKillAndResume(t *testing.T) {
 	var stderr bytes.Buffer
 	cmd := exec.Command(wasmsr, execArgs(instrumented, out, snaps)...)
 	cmd.Stderr = &stderr
-	killed, err := extest.KillAfterFile(cmd, filepath.Join(snaps, "snapshot-000001.wsr"), delay)
+	killed, err := extest.KillAfterFile(cmd, filepath.Join(snaps, "snapshot-000001.wsm"), delay)
 	if err != nil {
 		t.Fatalf("wasmsr exec: %v\n%s", err, stderr.String())
 	}

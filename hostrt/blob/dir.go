@@ -65,6 +65,11 @@ func (d *Dir) Put(_ context.Context, name string, data []byte) error {
 		}
 		err = atomicfile.Write(path, write)
 	}
+	// The object names the error, not its temporary twin.
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		err = &fs.PathError{Op: "write", Path: path, Err: pathErr.Err}
+	}
 	return err
 }
 

@@ -83,14 +83,19 @@ var shared struct {
 }
 
 // Main runs a package's tests (call it from TestMain) with one server
-// for all of them, started by the first Start, and stops it afterwards.
-func Main(m *testing.M) {
+// for all of them, started by the first Start, stops it afterwards and
+// exits.
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain that has more to do before it exits: it
+// returns the tests' exit code.
+func Run(m *testing.M) int {
 	shared.active = true
 	code := m.Run()
 	if shared.server != nil {
 		shared.server.stop()
 	}
-	os.Exit(code)
+	return code
 }
 
 // Start gives the test an empty bucket on a running server and sets, for
