@@ -480,13 +480,13 @@ func stopAt(t *testing.T, marker string, args ...string) []byte {
 			t.Fatal(err)
 		}
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exec: %v; stderr:\n%s", err, stderr.String())
+	if code := exitCode(t, cmd.Wait(), &stderr); code != exitPreempted {
+		t.Fatalf("exec: exit %d, want %d; stderr:\n%s", code, exitPreempted, stderr.String())
 	}
 	if !signalled {
 		t.Fatalf("the program never printed %q; stdout:\n%s", marker, tailOf(stdout.String()))
 	}
-	if !strings.Contains(stderr.String(), "wasmsr: stopped; continue with: wasmsr resume ") {
+	if !strings.Contains(stderr.String(), "wasmsr: stopped by SIGTERM after a snapshot, exit status 75; continue with: wasmsr resume ") {
 		t.Fatalf("exec did not stop after a snapshot; stderr:\n%s", stderr.String())
 	}
 	return stdout.Bytes()

@@ -27,6 +27,13 @@ import (
 // exitError makes run return the guest's exit code without a message.
 type exitError int
 
+// exitPreempted is the exit status of exec and resume when a signal given
+// to --snapshot-on stopped the job after its snapshot: EX_TEMPFAIL of
+// sysexits.h, "try again later", which a scheduler can tell from success,
+// from failure (1) and from a death by SIGTERM (143) or SIGKILL (137),
+// after which the store holds no snapshot of that moment (RATIONALE.md).
+const exitPreempted = 75
+
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // snapshotFlags are shared by exec and resume.
@@ -34,7 +41,7 @@ func snapshotFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "mount", Usage: "make host directory HOST visible to the program at GUEST (`HOST:GUEST[:ro]`); repeatable"},
 		&cli.DurationFlag{Name: "snapshot-every", Usage: "take a snapshot at this interval (e.g. 10s; 0: never)"},
-		&cli.StringFlag{Name: "snapshot-on", Usage: "take a snapshot on these events: SIGUSR1, SIGUSR2, SIGHUP (and continue), SIGTERM, SIGINT (and stop), " +
+		&cli.StringFlag{Name: "snapshot-on", Usage: "take a snapshot on these events: SIGUSR1, SIGUSR2, SIGHUP (and continue), SIGTERM, SIGINT (and stop, exit status 75), " +
 			"first-stdin (and continue: when the program first reads stdin in this process, before the read; with --stop-after-snapshot, resume makes the read. " +
 			"Once per process: a resume does it again only if asked again, at its first read, which may be the one it resumes into)"},
 		&cli.StringFlag{Name: "snapshot-dir", Usage: "where snapshots go (default: MODULE.snapshots for exec, the snapshot's directory for resume)"},
@@ -276,6 +283,17 @@ var signalsByName = map[string]struct {
 	"SIGINT":  {syscall.SIGINT, true},
 }
 
+// signalName is the name --snapshot-on gives the signal whose trigger
+// has this reason (its description, which snapshots record).
+func signalName(reason string) string {
+	for name, s := range signalsByName {
+		if s.sig.String() == reason {
+			return name
+		}
+	}
+	return reason
+}
+
 // snapshotPolicy is the snapshot policy the flags ask for, and the signals
 // that trigger a snapshot, with whether each stops the job.
 func snapshotPolicy(c *cli.Context) (supervise.Policy, map[os.Signal]bool, error) {
@@ -397,6 +415,12 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	case res.Stopped && err != nil:
 		// The snapshot the job stopped for may be lost.
 		return err
+	case res.Stopped && res.StoppedBy.Stop:
+		if !c.Bool("quiet") {
+			fmt.Fprintf(c.App.ErrWriter, "wasmsr: stopped by %s after a snapshot, exit status %d; continue with: wasmsr resume %s\n",
+				signalName(res.StoppedBy.Reason), exitPreempted, spec.dir)
+		}
+		return exitError(exitPreempted)
 	case res.Stopped:
 		if !c.Bool("quiet") {
 			fmt.Fprintf(c.App.ErrWriter, "wasmsr: stopped; continue with: wasmsr resume %s\n", spec.dir)

@@ -2,10 +2,7 @@ package transcoding_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -16,25 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
-
 	"github.com/wasmsr/wasmsr/examples/internal/extest"
-	"github.com/wasmsr/wasmsr/hostrt"
+	"github.com/wasmsr/wasmsr/examples/internal/ffmpegtest"
 )
-
-// The FFmpeg build this test uses (make ffmpeg, or scripts/build-ffmpeg.sh).
-const ffmpegPath = "build/ffmpeg/ffmpeg.wasm"
-
-// A short clip: 900 frames of 640x360, about 6 s instrumented on the
-// project's machine type, so that 2-second snapshots fall in the middle of
-// it and a kill up to 1.5 s after the first one comes before the end.
-var ffmpegArgs = []string{
-	"-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
-	"-f", "lavfi", "-i", "testsrc2=duration=36:size=640x360:rate=25",
-	"-c:v", "mpeg4", "-q:v", "3", "-y", "/out/a.avi",
-}
 
 // Set by TestMain; skip says why the tests cannot run. instrumented is
 // made with --safepoints=calls, as run.sh makes it (FFmpeg calls WASI for
@@ -48,17 +29,9 @@ var (
 func TestMain(m *testing.M) { extest.Main(m, "transcoding", setup) }
 
 func setup(dir string) error {
-	root, err := extest.Root()
-	if err != nil {
+	var err error
+	if plain, skip, err = ffmpegtest.Find(); err != nil || skip != "" {
 		return err
-	}
-	plain = filepath.Join(root, ffmpegPath)
-	if _, err := os.Stat(plain); err != nil {
-		skip = fmt.Sprintf("%s is missing: build it with `make ffmpeg` (scripts/build-ffmpeg.sh; a few minutes the first time, cached after)", ffmpegPath)
-		if os.Getenv("WASMSR_REQUIRE_FFMPEG") == "1" {
-			return errors.New("WASMSR_REQUIRE_FFMPEG=1: " + skip)
-		}
-		return nil
 	}
 	if wasmsr, err = extest.BuildWasmsr(dir); err != nil {
 		return err
@@ -70,7 +43,7 @@ func setup(dir string) error {
 		if b, err := exec.Command(wasmsr, "instrument", "--safepoints", safepoints, plain, "-o", out).CombinedOutput(); err != nil {
 			return fmt.Errorf("wasmsr instrument --safepoints %s: %v\n%s", safepoints, err, b)
 		}
-		fmt.Fprintf(os.Stderr, "transcoding: instrumented %s with --safepoints=%s in %v\n", ffmpegPath, safepoints, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "transcoding: instrumented %s with --safepoints=%s in %v\n", ffmpegtest.Path, safepoints, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }
@@ -104,40 +77,15 @@ func reference(t *testing.T) []byte {
 }
 
 func runReference(t *testing.T) ([]byte, error) {
-	ctx := context.Background()
-	module, err := os.ReadFile(plain)
-	if err != nil {
-		return nil, err
-	}
-	// The compilation cache wasmsr uses: the plain module has its own entry.
-	cache, err := hostrt.DefaultCache()
-	if err != nil {
-		return nil, err
-	}
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
-	defer rt.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	out := t.TempDir()
-	var stderr bytes.Buffer
-	cfg := wazero.NewModuleConfig().
-		WithArgs(append([]string{"ffmpeg"}, ffmpegArgs...)...).
-		WithFSConfig(wazero.NewFSConfig().WithDirMount(out, "/out")).
-		WithStdout(&stderr).WithStderr(&stderr).
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
-	start := time.Now()
-	_, err = rt.InstantiateWithConfig(ctx, module, cfg)
-	var exit *sys.ExitError
-	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 0) {
-		return nil, fmt.Errorf("reference run: %v\n%s", err, stderr.String())
-	}
-	t.Logf("reference (uninstrumented, wazero's WASI): %v", time.Since(start).Round(time.Millisecond))
-	return os.ReadFile(filepath.Join(out, "a.avi"))
+	avi, took, err := ffmpegtest.Reference(plain, t.TempDir())
+	t.Logf("reference (uninstrumented, wazero's WASI): %v", took.Round(time.Millisecond))
+	return avi, err
 }
 
 // execArgs is `wasmsr exec` of an instrumented module writing into out.
 func execArgs(module, out, snaps string) []string {
 	return append([]string{"exec", module, "--snapshot-every", "2s", "--keep", "0",
-		"--snapshot-dir", snaps, "--mount", out + ":/out", "--"}, ffmpegArgs...)
+		"--snapshot-dir", snaps, "--mount", out + ":/out", "--"}, ffmpegtest.Args...)
 }
 
 func sameFile(t *testing.T, what string, got, want []byte) {

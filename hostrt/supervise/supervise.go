@@ -78,6 +78,8 @@ type Supervisor struct {
 	written *snapshot.Snapshot
 	// failed is the last snapshot that could not be taken or written.
 	failed error
+	// stoppedBy is the trigger of the snapshot that stopped the job.
+	stoppedBy Trigger
 }
 
 // Result is how a supervised job ended.
@@ -86,6 +88,11 @@ type Result struct {
 	Exit uint32
 	// Stopped is set when a snapshot stopped the job.
 	Stopped bool
+	// StoppedBy is the trigger of that snapshot. Its Stop is false when
+	// the job stopped only because of Policy.StopAfter: a caller can tell
+	// a stop it asked for up front from one that came from outside (a
+	// preemption, say).
+	StoppedBy Trigger
 }
 
 // Start starts the job cfg describes, or restores it from a snapshot
@@ -124,7 +131,7 @@ func (s *Supervisor) firstStdin(stop bool) func(*hostrt.Job) {
 		go func() {
 			defer s.atStdin.Done()
 			r := <-res
-			s.save(context.Background(), r.Snapshot, r.Err)
+			s.save(context.Background(), Trigger{Reason: FirstStdinReason}, stop, r.Snapshot, r.Err)
 		}()
 	}
 }
@@ -155,7 +162,7 @@ func (s *Supervisor) Run(ctx context.Context) (Result, error) {
 	case errors.Is(err, hostrt.ErrStopped):
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return Result{Stopped: true}, s.failed
+		return Result{Stopped: true, StoppedBy: s.stoppedBy}, s.failed
 	case err != nil:
 		return Result{}, err
 	}
@@ -170,8 +177,9 @@ func (s *Supervisor) loop(ctx, running context.Context, sched *Schedule) {
 		if !ok {
 			break
 		}
-		snap, err := s.job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: t.Reason, Stop: t.Stop || s.p.StopAfter})
-		s.save(ctx, snap, err)
+		stop := t.Stop || s.p.StopAfter
+		snap, err := s.job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: t.Reason, Stop: stop})
+		s.save(ctx, t, stop, snap, err)
 	}
 	if ctx.Err() != nil {
 		// The caller gave up on the job: stop it, keeping nothing (a
@@ -183,10 +191,14 @@ func (s *Supervisor) loop(ctx, running context.Context, sched *Schedule) {
 	}
 }
 
-// save writes a snapshot the job took, or reports why it could not.
-func (s *Supervisor) save(ctx context.Context, snap *snapshot.Snapshot, err error) {
+// save writes a snapshot the job took for trigger t, stopping it when
+// stop is set, or reports why it could not.
+func (s *Supervisor) save(ctx context.Context, t Trigger, stop bool, snap *snapshot.Snapshot, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if stop && err == nil {
+		s.stoppedBy = t
+	}
 	switch {
 	case errors.Is(err, hostrt.ErrNotRunning) || errors.Is(err, hostrt.ErrStopped):
 		// The program ended, or another snapshot stopped it.

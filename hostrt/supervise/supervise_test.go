@@ -269,7 +269,7 @@ func TestEvery(t *testing.T) {
 		{"one tick, keep all", 10 * time.Second, 0, false,
 			[]string{"1 every 10s -> snapshot-000001.wsm"}, []string{"snapshot-000001.wsm"}, supervise.Result{}},
 		{"stop after the first", 35 * time.Second, 2, true,
-			[]string{"1 every 10s -> snapshot-000001.wsm"}, []string{"snapshot-000001.wsm"}, supervise.Result{Stopped: true}},
+			[]string{"1 every 10s -> snapshot-000001.wsm"}, []string{"snapshot-000001.wsm"}, supervise.Result{Stopped: true, StoppedBy: supervise.Trigger{Reason: "every 10s"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{}
@@ -295,7 +295,7 @@ func TestFirstStdin(t *testing.T) {
 		res       supervise.Result
 	}{
 		{"continue", false, supervise.Result{}},
-		{"stop", true, supervise.Result{Stopped: true}},
+		{"stop", true, supervise.Result{Stopped: true, StoppedBy: supervise.Trigger{Reason: supervise.FirstStdinReason}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := startEcho(t, context.Background(), supervise.Policy{FirstStdin: true, StopAfter: tc.stopAfter}, 0)
@@ -335,7 +335,8 @@ func TestTriggersWhileWriting(t *testing.T) {
 		{"two", []supervise.Trigger{{Reason: "two"}, {Reason: "three"}},
 			[]string{"1 one -> snapshot-000001.wsm", "2 two -> snapshot-000002.wsm"}, supervise.Result{}},
 		{"then a stop", []supervise.Trigger{{Reason: "two"}, {Reason: "stop", Stop: true}, {Reason: "four"}},
-			[]string{"1 one -> snapshot-000001.wsm", "2 stop -> snapshot-000002.wsm"}, supervise.Result{Stopped: true}},
+			[]string{"1 one -> snapshot-000001.wsm", "2 stop -> snapshot-000002.wsm"},
+			supervise.Result{Stopped: true, StoppedBy: supervise.Trigger{Reason: "stop", Stop: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			triggers := make(chan supervise.Trigger, len(tc.while))
@@ -402,7 +403,8 @@ func TestWriteError(t *testing.T) {
 		t.Errorf("reports %q, want the error %q", got, want)
 	}
 	r.end(t)
-	if !r.res.Stopped || r.err == nil || strings.ReplaceAll(r.err.Error(), r.dir, "DIR") != want {
+	if r.res != (supervise.Result{Stopped: true, StoppedBy: supervise.Trigger{Reason: "two", Stop: true}}) || r.err == nil ||
+		strings.ReplaceAll(r.err.Error(), r.dir, "DIR") != want {
 		t.Errorf("result %+v, %v; want stopped, %s", r.res, r.err, want)
 	}
 }
