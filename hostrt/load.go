@@ -24,6 +24,10 @@ import (
 type ReadOptions struct {
 	// Keys, when set, refuse a snapshot not signed with one of them.
 	Keys *snapshot.Keys
+	// Encryption, when set, decrypts an encrypted snapshot and its chunks,
+	// and refuses one that is not encrypted. Without it, an encrypted
+	// snapshot is refused (snapshot.ErrEncrypted).
+	Encryption *snapshot.Encryption
 	// MaxMemory is the most memory the restored program may have, in
 	// bytes (0: DefaultMaxMemory).
 	MaxMemory uint64
@@ -61,6 +65,9 @@ type Loaded struct {
 	// signed), and Verified says whether Load checked it.
 	Signer   string
 	Verified bool
+	// Encryption is the id of the key the snapshot was encrypted with (""
+	// if it was not).
+	Encryption string
 
 	file *os.File
 }
@@ -175,12 +182,12 @@ func isSnapshotName(name string) bool {
 }
 
 func load(r io.ReaderAt, size int64, store *Store, where string, opts LoadOptions) (*Loaded, error) {
-	rd, err := snapshot.Open(r, size, opts.Keys)
+	rd, err := snapshot.OpenEncrypted(r, size, opts.Keys, opts.Encryption)
 	if err != nil {
 		return nil, err
 	}
 	rd.Chunks = storeChunks{store}
-	l := &Loaded{Path: where, Size: size, Version: rd.Version()}
+	l := &Loaded{Path: where, Size: size, Version: rd.Version(), Encryption: rd.Encryption()}
 	l.Signer, l.Verified = rd.Signature()
 	meta, err := rd.Meta()
 	if err != nil {

@@ -54,6 +54,10 @@ type Store struct {
 	Keep int
 	// Keys, when set, sign the snapshots.
 	Keys *snapshot.Keys
+	// Encryption, when set, encrypts the chunks and manifests it writes,
+	// and decrypts the manifests its collector reads: a store is written
+	// with one encryption, or none.
+	Encryption *snapshot.Encryption
 	// Grace protects the chunks that other writers to the same store may
 	// be about to name: the collector removes only chunks written longer
 	// than Grace ago, and a writer relies on a chunk it finds in the
@@ -147,15 +151,27 @@ func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
 	start := time.Now()
 	var manifest bytes.Buffer
 	s.enc.Keys = s.Keys
+	if s.chunker.Encryption != s.Encryption {
+		// The last manifest's addresses were made with another key.
+		s.chunker.Encryption = s.Encryption
+		s.chunker.Forget()
+	}
 	if err := s.enc.EncodeChunked(ctx, &manifest, snap, s.chunker); err != nil {
 		return "", fmt.Errorf("%s: %w", s.where(name), err)
+	}
+	data := manifest.Bytes()
+	if s.Encryption != nil {
+		var err error
+		if data, err = s.Encryption.Seal(data); err != nil {
+			return "", fmt.Errorf("%s: %w", s.where(name), err)
+		}
 	}
 	if took := time.Since(start); took > s.Grace/2 {
 		// Chunks it found in the store may be gone by now.
 		s.chunker.Forget()
 		return "", fmt.Errorf("%s: writing the chunks took %s, longer than half the store's grace period (%s): not written", s.where(name), took.Round(time.Millisecond), s.Grace)
 	}
-	if err := s.Blobs.Put(ctx, name, manifest.Bytes()); err != nil {
+	if err := s.Blobs.Put(ctx, name, data); err != nil {
 		var pathErr *fs.PathError
 		if errors.As(err, &pathErr) {
 			err = pathErr.Err // the path is where's
@@ -206,7 +222,7 @@ func (s *Store) collect(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		addrs, err := snapshot.ChunkAddresses(data)
+		addrs, err := snapshot.ChunkAddresses(data, s.Encryption)
 		if err != nil {
 			// A manifest that cannot be read cannot be resumed either;
 			// its chunks are kept, in case it is repaired.

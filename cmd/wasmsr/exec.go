@@ -51,6 +51,7 @@ func snapshotFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not report snapshots on stderr"},
 		&cli.BoolFlag{Name: "hash-inputs", Usage: "record the SHA-256 of the files the program has open only for reading in every snapshot, so that a resume on another machine can tell an unchanged copy from a changed file (reads them at every snapshot)"},
 		&cli.StringFlag{Name: "snapshot-key", Usage: "sign every snapshot with the first key in `FILE` (wasmsr keygen makes one); resume refuses a snapshot not signed with one of its keys"},
+		encryptKeyFlag("encrypt every chunk and manifest written with the first key in `FILE` (wasmsr keygen makes one), and read only snapshots encrypted with one of its keys"),
 		&cli.StringFlag{Name: "max-memory", Usage: "the most memory the program may have (`SIZE`, e.g. 2GiB; default: half of this machine's memory, at most 4GiB); its memory.grow fails beyond, and a snapshot holding more is refused"},
 	}
 }
@@ -64,6 +65,13 @@ func readOptions(c *cli.Context) (hostrt.ReadOptions, error) {
 			return opts, fmt.Errorf("--snapshot-key: %w", err)
 		}
 		opts.Keys = keys
+	}
+	if f := c.String("encrypt-key"); f != "" {
+		enc, err := snapshot.ReadEncryptionKeys(f)
+		if err != nil {
+			return opts, fmt.Errorf("--encrypt-key: %w", err)
+		}
+		opts.Encryption = enc
 	}
 	if s := c.String("max-memory"); s != "" {
 		n, err := parseSize(s)
@@ -142,10 +150,7 @@ func resumeCommand() *cli.Command {
 				return err
 			}
 			path := c.Args().First()
-			loaded, err := hostrt.Load(path, hostrt.LoadOptions{ReadOptions: opts, Module: c.String("module")})
-			if errors.Is(err, hostrt.ErrModuleNotFound) {
-				return fmt.Errorf("%w; pass --module", err)
-			}
+			loaded, err := loadSnapshot(path, hostrt.LoadOptions{ReadOptions: opts, Module: c.String("module")})
 			if err != nil {
 				return err
 			}
@@ -157,6 +162,22 @@ func resumeCommand() *cli.Command {
 			return runJob(c, jobSpec{module: loaded.Module, modulePath: loaded.ModulePath, dir: dir, restore: loaded.Snapshot, from: path, read: opts})
 		},
 	}
+}
+
+func encryptKeyFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "encrypt-key", Usage: usage}
+}
+
+// loadSnapshot is hostrt.Load, its errors naming the flag that may help.
+func loadSnapshot(path string, opts hostrt.LoadOptions) (*hostrt.Loaded, error) {
+	loaded, err := hostrt.Load(path, opts)
+	switch {
+	case errors.Is(err, hostrt.ErrModuleNotFound):
+		return nil, fmt.Errorf("%w; pass --module", err)
+	case errors.Is(err, snapshot.ErrEncrypted):
+		return nil, fmt.Errorf("%w: pass --encrypt-key", err)
+	}
+	return loaded, err
 }
 
 // sameFiles reports whether a resume sees the files the snapshot's job
@@ -379,7 +400,7 @@ func runJob(c *cli.Context, spec jobSpec) error {
 		if store, err = hostrt.OpenStore(spec.dir, c.Int("keep")); err != nil {
 			return err
 		}
-		store.Keys = spec.read.Keys
+		store.Keys, store.Encryption = spec.read.Keys, spec.read.Encryption
 		if modulePath, err = store.SaveModule(spec.module); err != nil {
 			return err
 		}

@@ -28,6 +28,7 @@ func inspectCommand() *cli.Command {
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "how many of the largest functions to list"},
 			&cli.IntFlag{Name: "frames", Value: 20, Usage: "for an instrumented module, how many frame layouts to list (-1: all)"},
 			&cli.StringFlag{Name: "snapshot-key", Usage: "check a snapshot's signature with the keys in `FILE`, and refuse it unless it is signed with one of them"},
+			encryptKeyFlag("decrypt an encrypted snapshot with the keys in `FILE`"),
 			&cli.StringFlag{Name: "max-memory", Usage: "refuse a snapshot whose memory is larger than `SIZE` (default: half of this machine's memory, at most 4GiB)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -38,6 +39,11 @@ func inspectCommand() *cli.Command {
 			isSnapshot, err := hasMagic(path, snapshot.Magic)
 			if err != nil {
 				return err
+			}
+			if !isSnapshot {
+				if isSnapshot, err = hasMagic(path, snapshot.EnvelopeMagic); err != nil {
+					return err
+				}
 			}
 			if isSnapshot {
 				opts, err := readOptions(c)

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -25,6 +24,7 @@ type snapshotReport struct {
 	Size         int64          `json:"size"`
 	Version      uint32         `json:"format_version"`
 	Signature    string         `json:"signature"`
+	Encryption   string         `json:"encryption_key,omitempty"`
 	Module       string         `json:"module"`
 	ModuleSHA256 string         `json:"module_sha256"`
 	Meta         snapshot.Meta  `json:"meta"`
@@ -70,10 +70,7 @@ type globalReport struct {
 }
 
 func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, error) {
-	loaded, err := hostrt.Load(path, hostrt.LoadOptions{ReadOptions: opts})
-	if errors.Is(err, hostrt.ErrModuleNotFound) {
-		return nil, fmt.Errorf("%w; pass --module", err)
-	}
+	loaded, err := loadSnapshot(path, hostrt.LoadOptions{ReadOptions: opts})
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +94,7 @@ func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, er
 		File: path, Size: loaded.Size, Version: loaded.Version, Module: loaded.ModulePath, ModuleSHA256: hex.EncodeToString(sum[:]),
 		Meta: snap.Meta, MemoryBytes: len(memory), Paused: snap.Instance.Export,
 	}
+	r.Encryption = loaded.Encryption
 	switch {
 	case loaded.Signer == "":
 		r.Signature = "none"
@@ -234,6 +232,9 @@ func (r *snapshotReport) write(w io.Writer) error {
 	fmt.Fprintf(w, "%s: wasmsr snapshot %d, %d bytes\n", r.File, r.Meta.Seq, r.Size)
 	fmt.Fprintf(w, "module:   %s (sha256 %s)\n", r.Module, r.ModuleSHA256[:16])
 	fmt.Fprintf(w, "signed:   %s\n", r.Signature)
+	if r.Encryption != "" {
+		fmt.Fprintf(w, "cipher:   XChaCha20-Poly1305, key %s\n", r.Encryption)
+	}
 	fmt.Fprintf(w, "taken:    %s on %s (%s), paused %s\n", r.Meta.Created.Format(time.RFC3339), r.Meta.Host, r.Meta.Reason, r.Meta.Paused)
 	fmt.Fprintf(w, "memory:   %s (%d of %d pages not zero)\n", snapshot.FormatBytes(int64(r.MemoryBytes)), r.NonZeroPages, (r.MemoryBytes+snapshot.PageSize-1)/snapshot.PageSize)
 	fmt.Fprintf(w, "args:     %q\n", r.Args)

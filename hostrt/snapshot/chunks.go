@@ -20,7 +20,8 @@ import (
 // whose memory and file sections name their content by address instead of
 // holding it: the content is cut into chunks (64 KiB pages of memory, 1 MiB
 // pieces of a file), each compressed on its own and stored under the
-// SHA-256 of its raw bytes. Consecutive snapshots of a job, and the jobs
+// SHA-256 of its raw bytes (in an encrypted store, under their keyed hash,
+// sealed: encrypt.go). Consecutive snapshots of a job, and the jobs
 // restored from one snapshot, then share every chunk that did not change,
 // and a snapshot writes only the chunks its store lacks.
 //
@@ -48,7 +49,8 @@ const (
 	FileChunkSize   = 1 << 20
 )
 
-// Address is a chunk's name: the SHA-256 of its raw bytes.
+// Address is a chunk's name: the SHA-256 of its raw bytes, or their keyed
+// hash in an encrypted store (encrypt.go).
 type Address [sha256.Size]byte
 
 func (a Address) String() string { return hex.EncodeToString(a[:]) }
@@ -64,8 +66,6 @@ type Chunks interface {
 	// fs.ErrNotExist when the store lacks it.
 	Get(ctx context.Context, a Address) ([]byte, error)
 }
-
-func addressOf(data []byte) Address { return sha256.Sum256(data) }
 
 // ErrChunk is wrapped by the errors about a chunk that is missing or is
 // not what its address says.
@@ -91,12 +91,16 @@ var chunkCodec = sync.OnceValues(func() (*zstd.Encoder, *zstd.Decoder) {
 	return enc, dec
 })
 
-// readChunk fetches a chunk and decompresses it into dst, which must be
-// exactly its raw length, checking it against its address.
-func readChunk(ctx context.Context, store Chunks, a Address, dst []byte) error {
+// readChunk fetches a chunk, decrypts it with k (nil: a store without
+// encryption) and decompresses it into dst, which must be exactly its raw
+// length, checking it against its address.
+func readChunk(ctx context.Context, store Chunks, k *sealKey, a Address, dst []byte) error {
 	stored, err := store.Get(ctx, a)
 	if err != nil {
 		return fmt.Errorf("%w %s: %w", ErrChunk, a, err)
+	}
+	if stored, err = k.openChunk(a, stored); err != nil {
+		return fmt.Errorf("%w %s: %v", ErrChunk, a, err)
 	}
 	_, dec := chunkCodec()
 	raw, err := dec.DecodeAll(stored, dst[:0:len(dst)])
@@ -107,7 +111,7 @@ func readChunk(ctx context.Context, store Chunks, a Address, dst []byte) error {
 		return fmt.Errorf("%w %s: %d bytes, want %d", ErrChunk, a, len(raw), len(dst))
 	}
 	copy(dst, raw) // a no-op unless the decoder did not decode in place
-	if sha256.Sum256(dst) != a {
+	if k.addressOf(dst) != a {
 		return fmt.Errorf("%w %s: its content does not match its address", ErrChunk, a)
 	}
 	return nil
@@ -121,6 +125,9 @@ func readChunk(ctx context.Context, store Chunks, a Address, dst []byte) error {
 // only over what changed).
 type Chunker struct {
 	Store Chunks
+	// Encryption, when set, names chunks by their keyed hash and seals
+	// them (encrypt.go). Call Forget after changing it.
+	Encryption *Encryption
 	// Stats describes the last manifest's chunks.
 	Stats ChunkStats
 
@@ -210,7 +217,8 @@ func (c *Chunker) chunk(ctx context.Context, j *chunkJob, mu *sync.Mutex, stored
 		*j.out = *j.old
 		return nil
 	}
-	addr := addressOf(j.data)
+	key := c.Encryption.sealing()
+	addr := key.addressOf(j.data)
 	*j.out = memo{fp, addr}
 	mu.Lock()
 	done := stored[addr]
@@ -224,7 +232,7 @@ func (c *Chunker) chunk(ctx context.Context, j *chunkJob, mu *sync.Mutex, stored
 		return err
 	}
 	enc, _ := chunkCodec()
-	out := enc.EncodeAll(j.data, make([]byte, 0, len(j.data)/2))
+	out := key.sealChunk(addr, enc.EncodeAll(j.data, make([]byte, 0, len(j.data)/2)))
 	if err := c.Store.Put(ctx, addr, out); err != nil {
 		return err
 	}
@@ -333,6 +341,7 @@ type chunkedMemory struct {
 	bitmap []byte
 	addrs  []Address
 	store  Chunks
+	key    *sealKey
 }
 
 // Size implements unwind.MemoryImage.
@@ -358,7 +367,7 @@ func (m *chunkedMemory) CopyTo(dst []byte) error {
 		go func() {
 			defer wg.Done()
 			for f := range next {
-				if err := readChunk(ctx, m.store, f.addr, f.chunk); err != nil {
+				if err := readChunk(ctx, m.store, m.key, f.addr, f.chunk); err != nil {
 					cancel(err)
 				}
 			}
@@ -433,6 +442,7 @@ type chunkedFile struct {
 	size  int64
 	addrs []Address
 	store Chunks
+	key   *sealKey
 }
 
 // parseChunkedFile decodes a manifest's file section, whose raw length
@@ -478,7 +488,7 @@ func (r *chunkedFileReader) Read(p []byte) (int, error) {
 		if r.buf == nil {
 			r.buf = make([]byte, FileChunkSize)
 		}
-		if err := readChunk(context.Background(), r.f.store, r.f.addrs[r.next], r.buf[:n]); err != nil {
+		if err := readChunk(context.Background(), r.f.store, r.f.key, r.f.addrs[r.next], r.buf[:n]); err != nil {
 			return 0, fmt.Errorf("file of fd %d: %w", r.f.fd, err)
 		}
 		r.next++
@@ -492,9 +502,10 @@ func (r *chunkedFileReader) Read(p []byte) (int, error) {
 func (r *chunkedFileReader) Close() error { return nil }
 
 // ChunkAddresses lists the chunks a manifest names, for a collector: its
-// checksums are checked, its other sections are not decoded.
-func ChunkAddresses(manifest []byte) ([]Address, error) {
-	rd, err := Open(bytes.NewReader(manifest), int64(len(manifest)), nil)
+// checksums are checked, its other sections are not decoded. enc decrypts
+// it in an encrypted store.
+func ChunkAddresses(manifest []byte, enc *Encryption) ([]Address, error) {
+	rd, err := OpenEncrypted(bytes.NewReader(manifest), int64(len(manifest)), nil, enc)
 	if err != nil {
 		return nil, err
 	}

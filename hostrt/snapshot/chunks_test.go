@@ -138,7 +138,7 @@ func TestChunkErrors(t *testing.T) {
 			store := newMemChunks()
 			s := sample()
 			data := encodeChunked(t, s, NewChunker(store))
-			victim := addressOf(s.Instance.Memory[3*PageSize : 4*PageSize])
+			victim := (*sealKey)(nil).addressOf(s.Instance.Memory[3*PageSize : 4*PageSize])
 			tc.damage(store, victim)
 			_, err := decodeChunked(data, store)
 			if err == nil || !errors.Is(err, ErrChunk) || !strings.Contains(err.Error(), victim.String()) ||

@@ -38,6 +38,8 @@ type Reader struct {
 	// that it was checked with that key.
 	signer   string
 	verified bool
+	// key decrypts the chunks of a manifest that was encrypted.
+	key *sealKey
 }
 
 // sectionSource is one section of a file, read through checks.
@@ -60,7 +62,12 @@ type sectionSource struct {
 // framing and checksum, and — with keys — its signature, all in one read
 // of the file. With keys, a file that is not signed with one of them is
 // refused (ErrSignature). Nothing is decoded.
+// An encrypted manifest is refused (ErrEncrypted): see OpenEncrypted.
 func Open(r io.ReaderAt, size int64, keys *Keys) (*Reader, error) {
+	return OpenEncrypted(r, size, keys, nil)
+}
+
+func open(r io.ReaderAt, size int64, keys *Keys) (*Reader, error) {
 	rd := &Reader{r: r, size: size}
 	var mac hash.Hash
 	if keys != nil {
@@ -332,7 +339,7 @@ func (rd *Reader) Snapshot(limits Limits) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.store = rd.Chunks
+		m.store, m.key = rd.Chunks, rd.key
 		s.memory = m
 	} else {
 		s.memory = &memorySection{src: mem}
@@ -369,7 +376,7 @@ func (rd *Reader) Snapshot(limits Limits) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		cf.store = rd.Chunks
+		cf.store, cf.key = rd.Chunks, rd.key
 		s.Files = append(s.Files, File{FD: f.fd, size: int64(f.raw), chunked: cf})
 	}
 	return s, nil

@@ -10,6 +10,9 @@
 // declared size that it has already checked, and it streams the large
 // sections (memory, files) straight into their final place. With keys
 // (Keys), files are signed and only files signed with a known key are read.
+// With an encryption key (Encryption), a manifest is sealed whole in an
+// envelope and its chunks are sealed and named by a keyed hash (the format
+// is in encrypt.go).
 //
 // # Format, version 2
 //
