@@ -3,7 +3,9 @@ package hostrt
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -166,14 +168,15 @@ func TestStoreNewTimeline(t *testing.T) {
 	}
 }
 
-// TestCollectRacesWriter runs a collector (keeping the newest snapshot,
-// with a grace period of 300 ms) in a loop while a job writes 60 snapshots
-// of a memory whose pages take one of 6 contents, so that chunks keep
-// falling out of every manifest and coming back: every snapshot written
-// must restore, whole, from what the collector left.
+// TestCollectRacesWriter runs a collector (keeping the newest snapshot)
+// in a loop while a job writes 60 snapshots of a memory whose pages take
+// one of 6 contents, so that chunks keep falling out of every manifest and
+// coming back, and grow older than the grace period every 8 snapshots:
+// every snapshot written must restore, whole, from what the collector
+// left.
 func TestCollectRacesWriter(t *testing.T) {
 	dir := t.TempDir()
-	const grace = 300 * time.Millisecond
+	const grace = time.Minute
 	writer, err := OpenStore(dir, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -230,8 +233,31 @@ func TestCollectRacesWriter(t *testing.T) {
 			t.Fatalf("snapshot %d: the memory read back differs", seq)
 		}
 		if seq%8 == 0 {
-			time.Sleep(grace) // the chunks grow old enough to be collected
+			ageChunks(t, dir, grace)
 		}
+	}
+}
+
+// ageChunks makes every chunk of the store in dir older than grace, as
+// if that time had passed (a test that slept instead would fail on a
+// machine so busy that a write took half of it).
+func ageChunks(t *testing.T, dir string, grace time.Duration) {
+	t.Helper()
+	old := time.Now().Add(-grace - time.Second)
+	err := filepath.WalkDir(filepath.Join(dir, "chunks"), func(path string, e fs.DirEntry, err error) error {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil // removed by the collector meanwhile
+		case err != nil || e.IsDir():
+			return err
+		}
+		if err := os.Chtimes(path, old, old); !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -267,7 +293,7 @@ func readStored(path string) ([]byte, error) {
 // must not rely on the X it finds: the collector would remove it.
 func TestCollectDuringWrite(t *testing.T) {
 	dir := t.TempDir()
-	const grace = 100 * time.Millisecond
+	const grace = time.Minute
 	writer, err := OpenStore(dir, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +316,7 @@ func TestCollectDuringWrite(t *testing.T) {
 	}
 	write(1, x)
 	write(2, y)
-	time.Sleep(grace) // X, named by snapshot 1 only, is old
+	ageChunks(t, dir, grace) // X, named by snapshot 1 only, is old
 	var third string
 	collector.manifestsListed = func() { third = write(3, x) }
 	if err := collector.collect(context.Background()); err != nil {
