@@ -422,6 +422,15 @@ func crashAndResume(t *testing.T, g crashGuest, seed uint64, i int, snaps string
 	}
 	sameBytes(t, "stdout", stdout, ref.stdout)
 	sameBytes(t, "data.bin", file, ref.file)
+	// inspect shows the store's newest snapshot.
+	newest, err := hostrt.Newest(snaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, stderr, code := runCLI(t, "inspect", snaps)
+	if want := newest + ": wasmsr snapshot "; code != 0 || !strings.HasPrefix(text, want) {
+		t.Errorf("inspect %s: exit %d, stdout %q, stderr %q; want it to begin %q", snaps, code, tailOf(text), stderr, want)
+	}
 }
 
 // snapshotJSON is the part of `inspect --json` about a snapshot that the

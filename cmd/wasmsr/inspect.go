@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wasmsr/wasmsr/abi"
+	"github.com/wasmsr/wasmsr/hostrt/blob"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -22,7 +24,7 @@ func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
 		Usage:     "describe a module (sections, imports, exports, limits, largest functions, frames) or a snapshot (open files, paused stack)",
-		ArgsUsage: "FILE.wasm|SNAPSHOT",
+		ArgsUsage: "FILE.wasm|SNAPSHOT|STORE",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the description as JSON"},
 			&cli.IntFlag{Name: "top", Value: 10, Usage: "how many of the largest functions to list"},
@@ -33,12 +35,19 @@ func inspectCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("inspect: expected one FILE.wasm argument, got %d", c.NArg())
+				return fmt.Errorf("inspect: expected one FILE.wasm, SNAPSHOT or STORE argument, got %d", c.NArg())
 			}
 			path := c.Args().First()
-			isSnapshot, err := hasMagic(path, snapshot.Magic)
-			if err != nil {
-				return err
+			// A store (a directory, or in object storage) shows its newest.
+			isSnapshot := blob.IsRemote(path)
+			if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+				isSnapshot = true
+			}
+			var err error
+			if !isSnapshot {
+				if isSnapshot, err = hasMagic(path, snapshot.Magic); err != nil {
+					return err
+				}
 			}
 			if !isSnapshot {
 				if isSnapshot, err = hasMagic(path, snapshot.EnvelopeMagic); err != nil {

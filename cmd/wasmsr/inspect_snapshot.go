@@ -91,7 +91,7 @@ func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, er
 	}
 	sum := sha256.Sum256(loaded.Module)
 	r := &snapshotReport{
-		File: path, Size: loaded.Size, Version: loaded.Version, Module: loaded.ModulePath, ModuleSHA256: hex.EncodeToString(sum[:]),
+		File: loaded.Path, Size: loaded.Size, Version: loaded.Version, Module: loaded.ModulePath, ModuleSHA256: hex.EncodeToString(sum[:]),
 		Meta: snap.Meta, MemoryBytes: len(memory), Paused: snap.Instance.Export,
 	}
 	r.Encryption = loaded.Encryption

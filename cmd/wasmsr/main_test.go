@@ -117,7 +117,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"inspect", truncated}, "wasmsr: " + truncated + ": truncated code section at offset 0xa0\n"},
 		{[]string{"inspect", text}, "wasmsr: " + text + ": module header at offset 0x0: magic header not detected\n"},
 		{[]string{"inspect", missing}, "wasmsr: " + missing + ": no such file or directory\n"},
-		{[]string{"inspect"}, "wasmsr: inspect: expected one FILE.wasm argument, got 0\n"},
+		{[]string{"inspect"}, "wasmsr: inspect: expected one FILE.wasm, SNAPSHOT or STORE argument, got 0\n"},
 		{[]string{"instrument", truncated}, "wasmsr: " + truncated + ": truncated code section at offset 0xa0\n"},
 		{[]string{"instrument", badCall}, "wasmsr: " + badCall + ": function 0 at offset 0x17: call to function 99, the module has 1\n"},
 		{[]string{"instrument", "--safepoints", "sometimes", "testdata/sample.wasm"}, "wasmsr: instrument: unknown safepoint mode \"sometimes\" (want loops, calls or none)\n"},
