@@ -46,11 +46,12 @@ test: deps testdata ffmpeg corpus-nextpnr example-migrate-progress versitygw
 # bench measures what README.md reports: the Go benchmarks, instrument time,
 # size and run-time cost beside wasm-opt --asyncify, pauses and restores,
 # and FFmpeg's cost under snapshots and migration. Run it on an idle machine.
-bench: testdata ffmpeg corpus
+bench: testdata ffmpeg corpus versitygw
 	$(GO) test -run '^$$' -bench . -benchmem ./wasm/ ./instrument/
 	bash scripts/bench-instrument.sh
 	bash scripts/bench-corpus.sh
 	bash scripts/bench-hostrt.sh
+	bash scripts/bench-store.sh
 	bash examples/transcoding/bench.sh
 
 # fuzz runs every fuzz target (each decoder of outside bytes, and the

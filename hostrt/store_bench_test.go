@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
+	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/internal/corpus"
 	"github.com/wasmsr/wasmsr/internal/s3test"
 	"github.com/wasmsr/wasmsr/unwind"
 )
@@ -160,4 +164,77 @@ func readStoredAt(store *Store, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return mem, nil
+}
+
+// BenchmarkFork restores many jobs from one snapshot of memhog with 64 MiB
+// of live memory, read once (Snapshot.Load fetches and decompresses each
+// chunk once): restore-ms is one job's Restore (a runtime, the module from
+// the compilation cache, the memory, the WASI state), against copy-ms, a
+// copy() of the memory into fresh memory.
+func BenchmarkFork(b *testing.B) {
+	ctx := context.Background()
+	wasm, err := os.ReadFile(corpus.Built(b, "bench/memhog.wasm"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	module, _, err := instrument.Instrument(wasm, instrument.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout := newFirstLine()
+	j, err := Start(ctx, Config{Module: module, Args: []string{"memhog", "64"}, Stdout: stdout, Cache: testCache})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() {
+		_, err := j.Run(ctx)
+		ran <- err
+	}()
+	<-stdout.line
+	snap, err := j.Snapshot(ctx, SnapshotOptions{Stop: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-ran
+	j.Close(ctx)
+	store, err := OpenStore(b.TempDir(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	where, err := store.Write(snap)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := store.SaveModule(module); err != nil {
+		b.Fatal(err)
+	}
+	loaded, err := Load(where, LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer loaded.Close()
+	if err := loaded.Snapshot.Load(); err != nil {
+		b.Fatal(err)
+	}
+	size := loaded.Snapshot.MemorySize()
+	var restore, copying time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t := time.Now()
+		fork, err := Restore(ctx, Config{Module: module, Stdout: io.Discard, Cache: testCache}, loaded.Snapshot)
+		if err != nil {
+			b.Fatal(err)
+		}
+		restore += time.Since(t)
+		fork.Close(ctx)
+		t = time.Now()
+		fresh := make([]byte, size)
+		copy(fresh, loaded.Snapshot.Instance.Memory)
+		copying += time.Since(t)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(restore.Microseconds())/n/1e3, "restore-ms")
+	b.ReportMetric(float64(copying.Microseconds())/n/1e3, "copy-ms")
+	b.ReportMetric(float64(size)/(1<<20), "memory-MiB")
 }
