@@ -143,20 +143,26 @@ func locate(location string) (*Store, string, error) {
 	default:
 		base = filepath.Base(location)
 	}
-	blobs, err := blob.Open(context.Background(), dir)
+	if !blob.IsRemote(dir) {
+		// Reading makes no directory.
+		if _, err := os.Stat(dir); err != nil {
+			return nil, "", err
+		}
+	}
+	blobs, timeline, err := openLocation(context.Background(), dir)
 	if err != nil {
 		return nil, "", err
 	}
-	store := &Store{Blobs: blobs, Grace: DefaultChunkGrace}
+	store := &Store{Blobs: blobs, Grace: DefaultChunkGrace, Timeline: timeline}
 	if base != "" {
-		return store, base, nil
+		return store, timelinePath(timeline) + base, nil
 	}
-	files, err := listSnapshots(context.Background(), blobs)
+	files, err := listSnapshots(context.Background(), blobs, timeline)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", location, err)
 	}
 	if len(files) == 0 {
-		return nil, "", fmt.Errorf("%s: no snapshots (%s*%s or %s*%s)", location, snapshotPrefix, manifestSuffix, snapshotPrefix, wholeSuffix)
+		return nil, "", fmt.Errorf("%s: %w (%s*%s or %s*%s)", location, errNoSnapshots, snapshotPrefix, manifestSuffix, snapshotPrefix, wholeSuffix)
 	}
 	return store, files[len(files)-1].name, nil
 }

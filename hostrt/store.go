@@ -69,6 +69,9 @@ type Store struct {
 	Grace time.Duration
 	// Stats describes the chunks of the last snapshot written.
 	Stats snapshot.ChunkStats
+	// Timeline is the timeline the store writes to ("": the default;
+	// see Fork).
+	Timeline string
 
 	enc     *snapshot.Encoder
 	chunker *snapshot.Chunker
@@ -80,13 +83,13 @@ type Store struct {
 }
 
 // OpenStore opens the snapshot store at location: a directory (made if
-// needed) or s3://BUCKET/PREFIX.
+// needed) or s3://BUCKET/PREFIX, or a named timeline of one, STORE/NAME.
 func OpenStore(location string, keep int) (*Store, error) {
-	blobs, err := blob.Open(context.Background(), location)
+	blobs, timeline, err := openLocation(context.Background(), location)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{Blobs: blobs, Keep: keep, Grace: DefaultChunkGrace, enc: snapshot.NewEncoder()}
+	s := &Store{Blobs: blobs, Keep: keep, Grace: DefaultChunkGrace, Timeline: timeline, enc: snapshot.NewEncoder()}
 	s.chunker = snapshot.NewChunker(storeChunks{s})
 	return s, nil
 }
@@ -137,7 +140,7 @@ func ModuleFileName(sum [32]byte) string {
 func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
 	ctx := context.Background()
 	if !s.looked {
-		all, err := listSnapshots(ctx, s.Blobs)
+		all, err := listSnapshots(ctx, s.Blobs, s.Timeline)
 		if err != nil {
 			return "", err
 		}
@@ -147,7 +150,7 @@ func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
 		s.looked = true
 	}
 	n := max(snap.Meta.Seq, s.last+1)
-	name := fmt.Sprintf("%s%06d%s", snapshotPrefix, n, manifestSuffix)
+	name := timelinePath(s.Timeline) + fmt.Sprintf("%s%06d%s", snapshotPrefix, n, manifestSuffix)
 	start := time.Now()
 	var manifest bytes.Buffer
 	s.enc.Keys = s.Keys
@@ -196,7 +199,7 @@ func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
 // before the listing of any collector that finds the chunk older than
 // Grace.
 func (s *Store) collect(ctx context.Context) error {
-	all, err := listSnapshots(ctx, s.Blobs)
+	all, err := listSnapshots(ctx, s.Blobs, s.Timeline)
 	if err != nil {
 		return err
 	}
@@ -207,9 +210,18 @@ func (s *Store) collect(ctx context.Context) error {
 	}
 	listed := time.Now()
 	named := map[snapshot.Address]bool{}
-	manifests, err := listSnapshots(ctx, s.Blobs)
+	// Every timeline's manifests name chunks.
+	names, err := timelines(ctx, s.Blobs)
 	if err != nil {
 		return err
+	}
+	var manifests []snapshotFile
+	for _, t := range names {
+		files, err := listSnapshots(ctx, s.Blobs, t)
+		if err != nil {
+			return err
+		}
+		manifests = append(manifests, files...)
 	}
 	for _, m := range manifests {
 		if !strings.HasSuffix(m.name, manifestSuffix) {
@@ -295,16 +307,17 @@ type snapshotFile struct {
 	name string
 }
 
-// listSnapshots lists a store's snapshots (manifests and whole files),
-// oldest first.
-func listSnapshots(ctx context.Context, blobs blob.Store) ([]snapshotFile, error) {
-	infos, err := blobs.List(ctx, snapshotPrefix)
+// listSnapshots lists the snapshots (manifests and whole files) of a
+// store's timeline, oldest first.
+func listSnapshots(ctx context.Context, blobs blob.Store, timeline string) ([]snapshotFile, error) {
+	dir := timelinePath(timeline)
+	infos, err := blobs.List(ctx, dir+snapshotPrefix)
 	if err != nil {
 		return nil, err
 	}
 	var files []snapshotFile
 	for _, info := range infos {
-		name := info.Name
+		name := strings.TrimPrefix(info.Name, dir)
 		number, ok := strings.CutSuffix(strings.TrimPrefix(name, snapshotPrefix), manifestSuffix)
 		if !ok {
 			number, ok = strings.CutSuffix(strings.TrimPrefix(name, snapshotPrefix), wholeSuffix)
@@ -313,25 +326,26 @@ func listSnapshots(ctx context.Context, blobs blob.Store) ([]snapshotFile, error
 		if !ok || err != nil || strings.Contains(name, "/") {
 			continue
 		}
-		files = append(files, snapshotFile{seq, name})
+		files = append(files, snapshotFile{seq, info.Name})
 	}
 	slices.SortStableFunc(files, func(a, b snapshotFile) int { return cmp.Compare(a.seq, b.seq) })
 	return files, nil
 }
 
-// Newest returns where the newest snapshot in a store is.
+// timelinePath is the prefix of a timeline's manifests.
+func timelinePath(timeline string) string {
+	if timeline == "" {
+		return ""
+	}
+	return timeline + "/"
+}
+
+// Newest returns where the newest snapshot of a store (or of a timeline,
+// STORE/NAME) is.
 func Newest(location string) (string, error) {
-	blobs, err := blob.Open(context.Background(), location)
+	s, name, err := locate(location)
 	if err != nil {
 		return "", err
 	}
-	s := &Store{Blobs: blobs}
-	files, err := listSnapshots(context.Background(), blobs)
-	if err != nil {
-		return "", err
-	}
-	if len(files) == 0 {
-		return "", fmt.Errorf("%s: no snapshots (%s*%s or %s*%s)", location, snapshotPrefix, manifestSuffix, snapshotPrefix, wholeSuffix)
-	}
-	return s.where(files[len(files)-1].name), nil
+	return s.where(name), nil
 }

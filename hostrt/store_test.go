@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/wasmsr/wasmsr/hostrt/blob"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/unwind"
 	"github.com/wasmsr/wasmsr/wasm"
@@ -264,27 +264,11 @@ func ageChunks(t *testing.T, dir string, grace time.Duration) {
 // readStored reads back the memory of the snapshot at path, its chunks
 // from the store beside it.
 func readStored(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	store, name, err := locate(path)
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := blob.OpenDir(filepath.Dir(path))
-	if err != nil {
-		return nil, err
-	}
-	rd, err := snapshot.Open(bytes.NewReader(data), int64(len(data)), nil)
-	if err != nil {
-		return nil, err
-	}
-	rd.Chunks = storeChunks{&Store{Blobs: blobs}}
-	s, err := rd.Snapshot(snapshot.Limits{MaxMemory: 1 << 30})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Load(); err != nil {
-		return nil, err
-	}
-	return s.Instance.Memory, nil
+	return readStoredAt(store, name)
 }
 
 // TestCollectDuringWrite: a collector has read the manifests, none of
@@ -324,5 +308,75 @@ func TestCollectDuringWrite(t *testing.T) {
 	}
 	if got, err := readStored(third); err != nil || !bytes.Equal(got, x) {
 		t.Fatalf("snapshot 3, written while the collector ran: %v", err)
+	}
+}
+
+// TestTimelines forks a store's default timeline twice: each fork's
+// snapshots go under its name, the default timeline stays as it was, a
+// collector of one timeline keeps the chunks the others name, and
+// STORE/NAME locates a fork.
+func TestTimelines(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s *Store, seq uint64, fill byte) {
+		t.Helper()
+		mem := bytes.Repeat([]byte{fill}, 2*snapshot.PageSize)
+		if _, err := s.Write(&snapshot.Snapshot{Meta: snapshot.Meta{Seq: seq},
+			Instance: &unwind.InstanceState{Memory: mem, Export: "_start"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	main, err := OpenStore(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		write(main, seq, byte(seq))
+	}
+	for _, name := range []string{"a", "b"} {
+		fork, err := OpenStore(dir, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fork.Fork(name, "snapshot-000002.wsm"); err != nil {
+			t.Fatal(err)
+		}
+		write(fork, 3, 'x')
+		ageChunks(t, dir, fork.Grace) // collect at once what no manifest names
+		write(fork, 4, name[0])
+	}
+	for _, tc := range []struct{ location, want string }{
+		{dir, "snapshot-000003.wsm"},
+		{filepath.Join(dir, "a"), "a/snapshot-000004.wsm"},
+		{filepath.Join(dir, "b") + "/", "b/snapshot-000004.wsm"},
+	} {
+		newest, err := Newest(tc.location)
+		if want := filepath.Join(dir, tc.want); err != nil || newest != want {
+			t.Errorf("Newest(%s) = %q, %v; want %q", tc.location, newest, err, want)
+		}
+	}
+	// Every timeline's kept snapshots read back whole: the collectors of
+	// a and b (keep 1) removed their first snapshots' chunk ('x'), and
+	// none of the default timeline's.
+	for _, name := range []string{"snapshot-000001.wsm", "snapshot-000003.wsm", "a/snapshot-000004.wsm", "b/snapshot-000004.wsm"} {
+		if _, err := readStored(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a", "snapshot-000003.wsm")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a's first snapshot is still there (keep 1): %v", err)
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"a", `timeline "a" already has snapshots: choose another name, or resume it`},
+		{"chunks", `"chunks" is not a timeline name`},
+		{"x/y", `"x/y" is not a timeline name`},
+		{"snapshot-000009.wsm", `"snapshot-000009.wsm" is not a timeline name`},
+	} {
+		s, err := OpenStore(dir, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Fork(tc.name, ""); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Fork(%q): %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -46,6 +46,7 @@ func snapshotFlags() []cli.Flag {
 			"Once per process: a resume does it again only if asked again, at its first read, which may be the one it resumes into)"},
 		&cli.StringFlag{Name: "snapshot-dir", Usage: "where snapshots go (default: MODULE.snapshots for exec, the snapshot's directory for resume)"},
 		&cli.IntFlag{Name: "keep", Value: 3, Usage: "keep only the newest `N` snapshots (0: all)"},
+		&cli.StringFlag{Name: "timeline", Usage: "write the snapshots into a new timeline `NAME` of the store (resume: fork the snapshot's job, leaving its timeline as it is)"},
 		&cli.BoolFlag{Name: "stop-after-snapshot", Usage: "stop the program after its first snapshot"},
 		&cli.BoolFlag{Name: "snapshot-files", Usage: "embed the contents of files the program has open for writing, to resume where the disk is not shared"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not report snapshots on stderr"},
@@ -395,10 +396,19 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	// a job that may take snapshots.
 	modulePath := spec.modulePath
 	var store *hostrt.Store
+	if c.IsSet("timeline") && !policy.TakesSnapshots() {
+		return errors.New("--timeline names where snapshots go: add --snapshot-every or --snapshot-on")
+	}
 	if policy.TakesSnapshots() {
 		var err error
 		if store, err = hostrt.OpenStore(spec.dir, c.Int("keep")); err != nil {
 			return err
+		}
+		if name := c.String("timeline"); name != "" {
+			if err := store.Fork(name, spec.from); err != nil {
+				return err
+			}
+			spec.dir = strings.TrimRight(store.Blobs.String(), "/") + "/" + name
 		}
 		store.Keys, store.Encryption = spec.read.Keys, spec.read.Encryption
 		if modulePath, err = store.SaveModule(spec.module); err != nil {
