@@ -14,3 +14,9 @@ func physicalMemory() uint64 {
 	}
 	return uint64(info.Totalram) * uint64(info.Unit)
 }
+
+// adviseHugePages asks for the memory in 2 MiB pages where transparent
+// huge pages are on request ("madvise", Debian's default): filling a
+// restored or grown memory then takes one fault per 2 MiB instead of one
+// per 4 KiB. It is advice: an error changes nothing.
+func adviseHugePages(b []byte) { syscall.Madvise(b, 14 /* MADV_HUGEPAGE */) }

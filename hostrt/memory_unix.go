@@ -25,6 +25,7 @@ func newLinearMemory(reserve uint64) *mappedMemory {
 		return m
 	}
 	m.reserved = b
+	adviseHugePages(b)
 	return m
 }
 
