@@ -67,6 +67,11 @@ type Chunks interface {
 	Get(ctx context.Context, a Address) ([]byte, error)
 }
 
+// chunkTransfers is how many chunks are read or written at once: enough
+// to hide an object store's latency (a few milliseconds a request) behind
+// the cores' work; each holds one chunk.
+const chunkTransfers = 32
+
 // ErrChunk is wrapped by the errors about a chunk that is missing or is
 // not what its address says.
 var ErrChunk = errors.New("bad chunk")
@@ -176,7 +181,7 @@ type chunkJob struct {
 func (c *Chunker) chunkAll(ctx context.Context, jobs []chunkJob) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	workers := max(8, runtime.GOMAXPROCS(0))
+	workers := max(chunkTransfers, runtime.GOMAXPROCS(0))
 	next := make(chan *chunkJob)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -362,7 +367,7 @@ func (m *chunkedMemory) CopyTo(dst []byte) error {
 	defer cancel(nil)
 	next := make(chan fetch)
 	var wg sync.WaitGroup
-	for range max(8, runtime.GOMAXPROCS(0)) {
+	for range max(chunkTransfers, runtime.GOMAXPROCS(0)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
