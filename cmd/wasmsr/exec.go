@@ -53,6 +53,8 @@ func snapshotFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "hash-inputs", Usage: "record the SHA-256 of the files the program has open only for reading in every snapshot, so that a resume on another machine can tell an unchanged copy from a changed file (reads them at every snapshot)"},
 		&cli.StringFlag{Name: "snapshot-key", Usage: "sign every snapshot with the first key in `FILE` (wasmsr keygen makes one); resume refuses a snapshot not signed with one of its keys"},
 		encryptKeyFlag("encrypt every chunk and manifest written with the first key in `FILE` (wasmsr keygen makes one), and read only snapshots encrypted with one of its keys"),
+		&cli.BoolFlag{Name: "no-store-compiled", Usage: "neither store the module's compiled code in the snapshot store nor use the store's (by default exec and resume store it, and resume uses it instead of compiling when it is signed with --snapshot-key, encrypted with --encrypt-key, or --trust-store-compiled)"},
+		&cli.BoolFlag{Name: "trust-store-compiled", Usage: "use compiled code from the snapshot store that is neither signed nor encrypted: it runs natively on this host, outside wazero's sandbox, so only for a store no one else can write"},
 		&cli.StringFlag{Name: "max-memory", Usage: "the most memory the program may have (`SIZE`, e.g. 2GiB; default: half of this machine's memory, at most 4GiB); its memory.grow fails beyond, and a snapshot holding more is refused"},
 	}
 }
@@ -429,6 +431,9 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	if spec.restore != nil && !sameFiles(spec.restore.Meta, mounts) {
 		cfg.FileCheck = wasip1.CheckOtherHost
 	}
+	if spec.restore != nil {
+		fetchCompiled(c, spec)
+	}
 	ctx := context.Background()
 	sup, err := supervise.Start(ctx, cfg, spec.restore, policy)
 	if errors.Is(err, wasip1.ErrFileChanged) {
@@ -438,6 +443,9 @@ func runJob(c *cli.Context, spec jobSpec) error {
 		return fmt.Errorf("%s: %w", jobName(spec), err)
 	}
 	defer sup.Close(ctx)
+	if store != nil {
+		defer saveCompiled(c, spec)()
+	}
 	if len(signals) > 0 {
 		defer forwardSignals(signals, triggers)()
 	}
@@ -478,4 +486,64 @@ func reportSnapshot(w io.Writer, path string, snap *snapshot.Snapshot, chunks sn
 	fmt.Fprintf(w, "wasmsr: snapshot %d -> %s (wrote %s in %d of %d chunks, memory %s, paused %s, %s)\n", snap.Meta.Seq, path,
 		snapshot.FormatBytes(chunks.WrittenBytes), chunks.Written, chunks.Chunks, snapshot.FormatBytes(int64(snap.MemorySize())),
 		snap.Meta.Paused.Round(10*time.Microsecond), snap.Meta.Reason)
+}
+
+// fetchCompiled fills the compilation cache with the module's compiled
+// code from the store the job is resumed from, when the cache lacks it and
+// the store has it signed, encrypted or trusted, so that the job does not
+// compile. Not finding it costs a compile, and so does an error, which is
+// reported.
+func fetchCompiled(c *cli.Context, spec jobSpec) {
+	trust := c.Bool("trust-store-compiled")
+	if c.Bool("no-store-compiled") || spec.read.Keys == nil && spec.read.Encryption == nil && !trust {
+		return
+	}
+	err := func() error {
+		cacheDir, err := hostrt.DefaultCacheDir()
+		if err != nil {
+			return err
+		}
+		from, err := hostrt.OpenStore(hostrt.StoreLocation(spec.from), 0)
+		if err != nil {
+			return err
+		}
+		from.Keys, from.Encryption = spec.read.Keys, spec.read.Encryption
+		_, err = from.FetchCompiled(spec.module, cacheDir, trust)
+		return err
+	}()
+	if err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "wasmsr: compiled code from the store not used (compiling): %v\n", err)
+	}
+}
+
+// saveCompiled stores the module's compiled code, which the job's start
+// put into the compilation cache, in the job's snapshot store, unless it
+// is there, while the job runs. The returned function waits for it; an
+// error is reported, and changes nothing for the job.
+func saveCompiled(c *cli.Context, spec jobSpec) (wait func()) {
+	if c.Bool("no-store-compiled") {
+		return func() {}
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- func() error {
+			cacheDir, err := hostrt.DefaultCacheDir()
+			if err != nil {
+				return err
+			}
+			// A store of its own: the job's writes snapshots meanwhile.
+			to, err := hostrt.OpenStore(spec.dir, 0)
+			if err != nil {
+				return err
+			}
+			to.Keys, to.Encryption = spec.read.Keys, spec.read.Encryption
+			_, err = to.SaveCompiled(spec.module, cacheDir)
+			return err
+		}()
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "wasmsr: compiled code not stored: %v\n", err)
+		}
+	}
 }
