@@ -204,7 +204,7 @@ func (r *runner) preCopy(ctx context.Context, target string) (int64, error) {
 		chunks, size, err := r.peer.preCopy(ctx, r.h.client, r.enc, snap)
 		r.job.Recycle(snap)
 		var ref *RefusedError
-		if errors.As(err, &ref) && ref.Code == codeProtocol {
+		if errors.As(err, &ref) && ref.Code == codeProtocol || ctx.Err() != nil {
 			return total, err
 		}
 		if err != nil {

@@ -422,9 +422,9 @@ func (h *Host) refuseSnapshot(w http.ResponseWriter, r *http.Request, hdr *Heade
 func (h *Host) readManifest(w http.ResponseWriter, r *http.Request, hdr *Header, body io.Reader, mod *module) (*arrival, bool) {
 	start := time.Now()
 	cr := &countingReader{r: body}
-	if _, _, err := readChunks(cr, func(a snapshot.Address, stored []byte) error { return h.chunks.Put(r.Context(), a, stored) }); err != nil {
+	if _, _, err := readChunks(cr, h.putChunk); err != nil {
 		h.refuseJob(r, hdr, err)
-		bodyError(w, "job", err)
+		chunksError(w, "job", err)
 		return nil, false
 	}
 	manifest, err := io.ReadAll(cr)
@@ -492,16 +492,38 @@ func (h *Host) handleChunksPut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := h.uploadBody(w, r, h.cfg.MaxJobSize)
-	n, size, err := readChunks(body, func(a snapshot.Address, stored []byte) error { return h.chunks.Put(r.Context(), a, stored) })
+	n, size, err := readChunks(body, h.putChunk)
 	if err == nil {
 		err = expectBodyEnd(body)
 	}
 	if err != nil {
 		h.Logf("refused chunks from %s: %s", r.RemoteAddr, errLine(err))
-		bodyError(w, "chunks", err)
+		chunksError(w, "chunks", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"chunks": n, "bytes": size})
+}
+
+// errChunkStore marks a chunk this host could not store: its own
+// failure, not the sender's.
+var errChunkStore = errors.New("this host's chunk store")
+
+// putChunk stores a chunk that arrived.
+func (h *Host) putChunk(a snapshot.Address, stored []byte) error {
+	if err := h.chunks.Put(context.Background(), a, stored); err != nil {
+		return fmt.Errorf("%w: %v", errChunkStore, err)
+	}
+	return nil
+}
+
+// chunksError answers a failed read of chunks: the host's store failing
+// (500), or the body's fault.
+func chunksError(w http.ResponseWriter, what string, err error) {
+	if errors.Is(err, errChunkStore) {
+		writeError(w, http.StatusInternalServerError, "", fmt.Sprintf("%s: %v", what, err))
+		return
+	}
+	bodyError(w, what, err)
 }
 
 // expectBodyEnd checks that nothing follows a chunk stream's end.
