@@ -54,6 +54,9 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// Cache is the compilation cache. Nil uses DefaultCache.
 	Cache wazero.CompilationCache
+	// Prepared, when not nil, is Module compiled ahead (Prepare): the job
+	// takes its runtime instead of compiling.
+	Prepared *Prepared
 	// SnapshotFiles embeds the contents of the files the program has open
 	// for writing into snapshots, so that the job can resume where the
 	// disk is not shared.
@@ -193,13 +196,20 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 			return nil, fmt.Errorf("stdin: %w", err)
 		}
 	}
-	cache := cfg.Cache
-	if cache == nil {
-		if cache, err = DefaultCache(); err != nil {
+	var compiled wazero.CompiledModule
+	if cfg.Prepared != nil {
+		if j.rt, compiled, err = cfg.Prepared.take(j.hash); err != nil {
 			return nil, err
 		}
+	} else {
+		cache := cfg.Cache
+		if cache == nil {
+			if cache, err = DefaultCache(); err != nil {
+				return nil, err
+			}
+		}
+		j.rt = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
 	}
-	j.rt = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
 	// The error returns set j to nil: close the job through its own name.
 	job := j
 	defer func() {
@@ -218,9 +228,10 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 	if _, err := j.wasi.Instantiate(ctx, j.rt); err != nil {
 		return nil, err
 	}
-	compiled, err := compile(ctx, j.rt, cfg.Module)
-	if err != nil {
-		return nil, err
+	if compiled == nil {
+		if compiled, err = compile(ctx, j.rt, cfg.Module); err != nil {
+			return nil, err
+		}
 	}
 	// The memory allocator is the instance's: later calls need no context
 	// for it.

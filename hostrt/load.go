@@ -31,6 +31,9 @@ type ReadOptions struct {
 	// MaxMemory is the most memory the restored program may have, in
 	// bytes (0: DefaultMaxMemory).
 	MaxMemory uint64
+	// Chunks holds the chunks of a manifest (format version 3) that
+	// OpenSnapshot reads: a migration receiver's own chunk store.
+	Chunks snapshot.Chunks
 }
 
 // LoadOptions say how Load finds and checks a snapshot.
@@ -263,6 +266,7 @@ func OpenSnapshot(r io.ReaderAt, size int64, module []byte, opts ReadOptions) (*
 	if err != nil {
 		return nil, err
 	}
+	rd.Chunks = opts.Chunks
 	if want, sum := rd.ModuleSHA256(), sha256.Sum256(module); want != sum {
 		return nil, fmt.Errorf("the snapshot belongs to another module (sha256 %x, this one is %x)", want[:8], sum[:8])
 	}

@@ -38,7 +38,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (`FILE`, PEM; with --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "the certificate's private key (`FILE`, PEM)"},
 			&cli.StringFlag{Name: "tls-ca", Usage: "trust these certificates (`FILE`, PEM) when calling peers over HTTPS"},
-			&cli.StringFlag{Name: "state-dir", Usage: "keep received modules in `DIR`/modules (default: wasmsr/serve/NAME in the user cache directory)"},
+			&cli.StringFlag{Name: "state-dir", Usage: "keep received modules in `DIR`/modules and the chunks jobs arrive as in DIR/chunks (default: wasmsr/serve/NAME in the user cache directory)"},
 			&cli.StringFlag{Name: "max-job-size", Value: "1GiB", Usage: "refuse job uploads larger than `SIZE`"},
 			&cli.StringFlag{Name: "max-module-size", Value: "256MiB", Usage: "refuse modules larger than `SIZE`"},
 			&cli.IntFlag{Name: "max-jobs", Value: 1, Usage: "run at most `N` jobs at once (see the package documentation of hostrt/migrate before raising it)"},
@@ -115,7 +115,7 @@ func serve(c *cli.Context) error {
 	}
 	host, err := migrate.NewHost(migrate.Config{
 		Name: name, Mounts: mounts, Peers: c.StringSlice("peer"), Client: client,
-		ModuleDir: filepath.Join(state, "modules"), Token: token,
+		ModuleDir: filepath.Join(state, "modules"), ChunkDir: filepath.Join(state, "chunks"), Token: token,
 		Log: stderr, Stdout: migrate.NewOutput(c.App.Writer), Stderr: stderr,
 		MaxJobSize: maxJob, MaxModuleSize: maxModule, MaxJobs: c.Int("max-jobs"),
 		MinUploadRate: minRate, UploadWindow: c.Duration("upload-rate-window"),

@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 )
 
 // Timeouts of the client's requests. A module upload includes the peer's
@@ -153,81 +151,6 @@ func (c *Client) EnsureModule(ctx context.Context, base string, sum [32]byte, da
 		return false, err
 	}
 	return true, c.PutModule(ctx, base, sum, data)
-}
-
-// countingWriter counts what goes through it.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// SendJob posts a job: the frame with h, then snap, streamed as enc
-// encodes it (signed, with the header, when enc has keys). A *RefusedError means the peer answered and does not run
-// the job; any other error leaves it unknown whether the job arrived (see
-// Status). It returns the peer's answer and the body's size.
-func (c *Client) SendJob(ctx context.Context, base string, h *Header, snap *snapshot.Snapshot, enc *snapshot.Encoder) (*Accepted, int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeoutJob)
-	defer cancel()
-	js, err := h.encode()
-	if err != nil {
-		return nil, 0, err
-	}
-	pr, pw := io.Pipe()
-	cw := &countingWriter{w: pw}
-	encoded := make(chan struct{})
-	var encodeErr error // a panic of the encoder
-	go func() {
-		defer close(encoded)
-		err := protect(func() error {
-			injectFault(h.From, "encode")
-			if err := writeEncodedFrame(cw, js); err != nil {
-				return err
-			}
-			return enc.Encode(cw, snap)
-		})
-		if errors.Is(err, errInternal) {
-			encodeErr = err
-		}
-		pw.CloseWithError(err)
-	}()
-	// The encoder must be done before enc can be used again.
-	defer func() { <-encoded }()
-	defer pr.CloseWithError(errors.New("request over")) // stops the encoder if the request ended early
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/jobs", pr)
-	if err != nil {
-		return nil, 0, err
-	}
-	req.Header.Set("Content-Type", "application/vnd.wasmsr.job")
-	if enc.Keys != nil {
-		req.Header.Set(signatureHeader, enc.Keys.SignData(signedHeader, js))
-	}
-	resp, err := c.do(req)
-	pr.CloseWithError(errors.New("request over"))
-	<-encoded
-	if err == nil {
-		defer resp.Body.Close()
-	}
-	if encodeErr != nil {
-		// The body was cut short: the peer did not take the job.
-		return nil, cw.n, encodeErr
-	}
-	if err != nil {
-		return nil, cw.n, err
-	}
-	if resp.StatusCode != http.StatusCreated {
-		return nil, cw.n, refused(base, resp)
-	}
-	var acc Accepted
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&acc); err != nil {
-		return nil, cw.n, fmt.Errorf("%s: reading the answer: %w", base, err)
-	}
-	return &acc, cw.n, nil
 }
 
 // Status asks a host about a job. With wait > 0 the host answers when the

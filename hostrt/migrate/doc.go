@@ -53,8 +53,16 @@
 //	                              host checks the hash, that it is
 //	                              instrumented, stores and compiles it
 //	                              before answering 201
-//	POST /v1/jobs                 a job: 201 with an Accepted once it is
-//	                              restored and running here
+//	POST /v1/jobs                 a job (protocol 1): 201 with an
+//	                              Accepted once it is restored and
+//	                              running here
+//	POST /v2/chunks/missing       an address list: answers those of its
+//	                              chunks this host lacks (protocol 2)
+//	PUT  /v2/chunks               a chunk stream: the host checks each
+//	                              chunk against its address and stores it
+//	POST /v2/jobs                 a job as a manifest (protocol 2): 201
+//	                              as for /v1/jobs; 409 "chunks-missing"
+//	                              when the manifest names chunks not here
 //	GET  /v1/jobs                 the jobs this host knows (Status list)
 //	GET  /v1/jobs/ID?wait=D&hop=H&state=S
 //	                              a job's Status; with wait, the answer
@@ -74,14 +82,45 @@
 // The module (HEAD, then PUT only if the peer lacks it) is compressed with
 // zstd as a whole.
 //
+// Protocol 2 moves a job as a manifest (snapshot format version 3) and
+// the chunks it names (64 KiB pages of memory, 1 MiB pieces of files,
+// each zstd-compressed and named by its SHA-256) that the receiver lacks.
+// An address list is 32-byte addresses one after the other; a chunk
+// stream is records of u32 stored length, address and stored bytes,
+// ended by a record of length 0. A protocol 2 job body is the frame, a
+// chunk stream, then the manifest to the end. Senders speak protocol 2
+// only: a host without /v2 (an older wasmsr answers it with a plain 404)
+// is refused in one line ("does not speak migration protocol 2"), and the
+// job stays. Receivers take protocol 1 jobs from older senders still.
+//
+// A receiver keeps the chunks in a store of its own (Config.ChunkDir),
+// shared by its jobs: a job coming back finds the chunks it left that did
+// not change. The store is a cache: written without sync, emptied when the
+// host starts, chunks unused for ten minutes or beyond its size removed.
+// Every chunk is checked against its address (decompressed, at most 1
+// MiB, hashed) before it is stored and again when it is read, so a
+// sender cannot make the store hold a chunk under another's name; and a
+// manifest is refused (409) unless every chunk it names is here, before
+// anything of the job is written.
+//
 // # Sending
 //
 // When a job is due to move (its Policy's interval has passed since it
 // arrived, or POST .../migrate), the sender first makes sure the peer has
 // the module — HEAD, and PUT if needed — while the program still runs:
-// the peer compiles the module then, not during the pause. Then it pauses
-// the program (Snapshot with Stop), and POSTs the snapshot. A 201 means the
-// job runs on the peer; the sender closes its copy. Anything else — a
+// the peer compiles the module then, and compiles a spare runtime for the
+// job's restore (hostrt.Prepare), not during the pause. Then it
+// pre-copies: it takes a snapshot without stopping the program, and
+// sends the chunks the peer lacks (POST /v2/chunks/missing, PUT
+// /v2/chunks); again, sending what changed meanwhile, until a round sends
+// less than 1 MiB or after three rounds. Its Chunker remembers a
+// fingerprint of every chunk sent, so a round hashes and compresses only
+// what changed. Then it pauses the program (Snapshot with Stop), and
+// POSTs the manifest with the chunks changed since the last round. A
+// failed pre-copy is logged and the move goes on without it. A 201 means
+// the job runs on the peer; the sender closes its copy. A 409
+// "chunks-missing" (the peer lost chunks since it took them) makes it
+// send every chunk once more. Anything else — a
 // refusal, a broken connection, a truncated upload — and the sender
 // restores the job from the snapshot it still holds in memory and carries
 // on where it was, trying again one interval later. When the outcome is
@@ -92,7 +131,7 @@
 // Migration downtime is measured by the sender from the pause request to
 // the peer's 201 (which the peer sends once the job is restored and about
 // to run): pause + encode + upload + the peer's decode and restore, all on
-// the sender's clock.
+// the sender's clock. The pre-copy runs before it, while the job runs.
 //
 // # Receiving
 //

@@ -32,6 +32,12 @@ type Config struct {
 	// ModuleDir keeps the modules received (SHA256.wasm); empty keeps them
 	// in memory only.
 	ModuleDir string
+	// ChunkDir keeps the chunks jobs arrive as (protocol 2), shared by
+	// every job here; it is emptied when the host starts. Empty keeps
+	// them in memory. MaxChunkStore bounds them (0: twice MaxJobSize);
+	// the least recently used go first.
+	ChunkDir      string
+	MaxChunkStore int64
 	// Cache is the compilation cache of every job here; nil is
 	// hostrt.DefaultCache.
 	Cache wazero.CompilationCache
@@ -74,8 +80,12 @@ type Migration struct {
 	// the job runs there; Pause is the part until the program was
 	// captured.
 	Downtime, Pause time.Duration
-	// Bytes is the size of the job body sent.
-	Bytes int64
+	// Bytes is the size of the job body sent, Chunks how many chunks it
+	// carried, and PreCopied how many bytes of chunks were sent ahead,
+	// while the job ran.
+	Bytes     int64
+	Chunks    int
+	PreCopied int64
 	// ModuleSent says whether the module was uploaded first.
 	ModuleSent bool
 	// Accepted is the receiver's answer.
@@ -87,6 +97,7 @@ type Host struct {
 	cfg       Config
 	tokenHash [32]byte
 	modules   *modules
+	chunks    *chunkStore
 	client    *Client
 	peers     map[string]bool
 	log       *Output
@@ -121,6 +132,9 @@ func NewHost(cfg Config) (*Host, error) {
 	}
 	if cfg.MaxModuleSize <= 0 {
 		cfg.MaxModuleSize = 256 << 20
+	}
+	if cfg.MaxChunkStore <= 0 {
+		cfg.MaxChunkStore = 2 * cfg.MaxJobSize
 	}
 	if cfg.MaxJobs <= 0 {
 		cfg.MaxJobs = 1
@@ -164,6 +178,9 @@ func NewHost(cfg Config) (*Host, error) {
 	}
 	var err error
 	if h.modules, err = newModules(cfg.Name, cfg.ModuleDir, cfg.Cache); err != nil {
+		return nil, err
+	}
+	if h.chunks, err = newChunkStore(cfg.ChunkDir, cfg.MaxChunkStore); err != nil {
 		return nil, err
 	}
 	return h, nil

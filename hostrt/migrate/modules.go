@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmsr/wasmsr/abi"
+	"github.com/wasmsr/wasmsr/hostrt"
 	"github.com/wasmsr/wasmsr/internal/atomicfile"
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -33,6 +34,12 @@ type module struct {
 
 	ready chan struct{}
 	err   error
+
+	// spare is the module compiled ahead in a runtime of its own, for the
+	// next job that arrives (hostrt.Prepared), or being made (preparing,
+	// closed when done); under modules.mu.
+	spare     *hostrt.Prepared
+	preparing chan struct{}
 }
 
 // modules keeps a host's modules, by SHA-256, in a directory (or only in
@@ -170,6 +177,50 @@ func (s *modules) prepare(ctx context.Context, m *module, data []byte) error {
 	return nil
 }
 
+// prepareSpare starts compiling a spare of m for the next job that
+// arrives, unless one is ready or on its way: a sender asks for the module
+// before it pauses its job, so that the job's restore here need not wait
+// for wazero to decode and validate the module.
+func (s *modules) prepareSpare(m *module) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.spare != nil || m.preparing != nil {
+		return
+	}
+	done := make(chan struct{})
+	m.preparing = done
+	go func() {
+		defer close(done)
+		var p *hostrt.Prepared
+		err := protect(func() error {
+			var err error
+			p, err = hostrt.Prepare(context.Background(), m.data, s.cache)
+			return err
+		})
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		m.preparing = nil
+		if err == nil {
+			m.spare = p
+		}
+	}()
+}
+
+// takeSpare returns m's spare (waiting for one being made), or nil.
+func (s *modules) takeSpare(m *module) *hostrt.Prepared {
+	s.mu.Lock()
+	wait := m.preparing
+	s.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := m.spare
+	m.spare = nil
+	return p
+}
+
 // close releases the compiled modules.
 func (s *modules) close(ctx context.Context) {
 	s.mu.Lock()
@@ -179,6 +230,9 @@ func (s *modules) close(ctx context.Context) {
 		case <-m.ready:
 			if m.rt != nil {
 				m.rt.Close(ctx)
+			}
+			if m.spare != nil {
+				m.spare.Close(ctx)
 			}
 		default:
 		}

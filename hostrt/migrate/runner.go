@@ -32,6 +32,9 @@ type runner struct {
 	// trigger asks the job to move now (POST /v1/jobs/ID/migrate).
 	trigger chan supervise.Trigger
 	enc     *snapshot.Encoder
+	// peer is what the runner knows of the chunks of the host it last
+	// sent chunks to.
+	peer *peerChunks
 }
 
 func (h *Host) newRunner(id string, hop int, p Policy, cfg hostrt.Config, local bool) *runner {
@@ -65,6 +68,8 @@ type capture struct {
 	target     string
 	requested  time.Time
 	moduleSent bool
+	// preCopied is how many bytes of chunks were sent ahead.
+	preCopied int64
 }
 
 // mover waits for the time (or a trigger) to move the job, gets the
@@ -144,6 +149,15 @@ func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
 			if sent {
 				r.logf("module %x sent to %s", sum[:8], quoted(target))
 			}
+			preCopied, err := r.preCopy(ctx, target)
+			if err != nil {
+				if errors.Is(err, hostrt.ErrNotRunning) || ctx.Err() != nil {
+					return
+				}
+				r.logf("cannot move to %s: %s; continuing here", quoted(target), errLine(err))
+				sched.After(r.retry(), moveDue)
+				continue
+			}
 			requested := time.Now()
 			injectFault(r.h.cfg.Name, "move")
 			snap, err := r.job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: "migrate to " + target, Stop: true})
@@ -155,11 +169,56 @@ func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
 				sched.After(r.retry(), moveDue)
 				continue
 			}
-			m.captured = &capture{snap: snap, target: target, requested: requested, moduleSent: sent}
+			m.captured = &capture{snap: snap, target: target, requested: requested, moduleSent: sent, preCopied: preCopied}
 			return
 		}
 	}()
 	return m
+}
+
+// Pre-copy: before a job pauses to move, snapshots taken while it runs
+// send their chunks ahead, each round what changed during the one before,
+// so that the pause covers only what changed during the last round.
+// Rounds stop when one sends less than preCopyEnough, or after
+// preCopyRounds.
+const (
+	preCopyRounds = 3
+	preCopyEnough = 1 << 20
+)
+
+// preCopy sends the job's chunks ahead to target, and returns how many
+// bytes it sent. A failed round is logged and ends the pre-copy (the move
+// sends what is missing); an error means the job cannot move there.
+func (r *runner) preCopy(ctx context.Context, target string) (int64, error) {
+	if r.peer == nil || r.peer.target != target {
+		r.peer = newPeerChunks(target)
+	}
+	var total int64
+	for round := 1; round <= preCopyRounds; round++ {
+		start := time.Now()
+		snap, err := r.job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: "pre-copy to " + target})
+		if err != nil {
+			return total, err
+		}
+		paused := snap.Meta.Paused
+		chunks, size, err := r.peer.preCopy(ctx, r.h.client, r.enc, snap)
+		r.job.Recycle(snap)
+		var ref *RefusedError
+		if errors.As(err, &ref) && ref.Code == codeProtocol || ctx.Err() != nil {
+			return total, err
+		}
+		if err != nil {
+			r.peer.forget()
+			r.logf("pre-copy to %s failed: %s; moving without it", quoted(target), errLine(err))
+			return total, nil
+		}
+		total += size
+		r.logf("pre-copy %d to %s: %d chunks (%s) in %s (paused %s)", round, quoted(target), chunks, formatBytes(size), ms(time.Since(start)), ms(paused))
+		if size < preCopyEnough {
+			break
+		}
+	}
+	return total, nil
 }
 
 func (r *runner) retry() time.Duration {
@@ -259,14 +318,24 @@ func (r *runner) send(ctx context.Context, c *capture) (*Outcome, error) {
 	sum := r.job.ModuleSHA256()
 	hdr := &Header{ID: r.id, Hop: r.hop + 1, From: r.h.cfg.Name, Module: hex.EncodeToString(sum[:]), Policy: r.policy.advanced()}
 	cl := r.h.client
-	acc, n, err := cl.SendJob(ctx, c.target, hdr, c.snap, r.enc)
+	acc, n, err := r.sendManifest(ctx, c, hdr)
 	var ref *RefusedError
-	if errors.As(err, &ref) && ref.Code == codeModuleUnknown {
-		// The peer lost the module since it said it had it.
-		if err = cl.PutModule(ctx, c.target, sum, r.cfg.Module); err == nil {
+	for retried := map[string]bool{}; errors.As(err, &ref) && !retried[ref.Code]; {
+		retried[ref.Code] = true
+		switch ref.Code {
+		case codeModuleUnknown:
+			// The peer lost the module since it said it had it.
+			if err = cl.PutModule(ctx, c.target, sum, r.cfg.Module); err != nil {
+				continue
+			}
 			c.moduleSent = true
-			acc, n, err = cl.SendJob(ctx, c.target, hdr, c.snap, r.enc)
+		case codeChunksMissing:
+			// The peer lost chunks since it took them: send them all.
+			r.peer.forget()
+		default:
+			continue
 		}
+		acc, n, err = r.sendManifest(ctx, c, hdr)
 	}
 	if errors.Is(err, errInternal) {
 		return nil, err
@@ -283,7 +352,7 @@ func (r *runner) send(ctx context.Context, c *capture) (*Outcome, error) {
 		return nil, nil
 	}
 	mig := Migration{ID: r.id, Hop: hdr.Hop, From: r.h.cfg.Name, To: acc.Host, Downtime: time.Since(c.requested),
-		Pause: c.snap.Meta.Paused, Bytes: n, ModuleSent: c.moduleSent, Accepted: *acc}
+		Pause: c.snap.Meta.Paused, Bytes: n, Chunks: len(r.peer.pending), PreCopied: c.preCopied, ModuleSent: c.moduleSent, Accepted: *acc}
 	upload := mig.Downtime - mig.Pause - acc.Decode - acc.Restore
 	r.logf("moved to %s (%s) at hop %d: downtime %s = pause %s + encode and upload %s (%s) + decode %s + restore %s there",
 		quoted(acc.Host), quoted(c.target), hdr.Hop, ms(mig.Downtime), ms(mig.Pause), ms(upload), formatBytes(n), ms(acc.Decode), ms(acc.Restore))
@@ -299,6 +368,25 @@ func (r *runner) send(ctx context.Context, c *capture) (*Outcome, error) {
 		f(mig)
 	}
 	return &Outcome{ID: r.id, Moved: c.target, Hop: hdr.Hop}, nil
+}
+
+// sendManifest sends a captured job in protocol 2: its manifest with the
+// chunks the peer is not known to have.
+func (r *runner) sendManifest(ctx context.Context, c *capture, hdr *Header) (*Accepted, int64, error) {
+	if r.peer == nil || r.peer.target != c.target {
+		r.peer = newPeerChunks(c.target)
+	}
+	var manifest []byte
+	err := protect(func() error {
+		injectFault(r.h.cfg.Name, "encode")
+		var err error
+		manifest, err = r.peer.encode(ctx, r.enc, c.snap)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return r.h.client.SendManifest(ctx, c.target, hdr, r.peer.pending, manifest, r.enc.Keys)
 }
 
 // end records that the program ended here.

@@ -47,6 +47,9 @@ func (h *Host) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/modules/{sum}", h.handleModuleHead)
 	mux.Handle("PUT /v1/modules/{sum}", returnMemory(h.handleModulePut))
 	mux.Handle("POST /v1/jobs", returnMemory(h.handleJobPost))
+	mux.Handle("POST /v2/jobs", returnMemory(h.handleManifestPost))
+	mux.HandleFunc("POST /v2/chunks/missing", h.handleChunksMissing)
+	mux.Handle("PUT /v2/chunks", returnMemory(h.handleChunksPut))
 	mux.HandleFunc("GET /v1/jobs", h.handleJobList)
 	mux.HandleFunc("GET /v1/jobs/{id}", h.handleJobGet)
 	mux.HandleFunc("POST /v1/jobs/{id}/migrate", h.handleJobMigrate)
@@ -228,6 +231,7 @@ func (h *Host) handleModuleHead(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, "", err.Error())
 	default:
+		h.modules.prepareSpare(m)
 		writeJSON(w, http.StatusOK, map[string]any{"sha256": r.PathValue("sum"), "size": len(m.data)})
 	}
 }
@@ -271,7 +275,10 @@ func (h *Host) handleModulePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	_, created, err := h.modules.put(r.Context(), sum, data)
+	m, created, err := h.modules.put(r.Context(), sum, data)
+	if err == nil {
+		h.modules.prepareSpare(m)
+	}
 	if err != nil {
 		h.Logf("module %x: refused from %s: %s", sum[:8], r.RemoteAddr, errLine(err))
 		status := http.StatusUnprocessableEntity
@@ -349,9 +356,189 @@ func (h *Host) handleJobMigrate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": run.id, "to": target})
 }
 
-// handleJobPost receives a job. Until the job is restored nothing changes
-// here: no record, no file, no job.
+// handleJobPost receives a job in protocol 1: the frame and a whole
+// snapshot.
 func (h *Host) handleJobPost(w http.ResponseWriter, r *http.Request) {
+	h.receiveJob(w, r, h.readSnapshot)
+}
+
+// handleManifestPost receives a job in protocol 2: the frame, the chunks
+// the sender takes this host to lack, and the manifest.
+func (h *Host) handleManifestPost(w http.ResponseWriter, r *http.Request) {
+	h.receiveJob(w, r, h.readManifest)
+}
+
+// arrival is a job's body, read and opened.
+type arrival struct {
+	snap *snapshot.Snapshot
+	// bytes is the body's size; receive and decode how long reading it
+	// (after the frame) and opening the snapshot took.
+	bytes           int64
+	receive, decode time.Duration
+}
+
+// readJobFunc reads the rest of a job's body after its frame and opens
+// its snapshot. On failure it logs why and answers the request itself.
+type readJobFunc func(w http.ResponseWriter, r *http.Request, hdr *Header, body io.Reader, mod *module) (*arrival, bool)
+
+// refuseJob logs why a job is refused.
+func (h *Host) refuseJob(r *http.Request, hdr *Header, err error) {
+	h.Logf("job %s: refused from %s: %s", hdr.ID, quoted(hdr.From), errLine(err))
+}
+
+// readSnapshot reads a protocol 1 body: a whole snapshot.
+func (h *Host) readSnapshot(w http.ResponseWriter, r *http.Request, hdr *Header, body io.Reader, mod *module) (*arrival, bool) {
+	start := time.Now()
+	data, err := io.ReadAll(body)
+	if err != nil {
+		h.refuseJob(r, hdr, err)
+		bodyError(w, "job", err)
+		return nil, false
+	}
+	a := &arrival{bytes: int64(len(data)) + int64(len(jobMagic)+4+len(hdr.raw)), receive: time.Since(start)}
+	start = time.Now()
+	if a.snap, err = hostrt.OpenSnapshot(bytes.NewReader(data), int64(len(data)), mod.data, hostrt.ReadOptions{Keys: h.cfg.Keys, MaxMemory: h.cfg.MaxMemory}); err != nil {
+		h.refuseSnapshot(w, r, hdr, err)
+		return nil, false
+	}
+	a.decode = time.Since(start)
+	return a, true
+}
+
+// refuseSnapshot answers a snapshot that cannot be opened.
+func (h *Host) refuseSnapshot(w http.ResponseWriter, r *http.Request, hdr *Header, err error) {
+	h.refuseJob(r, hdr, err)
+	status := http.StatusBadRequest
+	if errors.Is(err, snapshot.ErrSignature) {
+		status = http.StatusForbidden
+	}
+	writeError(w, status, "", err.Error())
+}
+
+// readManifest reads a protocol 2 body: chunks into the host's chunk
+// store, each checked against its address, then the manifest, whose
+// chunks must all be here before anything is restored (a restore that
+// found one missing would have written part of the job's files).
+func (h *Host) readManifest(w http.ResponseWriter, r *http.Request, hdr *Header, body io.Reader, mod *module) (*arrival, bool) {
+	start := time.Now()
+	cr := &countingReader{r: body}
+	if _, _, err := readChunks(cr, h.putChunk); err != nil {
+		h.refuseJob(r, hdr, err)
+		chunksError(w, "job", err)
+		return nil, false
+	}
+	manifest, err := io.ReadAll(cr)
+	if err != nil {
+		h.refuseJob(r, hdr, err)
+		bodyError(w, "job", err)
+		return nil, false
+	}
+	a := &arrival{bytes: cr.n + int64(len(jobMagic)+4+len(hdr.raw)), receive: time.Since(start)}
+	start = time.Now()
+	if a.snap, err = hostrt.OpenSnapshot(bytes.NewReader(manifest), int64(len(manifest)), mod.data, hostrt.ReadOptions{Keys: h.cfg.Keys, MaxMemory: h.cfg.MaxMemory, Chunks: h.chunks}); err != nil {
+		h.refuseSnapshot(w, r, hdr, err)
+		return nil, false
+	}
+	// A whole snapshot (format version 2) names no chunks.
+	if addrs, err := snapshot.ChunkAddresses(manifest, nil); err == nil {
+		if missing := h.chunks.missing(addrs); len(missing) > 0 {
+			err := fmt.Errorf("%d of the %d chunks the manifest names are not here (the first: %s)", len(missing), len(addrs), missing[0])
+			h.refuseJob(r, hdr, err)
+			writeError(w, http.StatusConflict, codeChunksMissing, err.Error())
+			return nil, false
+		}
+	}
+	a.decode = time.Since(start)
+	return a, true
+}
+
+// countingReader counts what is read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// handleChunksMissing answers which of the chunks named in the body (an
+// address list) this host lacks.
+func (h *Host) handleChunksMissing(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAddresses*int64(addressSize)))
+	if err != nil {
+		bodyError(w, "address list", err)
+		return
+	}
+	addrs, err := decodeAddresses(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(encodeAddresses(h.chunks.missing(addrs)))
+}
+
+// handleChunksPut stores the chunks of the body (a chunk stream), each
+// checked against its address: a sender's pre-copy.
+func (h *Host) handleChunksPut(w http.ResponseWriter, r *http.Request) {
+	select {
+	case h.uploads <- struct{}{}:
+		defer func() { <-h.uploads }()
+	default:
+		writeError(w, http.StatusServiceUnavailable, codeBusy, "too many uploads at once")
+		return
+	}
+	body := h.uploadBody(w, r, h.cfg.MaxJobSize)
+	n, size, err := readChunks(body, h.putChunk)
+	if err == nil {
+		err = expectBodyEnd(body)
+	}
+	if err != nil {
+		h.Logf("refused chunks from %s: %s", r.RemoteAddr, errLine(err))
+		chunksError(w, "chunks", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"chunks": n, "bytes": size})
+}
+
+// errChunkStore marks a chunk this host could not store: its own
+// failure, not the sender's.
+var errChunkStore = errors.New("this host's chunk store")
+
+// putChunk stores a chunk that arrived.
+func (h *Host) putChunk(a snapshot.Address, stored []byte) error {
+	if err := h.chunks.Put(context.Background(), a, stored); err != nil {
+		return fmt.Errorf("%w: %v", errChunkStore, err)
+	}
+	return nil
+}
+
+// chunksError answers a failed read of chunks: the host's store failing
+// (500), or the body's fault.
+func chunksError(w http.ResponseWriter, what string, err error) {
+	if errors.Is(err, errChunkStore) {
+		writeError(w, http.StatusInternalServerError, "", fmt.Sprintf("%s: %v", what, err))
+		return
+	}
+	bodyError(w, what, err)
+}
+
+// expectBodyEnd checks that nothing follows a chunk stream's end.
+func expectBodyEnd(r io.Reader) error {
+	var b [1]byte
+	if n, _ := io.ReadFull(r, b[:]); n > 0 {
+		return errors.New("bytes after the end of the chunk stream")
+	}
+	return nil
+}
+
+// receiveJob receives a job whose body read reads. Until the job is
+// restored nothing changes here but the chunk store: no record, no file,
+// no job.
+func (h *Host) receiveJob(w http.ResponseWriter, r *http.Request, read readJobFunc) {
 	select {
 	case h.uploads <- struct{}{}:
 		defer func() { <-h.uploads }()
@@ -398,40 +585,26 @@ func (h *Host) handleJobPost(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	start := time.Now()
-	data, err := io.ReadAll(body)
-	if err != nil {
-		h.Logf("job %s: refused from %s: %s", hdr.ID, quoted(hdr.From), errLine(err))
-		bodyError(w, "job", err)
+	a, ok := read(w, r, hdr, body, mod)
+	if !ok {
 		return
 	}
-	received := time.Since(start)
-	start = time.Now()
-	snap, err := hostrt.OpenSnapshot(bytes.NewReader(data), int64(len(data)), mod.data, hostrt.ReadOptions{Keys: h.cfg.Keys, MaxMemory: h.cfg.MaxMemory})
-	if err != nil {
-		h.Logf("job %s: refused from %s: %s", hdr.ID, quoted(hdr.From), errLine(err))
-		status := http.StatusBadRequest
-		if errors.Is(err, snapshot.ErrSignature) {
-			status = http.StatusForbidden
-		}
-		writeError(w, status, "", err.Error())
-		return
-	}
-	decoded := time.Since(start)
+	snap := a.snap
 	files, err := h.checkMounts(snap)
 	if err != nil {
-		h.Logf("job %s: refused from %s: %s", hdr.ID, quoted(hdr.From), errLine(err))
+		h.refuseJob(r, hdr, err)
 		writeError(w, http.StatusUnprocessableEntity, "", err.Error())
 		return
 	}
 
-	start = time.Now()
+	start := time.Now()
 	injectFault(h.cfg.Name, "receive")
-	run := h.newRunner(hdr.ID, hdr.Hop, hdr.Policy, hostrt.Config{Module: mod.data, ModulePath: mod.path, Mounts: h.cfg.Mounts}, false)
+	cfg := hostrt.Config{Module: mod.data, ModulePath: mod.path, Mounts: h.cfg.Mounts, Prepared: h.modules.takeSpare(mod)}
+	run := h.newRunner(hdr.ID, hdr.Hop, hdr.Policy, cfg, false)
 	ctx := context.Background()
 	run.job, err = hostrt.Restore(ctx, run.cfg, snap)
 	if err != nil {
-		h.Logf("job %s: refused from %s: %s", hdr.ID, quoted(hdr.From), errLine(err))
+		h.refuseJob(r, hdr, err)
 		writeError(w, http.StatusUnprocessableEntity, "", err.Error())
 		return
 	}
@@ -444,16 +617,15 @@ func (h *Host) handleJobPost(w http.ResponseWriter, r *http.Request) {
 		*s = Status{ID: hdr.ID, Hop: hdr.Hop, State: StateRunning}
 	})
 	h.mu.Unlock()
-	n := int64(len(data)) + int64(len(jobMagic)+4)
 	h.Logf("job %s: arrived from %s at hop %d (%s, %d open files): receive %s, decode %s, restore %s",
-		hdr.ID, quoted(hdr.From), hdr.Hop, formatBytes(n), files, ms(received), ms(decoded), ms(restored))
+		hdr.ID, quoted(hdr.From), hdr.Hop, formatBytes(a.bytes), files, ms(a.receive), ms(a.decode), ms(restored))
 	h.jobs.Add(1)
 	go func() {
 		defer h.jobs.Done()
 		run.run(ctx, run.firstDelay())
 	}()
-	writeJSON(w, http.StatusCreated, Accepted{ID: hdr.ID, Hop: hdr.Hop, Host: h.cfg.Name, Bytes: n,
-		Receive: received, Decode: decoded, Restore: restored, Files: files})
+	writeJSON(w, http.StatusCreated, Accepted{ID: hdr.ID, Hop: hdr.Hop, Host: h.cfg.Name, Bytes: a.bytes,
+		Receive: a.receive, Decode: a.decode, Restore: restored, Files: files})
 }
 
 var errFull = errors.New("this host runs as many jobs as it may")

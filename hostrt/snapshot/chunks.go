@@ -122,6 +122,29 @@ func readChunk(ctx context.Context, store Chunks, k *sealKey, a Address, dst []b
 	return nil
 }
 
+// CheckChunk checks a chunk that arrives from elsewhere (a migration's
+// sender) before it is stored: its stored bytes must be a zstd frame of
+// at most FileChunkSize bytes whose SHA-256 is its address. Only chunks of
+// stores without encryption can be checked so.
+func CheckChunk(a Address, stored []byte) error {
+	buf := checkBuffers.Get().(*[]byte)
+	defer checkBuffers.Put(buf)
+	_, dec := chunkCodec()
+	raw, err := dec.DecodeAll(stored, (*buf)[:0])
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w %s: %v", ErrChunk, a, err)
+	case len(raw) == 0 || len(raw) > FileChunkSize:
+		return fmt.Errorf("%w %s: %d bytes (1 to %d)", ErrChunk, a, len(raw), FileChunkSize)
+	case sha256.Sum256(raw) != a:
+		return fmt.Errorf("%w %s: its content does not match its address", ErrChunk, a)
+	}
+	return nil
+}
+
+// checkBuffers hold the chunks CheckChunk decompresses.
+var checkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, FileChunkSize); return &b }}
+
 // Chunker writes the chunks of a job's snapshots. It remembers, for each
 // memory chunk and file chunk of the last manifest written, a fingerprint
 // of its content and its address: a chunk whose fingerprint did not change
