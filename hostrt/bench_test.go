@@ -52,8 +52,8 @@ func (w *firstLine) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// BenchmarkPause pauses testdata/bench/memhog.c, a program with 16, 64 or
-// 256 MiB of live (non-zero, half-compressible) memory that increments a
+// BenchmarkPause pauses testdata/bench/memhog.c, a program with 16, 64, 256 or
+// 1024 MiB of live (non-zero, half-compressible) memory that increments a
 // counter in a loop, and measures:
 //
 //   - first-pause-ms: the job's first pause, which also grows memory by a
@@ -76,7 +76,7 @@ func BenchmarkPause(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, mib := range []int{16, 64, 256} {
+	for _, mib := range []int{16, 64, 256, 1024} {
 		b.Run(fmt.Sprintf("%dMiB", mib), func(b *testing.B) {
 			benchmarkPause(b, module, mib)
 		})

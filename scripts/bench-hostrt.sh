@@ -3,7 +3,7 @@
 # README.md promises, with hostrt/bench_test.go:
 #
 #   - pause time (snapshot request -> unwound, captured, rewound, running
-#     again) and snapshot size for 16, 64 and 256 MiB of live memory, beside
+#     again) and snapshot size for 16, 64, 256 and 1024 MiB of live memory, beside
 #     a plain copy() of the same memory in the same run (target: pause <= 2x
 #     the copy);
 #   - restore-to-running time of gofmt (instrumented) from a snapshot file
@@ -39,7 +39,7 @@ echo "### Pause ($COUNT pauses per size after the first)"
 echo
 echo "| live memory | pause | first pause | capture | copy() | copy() into new memory | pause / copy() | snapshot | encode |"
 echo "|---|---|---|---|---|---|---|---|---|"
-for size in 16 64 256; do
+for size in 16 64 256 1024; do
 	line=$(grep "^BenchmarkPause/${size}MiB" <<<"$raw")
 	pause=$(metric pause-ms "$line")
 	copy=$(metric copy-ms "$line")

@@ -8,11 +8,16 @@
 #     only), and 1 GiB of memory with 1 % of its pages changed between
 #     snapshots, in a directory and in a versitygw bucket;
 #   - restoring 256 MiB from a directory and from versitygw, beside a
-#     copy() of the memory.
+#     copy() of the memory;
+#   - forking: one loaded 64 MiB snapshot restored into new jobs, beside a
+#     copy() (BenchmarkFork);
+#   - the pause of a job with 1 GiB of live memory, beside a copy()
+#     (BenchmarkPause/1024MiB; the store writes after the job runs again).
 #
 #   scripts/bench-store.sh
 #
-# Environment: BENCH_COUNT (snapshots or restores per case, default 3).
+# Environment: BENCH_COUNT (snapshots, restores, forks or pauses per case,
+# default 3).
 # Needs versitygw (make versitygw) and FFmpeg (make ffmpeg). Markdown on
 # stdout, the raw `go test -bench` output on stderr.
 set -euo pipefail
@@ -24,7 +29,7 @@ echo "## Snapshot store benchmarks"
 echo
 echo "- $(go version | cut -d' ' -f3-), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-store=$(WASMSR_REQUIRE_S3=1 go test ./hostrt -run '^$' -bench 'StoreIncremental|StoreRestore' -benchtime "${COUNT}x" -timeout 30m)
+store=$(WASMSR_REQUIRE_S3=1 WASMSR_REQUIRE_CORPUS=1 go test ./hostrt -run '^$' -bench 'StoreIncremental|StoreRestore|Fork|Pause/1024MiB' -benchtime "${COUNT}x" -timeout 30m)
 echo "$store" >&2
 ffmpeg=$(WASMSR_REQUIRE_FFMPEG=1 go test ./examples/transcoding -run '^$' -bench PeriodicSnapshots -benchtime 1x -timeout 30m)
 echo "$ffmpeg" >&2
@@ -53,3 +58,9 @@ for s in dir s3; do
 	l=$(line "StoreRestore/$s" "$store")
 	echo "| $s | $(metric restore-ms "$l") ms | $(metric copy-ms "$l") ms | $(awk -v a="$(metric restore-ms "$l")" -v b="$dir" 'BEGIN {printf "%.2f×", a / b}') |"
 done
+
+echo
+l=$(line Fork "$store")
+echo "Fork: $(metric restore-ms "$l") ms per job restored from a loaded $(metric memory-MiB "$l") MiB snapshot, copy() $(metric copy-ms "$l") ms."
+l=$(line Pause/1024MiB "$store")
+echo "Pause with 1 GiB of live memory: $(metric pause-ms "$l") ms, copy() $(metric copy-ms "$l") ms ($(awk -v p="$(metric pause-ms "$l")" -v c="$(metric copy-ms "$l")" 'BEGIN {printf "%.2f×", p / c}'))."
