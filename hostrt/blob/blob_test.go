@@ -111,7 +111,7 @@ func TestConformance(t *testing.T) {
 			t.Run("missing", func(t *testing.T) {
 				s := b.open(t)
 				put(t, s, "there", []byte("1"))
-				for _, name := range []string{"absent", "no/such/dir", "ther"} {
+				for _, name := range []string{"absent", "no/such/dir", "ther", "there/below"} {
 					_, err := s.Get(ctx, name)
 					checkNotExist(t, err, b.notExist(s, "Get", name))
 					_, err = s.Stat(ctx, name)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/wasmsr/wasmsr/internal/atomicfile"
 )
@@ -78,7 +79,18 @@ func (d *Dir) Get(_ context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.ReadFile(path)
+	data, err := os.ReadFile(path)
+	return data, notThere(err)
+}
+
+// notThere makes "a/b, where a is a file" an object that is not there, as
+// an object store says it.
+func notThere(err error) error {
+	var pathErr *fs.PathError
+	if errors.Is(err, syscall.ENOTDIR) && errors.As(err, &pathErr) {
+		return &fs.PathError{Op: pathErr.Op, Path: pathErr.Path, Err: syscall.ENOENT}
+	}
+	return err
 }
 
 func (d *Dir) Stat(_ context.Context, name string) (Info, error) {
@@ -88,7 +100,7 @@ func (d *Dir) Stat(_ context.Context, name string) (Info, error) {
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return Info{}, err
+		return Info{}, notThere(err)
 	}
 	if !fi.Mode().IsRegular() {
 		return Info{}, fmt.Errorf("%s: not a regular file", path)
