@@ -13,7 +13,6 @@ package hostrt
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +53,9 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// Cache is the compilation cache. Nil uses DefaultCache.
 	Cache wazero.CompilationCache
+	// Facts, when set, are Module's (ReadModuleFacts), read once for many
+	// jobs.
+	Facts *ModuleFacts
 	// Prepared, when not nil, is Module compiled ahead (Prepare): the job
 	// takes its runtime instead of compiling.
 	Prepared *Prepared
@@ -157,18 +159,16 @@ func Restore(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (*Job, er
 }
 
 func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, err error) {
-	j = &Job{cfg: cfg, hash: sha256.Sum256(cfg.Module), pausing: make(chan struct{})}
-	if j.info, err = readInfo(cfg.Module); err != nil {
+	facts, err := cfg.Facts.of(cfg.Module)
+	if err != nil {
 		return nil, err
 	}
+	j = &Job{cfg: cfg, hash: facts.SHA256, info: facts.info, pausing: make(chan struct{})}
 	var state *wasip1.State
 	if j.cfg.MaxMemory == 0 {
 		j.cfg.MaxMemory = DefaultMaxMemory()
 	}
-	limits, err := SnapshotLimits(cfg.Module, j.cfg.MaxMemory)
-	if err != nil {
-		return nil, err
-	}
+	limits := facts.limits(j.cfg.MaxMemory)
 	if limits.MinMemory > j.cfg.MaxMemory {
 		return nil, fmt.Errorf("the module needs %s of memory to start, more than the %s it may have", snapshot.FormatBytes(int64(limits.MinMemory)), snapshot.FormatBytes(int64(j.cfg.MaxMemory)))
 	}

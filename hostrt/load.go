@@ -34,6 +34,9 @@ type ReadOptions struct {
 	// Chunks holds the chunks of a manifest (format version 3) that
 	// OpenSnapshot reads: a migration receiver's own chunk store.
 	Chunks snapshot.Chunks
+	// Facts, when set, are OpenSnapshot's module's (ReadModuleFacts), read
+	// once for many snapshots.
+	Facts *ModuleFacts
 }
 
 // LoadOptions say how Load finds and checks a snapshot.
@@ -267,13 +270,14 @@ func OpenSnapshot(r io.ReaderAt, size int64, module []byte, opts ReadOptions) (*
 		return nil, err
 	}
 	rd.Chunks = opts.Chunks
-	if want, sum := rd.ModuleSHA256(), sha256.Sum256(module); want != sum {
-		return nil, fmt.Errorf("the snapshot belongs to another module (sha256 %x, this one is %x)", want[:8], sum[:8])
-	}
-	limits, err := SnapshotLimits(module, opts.MaxMemory)
+	facts, err := opts.Facts.of(module)
 	if err != nil {
 		return nil, err
 	}
+	if want, sum := rd.ModuleSHA256(), facts.SHA256; want != sum {
+		return nil, fmt.Errorf("the snapshot belongs to another module (sha256 %x, this one is %x)", want[:8], sum[:8])
+	}
+	limits := facts.limits(opts.MaxMemory)
 	return rd.Snapshot(limits)
 }
 
@@ -344,9 +348,6 @@ func readModule(path string, sum [32]byte) ([]byte, error) {
 // read within: the module's memory limits, the tables and globals it
 // saves, and the host's maxMemory (0: DefaultMaxMemory).
 func SnapshotLimits(module []byte, maxMemory uint64) (snapshot.Limits, error) {
-	if maxMemory == 0 {
-		maxMemory = DefaultMaxMemory()
-	}
 	info, err := readInfo(module)
 	if err != nil {
 		return snapshot.Limits{}, err
@@ -355,7 +356,7 @@ func SnapshotLimits(module []byte, maxMemory uint64) (snapshot.Limits, error) {
 	if err != nil {
 		return snapshot.Limits{}, err
 	}
-	return snapshot.Limits{MinMemory: memory.min, MaxMemory: memory.max, HostMemory: maxMemory, Module: shape(info, tables)}, nil
+	return (&ModuleFacts{info: info, memory: memory, tables: tables}).limits(maxMemory), nil
 }
 
 // memoryLimits are a memory's limits in bytes.

@@ -1,6 +1,8 @@
 package hostrt
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"reflect"
 	"testing"
@@ -40,5 +42,33 @@ func TestReadInfo(t *testing.T) {
 				t.Errorf("%s cut at %d: no error", p.Name, n)
 			}
 		}
+	}
+}
+
+// TestModuleFacts: facts read once give what SnapshotLimits and the hash
+// give, and are refused with a copy of their module (facts are tied to
+// the bytes they were read from, which do not change).
+func TestModuleFacts(t *testing.T) {
+	p := corpus.CPrograms(t)[0]
+	module, _, err := instrument.Instrument(p.Wasm(t), instrument.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts, err := ReadModuleFacts(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := SnapshotLimits(module, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := facts.of(module); err != nil || !reflect.DeepEqual(got.limits(1<<30), want) || got.SHA256 != sha256.Sum256(module) {
+		t.Errorf("facts of %s: %v; limits or hash differ", p.Name, err)
+	}
+	if _, err := facts.of(bytes.Clone(module)); !errors.Is(err, errOtherFacts) {
+		t.Errorf("facts with a copy of their module: %v, want errOtherFacts", err)
+	}
+	if _, err := ReadModuleFacts(p.Wasm(t)); !errors.Is(err, abi.ErrNotInstrumented) {
+		t.Errorf("facts of an uninstrumented module: %v", err)
 	}
 }

@@ -28,6 +28,8 @@ type module struct {
 	sum  [32]byte
 	data []byte
 	path string
+	// facts are read once, for every job and snapshot of the module.
+	facts *hostrt.ModuleFacts
 	// rt holds the module compiled in the host's compilation cache: a job
 	// restored from it finds the code in memory.
 	rt wazero.Runtime
@@ -157,6 +159,9 @@ func (s *modules) prepare(ctx context.Context, m *module, data []byte) error {
 		return err
 	}
 	if _, err := abi.ReadInfo(w); err != nil {
+		return err
+	}
+	if m.facts, err = hostrt.ReadModuleFacts(data); err != nil {
 		return err
 	}
 	m.data = data

@@ -397,7 +397,7 @@ func (h *Host) readSnapshot(w http.ResponseWriter, r *http.Request, hdr *Header,
 	}
 	a := &arrival{bytes: int64(len(data)) + int64(len(jobMagic)+4+len(hdr.raw)), receive: time.Since(start)}
 	start = time.Now()
-	if a.snap, err = hostrt.OpenSnapshot(bytes.NewReader(data), int64(len(data)), mod.data, hostrt.ReadOptions{Keys: h.cfg.Keys, MaxMemory: h.cfg.MaxMemory}); err != nil {
+	if a.snap, err = hostrt.OpenSnapshot(bytes.NewReader(data), int64(len(data)), mod.data, hostrt.ReadOptions{Keys: h.cfg.Keys, MaxMemory: h.cfg.MaxMemory, Facts: mod.facts}); err != nil {
 		h.refuseSnapshot(w, r, hdr, err)
 		return nil, false
 	}
@@ -435,7 +435,7 @@ func (h *Host) readManifest(w http.ResponseWriter, r *http.Request, hdr *Header,
 	}
 	a := &arrival{bytes: cr.n + int64(len(jobMagic)+4+len(hdr.raw)), receive: time.Since(start)}
 	start = time.Now()
-	if a.snap, err = hostrt.OpenSnapshot(bytes.NewReader(manifest), int64(len(manifest)), mod.data, hostrt.ReadOptions{Keys: h.cfg.Keys, MaxMemory: h.cfg.MaxMemory, Chunks: h.chunks}); err != nil {
+	if a.snap, err = hostrt.OpenSnapshot(bytes.NewReader(manifest), int64(len(manifest)), mod.data, hostrt.ReadOptions{Keys: h.cfg.Keys, MaxMemory: h.cfg.MaxMemory, Facts: mod.facts, Chunks: h.chunks}); err != nil {
 		h.refuseSnapshot(w, r, hdr, err)
 		return nil, false
 	}
@@ -599,7 +599,7 @@ func (h *Host) receiveJob(w http.ResponseWriter, r *http.Request, read readJobFu
 
 	start := time.Now()
 	injectFault(h.cfg.Name, "receive")
-	cfg := hostrt.Config{Module: mod.data, ModulePath: mod.path, Mounts: h.cfg.Mounts, Prepared: h.modules.takeSpare(mod)}
+	cfg := hostrt.Config{Module: mod.data, ModulePath: mod.path, Mounts: h.cfg.Mounts, Facts: mod.facts, Prepared: h.modules.takeSpare(mod)}
 	run := h.newRunner(hdr.ID, hdr.Hop, hdr.Policy, cfg, false)
 	ctx := context.Background()
 	run.job, err = hostrt.Restore(ctx, run.cfg, snap)
