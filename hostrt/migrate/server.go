@@ -242,13 +242,10 @@ func (h *Host) handleModulePut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "", err.Error())
 		return
 	}
-	select {
-	case h.uploads <- struct{}{}:
-		defer func() { <-h.uploads }()
-	default:
-		writeError(w, http.StatusServiceUnavailable, codeBusy, "too many uploads at once")
+	if !h.takeUpload(w) {
 		return
 	}
+	defer h.endUpload()
 	max := h.cfg.MaxModuleSize
 	var body io.Reader = h.uploadBody(w, r, max)
 	switch enc := r.Header.Get("Content-Encoding"); enc {
@@ -484,13 +481,10 @@ func (h *Host) handleChunksMissing(w http.ResponseWriter, r *http.Request) {
 // handleChunksPut stores the chunks of the body (a chunk stream), each
 // checked against its address: a sender's pre-copy.
 func (h *Host) handleChunksPut(w http.ResponseWriter, r *http.Request) {
-	select {
-	case h.uploads <- struct{}{}:
-		defer func() { <-h.uploads }()
-	default:
-		writeError(w, http.StatusServiceUnavailable, codeBusy, "too many uploads at once")
+	if !h.takeUpload(w) {
 		return
 	}
+	defer h.endUpload()
 	body := h.uploadBody(w, r, h.cfg.MaxJobSize)
 	n, size, err := readChunks(body, h.putChunk)
 	if err == nil {
@@ -535,17 +529,29 @@ func expectBodyEnd(r io.Reader) error {
 	return nil
 }
 
+// takeUpload takes one of the host's upload slots, or answers busy when
+// none is free.
+func (h *Host) takeUpload(w http.ResponseWriter) bool {
+	select {
+	case h.uploads <- struct{}{}:
+		return true
+	default:
+		writeError(w, http.StatusServiceUnavailable, codeBusy, "too many uploads at once")
+		return false
+	}
+}
+
+// endUpload gives back the slot takeUpload took.
+func (h *Host) endUpload() { <-h.uploads }
+
 // receiveJob receives a job whose body read reads. Until the job is
 // restored nothing changes here but the chunk store: no record, no file,
 // no job.
 func (h *Host) receiveJob(w http.ResponseWriter, r *http.Request, read readJobFunc) {
-	select {
-	case h.uploads <- struct{}{}:
-		defer func() { <-h.uploads }()
-	default:
-		writeError(w, http.StatusServiceUnavailable, codeBusy, "too many uploads at once")
+	if !h.takeUpload(w) {
 		return
 	}
+	defer h.endUpload()
 	body := h.uploadBody(w, r, h.cfg.MaxJobSize)
 	hdr, err := readFrame(body)
 	if err != nil {

@@ -427,6 +427,28 @@ func (m *chunkedMemory) CopyTo(dst []byte) error {
 	return nil
 }
 
+// chunkedMemory reads a manifest's memory section, its stored length
+// bounded by what a memory of its raw length (at most 4 GiB) names.
+func (s *sectionSource) chunkedMemory() (*chunkedMemory, error) {
+	chunks := min(s.raw, 1<<32) / MemoryChunkSize
+	raw, err := s.readStored(4 + (chunks+7)/8 + chunks*sha256.Size)
+	if err != nil {
+		return nil, err
+	}
+	return parseChunkedMemory(raw, s.raw)
+}
+
+// chunkedFile reads a manifest's file section, its stored length bounded
+// by what a file of its raw length (at most maxFiles) names.
+func (s *sectionSource) chunkedFile() (*chunkedFile, error) {
+	chunks := (min(s.raw, maxFiles) + FileChunkSize - 1) / FileChunkSize
+	raw, err := s.readStored(8 + chunks*sha256.Size)
+	if err != nil {
+		return nil, err
+	}
+	return parseChunkedFile(raw, s.raw)
+}
+
 // parseChunkedMemory decodes a manifest's memory section.
 func parseChunkedMemory(raw []byte, size uint64) (*chunkedMemory, error) {
 	if len(raw) < 4 || binary.LittleEndian.Uint32(raw) != MemoryChunkSize {
@@ -542,27 +564,19 @@ func ChunkAddresses(manifest []byte, enc *Encryption) ([]Address, error) {
 	}
 	var addrs []Address
 	for _, sec := range rd.sections {
-		var raw []byte
 		switch sec.id {
 		case sectionMemory:
-			chunks := min(sec.raw, 1<<32) / MemoryChunkSize
-			if raw, err = sec.readStored(4 + (chunks+7)/8 + chunks*sha256.Size); err == nil {
-				var m *chunkedMemory
-				if m, err = parseChunkedMemory(raw, sec.raw); err == nil {
-					addrs = append(addrs, m.addrs...)
-				}
+			m, err := sec.chunkedMemory()
+			if err != nil {
+				return nil, err
 			}
+			addrs = append(addrs, m.addrs...)
 		case sectionFile:
-			chunks := (min(sec.raw, maxFiles) + FileChunkSize - 1) / FileChunkSize
-			if raw, err = sec.readStored(8 + chunks*sha256.Size); err == nil {
-				var f *chunkedFile
-				if f, err = parseChunkedFile(raw, sec.raw); err == nil {
-					addrs = append(addrs, f.addrs...)
-				}
+			f, err := sec.chunkedFile()
+			if err != nil {
+				return nil, err
 			}
-		}
-		if err != nil {
-			return nil, err
+			addrs = append(addrs, f.addrs...)
 		}
 	}
 	return addrs, nil

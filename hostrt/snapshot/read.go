@@ -331,11 +331,7 @@ func (rd *Reader) Snapshot(limits Limits) (*Snapshot, error) {
 		if rd.Chunks == nil {
 			return nil, errors.New("snapshot: a manifest (format version 3) is read from its store, which holds its chunks")
 		}
-		raw, err := mem.readStored(4 + (mem.raw/MemoryChunkSize+7)/8 + mem.raw/MemoryChunkSize*sha256.Size)
-		if err != nil {
-			return nil, err
-		}
-		m, err := parseChunkedMemory(raw, mem.raw)
+		m, err := mem.chunkedMemory()
 		if err != nil {
 			return nil, err
 		}
@@ -368,11 +364,7 @@ func (rd *Reader) Snapshot(limits Limits) (*Snapshot, error) {
 			s.Files = append(s.Files, File{FD: f.fd, size: int64(f.raw), src: f})
 			continue
 		}
-		raw, err := f.readStored(8 + (f.raw+FileChunkSize-1)/FileChunkSize*sha256.Size)
-		if err != nil {
-			return nil, err
-		}
-		cf, err := parseChunkedFile(raw, f.raw)
+		cf, err := f.chunkedFile()
 		if err != nil {
 			return nil, err
 		}
