@@ -83,6 +83,15 @@ func (s *Store) Fork(name, from string) error {
 	return nil
 }
 
+// Location is where the store's timeline is, as resume takes it: the
+// store, or STORE/NAME.
+func (s *Store) Location() string {
+	if s.Timeline == "" {
+		return s.Blobs.String()
+	}
+	return strings.TrimRight(s.Blobs.String(), "/") + "/" + s.Timeline
+}
+
 // timelines lists the store's timelines: "" and every named one.
 func timelines(ctx context.Context, blobs blob.Store) ([]string, error) {
 	markers, err := blobs.List(ctx, timelineMarkers)

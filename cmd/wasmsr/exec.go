@@ -410,7 +410,7 @@ func runJob(c *cli.Context, spec jobSpec) error {
 			if err := store.Fork(name, spec.from); err != nil {
 				return err
 			}
-			spec.dir = strings.TrimRight(store.Blobs.String(), "/") + "/" + name
+			spec.dir = store.Location()
 		}
 		store.Keys, store.Encryption = spec.read.Keys, spec.read.Encryption
 		if modulePath, err = store.SaveModule(spec.module); err != nil {
