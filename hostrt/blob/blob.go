@@ -27,6 +27,10 @@ type Store interface {
 	// Get returns the content of name, or an error that wraps
 	// fs.ErrNotExist when there is none.
 	Get(ctx context.Context, name string) ([]byte, error)
+	// GetRange returns n bytes of name from offset off: an error when the
+	// object ends before them, one that wraps fs.ErrNotExist when there is
+	// no object.
+	GetRange(ctx context.Context, name string, off, n int64) ([]byte, error)
 	// Stat describes name, or returns an error that wraps fs.ErrNotExist.
 	Stat(ctx context.Context, name string) (Info, error)
 	// List describes the objects whose names start with prefix, sorted by
@@ -65,6 +69,11 @@ func CheckName(name string) error {
 		}
 	}
 	return nil
+}
+
+// errShort is returned by GetRange for a range past an object's end.
+func errShort(name string, off, n, got int64) error {
+	return fmt.Errorf("blob: %s: %d bytes at %d, but the object ends after %d", name, n, off, off+got)
 }
 
 // IsNotExist reports whether err says that an object is not there.

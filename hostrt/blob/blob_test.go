@@ -97,6 +97,25 @@ func TestConformance(t *testing.T) {
 					}
 				}
 			})
+			t.Run("range", func(t *testing.T) {
+				s := b.open(t)
+				put(t, s, "r/big", big)
+				for _, r := range []struct{ off, n int64 }{{0, 1}, {0, int64(len(big))}, {12345, 1 << 20}, {int64(len(big)) - 7, 7}, {99, 0}} {
+					got, err := s.GetRange(ctx, "r/big", r.off, r.n)
+					if err != nil {
+						t.Fatalf("GetRange %d+%d: %v", r.off, r.n, err)
+					}
+					if !bytes.Equal(got, big[r.off:r.off+r.n]) {
+						t.Errorf("GetRange %d+%d: %d bytes, not the object's", r.off, r.n, len(got))
+					}
+				}
+				_, err := s.GetRange(ctx, "r/big", int64(len(big))-7, 8)
+				if err == nil || !strings.Contains(err.Error(), "r/big") {
+					t.Errorf("GetRange past the end: %v, want an error naming the object", err)
+				}
+				_, err = s.GetRange(ctx, "r/none", 0, 8)
+				checkNotExist(t, err, b.notExist(s, "Get", "r/none"))
+			})
 			t.Run("overwrite", func(t *testing.T) {
 				s := b.open(t)
 				put(t, s, "x/y", []byte("the first, longer content"))

@@ -83,6 +83,27 @@ func (d *Dir) Get(_ context.Context, name string) ([]byte, error) {
 	return data, notThere(err)
 }
 
+func (d *Dir) GetRange(_ context.Context, name string, off, n int64) ([]byte, error) {
+	path, err := d.path(name)
+	if err != nil {
+		return nil, err
+	}
+	if off < 0 || n < 0 {
+		return nil, fmt.Errorf("blob: %s: a range of %d bytes at %d", name, n, off)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, notThere(err)
+	}
+	defer f.Close()
+	data := make([]byte, n)
+	got, err := f.ReadAt(data, off)
+	if errors.Is(err, io.EOF) {
+		return nil, errShort(name, off, n, int64(got))
+	}
+	return data, err
+}
+
 // notThere makes "a/b, where a is a file" an object that is not there, as
 // an object store says it.
 func notThere(err error) error {

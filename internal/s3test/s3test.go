@@ -223,8 +223,11 @@ func startOnce(bin string) (*Server, error) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	// The metadata goes to a sidecar directory rather than extended
-	// attributes, which not every temporary file system keeps.
-	cmd := exec.Command(bin, "--quiet", "--access", AccessKey, "--secret", SecretKey, "--port", addr,
+	// attributes, which not every temporary file system keeps. versitygw
+	// closes every connection after one request unless told to keep it,
+	// which S3 itself does not: without --keep-alive each chunk read would
+	// pay a TCP connection, and the store's numbers would be versitygw's.
+	cmd := exec.Command(bin, "--quiet", "--keep-alive", "--access", AccessKey, "--secret", SecretKey, "--port", addr,
 		"posix", "--sidecar", filepath.Join(dir, "meta"), filepath.Join(dir, "data"))
 	// Only what it needs of the environment: versitygw reads its options
 	// from variables too (ROOT_ACCESS_KEY, VGW_*).
