@@ -31,9 +31,9 @@ type ReadOptions struct {
 	// MaxMemory is the most memory the restored program may have, in
 	// bytes (0: DefaultMaxMemory).
 	MaxMemory uint64
-	// Chunks holds the chunks of a manifest (format version 3) that
-	// OpenSnapshot reads: a migration receiver's own chunk store.
-	Chunks snapshot.Chunks
+	// Chunks holds the chunks of a manifest that OpenSnapshot reads: a
+	// migration receiver's own chunk store.
+	Chunks snapshot.ChunkSource
 	// Facts, when set, are OpenSnapshot's module's (ReadModuleFacts), read
 	// once for many snapshots.
 	Facts *ModuleFacts
@@ -76,6 +76,10 @@ type Loaded struct {
 	Encryption string
 
 	file *os.File
+	// store and refs are the store the snapshot is in and what it names
+	// there, for the store a resumed job writes to (Store.ContinueFrom).
+	store string
+	refs  *snapshot.Refs
 }
 
 // Close closes the snapshot file, if it was read from one.
@@ -199,7 +203,10 @@ func load(r io.ReaderAt, size int64, store *Store, where string, opts LoadOption
 		return nil, err
 	}
 	rd.Chunks = storeChunks{store}
-	l := &Loaded{Path: where, Size: size, Version: rd.Version(), Encryption: rd.Encryption()}
+	l := &Loaded{Path: where, Size: size, Version: rd.Version(), Encryption: rd.Encryption(), store: store.Blobs.String()}
+	if refs, err := rd.Refs(); err == nil {
+		l.refs = &refs
+	}
 	l.Signer, l.Verified = rd.Signature()
 	meta, err := rd.Meta()
 	if err != nil {

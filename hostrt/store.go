@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,15 +25,17 @@ import (
 //
 //	snapshot-NNNNNN.wsm   manifests (format version 3), by sequence number
 //	snapshot-NNNNNN.wsr   whole snapshots, as wasmsr wrote them before
-//	chunks/XX/ADDRESS     the manifests' chunks (XX: the address's first
-//	                      two hex digits)
+//	packs/XX/ID           the manifests' chunks, many to a pack (XX: the
+//	                      id's first two hex digits)
+//	chunks/XX/ADDRESS     chunks one to an object, as manifests of format
+//	                      version 3 name them
 //	module-HASH.wasm      the module (the first 16 hex digits of its
 //	                      SHA-256), so that a resume finds it even if the
 //	                      original moved
 //
-// Chunks are shared by every manifest of the store. A manifest is written
-// after all of its chunks, so a reader never sees one that names a chunk
-// not there yet, and a writer killed halfway leaves chunks no manifest
+// Packs are shared by every manifest of the store. A manifest is written
+// after all of its packs, so a reader never sees one that names a chunk
+// not there yet, and a writer killed halfway leaves packs no manifest
 // names, which the collector removes.
 
 const (
@@ -41,6 +44,7 @@ const (
 	wholeSuffix    = ".wsr"
 	modulePrefix   = "module-"
 	chunkPrefix    = "chunks/"
+	packPrefix     = "packs/"
 )
 
 // DefaultChunkGrace is how long a chunk no manifest names stays in a store
@@ -80,6 +84,9 @@ type Store struct {
 	// last is the largest sequence number in the store, once looked at.
 	last   uint64
 	looked bool
+	// resumed is what the snapshot the job was resumed from names in
+	// this store, until the first Write seeds the chunker with it.
+	resumed *snapshot.Refs
 }
 
 // OpenStore opens the snapshot store at location: a directory (made if
@@ -90,8 +97,40 @@ func OpenStore(location string, keep int) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{Blobs: blobs, Keep: keep, Grace: DefaultChunkGrace, Timeline: timeline, enc: snapshot.NewEncoder()}
-	s.chunker = snapshot.NewChunker(storeChunks{s})
+	s.chunker = snapshot.NewChunker(nil)
+	s.chunker.Packs = storeChunks{s}
 	return s, nil
+}
+
+// ContinueFrom makes the store's first snapshot name the chunks it shares
+// with l, the snapshot the job was resumed from, where l's store holds
+// them, rather than store them again: those in packs written less than
+// Grace/2 before that snapshot starts (the collector may remove older
+// ones no manifest names by the time it is written).
+func (s *Store) ContinueFrom(l *Loaded) {
+	if l != nil && l.refs != nil && l.store == s.Blobs.String() {
+		s.resumed = l.refs
+	}
+}
+
+// seedChunker seeds the chunker with the young packs of the snapshot the
+// job was resumed from.
+func (s *Store) seedChunker(ctx context.Context) {
+	refs := *s.resumed
+	s.resumed = nil
+	packs := map[snapshot.PackID]uint32{}
+	checked := map[snapshot.PackID]bool{}
+	for _, l := range refs.Locations {
+		if checked[l.Pack] {
+			continue
+		}
+		checked[l.Pack] = true
+		info, err := s.Blobs.Stat(ctx, packName(l.Pack))
+		if err == nil && time.Since(info.Modified) < s.Grace/2 && info.Size <= math.MaxUint32 {
+			packs[l.Pack] = uint32(info.Size)
+		}
+	}
+	s.chunker.Seed(refs, packs)
 }
 
 // where names an object of the store for people: a path, or a URL.
@@ -159,6 +198,9 @@ func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
 		s.chunker.Encryption = s.Encryption
 		s.chunker.Forget()
 	}
+	if s.resumed != nil {
+		s.seedChunker(ctx)
+	}
 	if err := s.enc.EncodeChunked(ctx, &manifest, snap, s.chunker); err != nil {
 		return "", fmt.Errorf("%s: %w", s.where(name), err)
 	}
@@ -210,6 +252,7 @@ func (s *Store) collect(ctx context.Context) error {
 	}
 	listed := time.Now()
 	named := map[snapshot.Address]bool{}
+	namedPacks := map[snapshot.PackID]bool{}
 	// Every timeline's manifests name chunks.
 	names, err := timelines(ctx, s.Blobs)
 	if err != nil {
@@ -234,72 +277,99 @@ func (s *Store) collect(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		addrs, err := snapshot.ChunkAddresses(data, s.Encryption)
+		refs, err := snapshot.ManifestRefs(data, s.Encryption)
 		if err != nil {
 			// A manifest that cannot be read cannot be resumed either;
 			// its chunks are kept, in case it is repaired.
 			return fmt.Errorf("%s: %w", s.where(m.name), err)
 		}
-		for _, a := range addrs {
+		if refs.Locations != nil {
+			for _, l := range refs.Locations {
+				namedPacks[l.Pack] = true
+			}
+			continue
+		}
+		for _, a := range refs.Chunks {
 			named[a] = true
 		}
 	}
 	if s.manifestsListed != nil {
 		s.manifestsListed()
 	}
-	chunks, err := s.Blobs.List(ctx, chunkPrefix)
+	old := func(info blob.Info) bool { return info.Modified.Before(listed.Add(-s.Grace)) }
+	if err := s.deleteUnnamed(ctx, chunkPrefix, func(c blob.Info) bool {
+		a, ok := parseChunkName(c.Name)
+		return ok && !named[a] && old(c)
+	}); err != nil {
+		return err
+	}
+	return s.deleteUnnamed(ctx, packPrefix, func(p blob.Info) bool {
+		id, ok := parsePackName(p.Name)
+		return ok && !namedPacks[id] && old(p)
+	})
+}
+
+// deleteUnnamed deletes the objects under prefix that unnamed says no
+// manifest names.
+func (s *Store) deleteUnnamed(ctx context.Context, prefix string, unnamed func(blob.Info) bool) error {
+	infos, err := s.Blobs.List(ctx, prefix)
 	if err != nil {
 		return err
 	}
-	for _, c := range chunks {
-		a, ok := parseChunkName(c.Name)
-		if !ok || named[a] || !c.Modified.Before(listed.Add(-s.Grace)) {
+	for _, info := range infos {
+		if !unnamed(info) {
 			continue
 		}
-		if err := s.Blobs.Delete(ctx, c.Name); err != nil {
+		if err := s.Blobs.Delete(ctx, info.Name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func chunkName(a snapshot.Address) string {
-	h := a.String()
-	return chunkPrefix + h[:2] + "/" + h
+// Chunks and packs are named PREFIX/XX/HEX, where HEX is the address or
+// id in hex and XX its first two digits: a directory store keeps a few
+// hundred entries per directory.
+func chunkName(a snapshot.Address) string { return fanOutName(chunkPrefix, a[:]) }
+func packName(id snapshot.PackID) string  { return fanOutName(packPrefix, id[:]) }
+
+func fanOutName(prefix string, id []byte) string {
+	h := hex.EncodeToString(id)
+	return prefix + h[:2] + "/" + h
 }
 
-func parseChunkName(name string) (snapshot.Address, bool) {
-	var a snapshot.Address
-	h, ok := strings.CutPrefix(name, chunkPrefix)
-	if !ok || len(h) != 3+2*len(a) || h[2] != '/' || h[:2] != h[3:5] {
-		return a, false
+func parseChunkName(name string) (a snapshot.Address, ok bool) {
+	return a, parseFanOutName(name, chunkPrefix, a[:])
+}
+
+func parsePackName(name string) (id snapshot.PackID, ok bool) {
+	return id, parseFanOutName(name, packPrefix, id[:])
+}
+
+// parseFanOutName decodes the id of name into id, reporting whether name
+// is one fanOutName makes.
+func parseFanOutName(name, prefix string, id []byte) bool {
+	h, ok := strings.CutPrefix(name, prefix)
+	if !ok || len(h) != 3+2*len(id) || h[2] != '/' || h[:2] != h[3:5] {
+		return false
 	}
-	_, err := hex.Decode(a[:], []byte(h[3:]))
-	return a, err == nil
+	_, err := hex.Decode(id, []byte(h[3:]))
+	return err == nil
 }
 
 // storeChunks keeps a manifest's chunks in its store.
 type storeChunks struct{ s *Store }
 
-func (c storeChunks) Has(ctx context.Context, a snapshot.Address) (bool, error) {
-	info, err := c.s.Blobs.Stat(ctx, chunkName(a))
-	if blob.IsNotExist(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	// An older chunk may be collected before the manifest naming it is
-	// written: it is written again, which makes it young.
-	return time.Since(info.Modified) < c.s.Grace/2, nil
-}
-
-func (c storeChunks) Put(ctx context.Context, a snapshot.Address, stored []byte) error {
-	return c.s.Blobs.Put(ctx, chunkName(a), stored)
-}
-
 func (c storeChunks) Get(ctx context.Context, a snapshot.Address) ([]byte, error) {
 	return c.s.Blobs.Get(ctx, chunkName(a))
+}
+
+func (c storeChunks) PutPack(ctx context.Context, id snapshot.PackID, data []byte) error {
+	return c.s.Blobs.Put(ctx, packName(id), data)
+}
+
+func (c storeChunks) GetPack(ctx context.Context, id snapshot.PackID, off, n int64) ([]byte, error) {
+	return c.s.Blobs.GetRange(ctx, packName(id), off, n)
 }
 
 type snapshotFile struct {

@@ -238,13 +238,20 @@ func TestCollectRacesWriter(t *testing.T) {
 	}
 }
 
-// ageChunks makes every chunk of the store in dir older than grace, as
-// if that time had passed (a test that slept instead would fail on a
-// machine so busy that a write took half of it).
+// ageChunks makes every chunk and pack of the store in dir older than
+// grace, as if that time had passed (a test that slept instead would fail
+// on a machine so busy that a write took half of it).
 func ageChunks(t *testing.T, dir string, grace time.Duration) {
 	t.Helper()
+	for _, sub := range []string{"chunks", "packs"} {
+		ageFiles(t, filepath.Join(dir, sub), grace)
+	}
+}
+
+func ageFiles(t *testing.T, dir string, grace time.Duration) {
+	t.Helper()
 	old := time.Now().Add(-grace - time.Second)
-	err := filepath.WalkDir(filepath.Join(dir, "chunks"), func(path string, e fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return nil // removed by the collector meanwhile

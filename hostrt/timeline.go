@@ -23,9 +23,9 @@ const timelineMarkers = "timelines/"
 // CheckTimelineName refuses a timeline name that is not one path
 // component of letters, digits and "._-", or that a store uses itself.
 func CheckTimelineName(name string) error {
-	if strings.Contains(name, "/") || blob.CheckName(name) != nil || name == "chunks" || name == "timelines" ||
+	if strings.Contains(name, "/") || blob.CheckName(name) != nil || name == "chunks" || name == "packs" || name == "compiled" || name == "timelines" ||
 		strings.HasPrefix(name, snapshotPrefix) || strings.HasPrefix(name, modulePrefix) {
-		return fmt.Errorf("%q is not a timeline name (one word of letters, digits and ._-, not chunks, timelines, snapshot-* or module-*)", name)
+		return fmt.Errorf("%q is not a timeline name (one word of letters, digits and ._-, not chunks, packs, compiled, timelines, snapshot-* or module-*)", name)
 	}
 	return nil
 }

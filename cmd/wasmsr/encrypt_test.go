@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -66,16 +66,26 @@ func TestEncryptedSnapshots(t *testing.T) {
 		t.Errorf("inspect does not name the key:\n%s", text)
 	}
 
-	chunks := chunkFiles(t, encrypted)
-	if len(chunks) < 2 {
-		t.Fatalf("%d chunks", len(chunks))
+	// The victim is the memory's first chunk, in its pack.
+	enc, err := snapshot.ReadEncryptionKeys(key)
+	if err != nil {
+		t.Fatal(err)
 	}
-	victim := filepath.Base(chunks[0])
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := snapshot.ManifestRefs(data, enc)
+	if err != nil || len(refs.Locations) == 0 {
+		t.Fatalf("the manifest names %d chunk locations: %v", len(refs.Locations), err)
+	}
+	victim, where := refs.Chunks[0], refs.Locations[0]
+	pack := filepath.Join("packs", where.Pack.String()[:2], where.Pack.String())
 	for _, tc := range []struct {
 		name   string
 		damage func(store string) // a copy of the encrypted store
 		flags  []string
-		want   string // after "wasmsr: MANIFEST: "
+		want   string // after "wasmsr: MANIFEST: "; STORE is the store
 	}{
 		{"no key", nil, nil, "the snapshot is encrypted (key " + id + "): pass --encrypt-key"},
 		{"another key", nil, []string{"--encrypt-key", other}, "encrypted with key " + id + ", not with the key given"},
@@ -83,17 +93,13 @@ func TestEncryptedSnapshots(t *testing.T) {
 			flip(t, filepath.Join(store, "snapshot-000001.wsm"), -20)
 		}, []string{"--encrypt-key", key}, "not a valid wasmsr snapshot: the encrypted manifest does not decrypt with key " + id + ": it was changed"},
 		{"chunk changed", func(store string) {
-			flip(t, filepath.Join(store, chunks[0]), 30)
-		}, []string{"--encrypt-key", key}, "snapshot: memory: bad chunk " + victim + ": does not decrypt with key " + id + ": it was changed, or is another chunk"},
-		{"chunk swapped", func(store string) {
-			data, err := os.ReadFile(filepath.Join(store, chunks[1]))
-			if err != nil {
+			flip(t, filepath.Join(store, pack), int(where.Offset+where.Length/2))
+		}, []string{"--encrypt-key", key}, fmt.Sprintf("snapshot: memory: bad chunk %s: does not decrypt with key %s: it was changed, or is another chunk (in pack %s)", victim, id, where.Pack)},
+		{"pack missing", func(store string) {
+			if err := os.Remove(filepath.Join(store, pack)); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(store, chunks[0]), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}, []string{"--encrypt-key", key}, "snapshot: memory: bad chunk " + victim + ": does not decrypt with key " + id + ": it was changed, or is another chunk"},
+		}, []string{"--encrypt-key", key}, fmt.Sprintf("snapshot: memory: bad chunk: pack %s: open %s: no such file or directory", where.Pack, filepath.Join("STORE", pack))},
 		{"not encrypted", func(store string) {
 			os.RemoveAll(store)
 			copyDir(t, plain, store)
@@ -107,7 +113,7 @@ func TestEncryptedSnapshots(t *testing.T) {
 			}
 			file := filepath.Join(store, "snapshot-000001.wsm")
 			stdout, stderr, code := runCLIWithStdin(t, pipeStdin, echoLines, append(append([]string{"resume"}, tc.flags...), file)...)
-			if want := "wasmsr: " + file + ": " + tc.want + "\n"; code != 1 || stdout != "" || stderr != want {
+			if want := "wasmsr: " + file + ": " + strings.ReplaceAll(tc.want, "STORE", store) + "\n"; code != 1 || stdout != "" || stderr != want {
 				t.Errorf("exit %d, stdout %q, stderr %q\nwant exit 1, stderr %q", code, stdout, stderr, want)
 			}
 		})
@@ -137,20 +143,6 @@ func holdingMarker(t *testing.T, store string) []string {
 		t.Fatal(err)
 	}
 	return holders
-}
-
-// chunkFiles lists a store's chunks, as paths relative to it, sorted.
-func chunkFiles(t *testing.T, store string) []string {
-	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(store, "chunks", "*", "*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, p := range paths {
-		paths[i], _ = filepath.Rel(store, p)
-	}
-	slices.Sort(paths)
-	return paths
 }
 
 // flip changes one byte of a file, at offset (from the end when negative).

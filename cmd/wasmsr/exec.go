@@ -162,7 +162,7 @@ func resumeCommand() *cli.Command {
 			if dir == "" {
 				dir = hostrt.StoreLocation(path)
 			}
-			return runJob(c, jobSpec{module: loaded.Module, modulePath: loaded.ModulePath, dir: dir, restore: loaded.Snapshot, from: path, read: opts})
+			return runJob(c, jobSpec{module: loaded.Module, modulePath: loaded.ModulePath, dir: dir, restore: loaded.Snapshot, loaded: loaded, from: path, read: opts})
 		},
 	}
 }
@@ -267,6 +267,7 @@ type jobSpec struct {
 	env        []string
 	dir        string
 	restore    *snapshot.Snapshot
+	loaded     *hostrt.Loaded // restore's file
 	from       string
 	// read are the keys that sign snapshots and the memory limit.
 	read hostrt.ReadOptions
@@ -413,6 +414,7 @@ func runJob(c *cli.Context, spec jobSpec) error {
 			spec.dir = store.Location()
 		}
 		store.Keys, store.Encryption = spec.read.Keys, spec.read.Encryption
+		store.ContinueFrom(spec.loaded)
 		if modulePath, err = store.SaveModule(spec.module); err != nil {
 			return err
 		}

@@ -50,7 +50,7 @@ func BenchmarkPeriodicSnapshots(b *testing.B) {
 }
 
 // periodicShare is the bytes the store's snapshots after the first added
-// (the chunks the previous one did not name, and the manifest) over their
+// (the packs the previous one did not name, and the manifest) over their
 // full size (all the chunks they name, and the manifest).
 func periodicShare(b *testing.B, snaps string) float64 {
 	manifests, err := filepath.Glob(filepath.Join(snaps, "snapshot-*.wsm"))
@@ -59,30 +59,37 @@ func periodicShare(b *testing.B, snaps string) float64 {
 	}
 	slices.Sort(manifests)
 	var added, full int64
-	var previous map[snapshot.Address]bool
+	var previous map[snapshot.PackID]bool
 	for i, m := range manifests {
 		data, err := os.ReadFile(m)
 		if err != nil {
 			b.Fatal(err)
 		}
-		addrs, err := snapshot.ChunkAddresses(data, nil)
+		refs, err := snapshot.ManifestRefs(data, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		named := map[snapshot.Address]bool{}
+		if refs.Locations == nil {
+			b.Fatalf("%s: not a manifest of packs", m)
+		}
+		named := map[snapshot.PackID]bool{}
+		counted := map[snapshot.Address]bool{}
 		mAdded, mFull := int64(len(data)), int64(len(data))
-		for _, a := range addrs {
-			if named[a] {
+		for k, l := range refs.Locations {
+			if !counted[refs.Chunks[k]] {
+				counted[refs.Chunks[k]] = true
+				mFull += int64(l.Length)
+			}
+			if named[l.Pack] {
 				continue
 			}
-			named[a] = true
-			h := a.String()
-			fi, err := os.Stat(filepath.Join(snaps, "chunks", h[:2], h))
-			if err != nil {
-				b.Fatal(err)
-			}
-			mFull += fi.Size()
-			if !previous[a] {
+			named[l.Pack] = true
+			if !previous[l.Pack] {
+				h := l.Pack.String()
+				fi, err := os.Stat(filepath.Join(snaps, "packs", h[:2], h))
+				if err != nil {
+					b.Fatal(err)
+				}
 				mAdded += fi.Size()
 			}
 		}

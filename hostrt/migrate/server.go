@@ -437,7 +437,8 @@ func (h *Host) readManifest(w http.ResponseWriter, r *http.Request, hdr *Header,
 		return nil, false
 	}
 	// A whole snapshot (format version 2) names no chunks.
-	if addrs, err := snapshot.ChunkAddresses(manifest, nil); err == nil {
+	if refs, err := snapshot.ManifestRefs(manifest, nil); err == nil {
+		addrs := refs.Chunks
 		if missing := h.chunks.missing(addrs); len(missing) > 0 {
 			err := fmt.Errorf("%d of the %d chunks the manifest names are not here (the first: %s)", len(missing), len(addrs), missing[0])
 			h.refuseJob(r, hdr, err)

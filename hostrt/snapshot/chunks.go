@@ -55,13 +55,19 @@ type Address [sha256.Size]byte
 
 func (a Address) String() string { return hex.EncodeToString(a[:]) }
 
-// Chunks is a store of chunks, by address.
+// Chunks is a store of chunks, by address, one to an object.
 type Chunks interface {
 	// Has reports whether the store holds the chunk, and will still hold
 	// it when the manifest being written that names it is complete.
 	Has(ctx context.Context, a Address) (bool, error)
 	// Put stores a chunk's stored (compressed) bytes.
 	Put(ctx context.Context, a Address, stored []byte) error
+	ChunkSource
+}
+
+// ChunkSource is where a reader finds a manifest's chunks: by address
+// (format version 3), and when it is also a Packer, in packs (version 4).
+type ChunkSource interface {
 	// Get returns a chunk's stored bytes; an error that wraps
 	// fs.ErrNotExist when the store lacks it.
 	Get(ctx context.Context, a Address) ([]byte, error)
@@ -99,12 +105,20 @@ var chunkCodec = sync.OnceValues(func() (*zstd.Encoder, *zstd.Decoder) {
 // readChunk fetches a chunk, decrypts it with k (nil: a store without
 // encryption) and decompresses it into dst, which must be exactly its raw
 // length, checking it against its address.
-func readChunk(ctx context.Context, store Chunks, k *sealKey, a Address, dst []byte) error {
+func readChunk(ctx context.Context, store ChunkSource, k *sealKey, a Address, dst []byte) error {
 	stored, err := store.Get(ctx, a)
 	if err != nil {
 		return fmt.Errorf("%w %s: %w", ErrChunk, a, err)
 	}
-	if stored, err = k.openChunk(a, stored); err != nil {
+	return decodeChunk(k, a, stored, dst)
+}
+
+// decodeChunk decrypts a chunk's stored bytes with k (nil: a store without
+// encryption) and decompresses them into dst, which must be exactly its
+// raw length, checking them against the chunk's address.
+func decodeChunk(k *sealKey, a Address, stored, dst []byte) error {
+	stored, err := k.openChunk(a, stored)
+	if err != nil {
 		return fmt.Errorf("%w %s: %v", ErrChunk, a, err)
 	}
 	_, dec := chunkCodec()
@@ -153,6 +167,9 @@ var checkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, FileChunkSiz
 // only over what changed).
 type Chunker struct {
 	Store Chunks
+	// Packs, when set, is where the chunks go instead of Store: many to
+	// a pack, and the manifests (format version 4) say where (packs.go).
+	Packs Packer
 	// Encryption, when set, names chunks by their keyed hash and seals
 	// them (encrypt.go). Call Forget after changing it.
 	Encryption *Encryption
@@ -162,6 +179,13 @@ type Chunker struct {
 	seeds [2]maphash.Seed
 	last  chunkMemory
 	next  chunkMemory
+
+	// The manifest being named: its open pack, and the chunks stored for
+	// it so far (and where, in packs).
+	pack   packWriter
+	mu     sync.Mutex
+	stored map[Address]bool
+	placed map[Address]Location
 }
 
 // ChunkStats counts the chunks of a manifest.
@@ -179,11 +203,17 @@ type ChunkStats struct {
 type chunkMemory struct {
 	memory []memo
 	files  map[uint32][]memo
+	// In packs: the size of every pack the manifest names, and where
+	// each of its chunks is, by address (a page that moved is not
+	// stored again).
+	packs  map[PackID]uint32
+	byAddr map[Address]Location
 }
 
 type memo struct {
 	fingerprint [2]uint64
 	addr        Address
+	loc         Location // in packs
 }
 
 // NewChunker returns a chunker that writes to store.
@@ -196,6 +226,9 @@ type chunkJob struct {
 	data []byte
 	old  *memo // the same chunk in the last manifest, if any
 	out  *memo
+	// repack stores the chunk again even if a pack of the last
+	// manifest holds it.
+	repack bool
 }
 
 // chunkAll names every chunk of jobs, storing those the store lacks, on a
@@ -207,14 +240,12 @@ func (c *Chunker) chunkAll(ctx context.Context, jobs []chunkJob) error {
 	workers := max(chunkTransfers, runtime.GOMAXPROCS(0))
 	next := make(chan *chunkJob)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	stored := map[Address]bool{} // in this manifest, so far
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range next {
-				if err := c.chunk(ctx, j, &mu, stored); err != nil {
+				if err := c.chunk(ctx, j); err != nil {
 					cancel(err)
 				}
 			}
@@ -234,12 +265,20 @@ func (c *Chunker) chunkAll(ctx context.Context, jobs []chunkJob) error {
 	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
 		return err
 	}
+	if c.Packs != nil {
+		// A chunk that another job stored is where that job put it.
+		for i := range jobs {
+			if out := jobs[i].out; out.loc.Length == 0 {
+				out.loc = c.placed[out.addr]
+			}
+		}
+	}
 	return nil
 }
 
-func (c *Chunker) chunk(ctx context.Context, j *chunkJob, mu *sync.Mutex, stored map[Address]bool) error {
+func (c *Chunker) chunk(ctx context.Context, j *chunkJob) error {
 	fp := [2]uint64{maphash.Bytes(c.seeds[0], j.data), maphash.Bytes(c.seeds[1], j.data)}
-	if j.old != nil && j.old.fingerprint == fp {
+	if j.old != nil && j.old.fingerprint == fp && !j.repack {
 		// Named by the last manifest, which stays until this one is
 		// complete: the store holds it.
 		*j.out = *j.old
@@ -247,38 +286,54 @@ func (c *Chunker) chunk(ctx context.Context, j *chunkJob, mu *sync.Mutex, stored
 	}
 	key := c.Encryption.sealing()
 	addr := key.addressOf(j.data)
-	*j.out = memo{fp, addr}
-	mu.Lock()
-	done := stored[addr]
-	stored[addr] = true
-	mu.Unlock()
+	*j.out = memo{fingerprint: fp, addr: addr}
+	if loc, ok := c.last.byAddr[addr]; ok && !j.repack {
+		j.out.loc = loc
+		return nil
+	}
+	c.mu.Lock()
+	done := c.stored[addr]
+	c.stored[addr] = true
+	c.mu.Unlock()
 	if done {
 		return nil
 	}
-	has, err := c.Store.Has(ctx, addr)
-	if err != nil || has {
-		return err
+	if c.Packs == nil {
+		has, err := c.Store.Has(ctx, addr)
+		if err != nil || has {
+			return err
+		}
 	}
 	enc, _ := chunkCodec()
 	out := key.sealChunk(addr, enc.EncodeAll(j.data, make([]byte, 0, len(j.data)/2)))
-	if err := c.Store.Put(ctx, addr, out); err != nil {
+	var full *closedPack
+	if c.Packs != nil {
+		j.out.loc, full = c.pack.add(out)
+	} else if err := c.Store.Put(ctx, addr, out); err != nil {
 		return err
 	}
-	mu.Lock()
+	c.mu.Lock()
 	c.Stats.Written++
 	c.Stats.WrittenBytes += int64(len(out))
-	mu.Unlock()
+	if c.Packs != nil {
+		c.placed[addr] = j.out.loc
+	}
+	c.mu.Unlock()
+	if full != nil {
+		return c.Packs.PutPack(ctx, full.id, full.data)
+	}
 	return nil
 }
 
-// memorySection names the chunks of memory and returns the raw content of
-// a manifest's memory section.
-func (c *Chunker) memorySection(ctx context.Context, memory []byte) ([]byte, error) {
+// name names the chunks of memory and of files, storing those the store
+// lacks, and returns the raw content of the manifest's memory section and
+// of its file sections.
+func (c *Chunker) name(ctx context.Context, memory []byte, files []File) ([]byte, [][]byte, error) {
 	chunks := len(memory) / MemoryChunkSize
 	bitmap := make([]byte, (chunks+7)/8)
 	c.next.memory = make([]memo, chunks)
 	var jobs []chunkJob
-	var order []int
+	var memoryMemos []*memo
 	for i := range chunks {
 		data := memory[i*MemoryChunkSize : (i+1)*MemoryChunkSize]
 		if isZero(data) {
@@ -290,85 +345,187 @@ func (c *Chunker) memorySection(ctx context.Context, memory []byte) ([]byte, err
 			j.old = &c.last.memory[i]
 		}
 		jobs = append(jobs, j)
-		order = append(order, i)
-	}
-	if err := c.chunkAll(ctx, jobs); err != nil {
-		return nil, err
-	}
-	out := binary.LittleEndian.AppendUint32(nil, MemoryChunkSize)
-	out = append(out, bitmap...)
-	for _, i := range order {
-		out = append(out, c.next.memory[i].addr[:]...)
+		memoryMemos = append(memoryMemos, j.out)
 	}
 	c.Stats.Chunks += int64(len(jobs))
 	c.Stats.Bytes += int64(len(jobs)) * MemoryChunkSize
-	return out, nil
-}
-
-// fileSection names the chunks of a file's content and returns the raw
-// content of its manifest section.
-func (c *Chunker) fileSection(ctx context.Context, f *File) ([]byte, error) {
-	data := f.Data
-	if f.src != nil || f.chunked != nil {
-		r, err := f.Open()
+	c.next.files = map[uint32][]memo{}
+	for i := range files {
+		f := &files[i]
+		data, err := f.content()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		data = make([]byte, f.size)
-		err = readExactly(r, data)
-		r.Close()
-		if err != nil {
-			return nil, fmt.Errorf("snapshot: the content of fd %d: %w", f.FD, err)
+		n := (len(data) + FileChunkSize - 1) / FileChunkSize
+		memos := make([]memo, n)
+		c.next.files[f.FD] = memos
+		last := c.last.files[f.FD]
+		for k := range n {
+			j := chunkJob{data: data[k*FileChunkSize : min(len(data), (k+1)*FileChunkSize)], out: &memos[k]}
+			if k < len(last) {
+				j.old = &last[k]
+			}
+			jobs = append(jobs, j)
 		}
-	}
-	n := (len(data) + FileChunkSize - 1) / FileChunkSize
-	memos := make([]memo, n)
-	if c.next.files == nil {
-		c.next.files = map[uint32][]memo{}
-	}
-	c.next.files[f.FD] = memos
-	last := c.last.files[f.FD]
-	jobs := make([]chunkJob, n)
-	for i := range n {
-		jobs[i] = chunkJob{data: data[i*FileChunkSize : min(len(data), (i+1)*FileChunkSize)], out: &memos[i]}
-		if i < len(last) {
-			jobs[i].old = &last[i]
-		}
+		c.Stats.Chunks += int64(n)
+		c.Stats.Bytes += int64(len(data))
 	}
 	if err := c.chunkAll(ctx, jobs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := binary.LittleEndian.AppendUint32(nil, f.FD)
-	out = binary.LittleEndian.AppendUint32(out, FileChunkSize)
+	if c.Packs != nil {
+		if err := c.repack(ctx, jobs); err != nil {
+			return nil, nil, err
+		}
+		if p := c.pack.flush(); p != nil {
+			if err := c.Packs.PutPack(ctx, p.id, p.data); err != nil {
+				return nil, nil, err
+			}
+		}
+		c.next.packs = map[PackID]uint32{}
+		for _, j := range jobs {
+			id := j.out.loc.Pack
+			if size, ok := c.pack.sizes[id]; ok {
+				c.next.packs[id] = size
+			} else {
+				c.next.packs[id] = c.last.packs[id]
+			}
+		}
+	}
+	mem := binary.LittleEndian.AppendUint32(nil, MemoryChunkSize)
+	mem = append(mem, bitmap...)
+	mem = c.appendChunks(mem, memoryMemos)
+	named := make([][]byte, len(files))
+	for i, f := range files {
+		out := binary.LittleEndian.AppendUint32(nil, f.FD)
+		out = binary.LittleEndian.AppendUint32(out, FileChunkSize)
+		memos := c.next.files[f.FD]
+		ptrs := make([]*memo, len(memos))
+		for k := range memos {
+			ptrs[k] = &memos[k]
+		}
+		named[i] = c.appendChunks(out, ptrs)
+	}
+	return mem, named, nil
+}
+
+// appendChunks appends the addresses of a section's chunks, and in packs
+// their locations.
+func (c *Chunker) appendChunks(out []byte, memos []*memo) []byte {
 	for _, m := range memos {
 		out = append(out, m.addr[:]...)
 	}
-	c.Stats.Chunks += int64(n)
-	c.Stats.Bytes += int64(len(data))
-	return out, nil
+	if c.Packs != nil {
+		out = appendLocations(out, memos, c.next.packs)
+	}
+	return out
+}
+
+// repack stores again, in the new packs, the chunks the manifest would
+// name in a pack of the last one that it uses less than a quarter of.
+func (c *Chunker) repack(ctx context.Context, jobs []chunkJob) error {
+	live := map[PackID]int64{}
+	counted := map[Location]bool{}
+	for _, j := range jobs {
+		if loc := j.out.loc; !counted[loc] {
+			counted[loc] = true
+			live[loc.Pack] += int64(loc.Length)
+		}
+	}
+	var again []chunkJob
+	for _, j := range jobs {
+		size, old := c.last.packs[j.out.loc.Pack]
+		if old && 4*live[j.out.loc.Pack] < int64(size) {
+			again = append(again, chunkJob{data: j.data, out: j.out, repack: true})
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	return c.chunkAll(ctx, again)
+}
+
+// content returns a file's content, read whole.
+func (f *File) content() ([]byte, error) {
+	if f.src == nil && f.chunked == nil {
+		return f.Data, nil
+	}
+	r, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data := make([]byte, f.size)
+	if err := readExactly(r, data); err != nil {
+		return nil, fmt.Errorf("snapshot: the content of fd %d: %w", f.FD, err)
+	}
+	return data, nil
+}
+
+// version is the format version of the manifests the chunker names
+// chunks for.
+func (c *Chunker) version() uint32 {
+	if c.Packs != nil {
+		return PackedVersion
+	}
+	return ChunkedVersion
 }
 
 // begin starts a manifest.
 func (c *Chunker) begin() {
 	c.Stats = ChunkStats{}
 	c.next = chunkMemory{}
+	c.pack = packWriter{}
+	c.stored = map[Address]bool{}
+	c.placed = map[Address]Location{}
 }
 
 // Commit tells the chunker that the manifest it just named chunks for is
 // stored: the next one may rely on its chunks. Until then (a manifest that
 // could not be written) it relies on the one before.
-func (c *Chunker) Commit() { c.last, c.next = c.next, chunkMemory{} }
+func (c *Chunker) Commit() {
+	c.last, c.next = c.next, chunkMemory{}
+	if c.Packs == nil {
+		return
+	}
+	c.last.byAddr = map[Address]Location{}
+	for _, m := range c.last.memory {
+		if m.loc.Length != 0 {
+			c.last.byAddr[m.addr] = m.loc
+		}
+	}
+	for _, memos := range c.last.files {
+		for _, m := range memos {
+			c.last.byAddr[m.addr] = m.loc
+		}
+	}
+}
 
 // Forget makes the next manifest check every chunk with the store again
 // (after the store may have dropped the last manifest's).
 func (c *Chunker) Forget() { c.last = chunkMemory{} }
+
+// Seed makes the next manifest name, rather than store again, the chunks
+// of refs (a manifest the job was restored from) that are in packs, a
+// pack's id mapped to its size. The caller vouches that the packs stay
+// until that manifest is stored.
+func (c *Chunker) Seed(refs Refs, packs map[PackID]uint32) {
+	c.last = chunkMemory{packs: packs, byAddr: map[Address]Location{}}
+	for i, l := range refs.Locations {
+		if _, ok := packs[l.Pack]; ok {
+			c.last.byAddr[refs.Chunks[i]] = l
+		}
+	}
+}
 
 // chunkedMemory is the memory of a manifest, in its store.
 type chunkedMemory struct {
 	size   uint64
 	bitmap []byte
 	addrs  []Address
-	store  Chunks
+	locs   []Location // in packs (format version 4)
+	store  ChunkSource
+	packs  Packer
 	key    *sealKey
 }
 
@@ -381,6 +538,9 @@ func (m *chunkedMemory) Size() uint64 { return m.size }
 func (m *chunkedMemory) CopyTo(dst []byte) error {
 	if uint64(len(dst)) != m.size {
 		return fmt.Errorf("memory of %d bytes into %d", m.size, len(dst))
+	}
+	if m.locs != nil {
+		return m.copyPacked(dst)
 	}
 	type fetch struct {
 		chunk []byte
@@ -427,30 +587,79 @@ func (m *chunkedMemory) CopyTo(dst []byte) error {
 	return nil
 }
 
+// copyPacked is CopyTo for a memory in packs.
+func (m *chunkedMemory) copyPacked(dst []byte) error {
+	chunks := make([]packedChunk, 0, len(m.addrs))
+	for k := range len(dst) / MemoryChunkSize {
+		chunk := dst[k*MemoryChunkSize : (k+1)*MemoryChunkSize]
+		if m.bitmap[k/8]&(1<<(k%8)) == 0 {
+			if !isZero(chunk) {
+				clear(chunk)
+			}
+			continue
+		}
+		a := len(chunks)
+		chunks = append(chunks, packedChunk{m.addrs[a], m.locs[a], chunk})
+	}
+	if err := readPacked(context.Background(), m.packs, m.key, chunks); err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	return nil
+}
+
 // chunkedMemory reads a manifest's memory section, its stored length
 // bounded by what a memory of its raw length (at most 4 GiB) names.
-func (s *sectionSource) chunkedMemory() (*chunkedMemory, error) {
+func (s *sectionSource) chunkedMemory(version uint32) (*chunkedMemory, error) {
 	chunks := min(s.raw, 1<<32) / MemoryChunkSize
-	raw, err := s.readStored(4 + (chunks+7)/8 + chunks*sha256.Size)
+	bound := 4 + (chunks+7)/8 + chunks*sha256.Size
+	if version == PackedVersion {
+		bound += locationsSize(chunks)
+	}
+	raw, err := s.readStored(bound)
 	if err != nil {
 		return nil, err
 	}
-	return parseChunkedMemory(raw, s.raw)
+	return parseChunkedMemory(raw, s.raw, version, nil)
 }
 
 // chunkedFile reads a manifest's file section, its stored length bounded
 // by what a file of its raw length (at most maxFiles) names.
-func (s *sectionSource) chunkedFile() (*chunkedFile, error) {
+func (s *sectionSource) chunkedFile(version uint32) (*chunkedFile, error) {
 	chunks := (min(s.raw, maxFiles) + FileChunkSize - 1) / FileChunkSize
-	raw, err := s.readStored(8 + chunks*sha256.Size)
+	bound := 8 + chunks*sha256.Size
+	if version == PackedVersion {
+		bound += locationsSize(chunks)
+	}
+	raw, err := s.readStored(bound)
 	if err != nil {
 		return nil, err
 	}
-	return parseChunkedFile(raw, s.raw)
+	return parseChunkedFile(raw, s.raw, version, nil)
+}
+
+// parseAddresses decodes n addresses at the start of raw, and in a
+// manifest of packs (version 4) their locations, which are the rest of
+// raw; the sizes of the packs go to sizes when it is not nil.
+func parseAddresses(raw []byte, n int, version uint32, sizes map[PackID]uint32) ([]Address, []Location, error) {
+	if uint64(len(raw)) < uint64(n)*sha256.Size || version != PackedVersion && len(raw) != n*sha256.Size {
+		return nil, nil, formatError("%d bytes of addresses for %d chunks", len(raw), n)
+	}
+	addrs := make([]Address, n)
+	for i := range addrs {
+		copy(addrs[i][:], raw[i*sha256.Size:])
+	}
+	if version != PackedVersion {
+		return addrs, nil, nil
+	}
+	if sizes == nil {
+		sizes = map[PackID]uint32{}
+	}
+	locs, err := parseLocations(raw[n*sha256.Size:], n, sizes)
+	return addrs, locs, err
 }
 
 // parseChunkedMemory decodes a manifest's memory section.
-func parseChunkedMemory(raw []byte, size uint64) (*chunkedMemory, error) {
+func parseChunkedMemory(raw []byte, size uint64, version uint32, sizes map[PackID]uint32) (*chunkedMemory, error) {
 	if len(raw) < 4 || binary.LittleEndian.Uint32(raw) != MemoryChunkSize {
 		return nil, formatError("memory: a chunk size other than %d", MemoryChunkSize)
 	}
@@ -468,12 +677,9 @@ func parseChunkedMemory(raw []byte, size uint64) (*chunkedMemory, error) {
 	for _, b := range m.bitmap {
 		set += bitsSet(b)
 	}
-	if len(raw) != set*sha256.Size {
-		return nil, formatError("memory: %d bytes of addresses for %d chunks", len(raw), set)
-	}
-	m.addrs = make([]Address, set)
-	for i := range m.addrs {
-		copy(m.addrs[i][:], raw[i*sha256.Size:])
+	var err error
+	if m.addrs, m.locs, err = parseAddresses(raw, set, version, sizes); err != nil {
+		return nil, fmt.Errorf("memory: %w", err)
 	}
 	return m, nil
 }
@@ -491,13 +697,15 @@ type chunkedFile struct {
 	fd    uint32
 	size  int64
 	addrs []Address
-	store Chunks
+	locs  []Location // in packs (format version 4)
+	store ChunkSource
+	packs Packer
 	key   *sealKey
 }
 
 // parseChunkedFile decodes a manifest's file section, whose raw length
 // (the content's size) was checked against the limits.
-func parseChunkedFile(raw []byte, size uint64) (*chunkedFile, error) {
+func parseChunkedFile(raw []byte, size uint64, version uint32, sizes map[PackID]uint32) (*chunkedFile, error) {
 	if len(raw) < 8 {
 		return nil, formatError("a file section of %d bytes", len(raw))
 	}
@@ -505,14 +713,10 @@ func parseChunkedFile(raw []byte, size uint64) (*chunkedFile, error) {
 	if binary.LittleEndian.Uint32(raw[4:]) != FileChunkSize {
 		return nil, formatError("file of fd %d: a chunk size other than %d", f.fd, FileChunkSize)
 	}
-	raw = raw[8:]
 	n := (size + FileChunkSize - 1) / FileChunkSize
-	if uint64(len(raw)) != n*sha256.Size {
-		return nil, formatError("file of fd %d: %d bytes of addresses for %d chunks", f.fd, len(raw), n)
-	}
-	f.addrs = make([]Address, n)
-	for i := range f.addrs {
-		copy(f.addrs[i][:], raw[i*sha256.Size:])
+	var err error
+	if f.addrs, f.locs, err = parseAddresses(raw[8:], int(n), version, sizes); err != nil {
+		return nil, fmt.Errorf("file of fd %d: %w", f.fd, err)
 	}
 	return f, nil
 }
@@ -538,7 +742,13 @@ func (r *chunkedFileReader) Read(p []byte) (int, error) {
 		if r.buf == nil {
 			r.buf = make([]byte, FileChunkSize)
 		}
-		if err := readChunk(context.Background(), r.f.store, r.f.key, r.f.addrs[r.next], r.buf[:n]); err != nil {
+		var err error
+		if r.f.locs != nil {
+			err = readPacked(context.Background(), r.f.packs, r.f.key, []packedChunk{{r.f.addrs[r.next], r.f.locs[r.next], r.buf[:n]}})
+		} else {
+			err = readChunk(context.Background(), r.f.store, r.f.key, r.f.addrs[r.next], r.buf[:n])
+		}
+		if err != nil {
 			return 0, fmt.Errorf("file of fd %d: %w", r.f.fd, err)
 		}
 		r.next++
@@ -551,33 +761,52 @@ func (r *chunkedFileReader) Read(p []byte) (int, error) {
 
 func (r *chunkedFileReader) Close() error { return nil }
 
-// ChunkAddresses lists the chunks a manifest names, for a collector: its
-// checksums are checked, its other sections are not decoded. enc decrypts
-// it in an encrypted store.
-func ChunkAddresses(manifest []byte, enc *Encryption) ([]Address, error) {
+// Refs is what a manifest names in its store.
+type Refs struct {
+	Chunks []Address
+	// Locations are where the chunks are, by the index of Chunks, in a
+	// manifest of packs (format version 4); nil in one of version 3.
+	Locations []Location
+}
+
+// ManifestRefs lists the chunks and packs a manifest names, for a
+// collector: its checksums are checked, its other sections are not
+// decoded. enc decrypts it in an encrypted store.
+func ManifestRefs(manifest []byte, enc *Encryption) (Refs, error) {
 	rd, err := OpenEncrypted(bytes.NewReader(manifest), int64(len(manifest)), nil, enc)
 	if err != nil {
-		return nil, err
+		return Refs{}, err
 	}
-	if rd.version != ChunkedVersion {
-		return nil, formatError("format version %d, not a manifest", rd.version)
+	return rd.Refs()
+}
+
+// Refs lists the chunks and packs the manifest names.
+func (rd *Reader) Refs() (Refs, error) {
+	if !rd.chunked() {
+		return Refs{}, formatError("format version %d, not a manifest", rd.version)
 	}
-	var addrs []Address
+	var refs Refs
 	for _, sec := range rd.sections {
 		switch sec.id {
 		case sectionMemory:
-			m, err := sec.chunkedMemory()
+			m, err := sec.chunkedMemory(rd.version)
 			if err != nil {
-				return nil, err
+				return Refs{}, err
 			}
-			addrs = append(addrs, m.addrs...)
+			refs.Chunks = append(refs.Chunks, m.addrs...)
+			refs.Locations = append(refs.Locations, m.locs...)
 		case sectionFile:
-			f, err := sec.chunkedFile()
+			f, err := sec.chunkedFile(rd.version)
 			if err != nil {
-				return nil, err
+				return Refs{}, err
 			}
-			addrs = append(addrs, f.addrs...)
+			refs.Chunks = append(refs.Chunks, f.addrs...)
+			refs.Locations = append(refs.Locations, f.locs...)
 		}
 	}
-	return addrs, nil
+	return refs, nil
 }
+
+// chunked reports whether the file is a manifest, whose chunks are in a
+// store.
+func (rd *Reader) chunked() bool { return rd.version == ChunkedVersion || rd.version == PackedVersion }

@@ -53,9 +53,9 @@ func (e *Encoder) Encode(w io.Writer, s *Snapshot) error {
 	return e.encode(context.Background(), w, s, nil)
 }
 
-// EncodeChunked writes s to w as a manifest (format version 3): its memory
-// and files go to c's store as chunks, which the manifest names. Call
-// c.Commit once the manifest is stored.
+// EncodeChunked writes s to w as a manifest (format version 3, or 4 when
+// c stores packs): its memory and files go to c's store as chunks, which
+// the manifest names. Call c.Commit once the manifest is stored.
 func (e *Encoder) EncodeChunked(ctx context.Context, w io.Writer, s *Snapshot, c *Chunker) error {
 	return e.encode(ctx, w, s, c)
 }
@@ -94,14 +94,16 @@ func (e *Encoder) encode(ctx context.Context, w io.Writer, s *Snapshot, c *Chunk
 	}
 	version := uint32(Version)
 	memorySection := section{sectionMemory, true, nonZeroPages(memory), nil, uint64(len(memory)), true}
+	var namedFiles [][]byte
 	if c != nil {
-		version = ChunkedVersion
+		version = c.version()
 		c.begin()
-		named, err := c.memorySection(ctx, memory)
+		named, files, err := c.name(ctx, memory, s.Files)
 		if err != nil {
 			return err
 		}
 		memorySection = section{sectionMemory, false, [][]byte{named}, nil, uint64(len(memory)), true}
+		namedFiles = files
 	}
 	sections := []section{
 		{sectionMeta, false, [][]byte{meta}, nil, 0, false},
@@ -113,13 +115,9 @@ func (e *Encoder) encode(ctx context.Context, w io.Writer, s *Snapshot, c *Chunk
 		f := &s.Files[i]
 		if c == nil {
 			sections = append(sections, section{id: sectionFile, compress: true, file: f})
-			continue
+		} else {
+			sections = append(sections, section{sectionFile, false, [][]byte{namedFiles[i]}, nil, uint64(f.Size()), true})
 		}
-		named, err := c.fileSection(ctx, f)
-		if err != nil {
-			return err
-		}
-		sections = append(sections, section{sectionFile, false, [][]byte{named}, nil, uint64(f.Size()), true})
 	}
 	for _, sec := range sections[:4] {
 		n := 0

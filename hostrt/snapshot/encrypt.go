@@ -260,7 +260,7 @@ func OpenEncrypted(r io.ReaderAt, size int64, keys *Keys, enc *Encryption) (*Rea
 	if err != nil {
 		return nil, err
 	}
-	if rd.version != ChunkedVersion {
+	if !rd.chunked() {
 		return nil, formatError("an encrypted file of format version %d (only manifests are encrypted)", rd.version)
 	}
 	rd.key = k

@@ -251,7 +251,7 @@ func BenchmarkChunkWrite(b *testing.B) {
 				c := NewChunker(discardChunks{})
 				c.Encryption = bc.enc
 				c.begin()
-				if _, err := c.memorySection(context.Background(), memory); err != nil {
+				if _, _, err := c.name(context.Background(), memory, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

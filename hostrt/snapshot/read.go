@@ -31,9 +31,9 @@ type Reader struct {
 	version  uint32
 	module   [32]byte
 	sections []*sectionSource
-	// Chunks is the store of a manifest's chunks (format version 3): set
-	// it before Snapshot.
-	Chunks Chunks
+	// Chunks is the store of a manifest's chunks (format versions 3 and
+	// 4): set it before Snapshot.
+	Chunks ChunkSource
 	// signer is the key id of the file's signature, and verified says
 	// that it was checked with that key.
 	signer   string
@@ -125,8 +125,8 @@ func (rd *Reader) scan(mac hash.Hash) error {
 		return formatError("bad magic")
 	}
 	rd.version = binary.LittleEndian.Uint32(hdr[8:])
-	if rd.version < 1 || rd.version > ChunkedVersion {
-		return fmt.Errorf("%w: format version %d, this wasmsr reads versions 1 to %d", ErrFormat, rd.version, ChunkedVersion)
+	if rd.version < 1 || rd.version > PackedVersion {
+		return fmt.Errorf("%w: format version %d, this wasmsr reads versions 1 to %d", ErrFormat, rd.version, PackedVersion)
 	}
 	if crc32.Checksum(hdr[:headerSize-4], castagnoli) != binary.LittleEndian.Uint32(hdr[headerSize-4:]) {
 		return formatError("header checksum mismatch")
@@ -243,7 +243,7 @@ func (rd *Reader) checkOrder(s *sectionSource, k, count uint32) error {
 	}
 	// A manifest names its memory's and its files' chunks, as is; a file
 	// holds them compressed.
-	if chunked := rd.version == ChunkedVersion; (s.id == sectionMemory || s.id == sectionFile) && (s.flags == 0) != chunked {
+	if chunked := rd.chunked(); (s.id == sectionMemory || s.id == sectionFile) && (s.flags == 0) != chunked {
 		return formatError("section %d has flags 0x%x in a version %d file", s.id, s.flags, rd.version)
 	}
 	return nil
@@ -327,15 +327,22 @@ func (rd *Reader) Snapshot(limits Limits) (*Snapshot, error) {
 	case mem.raw > limits.host():
 		return nil, fmt.Errorf("the snapshot's memory of %s is more than the %s this host gives a program", FormatBytes(int64(mem.raw)), FormatBytes(int64(limits.host())))
 	}
-	if rd.version == ChunkedVersion {
+	var packs Packer
+	if rd.chunked() {
 		if rd.Chunks == nil {
-			return nil, errors.New("snapshot: a manifest (format version 3) is read from its store, which holds its chunks")
+			return nil, fmt.Errorf("snapshot: a manifest (format version %d) is read from its store, which holds its chunks", rd.version)
 		}
-		m, err := mem.chunkedMemory()
+		if rd.version == PackedVersion {
+			var ok bool
+			if packs, ok = rd.Chunks.(Packer); !ok {
+				return nil, fmt.Errorf("snapshot: a manifest of packs (format version %d) is read from a store of packs", rd.version)
+			}
+		}
+		m, err := mem.chunkedMemory(rd.version)
 		if err != nil {
 			return nil, err
 		}
-		m.store, m.key = rd.Chunks, rd.key
+		m.store, m.packs, m.key = rd.Chunks, packs, rd.key
 		s.memory = m
 	} else {
 		s.memory = &memorySection{src: mem}
@@ -360,15 +367,15 @@ func (rd *Reader) Snapshot(limits Limits) (*Snapshot, error) {
 			return nil, formatError("two files for fd %d", f.fd)
 		}
 		fds[f.fd] = true
-		if rd.version != ChunkedVersion {
+		if !rd.chunked() {
 			s.Files = append(s.Files, File{FD: f.fd, size: int64(f.raw), src: f})
 			continue
 		}
-		cf, err := f.chunkedFile()
+		cf, err := f.chunkedFile(rd.version)
 		if err != nil {
 			return nil, err
 		}
-		cf.store, cf.key = rd.Chunks, rd.key
+		cf.store, cf.packs, cf.key = rd.Chunks, packs, rd.key
 		s.Files = append(s.Files, File{FD: f.fd, size: int64(f.raw), chunked: cf})
 	}
 	return s, nil

@@ -193,7 +193,7 @@ func TestBadSnapshots(t *testing.T) {
 	}{
 		{"empty", nil, limits, "not a valid wasmsr snapshot: truncated header (0 bytes)"},
 		{"not a snapshot", []byte("\x00asm\x01\x00\x00\x00 a wasm module, not a snapshot........................."), limits, "not a valid wasmsr snapshot: bad magic"},
-		{"other version", badVersion, limits, "not a valid wasmsr snapshot: format version 99, this wasmsr reads versions 1 to 3"},
+		{"other version", badVersion, limits, "not a valid wasmsr snapshot: format version 99, this wasmsr reads versions 1 to 4"},
 		{"truncated", good[:len(good)-3], limits, "not a valid wasmsr snapshot: truncated: section 5 needs 17 bytes, 14 left"},
 		{"trailing bytes", append(append([]byte(nil), good...), 0), limits, "not a valid wasmsr snapshot: 1 bytes after the last section"},
 		{"memory over the module's limit", good, Limits{MaxMemory: 4 * PageSize}, "not a valid wasmsr snapshot: memory of 327680 bytes is more than the module's limit of 262144"},
