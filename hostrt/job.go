@@ -396,6 +396,14 @@ func (j *Job) Snapshot(ctx context.Context, opts SnapshotOptions) (*snapshot.Sna
 		case rep := <-r.reply:
 			return rep.snap, rep.err
 		case <-ctx.Done():
+			// A caller that ends ctx once the job stops (a migration's
+			// mover, when Run returns) must still get the snapshot that
+			// stopped it: of two ready cases select picks at random.
+			select {
+			case rep := <-r.reply:
+				return rep.snap, rep.err
+			default:
+			}
 			return nil, ctx.Err()
 		case <-again.C:
 			if j.u.Declined() {
