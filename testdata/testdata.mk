@@ -101,7 +101,7 @@ $(TESTDATA_BENCH): $(TESTDATA_OUT)/bench/%.wasm: testdata/bench/%.c $(TESTDATA_M
 
 # Other guests of cmd/wasmsr's end-to-end tests: they wait for input, so
 # they stay out of testdata/c too.
-TESTDATA_E2E_PROGRAMS := echo
+TESTDATA_E2E_PROGRAMS := echo preview1
 TESTDATA_E2E := $(TESTDATA_E2E_PROGRAMS:%=$(TESTDATA_OUT)/e2e/%.wasm)
 
 testdata-e2e: $(TESTDATA_E2E)

@@ -540,6 +540,7 @@ func copyExactly(f *os.File, r io.Reader, size int64) error {
 // finish gives a reopened entry the rest of its saved state but for
 // cutAppended's.
 func finish(e *entry, s *FD) error {
+	e.droppedBase, e.droppedInheriting = s.DroppedBase, s.DroppedInheriting
 	if e.file == nil {
 		return nil // a standard stream
 	}
