@@ -11,24 +11,29 @@ import (
 )
 
 // TestPreview1 runs testdata/e2e/preview1.c, which calls WASI directly
-// where implementations disagree, and requires its golden output: what
+// where implementations disagree, and preview1.rs, which makes such calls
+// through Rust's standard library, and requires their golden output: what
 // wasmtime answers, but where RATIONALE.md says otherwise. cmd/wasmsr's
-// TestPreview1Snapshots runs it again with snapshots between its steps.
+// TestPreview1Snapshots runs them again with snapshots between their steps.
 func TestPreview1(t *testing.T) {
-	wasm, err := os.ReadFile(corpus.Built(t, "e2e/preview1.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile(filepath.Join(corpus.Root(t), "testdata", "e2e", "preview1.stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := runOurs(t, wasm, Config{Args: []string{"preview1"}, Mounts: []Mount{{HostDir: t.TempDir(), GuestPath: "/work"}}})
-	if r.failed || r.exit != 0 {
-		t.Fatalf("exit %d: %s", r.exit, r.stderr)
-	}
-	if r.stdout != string(want) {
-		t.Errorf("stdout differs from testdata/e2e/preview1.stdout:\n%s", lineDiff(r.stdout, string(want)))
+	for _, name := range []string{"preview1", "preview1-rs"} {
+		t.Run(name, func(t *testing.T) {
+			wasm, err := os.ReadFile(corpus.Built(t, "e2e/"+name+".wasm"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(filepath.Join(corpus.Root(t), "testdata", "e2e", name+".stdout"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := runOurs(t, wasm, Config{Args: []string{name}, Mounts: []Mount{{HostDir: t.TempDir(), GuestPath: "/work"}}})
+			if r.failed || r.exit != 0 {
+				t.Fatalf("exit %d: %s", r.exit, r.stderr)
+			}
+			if r.stdout != string(want) {
+				t.Errorf("stdout differs from testdata/e2e/%s.stdout:\n%s", name, lineDiff(r.stdout, string(want)))
+			}
+		})
 	}
 }
 
