@@ -225,6 +225,9 @@ func (p *restorePlan) checkFD(s *FD) error {
 	case s.Version != nil && s.Kind != KindFile:
 		return fmt.Errorf("a file version on a %s", kindName(s.Kind))
 	}
+	if (s.DroppedBase|s.DroppedInheriting)&^rightsAll != 0 {
+		return fmt.Errorf("unknown rights %#x, %#x dropped", s.DroppedBase, s.DroppedInheriting)
+	}
 	if s.Kind < KindFile {
 		return nil // the Config's streams
 	}
