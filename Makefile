@@ -6,9 +6,10 @@ GO ?= go
 BUILD := build
 WASMSR := $(BUILD)/wasmsr
 # Debian packages the tests use: clang and wasi-libc build the C test
-# programs, wabt validates encoder output, binaryen is the comparison baseline,
+# programs, rustc and its wasm32-wasi std a Rust one (testdata/e2e/preview1.rs),
+# wabt validates encoder output, binaryen is the comparison baseline,
 # GNU time measures the peak memory of wasmsr on hostile snapshots.
-APT_PACKAGES := clang lld wasi-libc libclang-rt-dev-wasm32 wabt binaryen llvm time
+APT_PACKAGES := clang lld wasi-libc libclang-rt-dev-wasm32 rustc libstd-rust-dev-wasm32 wabt binaryen llvm time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 

@@ -101,7 +101,7 @@ $(TESTDATA_BENCH): $(TESTDATA_OUT)/bench/%.wasm: testdata/bench/%.c $(TESTDATA_M
 
 # Other guests of cmd/wasmsr's end-to-end tests: they wait for input, so
 # they stay out of testdata/c too.
-TESTDATA_E2E_PROGRAMS := echo
+TESTDATA_E2E_PROGRAMS := echo preview1
 TESTDATA_E2E := $(TESTDATA_E2E_PROGRAMS:%=$(TESTDATA_OUT)/e2e/%.wasm)
 
 testdata-e2e: $(TESTDATA_E2E)
@@ -111,3 +111,17 @@ $(TESTDATA_E2E): $(TESTDATA_OUT)/e2e/%.wasm: testdata/e2e/%.c $(TESTDATA_MK)
 	@mkdir -p $(@D)
 	$(CLANG) $(TESTDATA_CFLAGS) -c $< -o $(@:.wasm=.o)
 	$(CLANG) $(TESTDATA_LDFLAGS) $(@:.wasm=.o) -o $@
+
+# preview1.c's counterpart through Rust's standard library, built by
+# Debian's rustc and libstd-rust-dev-wasm32 (rustup's rustc, if it comes
+# first on PATH, may lack the target).
+RUSTC ?= /usr/bin/rustc
+TESTDATA_RUST_E2E := $(TESTDATA_OUT)/e2e/preview1-rs.wasm
+testdata-e2e: $(TESTDATA_RUST_E2E)
+
+$(TESTDATA_RUST_E2E): testdata/e2e/preview1.rs $(TESTDATA_MK)
+	@command -v $(RUSTC) >/dev/null 2>&1 && $(RUSTC) --print target-list | grep -qx wasm32-wasi || { \
+	  echo >&2 "testdata: $(RUSTC) cannot build for wasm32-wasi. Install rustc and libstd-rust-dev-wasm32 (Debian), or set RUSTC."; \
+	  exit 1; }
+	@mkdir -p $(@D)
+	$(RUSTC) --edition 2021 --target wasm32-wasi -O -C strip=debuginfo -o $@ $<

@@ -37,6 +37,7 @@ const (
 	errnoNosys       errno = 52
 	errnoNotdir      errno = 54
 	errnoNotempty    errno = 55
+	errnoNotsock     errno = 57
 	errnoNotsup      errno = 58
 	errnoNotty       errno = 59
 	errnoNxio        errno = 60
@@ -48,6 +49,7 @@ const (
 	errnoSpipe       errno = 70
 	errnoTxtbsy      errno = 74
 	errnoXdev        errno = 75
+	errnoNotcapable  errno = 76
 )
 
 // filetype
@@ -133,6 +135,10 @@ const (
 	rightPathRemoveDirectory
 	rightPathUnlinkFile
 	rightPollFdReadwrite
+	rightSockShutdown
+
+	// rightsAll are all the rights preview1 defines.
+	rightsAll = rightSockShutdown<<1 - 1
 )
 
 // fileRights and dirRights are what fd_fdstat_get reports, the same sets as

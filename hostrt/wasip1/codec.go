@@ -15,8 +15,9 @@ import (
 // declaration order, and a CRC-32C of all that. Integers are varints,
 // strings and byte strings are length-prefixed, lists count-prefixed,
 // optional parts announced by a flag byte. Version 4 added an FD's
-// version and saved contents kept outside the state (their size only);
-// version 3 is still read.
+// version and saved contents kept outside the state (their size only),
+// version 5 the rights a guest dropped (decoded from older versions as
+// none: all rights); versions 3 and 4 are still read.
 //
 // The decoder checks every length and count against the bytes left, and
 // charges what it allocates to a budget of decodeRatio times its input
@@ -27,7 +28,7 @@ import (
 
 const (
 	stateMagic         = "WSP1"
-	stateVersion       = 4
+	stateVersion       = 5
 	oldestStateVersion = 3
 
 	decodeRatio = 4
@@ -45,12 +46,15 @@ const (
 	// Since version 4.
 	fdContentElsewhere
 	fdHasVersion
+	// Since version 5.
+	fdDroppedRights
 )
 
 // fdFlags are the flags each version knows.
 var fdFlags = map[uint64]byte{
 	3: fdReadable | fdWritable | fdHasDir | fdHasContent,
 	4: fdReadable | fdWritable | fdHasDir | fdHasContent | fdContentElsewhere | fdHasVersion,
+	5: fdReadable | fdWritable | fdHasDir | fdHasContent | fdContentElsewhere | fdHasVersion | fdDroppedRights,
 }
 
 // MarshalBinary encodes the state.
@@ -116,6 +120,9 @@ func appendFD(b []byte, fd *FD) []byte {
 	if fd.Version != nil {
 		flags |= fdHasVersion
 	}
+	if fd.DroppedBase != 0 || fd.DroppedInheriting != 0 {
+		flags |= fdDroppedRights
+	}
 	b = binary.AppendUvarint(b, uint64(fd.FD))
 	b = append(b, byte(fd.Kind))
 	b = binary.AppendUvarint(b, uint64(fd.Preopen))
@@ -149,6 +156,10 @@ func appendFD(b []byte, fd *FD) []byte {
 		b = binary.AppendVarint(b, v.ModTime)
 		b = binary.AppendUvarint(b, v.Inode)
 		b = appendBytes(b, v.SHA256)
+	}
+	if flags&fdDroppedRights != 0 {
+		b = binary.AppendUvarint(b, fd.DroppedBase)
+		b = binary.AppendUvarint(b, fd.DroppedInheriting)
 	}
 	return b
 }
@@ -383,6 +394,12 @@ func (d *decoder) fd(preopens int) FD {
 	}
 	if flags&fdHasVersion != 0 && d.charge(int64(unsafe.Sizeof(FileVersion{}))) {
 		fd.Version = &FileVersion{Size: d.Varint(), ModTime: d.Varint(), Inode: d.Uvarint(), SHA256: d.bytes()}
+	}
+	if flags&fdDroppedRights != 0 {
+		fd.DroppedBase, fd.DroppedInheriting = d.Uvarint(), d.Uvarint()
+		if (fd.DroppedBase|fd.DroppedInheriting)&^rightsAll != 0 {
+			d.Fail("fd %d drops unknown rights %#x, %#x", fd.FD, fd.DroppedBase, fd.DroppedInheriting)
+		}
 	}
 	return fd
 }

@@ -18,6 +18,7 @@ func sampleState() *State {
 	st.FDs[3].Version = &FileVersion{Size: 4, ModTime: -1, Inode: 1 << 63, SHA256: make([]byte, sha256Size)}
 	st.FDs = append(st.FDs, FD{FD: 10, Kind: KindFile, Preopen: 1, Path: "big", Writable: true,
 		Content: &Content{Size: 1 << 40, Perm: 0o600}, Version: &FileVersion{Size: 1 << 40}})
+	st.FDs[4].DroppedBase, st.FDs[4].DroppedInheriting = rightFdReaddir, rightsAll
 	return st
 }
 
@@ -94,6 +95,11 @@ func TestStateDecodeErrors(t *testing.T) {
 		b := append(append([]byte(stateMagic), v), body...)
 		return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	}
+	// An fd that dropped the rights base, as version 4 did not have them.
+	fdDropped := func(base uint64) []byte {
+		fd := []byte{0, 0, 1, 0, 0, 1, 0, byte(KindFile), 0, 1, 'x', fdDroppedRights, 0, 0, 0, 0, 0, 0}
+		return append(binary.AppendUvarint(fd, base), 0)
+	}
 	// An fd with a version, as version 3 did not have them.
 	fdV4 := []byte{0, 0, 1, 0, 0, 1, 0, byte(KindFile), 0, 1, 'x', fdHasVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	tests := []struct {
@@ -104,9 +110,11 @@ func TestStateDecodeErrors(t *testing.T) {
 		{"other data", "not a saved WASI state", []byte("\x00asm\x01\x00\x00\x00")},
 		{"flipped bit", "checksum mismatch", flipped},
 		{"truncated", "checksum mismatch", good[:len(good)-1]},
-		{"newer version", "version 5; this wasmsr reads versions 3 to 4", withVersion(stateVersion+1, 0, 0, 0, 0, 0, 0, 0, 0)},
-		{"older version", "version 2; this wasmsr reads versions 3 to 4", withVersion(2, 0, 0, 0, 0, 0, 0, 0, 0)},
+		{"newer version", "version 6; this wasmsr reads versions 3 to 5", withVersion(stateVersion+1, 0, 0, 0, 0, 0, 0, 0, 0)},
+		{"older version", "version 2; this wasmsr reads versions 3 to 5", withVersion(2, 0, 0, 0, 0, 0, 0, 0, 0)},
 		{"version 4 flags in version 3", "fd 0 has unknown flags 0x20", withVersion(3, append(fdV4, 0, 0, 0, 0)...)},
+		{"version 5 flags in version 4", "fd 0 has unknown flags 0x40", withVersion(4, append(fdDropped(1), 0, 0, 0, 0)...)},
+		{"unknown rights dropped", "fd 0 drops unknown rights 0x20000000", encodeBody(append(fdDropped(rightsAll+1), 0, 0, 0, 0))},
 		{"contents elsewhere without contents", "fd 0 has contents elsewhere but no contents",
 			encodeBody([]byte{0, 0, 1, 0, 0, 1, 0, byte(KindFile), 0, 1, 'x', fdContentElsewhere, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})},
 		{"too many fds", "number of fds 65537 is out of range", encodeBody(append([]byte{0, 0, 0, 0x81, 0x80, 0x04}, make([]byte, 11*(maxFDs+1))...))},
@@ -249,4 +257,26 @@ func FuzzUnmarshalState(f *testing.F) {
 			roundTrip(t, &st)
 		}
 	})
+}
+
+// TestStateV4 decodes a state of version 4, which had no dropped rights:
+// its descriptors keep all their rights.
+func TestStateV4(t *testing.T) {
+	st := sampleState()
+	st.FDs[4].DroppedBase, st.FDs[4].DroppedInheriting = 0, 0
+	data, err := st.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without dropped rights, version 5 encodes what version 4 did.
+	data[len(stateMagic)] = 4
+	body := data[:len(data)-4]
+	binary.LittleEndian.PutUint32(data[len(body):], crc32.Checksum(body, castagnoli))
+	var got State
+	if err := got.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, st) {
+		t.Errorf("decoded\n%+v\nwant\n%+v", &got, st)
+	}
 }

@@ -29,13 +29,21 @@ type entry struct {
 	ftype uint8
 	// stream is set for pipes, sockets and character devices, whose reads
 	// may block and which cannot seek.
-	stream           bool
-	readable         bool
-	writable         bool
-	oflags           uint16
-	fdflags          uint16
+	stream   bool
+	readable bool
+	writable bool
+	oflags   uint16
+	fdflags  uint16
+	// rightsBase and rightsInheriting are the rights the guest asked
+	// path_open for: a restore reports them, nothing enforces them.
 	rightsBase       uint64
 	rightsInheriting uint64
+	// droppedBase are the rights the guest took from this descriptor with
+	// fd_fdstat_set_rights, or that it did not inherit; droppedInheriting
+	// are those that descriptors opened through it lack. Zero, all rights,
+	// is what a descriptor starts with (see capable).
+	droppedBase       uint64
+	droppedInheriting uint64
 	// dir is the directory listing fd_readdir serves, read on its first call.
 	dir *dirListing
 }
@@ -96,10 +104,11 @@ func openPreopen(m *mount) (*entry, error) {
 }
 
 // resolve reads a path from guest memory and returns the mount and the
-// mount-relative path it names relative to directory fd. A path that is
-// absolute or climbs above the mount with ".." is EPERM, as in wazero;
-// os.Root then refuses symbolic links that lead out.
-func (w *WASI) resolve(mem api.Memory, fd, ptr, n uint32) (*mount, string, errno) {
+// mount-relative path it names relative to directory fd, which must hold
+// the rights need. A path that is absolute or climbs above fd's directory
+// with ".." is EPERM, as in wasmtime; os.Root then refuses symbolic links
+// that lead out of the mount.
+func (w *WASI) resolve(mem api.Memory, fd, ptr, n uint32, need uint64) (*mount, string, errno) {
 	b, ok := mem.Read(ptr, n)
 	if !ok {
 		return nil, "", errnoFault
@@ -111,13 +120,18 @@ func (w *WASI) resolve(mem api.Memory, fd, ptr, n uint32) (*mount, string, errno
 		return nil, "", errnoBadf
 	case !e.isDir():
 		return nil, "", errnoNotdir
+	case e.capable(need) != errnoSuccess:
+		return nil, "", errnoNotcapable
 	case strings.HasPrefix(p, "/"):
 		return nil, "", errnoPerm
 	}
-	rel := path.Clean(e.path + "/" + p)
+	// Each directory descriptor is a capability for its own tree, as in
+	// wasmtime: ".." never leads above it, even where the mount goes on.
+	rel := path.Clean(p)
 	if !fs.ValidPath(rel) {
 		return nil, "", errnoPerm
 	}
+	rel = path.Join(e.path, rel)
 	if strings.HasSuffix(p, "/") && rel != "." {
 		// A trailing slash asks for a directory; os.Root checks it.
 		rel += "/"

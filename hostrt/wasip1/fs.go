@@ -18,19 +18,20 @@ import (
 func (w *WASI) fdAdvise(_ context.Context, _ api.Module, stack []uint64) errno {
 	// Advice is a hint; taking none is a correct implementation.
 	fd, advice := uint32(stack[0]), uint32(stack[3])
+	e := w.lookup(fd)
 	switch {
-	case w.lookup(fd) == nil:
+	case e == nil || e.isDir():
 		return errnoBadf
 	case advice > 5: // normal, sequential, random, willneed, dontneed, noreuse
 		return errnoInval
 	}
-	return errnoSuccess
+	return e.capable(rightFdAdvise)
 }
 
 func (w *WASI) fdAllocate(_ context.Context, _ api.Module, stack []uint64) errno {
 	fd, offset, length := uint32(stack[0]), stack[1], stack[2]
 	e := w.lookup(fd)
-	if errno := e.regularFile(); errno != errnoSuccess {
+	if errno := e.regularFile(rightFdAllocate); errno != errnoSuccess {
 		return errno
 	}
 	if e.mount.readOnly {
@@ -50,18 +51,17 @@ func (w *WASI) fdAllocate(_ context.Context, _ api.Module, stack []uint64) errno
 	return toErrno(e.file.Truncate(end))
 }
 
-// regularFile is EBADF, EISDIR or ESPIPE unless e is an open file that has
-// a size and an offset.
-func (e *entry) regularFile() errno {
+// regularFile is EBADF, ESPIPE or ENOTCAPABLE unless e is an open file
+// that has a size and an offset and the rights need. A directory is EBADF,
+// as in wasmtime: it is not open for reading or writing as a file.
+func (e *entry) regularFile(need uint64) errno {
 	switch {
-	case e == nil:
+	case e == nil || e.isDir():
 		return errnoBadf
-	case e.isDir():
-		return errnoIsdir
 	case e.file == nil || e.stream:
 		return errnoSpipe
 	}
-	return errnoSuccess
+	return e.capable(need)
 }
 
 func (w *WASI) fdClose(_ context.Context, _ api.Module, stack []uint64) errno {
@@ -77,13 +77,25 @@ func (w *WASI) fdClose(_ context.Context, _ api.Module, stack []uint64) errno {
 	return toErrno(e.file.Close())
 }
 
-// fdSync serves fd_sync and fd_datasync: Go has no fdatasync, and syncing
-// more than asked is allowed.
 func (w *WASI) fdSync(_ context.Context, _ api.Module, stack []uint64) errno {
-	e := w.lookup(uint32(stack[0]))
+	return w.sync(uint32(stack[0]), rightFdSync)
+}
+
+// fdDatasync syncs all: Go has no fdatasync, and syncing more than asked
+// is allowed.
+func (w *WASI) fdDatasync(_ context.Context, _ api.Module, stack []uint64) errno {
+	return w.sync(uint32(stack[0]), rightFdDatasync)
+}
+
+// sync serves fd_sync and fd_datasync. A directory is EBADF, as in
+// wasmtime.
+func (w *WASI) sync(fd uint32, need uint64) errno {
+	e := w.lookup(fd)
 	switch {
-	case e == nil:
+	case e == nil || e.isDir():
 		return errnoBadf
+	case e.capable(need) != errnoSuccess:
+		return errnoNotcapable
 	case e.file == nil:
 		return errnoSuccess
 	}
@@ -100,21 +112,7 @@ func (w *WASI) fdFdstatGet(_ context.Context, mod api.Module, stack []uint64) er
 	if e == nil {
 		return errnoBadf
 	}
-	base, inheriting := uint64(fileRights), uint64(0)
-	switch {
-	case e.isDir():
-		base, inheriting = dirRights, fileRights|dirRights
-	case e.ftype == filetypeCharacterDevice:
-		// wasi-libc's isatty: a character device that cannot seek.
-		base &^= rightFdSeek | rightFdTell
-	case e.kind == KindFile:
-		if !e.readable {
-			base &^= rightFdRead
-		}
-		if !e.writable {
-			base &^= rightFdWrite
-		}
-	}
+	base, inheriting := w.rights(e)
 	clear(b)
 	b[0] = e.ftype
 	le.PutUint16(b[2:], e.fdflags)
@@ -130,8 +128,11 @@ func (w *WASI) fdFdstatSetFlags(_ context.Context, _ api.Module, stack []uint64)
 		return errnoInval
 	}
 	e := w.lookup(fd)
-	if e == nil {
-		return errnoBadf
+	switch {
+	case e == nil || e.isDir():
+		return errnoBadf // a directory as in wasmtime
+	case e.capable(rightFdFdstatSetFlags) != errnoSuccess:
+		return errnoNotcapable
 	}
 	// Append is kept here and applied by fdWrite, so that it can change
 	// on an open file and survives a restore; non-blocking likewise only
@@ -150,9 +151,9 @@ func (w *WASI) fdFilestatGet(_ context.Context, mod api.Module, stack []uint64) 
 	if !ok {
 		return errnoFault
 	}
-	e := w.lookup(fd)
-	if e == nil {
-		return errnoBadf
+	e, errno := w.capable(fd, rightFdFilestatGet)
+	if errno != errnoSuccess {
+		return errno
 	}
 	st := deviceStat
 	if f := w.osFile(e); f != nil {
@@ -182,7 +183,7 @@ func (w *WASI) osFile(e *entry) *os.File {
 func (w *WASI) fdFilestatSetSize(_ context.Context, _ api.Module, stack []uint64) errno {
 	fd, size := uint32(stack[0]), int64(stack[1])
 	e := w.lookup(fd)
-	if errno := e.regularFile(); errno == errnoSpipe {
+	if errno := e.regularFile(rightFdFilestatSetSize); errno == errnoSpipe {
 		return errnoInval
 	} else if errno != errnoSuccess {
 		return errno
@@ -198,10 +199,10 @@ func (w *WASI) fdFilestatSetSize(_ context.Context, _ api.Module, stack []uint64
 
 func (w *WASI) fdFilestatSetTimes(_ context.Context, _ api.Module, stack []uint64) errno {
 	fd := uint32(stack[0])
-	e := w.lookup(fd)
+	e, errno := w.capable(fd, rightFdFilestatSetTimes)
 	switch {
-	case e == nil:
-		return errnoBadf
+	case errno != errnoSuccess:
+		return errno
 	case e.file == nil:
 		return errnoNosys
 	case e.mount.readOnly:
@@ -216,23 +217,24 @@ func (w *WASI) fdFilestatSetTimes(_ context.Context, _ api.Module, stack []uint6
 }
 
 func (w *WASI) fdPread(_ context.Context, mod api.Module, stack []uint64) errno {
-	return w.positioned(mod, stack, func(mem api.Memory, iovs, n uint32, f *os.File, at int64) (uint32, errno) {
+	return w.positioned(mod, stack, rightFdRead|rightFdSeek, func(mem api.Memory, iovs, n uint32, f *os.File, at int64) (uint32, errno) {
 		return readFile(mem, iovs, n, f, at)
 	})
 }
 
 func (w *WASI) fdPwrite(_ context.Context, mod api.Module, stack []uint64) errno {
-	return w.positioned(mod, stack, func(mem api.Memory, iovs, n uint32, f *os.File, at int64) (uint32, errno) {
+	return w.positioned(mod, stack, rightFdWrite|rightFdSeek, func(mem api.Memory, iovs, n uint32, f *os.File, at int64) (uint32, errno) {
 		return writeFile(mem, iovs, n, nil, f, at)
 	})
 }
 
 // positioned serves fd_pread and fd_pwrite, which move data with move
-// at an offset of a regular file, leaving its position alone.
-func (w *WASI) positioned(mod api.Module, stack []uint64, move func(mem api.Memory, iovs, n uint32, f *os.File, at int64) (uint32, errno)) errno {
+// at an offset of a regular file, leaving its position alone; they need
+// the rights need.
+func (w *WASI) positioned(mod api.Module, stack []uint64, need uint64, move func(mem api.Memory, iovs, n uint32, f *os.File, at int64) (uint32, errno)) errno {
 	fd, iovs, n, offset, result := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), int64(stack[3]), uint32(stack[4])
 	e := w.lookup(fd)
-	if errno := e.regularFile(); errno != errnoSuccess {
+	if errno := e.regularFile(need); errno != errnoSuccess {
 		return errno
 	}
 	if offset < 0 {
@@ -262,14 +264,15 @@ func (w *WASI) fdPrestatGet(_ context.Context, mod api.Module, stack []uint64) e
 func (w *WASI) fdPrestatDirName(_ context.Context, mod api.Module, stack []uint64) errno {
 	fd, ptr, n := uint32(stack[0]), uint32(stack[1]), uint32(stack[2])
 	e := w.lookup(fd)
-	if e == nil || e.kind != KindPreopen {
+	switch {
+	case e == nil:
 		return errnoBadf
-	}
-	name := e.mount.guestPath
-	if uint32(len(name)) < n {
+	case e.kind != KindPreopen:
+		return errnoNotdir // as wasmtime
+	case uint64(len(e.mount.guestPath)) > uint64(n):
 		return errnoNametoolong
 	}
-	if !mod.Memory().WriteString(ptr, name[:n]) {
+	if !mod.Memory().WriteString(ptr, e.mount.guestPath) {
 		return errnoFault
 	}
 	return errnoSuccess
@@ -281,10 +284,10 @@ func (w *WASI) fdRead(ctx context.Context, mod api.Module, stack []uint64) errno
 	var nread uint32
 	var errno errno
 	switch {
-	case e == nil || e.kind == KindStdout || e.kind == KindStderr:
-		return errnoBadf
-	case e.isDir():
-		return errnoIsdir
+	case e == nil || e.kind == KindStdout || e.kind == KindStderr || e.isDir():
+		return errnoBadf // a directory as in wasmtime
+	case e.capable(rightFdRead) != errnoSuccess:
+		return errnoNotcapable
 	case e.kind == KindStdin:
 		nread, errno = w.readStdin(ctx, mod, e, iovs, n)
 	case e.stream:
@@ -488,6 +491,9 @@ func (w *WASI) fdReaddir(_ context.Context, mod api.Module, stack []uint64) errn
 		// Not ENOTDIR: Rust's standard library aborts on it.
 		return errnoBadf
 	}
+	if errno := e.capable(rightFdReaddir); errno != errnoSuccess {
+		return errno
+	}
 	if cookie == 0 {
 		if errno := e.list(); errno != errnoSuccess {
 			return errno
@@ -545,41 +551,43 @@ func (e *entry) list() errno {
 
 func (w *WASI) fdRenumber(_ context.Context, _ api.Module, stack []uint64) errno {
 	from, to := uint32(stack[0]), uint32(stack[1])
-	e := w.lookup(from)
+	e, old := w.lookup(from), w.lookup(to)
 	switch {
-	case e == nil || to >= maxFDs:
+	case e == nil || old == nil:
+		// As wasmtime: the target must be open, so that a guest cannot
+		// make the table as large as it likes.
 		return errnoBadf
-	case e.kind == KindPreopen:
-		return errnoNotsup // as wazero: preopens stay where the guest found them
 	case from == to:
 		return errnoSuccess
 	}
-	if old := w.lookup(to); old != nil {
-		if old.kind == KindPreopen {
-			return errnoNotsup
-		}
-		if old.file != nil {
-			old.file.Close()
-		}
+	// A preopen moves or is replaced like any descriptor, as in
+	// wasmtime; its mount stays open for the other descriptors in it.
+	if old.file != nil {
+		old.file.Close()
 	}
 	w.fds[from] = nil
-	w.place(to, e)
+	w.fds[to] = e
 	return errnoSuccess
 }
 
 func (w *WASI) fdSeek(_ context.Context, mod api.Module, stack []uint64) errno {
 	fd, offset, whence, result := uint32(stack[0]), int64(stack[1]), uint32(stack[2]), uint32(stack[3])
-	return w.seek(mod, fd, offset, whence, result)
+	need := rightFdSeek
+	if offset == 0 && whence == io.SeekCurrent {
+		need = rightFdTell // as the specification says of fd_seek
+	}
+	return w.seek(mod, fd, offset, whence, result, need)
 }
 
 func (w *WASI) fdTell(_ context.Context, mod api.Module, stack []uint64) errno {
-	return w.seek(mod, uint32(stack[0]), 0, io.SeekCurrent, uint32(stack[1]))
+	return w.seek(mod, uint32(stack[0]), 0, io.SeekCurrent, uint32(stack[1]), rightFdTell)
 }
 
-// seek moves fd's offset; WASI's whence values are io.Seek*'s.
-func (w *WASI) seek(mod api.Module, fd uint32, offset int64, whence, result uint32) errno {
+// seek moves fd's offset, with the rights need; WASI's whence values are
+// io.Seek*'s.
+func (w *WASI) seek(mod api.Module, fd uint32, offset int64, whence, result uint32, need uint64) errno {
 	e := w.lookup(fd)
-	if errno := e.regularFile(); errno != errnoSuccess {
+	if errno := e.regularFile(need); errno != errnoSuccess {
 		return errno
 	}
 	if whence > io.SeekEnd {
@@ -600,14 +608,14 @@ func (w *WASI) fdWrite(_ context.Context, mod api.Module, stack []uint64) errno 
 	e := w.lookup(fd)
 	var dst io.Writer
 	switch {
-	case e == nil || e.kind == KindStdin:
+	case e == nil || e.kind == KindStdin || e.isDir():
 		return errnoBadf
+	case e.capable(rightFdWrite) != errnoSuccess:
+		return errnoNotcapable
 	case e.kind == KindStdout:
 		dst = w.stdout
 	case e.kind == KindStderr:
 		dst = w.stderr
-	case e.isDir():
-		return errnoBadf
 	default:
 		if e.fdflags&fdflagAppend != 0 {
 			if _, err := e.file.Seek(0, io.SeekEnd); err != nil {

@@ -162,7 +162,7 @@ var (
 // and its arguments.
 func mutateState(st *State, cfg *Config, ops *fuzzOps) {
 	for len(ops.b) > 0 {
-		op := ops.pick(18)
+		op := ops.pick(19)
 		if len(st.FDs) == 0 {
 			st.FDs = append(st.FDs, FD{Kind: KindFile, Path: "a.txt", Readable: true})
 		}
@@ -217,6 +217,10 @@ func mutateState(st *State, cfg *Config, ops *fuzzOps) {
 		case 17:
 			cfg.FileCheck = FileCheck(ops.pick(2))
 			cfg.AllowChangedFiles = ops.next()&1 != 0
+		case 18:
+			// Rights beyond preview1's are refused.
+			fd.DroppedBase = uint64(ops.next()) << (ops.pick(4) * 8)
+			fd.DroppedInheriting = uint64(ops.next()) << (ops.pick(4) * 8)
 		}
 	}
 }

@@ -330,7 +330,7 @@ func TestStdinGate(t *testing.T) {
 		call func(t *testing.T, p *proxy) errno
 		// stdin: EnterStdin must be called once (and nothing more).
 		stdin bool
-		// renumber moves stdin to fd 9 first.
+		// renumber moves stdin over fd 3 (the mount) first.
 		renumber bool
 	}{
 		{name: "fd_read of stdin", stdin: true, call: func(t *testing.T, p *proxy) errno {
@@ -339,7 +339,7 @@ func TestStdinGate(t *testing.T) {
 		}},
 		{name: "fd_read of stdin renumbered", stdin: true, renumber: true, call: func(t *testing.T, p *proxy) errno {
 			p.write(memIovec, le.AppendUint32(le.AppendUint32(nil, memBuf), 16))
-			return p.call("fd_read", 9, memIovec, 1, memResult)
+			return p.call("fd_read", 3, memIovec, 1, memResult)
 		}},
 		{name: "poll_oneoff for stdin", stdin: true, call: func(t *testing.T, p *proxy) errno {
 			pollSub(p, eventtypeFdRead, 0)
@@ -380,7 +380,7 @@ func TestStdinGate(t *testing.T) {
 					time.Sleep(time.Millisecond)
 				}
 				if tc.renumber {
-					if e := p.call("fd_renumber", 0, 9); e != errnoSuccess {
+					if e := p.call("fd_renumber", 0, 3); e != errnoSuccess {
 						t.Fatalf("fd_renumber: errno %d", e)
 					}
 				}

@@ -15,7 +15,7 @@ import (
 // mount's os.Root.
 
 func (w *WASI) pathCreateDirectory(_ context.Context, mod api.Module, stack []uint64) errno {
-	m, rel, errno := w.resolve(mod.Memory(), uint32(stack[0]), uint32(stack[1]), uint32(stack[2]))
+	m, rel, errno := w.resolve(mod.Memory(), uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), rightPathCreateDirectory)
 	if errno != errnoSuccess {
 		return errno
 	}
@@ -28,7 +28,7 @@ func (w *WASI) pathCreateDirectory(_ context.Context, mod api.Module, stack []ui
 func (w *WASI) pathFilestatGet(_ context.Context, mod api.Module, stack []uint64) errno {
 	fd, flags, ptr, n, result := uint32(stack[0]), uint16(stack[1]), uint32(stack[2]), uint32(stack[3]), uint32(stack[4])
 	mem := mod.Memory()
-	m, rel, errno := w.resolve(mem, fd, ptr, n)
+	m, rel, errno := w.resolve(mem, fd, ptr, n, rightPathFilestatGet)
 	if errno != errnoSuccess {
 		return errno
 	}
@@ -57,7 +57,7 @@ func (w *WASI) pathFilestatSetTimes(_ context.Context, mod api.Module, stack []u
 	if errno != errnoSuccess {
 		return errno
 	}
-	m, rel, errno := w.resolve(mod.Memory(), fd, ptr, n)
+	m, rel, errno := w.resolve(mod.Memory(), fd, ptr, n, rightPathFilestatSetTimes)
 	if errno != errnoSuccess {
 		return errno
 	}
@@ -67,29 +67,36 @@ func (w *WASI) pathFilestatSetTimes(_ context.Context, mod api.Module, stack []u
 	if flags&lookupSymlinkFollow == 0 {
 		// os.Root can only set the times of a link's target.
 		if fi, err := m.root.Lstat(rel); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return errnoNotsup
+			return toErrno(setLinkTimes(m, rel, atim, mtim))
 		}
 	}
 	return toErrno(m.root.Chtimes(rel, atim, mtim))
 }
 
 func (w *WASI) pathLink(_ context.Context, mod api.Module, stack []uint64) errno {
-	m, oldRel, newRel, errno := w.resolveTwo(mod.Memory(), [3]uint64{stack[0], stack[2], stack[3]}, [3]uint64(stack[4:7]))
-	if errno != errnoSuccess {
+	m, oldRel, newRel, errno := w.resolveTwo(mod.Memory(), [3]uint64{stack[0], stack[2], stack[3]}, [3]uint64(stack[4:7]),
+		rightPathLinkSource, rightPathLinkTarget)
+	switch {
+	case errno != errnoSuccess:
 		return errno
+	case uint16(stack[1])&lookupSymlinkFollow != 0:
+		// As wasmtime, whatever the source is: linkat's
+		// AT_SYMLINK_FOLLOW is not portable, and os.Root has no way
+		// to follow a link only as far as the mount's edge.
+		return errnoInval
 	}
 	return toErrno(m.root.Link(oldRel, newRel))
 }
 
 // resolveTwo resolves the two paths of a link or a rename, each given as
-// directory fd, pointer and length: they must lie in the same writable
-// mount.
-func (w *WASI) resolveTwo(mem api.Memory, oldPath, newPath [3]uint64) (m *mount, oldRel, newRel string, errno errno) {
-	oldM, oldRel, errno := w.resolve(mem, uint32(oldPath[0]), uint32(oldPath[1]), uint32(oldPath[2]))
+// directory fd, pointer and length, whose directories must hold the rights
+// oldNeed and newNeed: they must lie in the same writable mount.
+func (w *WASI) resolveTwo(mem api.Memory, oldPath, newPath [3]uint64, oldNeed, newNeed uint64) (m *mount, oldRel, newRel string, errno errno) {
+	oldM, oldRel, errno := w.resolve(mem, uint32(oldPath[0]), uint32(oldPath[1]), uint32(oldPath[2]), oldNeed)
 	if errno != errnoSuccess {
 		return nil, "", "", errno
 	}
-	m, newRel, errno = w.resolve(mem, uint32(newPath[0]), uint32(newPath[1]), uint32(newPath[2]))
+	m, newRel, errno = w.resolve(mem, uint32(newPath[0]), uint32(newPath[1]), uint32(newPath[2]), newNeed)
 	switch {
 	case errno != errnoSuccess:
 		return nil, "", "", errno
@@ -106,12 +113,25 @@ func (w *WASI) pathOpen(_ context.Context, mod api.Module, stack []uint64) errno
 	oflags, rightsBase, rightsInheriting := uint16(stack[4]), stack[5], stack[6]
 	fdflags, result := uint16(stack[7]), uint32(stack[8])
 	mem := mod.Memory()
-	m, rel, errno := w.resolve(mem, dirfd, ptr, n)
+	need := rightPathOpen
+	if oflags&oflagCreat != 0 {
+		need |= rightPathCreateFile
+	}
+	if oflags&oflagTrunc != 0 {
+		need |= rightPathFilestatSetSize
+	}
+	m, rel, errno := w.resolve(mem, dirfd, ptr, n, need)
 	if errno != errnoSuccess {
 		return errno
 	}
 	if n == 0 {
 		return errnoInval
+	}
+	// What the directory does not pass on, the new descriptor lacks; it
+	// cannot be opened for reading or writing without that right.
+	dropped := w.fds[dirfd].droppedInheriting
+	if rightsBase&dropped&(rightFdRead|rightFdWrite) != 0 {
+		return errnoNotcapable
 	}
 	wantDir := oflags&oflagDirectory != 0
 	if wantDir && oflags&oflagCreat != 0 {
@@ -151,6 +171,7 @@ func (w *WASI) pathOpen(_ context.Context, mod api.Module, stack []uint64) errno
 		e.fdflags &^= fdflagAppend
 	}
 	e.rightsBase, e.rightsInheriting = rightsBase, rightsInheriting
+	e.droppedBase, e.droppedInheriting = dropped, dropped
 	fd, errno := w.insert(e)
 	if errno == errnoSuccess {
 		errno = putUint32(mem, result, fd)
@@ -222,38 +243,41 @@ func openEntry(m *mount, rel string, flag int, wantDir bool) (*entry, error) {
 
 func (w *WASI) pathReadlink(_ context.Context, mod api.Module, stack []uint64) errno {
 	fd, ptr, n, buf, size, result := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3]), uint32(stack[4]), uint32(stack[5])
-	if n == 0 || size == 0 {
+	if n == 0 {
 		return errnoInval
 	}
 	mem := mod.Memory()
-	m, rel, errno := w.resolve(mem, fd, ptr, n)
+	m, rel, errno := w.resolve(mem, fd, ptr, n, rightPathReadlink)
 	if errno != errnoSuccess {
 		return errno
 	}
 	target, err := m.root.Readlink(rel)
-	switch {
-	case err != nil:
+	if err != nil {
 		return toErrno(err)
-	case uint64(len(target)) > uint64(size):
-		return errnoRange // as wazero, rather than truncating
-	case !mem.WriteString(buf, target):
+	}
+	if uint64(len(target)) > uint64(size) {
+		// As wasmtime and readlink(2): the guest gets what fits, and
+		// tries again with a larger buffer if it filled this one.
+		target = target[:size]
+	}
+	if !mem.WriteString(buf, target) {
 		return errnoFault
 	}
 	return putUint32(mem, result, uint32(len(target)))
 }
 
 func (w *WASI) pathRemoveDirectory(_ context.Context, mod api.Module, stack []uint64) errno {
-	return w.remove(mod, stack, true)
+	return w.remove(mod, stack, true, rightPathRemoveDirectory)
 }
 
 func (w *WASI) pathUnlinkFile(_ context.Context, mod api.Module, stack []uint64) errno {
-	return w.remove(mod, stack, false)
+	return w.remove(mod, stack, false, rightPathUnlinkFile)
 }
 
 // remove serves both removals: os.Root has one Remove for files and empty
 // directories, so the kind is checked first.
-func (w *WASI) remove(mod api.Module, stack []uint64, dir bool) errno {
-	m, rel, errno := w.resolve(mod.Memory(), uint32(stack[0]), uint32(stack[1]), uint32(stack[2]))
+func (w *WASI) remove(mod api.Module, stack []uint64, dir bool, need uint64) errno {
+	m, rel, errno := w.resolve(mod.Memory(), uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), need)
 	if errno != errnoSuccess {
 		return errno
 	}
@@ -273,11 +297,18 @@ func (w *WASI) remove(mod api.Module, stack []uint64, dir bool) errno {
 }
 
 func (w *WASI) pathRename(_ context.Context, mod api.Module, stack []uint64) errno {
-	newM, oldRel, newRel, errno := w.resolveTwo(mod.Memory(), [3]uint64(stack[0:3]), [3]uint64(stack[3:6]))
+	newM, oldRel, newRel, errno := w.resolveTwo(mod.Memory(), [3]uint64(stack[0:3]), [3]uint64(stack[3:6]),
+		rightPathRenameSource, rightPathRenameTarget)
 	if errno != errnoSuccess {
 		return errno
 	}
-	if err := newM.root.Rename(oldRel, newRel); err != nil {
+	rename := newM.root.Rename
+	if fi, err := newM.root.Lstat(newRel); err == nil && fi.IsDir() {
+		// os.Root refuses to replace a directory; rename(2) replaces an
+		// empty one, as the guest expects.
+		rename = func(oldRel, newRel string) error { return renameOverDir(newM, oldRel, newRel) }
+	}
+	if err := rename(oldRel, newRel); err != nil {
 		return toErrno(err)
 	}
 	// Open files keep their paths up to date for Save.
@@ -310,7 +341,7 @@ func (w *WASI) pathSymlink(_ context.Context, mod api.Module, stack []uint64) er
 		return errnoFault
 	}
 	target := string(b)
-	m, rel, errno := w.resolve(mem, fd, newPtr, newLen)
+	m, rel, errno := w.resolve(mem, fd, newPtr, newLen, rightPathSymlink)
 	switch {
 	case errno != errnoSuccess:
 		return errno

@@ -225,6 +225,9 @@ func (p *restorePlan) checkFD(s *FD) error {
 	case s.Version != nil && s.Kind != KindFile:
 		return fmt.Errorf("a file version on a %s", kindName(s.Kind))
 	}
+	if (s.DroppedBase|s.DroppedInheriting)&^rightsAll != 0 {
+		return fmt.Errorf("unknown rights %#x, %#x dropped", s.DroppedBase, s.DroppedInheriting)
+	}
 	if s.Kind < KindFile {
 		return nil // the Config's streams
 	}
@@ -540,6 +543,7 @@ func copyExactly(f *os.File, r io.Reader, size int64) error {
 // finish gives a reopened entry the rest of its saved state but for
 // cutAppended's.
 func finish(e *entry, s *FD) error {
+	e.droppedBase, e.droppedInheriting = s.DroppedBase, s.DroppedInheriting
 	if e.file == nil {
 		return nil // a standard stream
 	}

@@ -45,8 +45,9 @@ func buildC(t *testing.T, name string) []byte {
 
 // TestSandbox runs testdata/sandbox.c, which tries to leave its mount by
 // "..", absolute paths and symbolic links to /etc and to a directory next
-// to the mount, and to change a read-only mount. Every attempt must fail
-// with an errno, and the files outside must stay as they were.
+// to the mount, to change a read-only mount, and to get around rights it
+// dropped and a subdirectory renumbered over the mount. Every attempt must
+// fail with an errno, and the files outside must stay as they were.
 func TestSandbox(t *testing.T) {
 	wasm := buildC(t, "sandbox.c")
 	tmp := t.TempDir()
@@ -80,10 +81,11 @@ func TestSandbox(t *testing.T) {
 		t.Fatalf("sandbox failed: exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
 	}
 	const (
-		eperm = "63"
-		erofs = "69"
-		exdev = "75"
-		ok    = "0"
+		eperm       = "63"
+		erofs       = "69"
+		exdev       = "75"
+		enotcapable = "76"
+		ok          = "0"
 	)
 	want := []struct{ line, errno string }{
 		{"open ../outside/secret.txt", eperm},
@@ -111,7 +113,7 @@ func TestSandbox(t *testing.T) {
 		{"etc links to /etc", ""},
 		{"open sub", ok},
 		{"open sub/../../outside/secret.txt", eperm},
-		{"open sub/../inside.txt", ok},
+		{"open sub/../inside.txt", eperm}, // as wasmtime: a directory's fd is a capability for its tree
 		{"open inside.txt", ok},
 		{"read inside.txt", ok},
 		{"inside.txt holds inside", ""},
@@ -122,6 +124,15 @@ func TestSandbox(t *testing.T) {
 		{"ro: unlink ro.txt", erofs},
 		{"ro: rename ro.txt", erofs},
 		{"ro: rename across mounts", exdev},
+		{"drop sub's right to open files for writing", ok},
+		{"renumber sub over an open file", ok},
+		{"restricted sub: create new.txt", enotcapable},
+		{"restricted sub: open ../inside.txt for writing", eperm},
+		{"restricted sub: raise its rights", enotcapable},
+		{"renumber sub over the mount", ok},
+		{"mount is sub: open ../inside.txt", eperm},
+		{"mount is sub: open ../../outside/secret.txt", eperm},
+		{"mount is sub: open ../up/secret.txt", eperm},
 	}
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 	if len(lines) != len(want) {

@@ -75,6 +75,12 @@ type FD struct {
 	FDFlags uint16
 	// RightsBase and RightsInheriting are the rights the guest asked for.
 	RightsBase, RightsInheriting uint64
+	// DroppedBase are the rights the guest dropped from the descriptor
+	// (with fd_fdstat_set_rights, or by opening it through a directory
+	// that did not pass them on), and DroppedInheriting those that
+	// descriptors opened through it lack. Zero, as in states saved
+	// before version 5, leaves all rights.
+	DroppedBase, DroppedInheriting uint64
 	// Offset is a file's offset.
 	Offset int64
 	// Size is the length of a file open for appending, so that a restore
@@ -184,6 +190,7 @@ func (w *WASI) Save(opts SaveOptions) (*State, error) {
 		s := FD{
 			FD: uint32(fd), Kind: e.kind, Path: e.path, Readable: e.readable, Writable: e.writable,
 			OFlags: e.oflags, FDFlags: e.fdflags, RightsBase: e.rightsBase, RightsInheriting: e.rightsInheriting,
+			DroppedBase: e.droppedBase, DroppedInheriting: e.droppedInheriting,
 		}
 		if e.mount != nil {
 			s.Preopen = index[e.mount]

@@ -42,7 +42,7 @@ int main(void) {
 	report("unlink up/secret.txt", __wasi_path_unlink_file(DIR, "up/secret.txt"));
 	report("rename inside.txt up/moved.txt", __wasi_path_rename(DIR, "inside.txt", DIR, "up/moved.txt"));
 	report("rename up/secret.txt stolen.txt", __wasi_path_rename(DIR, "up/secret.txt", DIR, "stolen.txt"));
-	report("link up/secret.txt linked.txt", __wasi_path_link(DIR, FOLLOW, "up/secret.txt", DIR, "linked.txt"));
+	report("link up/secret.txt linked.txt", __wasi_path_link(DIR, 0, "up/secret.txt", DIR, "linked.txt"));
 	report("settimes up/secret.txt", __wasi_path_filestat_set_times(DIR, FOLLOW, "up/secret.txt", 0, 0,
 		__WASI_FSTFLAGS_ATIM | __WASI_FSTFLAGS_MTIM));
 	report("symlink /etc/passwd", __wasi_path_symlink("/etc/passwd", DIR, "abslink"));
@@ -73,5 +73,24 @@ int main(void) {
 	report("ro: unlink ro.txt", __wasi_path_unlink_file(RO, "ro.txt"));
 	report("ro: rename ro.txt", __wasi_path_rename(RO, "ro.txt", RO, "moved.txt"));
 	report("ro: rename across mounts", __wasi_path_rename(DIR, "inside.txt", RO, "moved.txt"));
+
+	// Reduced rights stay reduced: through "..", through a renumbered
+	// descriptor, and against raising them again.
+	__wasi_fdstat_t fst;
+	__wasi_fd_fdstat_get(sub, &fst);
+	report("drop sub's right to open files for writing",
+		__wasi_fd_fdstat_set_rights(sub, fst.fs_rights_base, fst.fs_rights_inheriting & ~w));
+	__wasi_path_open(DIR, FOLLOW, "inside.txt", 0, r, 0, 0, &in);
+	report("renumber sub over an open file", __wasi_fd_renumber(sub, in));
+	sub = in;
+	report("restricted sub: create new.txt", open_at(sub, "new.txt", __WASI_OFLAGS_CREAT, w));
+	report("restricted sub: open ../inside.txt for writing", open_at(sub, "../inside.txt", 0, w));
+	report("restricted sub: raise its rights", __wasi_fd_fdstat_set_rights(sub, fst.fs_rights_base, fst.fs_rights_inheriting));
+	// A subdirectory renumbered over the mount's descriptor is a
+	// capability for the subdirectory only.
+	report("renumber sub over the mount", __wasi_fd_renumber(sub, DIR));
+	report("mount is sub: open ../inside.txt", open_at(DIR, "../inside.txt", 0, r));
+	report("mount is sub: open ../../outside/secret.txt", open_at(DIR, "../../outside/secret.txt", 0, r));
+	report("mount is sub: open ../up/secret.txt", open_at(DIR, "../up/secret.txt", 0, r));
 	return 0;
 }
