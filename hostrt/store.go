@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -109,9 +110,42 @@ func OpenStore(location string, keep int) (*Store, error) {
 // ones no manifest names by the time it is written).
 func (s *Store) ContinueFrom(l *Loaded) {
 	if l != nil && l.refs != nil && l.store == s.Blobs.String() {
-		s.resumed = l.refs
+		s.Continue(*l.refs)
 	}
 }
+
+// Continue is ContinueFrom for a manifest of this store the job was
+// restored from otherwise (a migration through a shared store).
+func (s *Store) Continue(refs snapshot.Refs) { s.resumed = &refs }
+
+// maxManifest bounds the manifests ReadManifest reads: one of a 4 GiB
+// memory names 65536 chunks in 3 MiB.
+const maxManifest = 64 << 20
+
+// ReadManifest reads the manifest name (as WriteNamed returned it) from
+// the store.
+func (s *Store) ReadManifest(ctx context.Context, name string) ([]byte, error) {
+	dir, base := path.Split(name)
+	if !isSnapshotName(base) || !strings.HasSuffix(base, manifestSuffix) || dir != "" && CheckTimelineName(strings.TrimSuffix(dir, "/")) != nil {
+		return nil, fmt.Errorf("%s: %q is not the name of a manifest", s.Blobs, name)
+	}
+	info, err := s.Blobs.Stat(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.where(name), err)
+	}
+	if info.Size > maxManifest {
+		return nil, fmt.Errorf("%s: a manifest of %d bytes (at most %d)", s.where(name), info.Size, maxManifest)
+	}
+	data, err := s.Blobs.Get(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.where(name), err)
+	}
+	return data, nil
+}
+
+// Chunks is where the store's manifests find their chunks, for
+// OpenSnapshot.
+func (s *Store) Chunks() snapshot.ChunkSource { return storeChunks{s} }
 
 // seedChunker seeds the chunker with the young packs of the snapshot the
 // job was resumed from.
@@ -177,6 +211,17 @@ func ModuleFileName(sum [32]byte) string {
 // neither overwrite the old one's nor sort before them (a resume takes the
 // largest N).
 func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
+	name, err := s.WriteNamed(snap)
+	if name == "" {
+		return "", err
+	}
+	return s.where(name), err
+}
+
+// WriteNamed is Write, returning the manifest's name in the store (with
+// its timeline) rather than where it is; it is "" when no manifest was
+// written.
+func (s *Store) WriteNamed(snap *snapshot.Snapshot) (string, error) {
 	ctx := context.Background()
 	if !s.looked {
 		all, err := listSnapshots(ctx, s.Blobs, s.Timeline)
@@ -228,10 +273,10 @@ func (s *Store) Write(snap *snapshot.Snapshot) (string, error) {
 	s.last = n
 	if s.Keep > 0 {
 		if err := s.collect(ctx); err != nil {
-			return s.where(name), err
+			return name, err
 		}
 	}
-	return s.where(name), nil
+	return name, nil
 }
 
 // collect removes the snapshots beyond Keep, then the chunks that no

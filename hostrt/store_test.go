@@ -387,3 +387,53 @@ func TestTimelines(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreContinue: a job restored from a manifest of the store names, in
+// its first snapshot, the chunks it shares with that manifest, if their
+// packs were written less than half the grace period before; older packs
+// (which the collector may remove meanwhile) are written again.
+func TestStoreContinue(t *testing.T) {
+	mem := bytes.Repeat([]byte("continue"), 6*snapshot.PageSize/8)
+	snap := func() *snapshot.Snapshot {
+		return &snapshot.Snapshot{Instance: &unwind.InstanceState{Memory: bytes.Clone(mem), Export: "_start"}}
+	}
+	for _, tc := range []struct {
+		name    string
+		age     bool
+		written int64
+	}{{"young packs", false, 0}, {"old packs", true, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			first, err := OpenStore(dir, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name, err := first.WriteNamed(snap())
+			if err != nil {
+				t.Fatal(err)
+			}
+			manifest, err := first.ReadManifest(context.Background(), name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs, err := snapshot.ManifestRefs(manifest, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.age {
+				ageChunks(t, dir, DefaultChunkGrace/2)
+			}
+			next, err := OpenStore(dir, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next.Continue(refs)
+			if _, err := next.WriteNamed(snap()); err != nil {
+				t.Fatal(err)
+			}
+			if next.Stats.Written != tc.written || next.Stats.Chunks != 6 {
+				t.Errorf("%d of %d chunks written, want %d of 6 (the 6 pages are one chunk)", next.Stats.Written, next.Stats.Chunks, tc.written)
+			}
+		})
+	}
+}

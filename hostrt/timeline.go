@@ -64,8 +64,7 @@ func (s *Store) Fork(name, from string) error {
 	if err := CheckTimelineName(name); err != nil {
 		return err
 	}
-	ctx := context.Background()
-	existing, err := listSnapshots(ctx, s.Blobs, name)
+	existing, err := listSnapshots(context.Background(), s.Blobs, name)
 	if err != nil {
 		return err
 	}
@@ -76,7 +75,23 @@ func (s *Store) Fork(name, from string) error {
 	if from != "" {
 		marker = "forked from " + from + "\n"
 	}
-	if err := s.Blobs.Put(ctx, timelineMarkers+name, []byte(marker)); err != nil {
+	return s.UseTimeline(name, marker)
+}
+
+// UseTimeline makes the store write its snapshots into the timeline name,
+// made (with marker, a line for people) if it is not there yet: a job that
+// moves between hosts through a shared store keeps one timeline.
+func (s *Store) UseTimeline(name, marker string) error {
+	if err := CheckTimelineName(name); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if _, err := s.Blobs.Stat(ctx, timelineMarkers+name); blob.IsNotExist(err) {
+		err = s.Blobs.Put(ctx, timelineMarkers+name, []byte(marker))
+		if err != nil {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	s.Timeline, s.looked, s.last = name, false, 0

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/wasmsr/wasmsr/internal/s3test"
 	"io"
 	"net"
 	"net/http"
@@ -491,6 +492,52 @@ func TestMigrateCLI(t *testing.T) {
 		}
 		b.p.waitOutput(t, "a refusal's log line", func(out string) bool { return strings.Count(out, "refused from") > before })
 	})
+}
+
+// TestMigrateThroughStore: `wasmsr serve` hosts that share an S3 store
+// (--migrate-store) move a job by its manifest's name there; the output
+// file is the reference's.
+func TestMigrateThroughStore(t *testing.T) {
+	store := s3test.Start(t) // before the hosts start: they inherit its environment
+	module := progressWasm(t)
+	refDir := t.TempDir()
+	args := []string{"/out/p.bin", "48", "256"}
+	rp := startWasmsr(t, "", append([]string{"exec", "-q", "--mount", refDir + ":/out", module, "--"}, args...)...)
+	if code := rp.wait(t); code != 0 {
+		t.Fatalf("reference run: exit %d\n%s", code, rp.out)
+	}
+	ref, err := os.ReadFile(filepath.Join(refDir, "p.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := freePorts(t, 2)
+	hosts := startServes(t, []string{"A", "B"}, []string{fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])}, nil,
+		"--migrate-store", store)
+	a, b := hosts[0], hosts[1]
+	local := t.TempDir()
+	_, stderr, code := wasmsr(append([]string{"exec", "--name", "L", "--mount", local + ":/out", "--migrate-store", store,
+		"--migrate-to", a.url + "," + b.url, "--migrate-every", "100ms", "--migrate-after", "0", "--token-file", tokenFile(t), module, "--"}, args...)...)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	m := finishedOn.FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no \"finished on\" line:\n%s", stderr)
+	}
+	final := a
+	if m[2] == "B" {
+		final = b
+	}
+	hop, _ := strconv.Atoi(m[3])
+	waitJobLogs(t, hosts, final, m[1], hop)
+	got, err := os.ReadFile(filepath.Join(final.out, "p.bin"))
+	if err != nil || !bytes.Equal(got, ref) {
+		t.Fatalf("the file on %s (%d bytes, %v) differs from the reference (%d bytes)", m[2], len(got), err, len(ref))
+	}
+	logs := stderr + a.p.out.String() + b.p.out.String()
+	if moved, stored := strings.Count(logs, ": moved to "), strings.Count(logs, "+ write to the store and send its name "); moved != hop || stored != hop {
+		t.Errorf("%d moves logged, %d of them through the store; the job made %d:\n%s", moved, stored, hop, logs)
+	}
 }
 
 // TestMigrateFFmpeg encodes a clip (60 s of testsrc2 at 320x240 into

@@ -33,6 +33,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "name", Usage: "this host's `NAME` in log lines (default: the host name)"},
 			&cli.StringSliceFlag{Name: "mount", Usage: "offer host directory HOST to jobs at GUEST (`HOST:GUEST[:ro]`); repeatable"},
 			&cli.StringSliceFlag{Name: "peer", Usage: "a host this one may send jobs to (`URL`); repeatable"},
+			&cli.StringFlag{Name: "migrate-store", Usage: "a snapshot store (`DIR` or s3://BUCKET/PREFIX) shared with the other hosts: jobs move by writing their snapshot there and sending its name (by their chunks to a host without it)"},
 			&cli.StringFlag{Name: "token-file", Usage: "the bearer token requests must carry, and this host sends to its peers (`FILE`)"},
 			&cli.BoolFlag{Name: "insecure-no-token", Usage: "accept requests without a token (trusted networks only)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (`FILE`, PEM; with --tls-key)"},
@@ -119,7 +120,7 @@ func serve(c *cli.Context) error {
 		Log: stderr, Stdout: migrate.NewOutput(c.App.Writer), Stderr: stderr,
 		MaxJobSize: maxJob, MaxModuleSize: maxModule, MaxJobs: c.Int("max-jobs"),
 		MinUploadRate: minRate, UploadWindow: c.Duration("upload-rate-window"),
-		Keys: read.Keys, MaxMemory: read.MaxMemory,
+		Keys: read.Keys, MaxMemory: read.MaxMemory, Store: c.String("migrate-store"),
 	})
 	if err != nil {
 		return err
@@ -227,6 +228,7 @@ func migrateFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tls-ca", Usage: "trust these certificates (`FILE`, PEM) for https hosts"},
 		&cli.StringFlag{Name: "name", Usage: "this host's `NAME` in log lines (default: the host name)"},
 		&cli.BoolFlag{Name: "detach", Usage: "return once the job has moved, instead of following it to its end"},
+		&cli.StringFlag{Name: "migrate-store", Usage: "a snapshot store (`DIR` or s3://BUCKET/PREFIX) shared with the other hosts: jobs move by writing their snapshot there and sending its name (by their chunks to a host without it)"},
 	}
 }
 
@@ -274,7 +276,8 @@ func runMigrating(c *cli.Context, spec jobSpec) error {
 	keepProcs(1)
 	stderr := migrate.NewOutput(c.App.ErrWriter)
 	host, err := migrate.NewHost(migrate.Config{Name: name, Mounts: mounts, Client: client,
-		Log: stderr, Stdout: migrate.NewOutput(c.App.Writer), Stderr: stderr, Keys: spec.read.Keys, MaxMemory: spec.read.MaxMemory})
+		Log: stderr, Stdout: migrate.NewOutput(c.App.Writer), Stderr: stderr, Keys: spec.read.Keys, MaxMemory: spec.read.MaxMemory,
+		Store: c.String("migrate-store")})
 	if err != nil {
 		return err
 	}

@@ -121,8 +121,6 @@ func (c *Client) PutChunks(ctx context.Context, base string, chunks []pendingChu
 // whether the job arrived (see Status). It returns the peer's answer and
 // the body's size.
 func (c *Client) SendManifest(ctx context.Context, base string, h *Header, chunks []pendingChunk, manifest []byte, keys *snapshot.Keys) (*Accepted, int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeoutJob)
-	defer cancel()
 	js, err := h.encode()
 	if err != nil {
 		return nil, 0, err
@@ -134,8 +132,15 @@ func (c *Client) SendManifest(ctx context.Context, base string, h *Header, chunk
 	}
 	endChunks(&body)
 	body.Write(manifest)
+	return c.postJob(ctx, base, "/v2/jobs", js, &body, keys)
+}
+
+// postJob posts a protocol 2 job body whose header is js to base+path.
+func (c *Client) postJob(ctx context.Context, base, path string, js []byte, body *bytes.Buffer, keys *snapshot.Keys) (*Accepted, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeoutJob)
+	defer cancel()
 	n := int64(body.Len())
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v2/jobs", &body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, body)
 	if err != nil {
 		return nil, 0, err
 	}

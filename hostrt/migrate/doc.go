@@ -63,6 +63,12 @@
 //	POST /v2/jobs                 a job as a manifest (protocol 2): 201
 //	                              as for /v1/jobs; 409 "chunks-missing"
 //	                              when the manifest names chunks not here
+//	POST /v2/jobs/stored          a job whose manifest is in a shared
+//	                              snapshot store (the frame only; its
+//	                              header names the store and manifest):
+//	                              201 as for /v1/jobs; 409
+//	                              "store-differs" when the host does not
+//	                              share that store (stored.go)
 //	GET  /v1/jobs                 the jobs this host knows (Status list)
 //	GET  /v1/jobs/ID?wait=D&hop=H&state=S
 //	                              a job's Status; with wait, the answer

@@ -69,6 +69,11 @@ type Config struct {
 	// OnMigrated, if not nil, is called after each job this host sends
 	// away (tests and measurements).
 	OnMigrated func(Migration)
+	// Store, when set, is a snapshot store (a directory or
+	// s3://BUCKET/PREFIX, package hostrt) this host shares with its
+	// peers: a job moves by its manifest's name there (stored.go), and
+	// by its chunks to a peer that does not share it.
+	Store string
 }
 
 // Migration describes one move of a job, as its sender saw it.
@@ -86,8 +91,10 @@ type Migration struct {
 	Bytes     int64
 	Chunks    int
 	PreCopied int64
-	// ModuleSent says whether the module was uploaded first.
-	ModuleSent bool
+	// ModuleSent says whether the module was uploaded first, and Stored
+	// whether the job went through the shared store (Bytes then counts
+	// what was written there).
+	ModuleSent, Stored bool
 	// Accepted is the receiver's answer.
 	Accepted Accepted
 }
@@ -98,6 +105,7 @@ type Host struct {
 	tokenHash [32]byte
 	modules   *modules
 	chunks    *chunkStore
+	store     *hostrt.Store // the shared store, if any
 	client    *Client
 	peers     map[string]bool
 	log       *Output
@@ -182,6 +190,12 @@ func NewHost(cfg Config) (*Host, error) {
 	}
 	if h.chunks, err = newChunkStore(cfg.ChunkDir, cfg.MaxChunkStore); err != nil {
 		return nil, err
+	}
+	if cfg.Store != "" {
+		if h.store, err = hostrt.OpenStore(cfg.Store, 0); err != nil {
+			return nil, err
+		}
+		h.store.Keys = cfg.Keys
 	}
 	return h, nil
 }

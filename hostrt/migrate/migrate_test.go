@@ -270,19 +270,27 @@ func (th *testHost) migrations() []Migration {
 // localHost is the host a job starts on (`wasmsr exec --migrate-to`).
 func localHost(t *testing.T, rec *recorder, client *Client) *testHost {
 	t.Helper()
-	th := &testHost{Dir: t.TempDir()}
 	if client == nil {
 		client = &Client{Token: testToken}
 	}
-	h, err := NewHost(Config{
-		Name: "L", Mounts: []wasip1.Mount{{HostDir: th.Dir, GuestPath: "/out"}}, Cache: testCache, Client: client,
+	return localHostWith(t, rec, func(cfg *Config) { cfg.Client = client })
+}
+
+// localHostWith is localHost, its configuration changed by edit.
+func localHostWith(t *testing.T, rec *recorder, edit func(*Config)) *testHost {
+	t.Helper()
+	th := &testHost{Dir: t.TempDir()}
+	cfg := Config{
+		Name: "L", Mounts: []wasip1.Mount{{HostDir: th.Dir, GuestPath: "/out"}}, Cache: testCache, Client: &Client{Token: testToken},
 		Log: NewOutput(rec), Stdout: NewOutput(rec), Stderr: NewOutput(rec),
 		OnMigrated: func(m Migration) {
 			th.mu.Lock()
 			th.moved = append(th.moved, m)
 			th.mu.Unlock()
 		},
-	})
+	}
+	edit(&cfg)
+	h, err := NewHost(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

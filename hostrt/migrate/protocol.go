@@ -95,6 +95,10 @@ type Header struct {
 	Module string `json:"module"`
 	// Policy is where the job goes from the receiver.
 	Policy Policy `json:"policy"`
+	// Store and Manifest, in a job sent through a shared store, are the
+	// store's location and the manifest's name in it (stored.go).
+	Store    string `json:"store,omitempty"`
+	Manifest string `json:"manifest,omitempty"`
 
 	// raw is the header as it arrived, which its signature covers.
 	raw []byte
@@ -112,6 +116,11 @@ func (h *Header) check() error {
 	}
 	if _, err := parseHash(h.Module); err != nil {
 		return err
+	}
+	for _, s := range []string{h.Store, h.Manifest} {
+		if len(s) > 1024 || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return errors.New("store or manifest name longer than 1024 bytes or with control characters")
+		}
 	}
 	return h.Policy.check()
 }

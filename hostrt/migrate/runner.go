@@ -35,6 +35,10 @@ type runner struct {
 	// peer is what the runner knows of the chunks of the host it last
 	// sent chunks to.
 	peer *peerChunks
+	// store is the job's timeline in the shared store (stored.go), and
+	// arrived what the manifest the job arrived by names there.
+	store   *hostrt.Store
+	arrived *snapshot.Refs
 }
 
 func (h *Host) newRunner(id string, hop int, p Policy, cfg hostrt.Config, local bool) *runner {
@@ -70,6 +74,12 @@ type capture struct {
 	moduleSent bool
 	// preCopied is how many bytes of chunks were sent ahead.
 	preCopied int64
+	// chunks is how many chunks the move sent (or wrote to the store),
+	// and stored says that it went through the store.
+	chunks int
+	stored bool
+	// byChunks says that the peer does not share the store.
+	byChunks bool
 }
 
 // mover waits for the time (or a trigger) to move the job, gets the
@@ -149,7 +159,12 @@ func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
 			if sent {
 				r.logf("module %x sent to %s", sum[:8], quoted(target))
 			}
-			preCopied, err := r.preCopy(ctx, target)
+			var preCopied int64
+			if r.h.store != nil {
+				preCopied, err = r.preCopyStore(ctx)
+			} else {
+				preCopied, err = r.preCopy(ctx, target)
+			}
 			if err != nil {
 				if errors.Is(err, hostrt.ErrNotRunning) || ctx.Err() != nil {
 					return
@@ -318,7 +333,7 @@ func (r *runner) send(ctx context.Context, c *capture) (*Outcome, error) {
 	sum := r.job.ModuleSHA256()
 	hdr := &Header{ID: r.id, Hop: r.hop + 1, From: r.h.cfg.Name, Module: hex.EncodeToString(sum[:]), Policy: r.policy.advanced()}
 	cl := r.h.client
-	acc, n, err := r.sendManifest(ctx, c, hdr)
+	acc, n, err := r.sendJob(ctx, c, hdr)
 	var ref *RefusedError
 	for retried := map[string]bool{}; errors.As(err, &ref) && !retried[ref.Code]; {
 		retried[ref.Code] = true
@@ -335,7 +350,7 @@ func (r *runner) send(ctx context.Context, c *capture) (*Outcome, error) {
 		default:
 			continue
 		}
-		acc, n, err = r.sendManifest(ctx, c, hdr)
+		acc, n, err = r.sendJob(ctx, c, hdr)
 	}
 	if errors.Is(err, errInternal) {
 		return nil, err
@@ -352,10 +367,14 @@ func (r *runner) send(ctx context.Context, c *capture) (*Outcome, error) {
 		return nil, nil
 	}
 	mig := Migration{ID: r.id, Hop: hdr.Hop, From: r.h.cfg.Name, To: acc.Host, Downtime: time.Since(c.requested),
-		Pause: c.snap.Meta.Paused, Bytes: n, Chunks: len(r.peer.pending), PreCopied: c.preCopied, ModuleSent: c.moduleSent, Accepted: *acc}
+		Pause: c.snap.Meta.Paused, Bytes: n, Chunks: c.chunks, PreCopied: c.preCopied, ModuleSent: c.moduleSent, Stored: c.stored, Accepted: *acc}
 	upload := mig.Downtime - mig.Pause - acc.Decode - acc.Restore
-	r.logf("moved to %s (%s) at hop %d: downtime %s = pause %s + encode and upload %s (%s) + decode %s + restore %s there",
-		quoted(acc.Host), quoted(c.target), hdr.Hop, ms(mig.Downtime), ms(mig.Pause), ms(upload), formatBytes(n), ms(acc.Decode), ms(acc.Restore))
+	how := "encode and upload"
+	if c.stored {
+		how = "write to the store and send its name"
+	}
+	r.logf("moved to %s (%s) at hop %d: downtime %s = pause %s + %s %s (%s) + decode %s + restore %s there",
+		quoted(acc.Host), quoted(c.target), hdr.Hop, ms(mig.Downtime), ms(mig.Pause), how, ms(upload), formatBytes(n), ms(acc.Decode), ms(acc.Restore))
 	r.h.mu.Lock()
 	if rec, ok := r.h.records[r.id]; ok && rec.runner == r {
 		rec.runner = nil
@@ -386,7 +405,24 @@ func (r *runner) sendManifest(ctx context.Context, c *capture, hdr *Header) (*Ac
 	if err != nil {
 		return nil, 0, err
 	}
+	c.chunks = len(r.peer.pending)
 	return r.h.client.SendManifest(ctx, c.target, hdr, r.peer.pending, manifest, r.enc.Keys)
+}
+
+// sendJob sends a captured job through the shared store, or by its chunks
+// to a peer that does not share it (or when there is none).
+func (r *runner) sendJob(ctx context.Context, c *capture, hdr *Header) (*Accepted, int64, error) {
+	if r.h.store != nil && !c.byChunks {
+		acc, n, err := r.sendStored(ctx, c, hdr)
+		var ref *RefusedError
+		if !errors.As(err, &ref) || ref.Code != codeStoreDiffers && ref.Code != codeProtocol {
+			c.stored = err == nil
+			return acc, n, err
+		}
+		r.logf("%s does not share the store (%s): moving the job by its chunks", quoted(c.target), errLine(err))
+		c.byChunks = true
+	}
+	return r.sendManifest(ctx, c, hdr)
 }
 
 // end records that the program ended here.

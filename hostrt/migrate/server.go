@@ -48,6 +48,7 @@ func (h *Host) Handler() http.Handler {
 	mux.Handle("PUT /v1/modules/{sum}", returnMemory(h.handleModulePut))
 	mux.Handle("POST /v1/jobs", returnMemory(h.handleJobPost))
 	mux.Handle("POST /v2/jobs", returnMemory(h.handleManifestPost))
+	mux.Handle("POST /v2/jobs/stored", returnMemory(h.handleStoredPost))
 	mux.HandleFunc("POST /v2/chunks/missing", h.handleChunksMissing)
 	mux.Handle("PUT /v2/chunks", returnMemory(h.handleChunksPut))
 	mux.HandleFunc("GET /v1/jobs", h.handleJobList)
@@ -372,6 +373,9 @@ type arrival struct {
 	// (after the frame) and opening the snapshot took.
 	bytes           int64
 	receive, decode time.Duration
+	// refs is what the manifest names in the shared store, for a job
+	// that arrived through it.
+	refs *snapshot.Refs
 }
 
 // readJobFunc reads the rest of a job's body after its frame and opens
@@ -608,6 +612,7 @@ func (h *Host) receiveJob(w http.ResponseWriter, r *http.Request, read readJobFu
 	injectFault(h.cfg.Name, "receive")
 	cfg := hostrt.Config{Module: mod.data, ModulePath: mod.path, Mounts: h.cfg.Mounts, Facts: mod.facts, Prepared: h.modules.takeSpare(mod)}
 	run := h.newRunner(hdr.ID, hdr.Hop, hdr.Policy, cfg, false)
+	run.arrived = a.refs
 	ctx := context.Background()
 	run.job, err = hostrt.Restore(ctx, run.cfg, snap)
 	if err != nil {
