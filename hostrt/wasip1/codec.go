@@ -16,7 +16,8 @@ import (
 // strings and byte strings are length-prefixed, lists count-prefixed,
 // optional parts announced by a flag byte. Version 4 added an FD's
 // version and saved contents kept outside the state (their size only);
-// version 3 is still read.
+// version 5 the kinds of sockets (KindListener, KindConn); versions 3 and
+// 4 are still read.
 //
 // The decoder checks every length and count against the bytes left, and
 // charges what it allocates to a budget of decodeRatio times its input
@@ -27,7 +28,7 @@ import (
 
 const (
 	stateMagic         = "WSP1"
-	stateVersion       = 4
+	stateVersion       = 5
 	oldestStateVersion = 3
 
 	decodeRatio = 4
@@ -51,7 +52,11 @@ const (
 var fdFlags = map[uint64]byte{
 	3: fdReadable | fdWritable | fdHasDir | fdHasContent,
 	4: fdReadable | fdWritable | fdHasDir | fdHasContent | fdContentElsewhere | fdHasVersion,
+	5: fdReadable | fdWritable | fdHasDir | fdHasContent | fdContentElsewhere | fdHasVersion,
 }
+
+// lastKind is the last kind each version knows.
+var lastKind = map[uint64]Kind{3: KindPreopen, 4: KindPreopen, 5: KindConn}
 
 // MarshalBinary encodes the state.
 func (s *State) MarshalBinary() ([]byte, error) {
@@ -336,11 +341,11 @@ func (d *decoder) fd(preopens int) FD {
 	var fd FD
 	fd.FD = uint32(d.small(maxFDs-1, "fd"))
 	fd.Kind = Kind(d.Byte())
-	if fd.Kind < KindStdin || fd.Kind > KindPreopen {
+	if fd.Kind < KindStdin || fd.Kind > lastKind[d.version] {
 		d.Fail("fd %d has unknown kind %d", fd.FD, fd.Kind)
 	}
 	fd.Preopen = uint32(d.small(math.MaxUint32, "preopen"))
-	if fd.Kind >= KindFile && int64(fd.Preopen) >= int64(preopens) {
+	if fd.Kind >= KindFile && fd.Kind <= KindPreopen && int64(fd.Preopen) >= int64(preopens) {
 		d.Fail("fd %d is in preopen %d of %d", fd.FD, fd.Preopen, preopens)
 	}
 	fd.Path = d.string()

@@ -104,6 +104,8 @@ func (w *WASI) fdFdstatGet(_ context.Context, mod api.Module, stack []uint64) er
 	switch {
 	case e.isDir():
 		base, inheriting = dirRights, fileRights|dirRights
+	case e.isSocket():
+		base = socketRights
 	case e.ftype == filetypeCharacterDevice:
 		// wasi-libc's isatty: a character device that cannot seek.
 		base &^= rightFdSeek | rightFdTell
@@ -202,7 +204,7 @@ func (w *WASI) fdFilestatSetTimes(_ context.Context, _ api.Module, stack []uint6
 	switch {
 	case e == nil:
 		return errnoBadf
-	case e.file == nil:
+	case e.file == nil || e.mount == nil:
 		return errnoNosys
 	case e.mount.readOnly:
 		return errnoRofs
@@ -285,6 +287,10 @@ func (w *WASI) fdRead(ctx context.Context, mod api.Module, stack []uint64) errno
 		return errnoBadf
 	case e.isDir():
 		return errnoIsdir
+	case e.isSocket():
+		if e, errno = w.connection(fd); errno == errnoSuccess {
+			nread, errno = w.recv(ctx, mod, e, iovs, n, 0)
+		}
 	case e.kind == KindStdin:
 		nread, errno = w.readStdin(ctx, mod, e, iovs, n)
 	case e.stream:
@@ -595,13 +601,19 @@ func (w *WASI) seek(mod api.Module, fd uint32, offset int64, whence, result uint
 	return errnoSuccess
 }
 
-func (w *WASI) fdWrite(_ context.Context, mod api.Module, stack []uint64) errno {
+func (w *WASI) fdWrite(ctx context.Context, mod api.Module, stack []uint64) errno {
 	fd, iovs, n, result := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
 	e := w.lookup(fd)
 	var dst io.Writer
 	switch {
 	case e == nil || e.kind == KindStdin:
 		return errnoBadf
+	case e.isSocket():
+		conn, errno := w.connection(fd)
+		if errno != errnoSuccess {
+			return errno
+		}
+		return w.send(ctx, mod, conn, iovs, n, result)
 	case e.kind == KindStdout:
 		dst = w.stdout
 	case e.kind == KindStderr:

@@ -492,9 +492,9 @@ func TestFunctions(t *testing.T) {
 			},
 		},
 		{name: "sock_accept closed fd", call: func(t *testing.T, p *proxy) errno { return p.call("sock_accept", 99, 0, memResult) }, want: errnoBadf},
-		{name: "sock_recv", call: func(t *testing.T, p *proxy) errno { return p.call("sock_recv", 0, 0, 0, 0, 0, 0) }, want: errnoNotsup},
-		{name: "sock_send", call: func(t *testing.T, p *proxy) errno { return p.call("sock_send", 1, 0, 0, 0, 0) }, want: errnoNotsup},
-		{name: "sock_shutdown", call: func(t *testing.T, p *proxy) errno { return p.call("sock_shutdown", root, 0) }, want: errnoNotsup},
+		{name: "sock_recv", call: func(t *testing.T, p *proxy) errno { return p.call("sock_recv", 0, 0, 0, 0, 0, 0) }, want: errnoNotsock},
+		{name: "sock_send", call: func(t *testing.T, p *proxy) errno { return p.call("sock_send", 1, 0, 0, 0, 0) }, want: errnoNotsock},
+		{name: "sock_shutdown", call: func(t *testing.T, p *proxy) errno { return p.call("sock_shutdown", root, 0) }, want: errnoNotsock},
 		{name: "proc_raise", call: func(t *testing.T, p *proxy) errno { return p.call("proc_raise", 1) }, want: errnoNosys},
 		{name: "fd_fdstat_set_rights", call: func(t *testing.T, p *proxy) errno { return p.call("fd_fdstat_set_rights", 1, 0, 0) }, want: errnoNosys},
 		{name: "fd_sync", call: func(t *testing.T, p *proxy) errno {
