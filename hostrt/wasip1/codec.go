@@ -349,6 +349,12 @@ func (d *decoder) fd(preopens int) FD {
 		d.Fail("fd %d is in preopen %d of %d", fd.FD, fd.Preopen, preopens)
 	}
 	fd.Path = d.string()
+	if d.Err == nil && fd.Kind == KindListener {
+		// Checked here, as a host listens there before it restores.
+		if err := checkSocketFD(&fd); err != nil {
+			d.Fail("fd %d: %v", fd.FD, err)
+		}
+	}
 	flags := d.Byte()
 	if flags&^fdFlags[d.version] != 0 {
 		d.Fail("fd %d has unknown flags %#x", fd.FD, flags)

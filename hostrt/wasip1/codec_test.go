@@ -116,6 +116,7 @@ func TestStateDecodeErrors(t *testing.T) {
 		{"huge string", "larger than the input allows", encodeBody([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f})},
 		{"bad varint", "truncated or overlong varint", encodeBody([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})},
 		{"socket in version 4", "fd 0 has unknown kind 7", withVersion(4, 0, 0, 0, 1, 0, byte(KindListener), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)},
+		{"listener without an address", `fd 0: a listener at "", not an IP address and port`, encodeBody([]byte{0, 0, 0, 1, 0, byte(KindListener), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})},
 		{"unknown kind", "unknown kind 9", encodeBody([]byte{0, 0, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})},
 		{"fd outside the preopens", "preopen 0 of 0", encodeBody([]byte{0, 0, 0, 1, 0, byte(KindFile), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})},
 		{"bad boolean", "bad boolean", encodeBody([]byte{0, 0, 1, 1, '/', 2})},

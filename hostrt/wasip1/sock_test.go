@@ -5,6 +5,8 @@ package wasip1
 import (
 	"io"
 	"net"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -391,5 +393,36 @@ func TestSockRestoreRefuses(t *testing.T) {
 		if err == nil || err.Error() != want {
 			t.Errorf("%s: %v, want %s", addr, err, want)
 		}
+	}
+}
+
+// The guest reaches the network only through its listeners: preview1
+// has no call that makes or connects a socket, and a socket file in a
+// mount cannot be opened.
+func TestSockSandbox(t *testing.T) {
+	var socks []string
+	for _, f := range functions {
+		if len(f.name) > 5 && f.name[:5] == "sock_" {
+			socks = append(socks, f.name)
+		}
+	}
+	if want := []string{"sock_accept", "sock_recv", "sock_send", "sock_shutdown"}; !slices.Equal(socks, want) {
+		t.Errorf("socket functions %q, want only %q", socks, want)
+	}
+
+	dir := t.TempDir()
+	unixListener, err := net.Listen("unix", filepath.Join(dir, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unixListener.Close()
+	p := newProxy(t, mustNew(t, Config{Mounts: []Mount{{HostDir: dir, GuestPath: "/"}}}, nil))
+	for _, rights := range []uint64{0, rightFdRead, rightFdRead | rightFdWrite} {
+		if _, e := p.open(3, "s", 0, 0, rights); e != errnoNxio {
+			t.Errorf("path_open of a unix socket (rights %#x): errno %d, want %d", rights, e, errnoNxio)
+		}
+	}
+	if e := p.call("sock_accept", 3, 0, memResult); e != errnoNotsock {
+		t.Errorf("sock_accept on a directory: errno %d, want %d", e, errnoNotsock)
 	}
 }
