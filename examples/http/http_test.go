@@ -162,9 +162,9 @@ func get(t *testing.T, addr string) string {
 func TestCounterSurvivesKill(t *testing.T) {
 	store := t.TempDir()
 	// Port 0: the system picks a free one, and the first line says which.
-	exec := start(t, "exec", server, "--listen", "127.0.0.1:0", "--snapshot-every", "50ms", "--snapshot-dir", store)
-	addr := exec.waitLine(listening, 0)[1]
-	if fd := exec.waitLine(listening, 0)[2]; fd != "3" {
+	job := start(t, "exec", server, "--listen", "127.0.0.1:0", "--snapshot-every", "50ms", "--snapshot-dir", store)
+	addr := job.waitLine(listening, 0)[1]
+	if fd := job.waitLine(listening, 0)[2]; fd != "3" {
 		t.Errorf("listener at fd %s, want 3 (no mounts)", fd)
 	}
 	for i := 1; i <= 3; i++ {
@@ -180,10 +180,10 @@ func TestCounterSurvivesKill(t *testing.T) {
 	defer idle.Close()
 	// The second snapshot reported from now on began after the third
 	// answer: the first may have been under way.
-	seen := exec.count(snapshot)
-	exec.waitLine(snapshot, seen+1)
-	exec.kill()
-	t.Logf("killed after %d snapshots", exec.count(snapshot))
+	seen := job.count(snapshot)
+	job.waitLine(snapshot, seen+1)
+	job.kill()
+	t.Logf("killed after %d snapshots", job.count(snapshot))
 
 	resume := start(t, "resume", store)
 	m := resume.waitLine(regexp.MustCompile(`^wasmsr: (listening on (\S+) \(fd (\d+)\)|.*address already in use.*)$`), 0)
@@ -206,5 +206,12 @@ func TestCounterSurvivesKill(t *testing.T) {
 	}
 	if got := get(t, m[2]); got != "5\n" {
 		t.Fatalf("request 5 answered %q, want \"5\\n\"", got)
+	}
+
+	// A listener for each the program had, or none.
+	b, err := exec.Command(wasmsr, "resume", store, "--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0").CombinedOutput()
+	want := "wasmsr: --listen: the program had 1 listening sockets at the snapshot (fd 3 on " + addr + "); give one --listen for each, or none to listen where they did\n"
+	if err == nil || string(b) != want {
+		t.Errorf("resume with two --listen: %v, %q; want exit 1 and %q", err, b, want)
 	}
 }
