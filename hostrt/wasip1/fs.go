@@ -164,6 +164,9 @@ func (w *WASI) fdFilestatGet(_ context.Context, mod api.Module, stack []uint64) 
 		}
 		st = statOf(fi)
 	}
+	if e.isSocket() {
+		st.ftype = filetypeSocketStream // the host's stat has no type for it
+	}
 	writeFilestat(b, &st)
 	return errnoSuccess
 }
