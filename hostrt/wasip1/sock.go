@@ -52,8 +52,8 @@ const (
 	rightSockShutdown uint64 = 1 << 28
 	rightSockAccept   uint64 = 1 << 29
 
-	// socketRights are what fd_fdstat_get reports for a socket, as
-	// wasmtime: a stream has no offset, size or times to set.
+	// socketRights are what fd_fdstat_get reports for a socket: a
+	// stream has no offset, size or times to set.
 	socketRights = rightFdRead | rightFdWrite | rightFdFdstatSetFlags | rightFdFilestatGet |
 		rightPollFdReadwrite | rightSockShutdown | rightSockAccept
 )
