@@ -80,13 +80,14 @@ func listenerEntry(l *net.TCPListener) (*entry, error) {
 	return &entry{kind: KindListener, file: f, path: addr, ftype: filetypeSocketStream, stream: true, readable: true, writable: true}, nil
 }
 
-// connEntry is a connection the guest accepted; path is its peer.
+// connEntry is a connection the guest accepted, f nil for one a restore
+// could not bring back; path is its peer.
 func connEntry(f *os.File, peer string, flags uint16) *entry {
 	return &entry{kind: KindConn, file: f, path: peer, ftype: filetypeSocketStream, stream: true, readable: true, writable: true, fdflags: flags}
 }
 
-// socketEntry returns fd's entry when it is a socket that can carry data,
-// or the errno of a sock_* call on it otherwise.
+// connection returns fd's entry when it is a connection that can carry
+// data, or the errno of a sock_* call on it otherwise.
 func (w *WASI) connection(fd uint32) (*entry, errno) {
 	e := w.lookup(fd)
 	switch {
@@ -386,7 +387,7 @@ func (w *WASI) takeListeners(st *State) error {
 // a reset connection.
 func (w *WASI) reopenSocket(s *FD) *entry {
 	if s.Kind == KindConn {
-		return &entry{kind: KindConn, path: s.Path, ftype: filetypeSocketStream, stream: true, readable: true, writable: true, fdflags: s.FDFlags}
+		return connEntry(nil, s.Path, s.FDFlags)
 	}
 	e := w.listeners[0]
 	w.listeners = w.listeners[1:]
