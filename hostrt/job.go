@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,12 @@ type Config struct {
 	// Mounts are the directories the program sees. A restored job needs
 	// the same guest paths as the original (the host directories may differ).
 	Mounts []wasip1.Mount
+	// Listeners are the listening sockets the program accepts connections
+	// from (wasip1.Config.Listeners): preopened after the mounts, or, for
+	// a restored job, one for each it had (wasip1.State.Listeners). A
+	// job that starts owns them; when starting fails, the caller closes
+	// them (closing one twice does no harm).
+	Listeners []*net.TCPListener
 	// Stdin, Stdout and Stderr are the program's standard streams; nil is
 	// an empty input or discarded output.
 	Stdin          io.Reader
@@ -218,7 +225,7 @@ func newJob(ctx context.Context, cfg Config, snap *snapshot.Snapshot) (j *Job, e
 		}
 	}()
 	j.wasi, err = wasip1.New(wasip1.Config{
-		Args: cfg.Args, Env: cfg.Env, Mounts: cfg.Mounts,
+		Args: cfg.Args, Env: cfg.Env, Mounts: cfg.Mounts, Listeners: cfg.Listeners,
 		Stdin: cfg.Stdin, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
 		Clock: cfg.Clock, Gate: j.gate(), FileCheck: cfg.FileCheck, AllowChangedFiles: cfg.AllowChangedFiles,
 	}, state)

@@ -40,6 +40,9 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 func snapshotFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "mount", Usage: "make host directory HOST visible to the program at GUEST (`HOST:GUEST[:ro]`); repeatable"},
+		&cli.StringSliceFlag{Name: "listen", Usage: "give the program a TCP socket listening on `HOST:PORT` (port 0: one the system picks), " +
+			"as a preopened descriptor after the mounts; repeatable. resume listens again where the snapshot's program listened, or, " +
+			"with --listen, on these addresses (one for each of its listeners, in descriptor order)"},
 		&cli.DurationFlag{Name: "snapshot-every", Usage: "take a snapshot at this interval (e.g. 10s; 0: never)"},
 		&cli.StringFlag{Name: "snapshot-on", Usage: "take a snapshot on these events: SIGUSR1, SIGUSR2, SIGHUP (and continue), SIGTERM, SIGINT (and stop, exit status 75), " +
 			"first-stdin (and continue: when the program first reads stdin in this process, before the read; with --stop-after-snapshot, resume makes the read. " +
@@ -372,6 +375,9 @@ func forwardSignals(signals map[os.Signal]bool, triggers chan<- supervise.Trigge
 // runJob runs a job under the snapshot policy the flags ask for.
 func runJob(c *cli.Context, spec jobSpec) error {
 	if len(c.StringSlice("migrate-to")) > 0 {
+		if len(c.StringSlice("listen")) > 0 {
+			return errors.New("--listen does not go with --migrate-to: a listener stays on its host")
+		}
 		return runMigrating(c, spec)
 	}
 	mountSpecs := c.StringSlice("mount")
@@ -391,6 +397,16 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	if err != nil {
 		return err
 	}
+	listeners, err := openListeners(c, spec.restore, len(mounts))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Only when the job did not start; closing twice does no harm.
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
 	triggers := make(chan supervise.Trigger, 1)
 	if len(signals) > 0 {
 		policy.Triggers = triggers
@@ -425,7 +441,7 @@ func runJob(c *cli.Context, spec jobSpec) error {
 	}
 	policy.OnError = func(err error) { fmt.Fprintf(c.App.ErrWriter, "wasmsr: snapshot failed: %v\n", err) }
 	cfg := hostrt.Config{
-		Module: spec.module, ModulePath: modulePath, Args: spec.args, Env: spec.env, Mounts: mounts,
+		Module: spec.module, ModulePath: modulePath, Args: spec.args, Env: spec.env, Mounts: mounts, Listeners: listeners,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SnapshotFiles: c.Bool("snapshot-files"),
 		TruncateOutput: c.Bool("truncate-output"), MaxMemory: spec.read.MaxMemory,
 		HashInputs: c.Bool("hash-inputs"), AllowChangedFiles: c.Bool("allow-changed-files"),

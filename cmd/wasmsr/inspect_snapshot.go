@@ -132,6 +132,9 @@ func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, er
 				fr.Mode += ", append"
 			}
 		}
+		if fd.Kind == wasip1.KindListener || fd.Kind == wasip1.KindConn {
+			fr.Path = fd.Path // the address; a connection's peer
+		}
 		r.Files = append(r.Files, fr)
 	}
 	frames, err := abi.FramesIn(info, memory, snap.Instance.Buffer)
@@ -204,6 +207,10 @@ func kindName(k wasip1.Kind) string {
 		return "directory"
 	case wasip1.KindPreopen:
 		return "preopen"
+	case wasip1.KindListener:
+		return "listener"
+	case wasip1.KindConn:
+		return "connection"
 	}
 	return fmt.Sprintf("kind %d", k)
 }

@@ -126,6 +126,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"exec", "--snapshot-on", "SIGUSR1, first-input", "testdata/sample.sr.wasm"}, "wasmsr: --snapshot-on \"first-input\": unknown event (want SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGINT or first-stdin)\n"},
 		{[]string{"exec", "--snapshot-on", "sigkill", "testdata/sample.sr.wasm"}, "wasmsr: --snapshot-on \"sigkill\": unknown event (want SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGINT or first-stdin)\n"},
 		{[]string{"exec", "--env", "NOVALUE", "testdata/sample.sr.wasm"}, "wasmsr: exec: --env \"NOVALUE\": want NAME=VALUE\n"},
+		{[]string{"exec", "--listen", "nonsense", "testdata/sample.sr.wasm"}, "wasmsr: --listen nonsense: listen tcp: address nonsense: missing port in address\n"},
+		{[]string{"exec", "--listen", "127.0.0.1:0", "--migrate-to", "http://127.0.0.1:1", "testdata/sample.sr.wasm"}, "wasmsr: --listen does not go with --migrate-to: a listener stays on its host\n"},
 	}
 	for _, tc := range tests {
 		stdout, stderr, code := wasmsr(tc.args...)

@@ -136,9 +136,10 @@ const (
 	rightPathUnlinkFile
 	rightPollFdReadwrite
 	rightSockShutdown
+	rightSockAccept
 
 	// rightsAll are all the rights preview1 defines.
-	rightsAll = rightSockShutdown<<1 - 1
+	rightsAll = rightSockAccept<<1 - 1
 )
 
 // fileRights and dirRights are what fd_fdstat_get reports, the same sets as

@@ -17,7 +17,8 @@ import (
 // optional parts announced by a flag byte. Version 4 added an FD's
 // version and saved contents kept outside the state (their size only),
 // version 5 the rights a guest dropped (decoded from older versions as
-// none: all rights); versions 3 and 4 are still read.
+// none: all rights) and the kinds of sockets (KindListener, KindConn);
+// versions 3 and 4 are still read.
 //
 // The decoder checks every length and count against the bytes left, and
 // charges what it allocates to a budget of decodeRatio times its input
@@ -56,6 +57,9 @@ var fdFlags = map[uint64]byte{
 	4: fdReadable | fdWritable | fdHasDir | fdHasContent | fdContentElsewhere | fdHasVersion,
 	5: fdReadable | fdWritable | fdHasDir | fdHasContent | fdContentElsewhere | fdHasVersion | fdDroppedRights,
 }
+
+// lastKind is the last kind each version knows.
+var lastKind = map[uint64]Kind{3: KindPreopen, 4: KindPreopen, 5: KindConn}
 
 // MarshalBinary encodes the state.
 func (s *State) MarshalBinary() ([]byte, error) {
@@ -347,14 +351,20 @@ func (d *decoder) fd(preopens int) FD {
 	var fd FD
 	fd.FD = uint32(d.small(maxFDs-1, "fd"))
 	fd.Kind = Kind(d.Byte())
-	if fd.Kind < KindStdin || fd.Kind > KindPreopen {
+	if fd.Kind < KindStdin || fd.Kind > lastKind[d.version] {
 		d.Fail("fd %d has unknown kind %d", fd.FD, fd.Kind)
 	}
 	fd.Preopen = uint32(d.small(math.MaxUint32, "preopen"))
-	if fd.Kind >= KindFile && int64(fd.Preopen) >= int64(preopens) {
+	if fd.Kind >= KindFile && fd.Kind <= KindPreopen && int64(fd.Preopen) >= int64(preopens) {
 		d.Fail("fd %d is in preopen %d of %d", fd.FD, fd.Preopen, preopens)
 	}
 	fd.Path = d.string()
+	if d.Err == nil && fd.Kind == KindListener {
+		// Checked here, as a host listens there before it restores.
+		if err := checkSocketFD(&fd); err != nil {
+			d.Fail("fd %d: %v", fd.FD, err)
+		}
+	}
 	flags := d.Byte()
 	if flags&^fdFlags[d.version] != 0 {
 		d.Fail("fd %d has unknown flags %#x", fd.FD, flags)

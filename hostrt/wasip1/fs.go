@@ -163,6 +163,9 @@ func (w *WASI) fdFilestatGet(_ context.Context, mod api.Module, stack []uint64) 
 		}
 		st = statOf(fi)
 	}
+	if e.isSocket() {
+		st.ftype = filetypeSocketStream // the host's stat has no type for it
+	}
 	writeFilestat(b, &st)
 	return errnoSuccess
 }
@@ -203,7 +206,7 @@ func (w *WASI) fdFilestatSetTimes(_ context.Context, _ api.Module, stack []uint6
 	switch {
 	case errno != errnoSuccess:
 		return errno
-	case e.file == nil:
+	case e.file == nil || e.mount == nil:
 		return errnoNosys
 	case e.mount.readOnly:
 		return errnoRofs
@@ -288,6 +291,10 @@ func (w *WASI) fdRead(ctx context.Context, mod api.Module, stack []uint64) errno
 		return errnoBadf // a directory as in wasmtime
 	case e.capable(rightFdRead) != errnoSuccess:
 		return errnoNotcapable
+	case e.isSocket():
+		if e, errno = w.connection(fd); errno == errnoSuccess {
+			nread, errno = w.recv(ctx, mod, e, iovs, n, 0)
+		}
 	case e.kind == KindStdin:
 		nread, errno = w.readStdin(ctx, mod, e, iovs, n)
 	case e.stream:
@@ -603,7 +610,7 @@ func (w *WASI) seek(mod api.Module, fd uint32, offset int64, whence, result uint
 	return errnoSuccess
 }
 
-func (w *WASI) fdWrite(_ context.Context, mod api.Module, stack []uint64) errno {
+func (w *WASI) fdWrite(ctx context.Context, mod api.Module, stack []uint64) errno {
 	fd, iovs, n, result := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
 	e := w.lookup(fd)
 	var dst io.Writer
@@ -612,6 +619,12 @@ func (w *WASI) fdWrite(_ context.Context, mod api.Module, stack []uint64) errno 
 		return errnoBadf
 	case e.capable(rightFdWrite) != errnoSuccess:
 		return errnoNotcapable
+	case e.isSocket():
+		conn, errno := w.connection(fd)
+		if errno != errnoSuccess {
+			return errno
+		}
+		return w.send(ctx, mod, conn, iovs, n, result)
 	case e.kind == KindStdout:
 		dst = w.stdout
 	case e.kind == KindStderr:

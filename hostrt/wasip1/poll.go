@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"os"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -112,9 +113,11 @@ func (w *WASI) pollOneoff(ctx context.Context, mod api.Module, stack []uint64) e
 	w.pending = nil
 
 	// Validate everything before waiting, and find the earliest deadline
-	// and whether stdin is awaited.
+	// and whether stdin and sockets are awaited.
 	deadline := int64(math.MaxInt64)
 	waitStdin := false
+	var sockets []*os.File
+	var socketWrites []bool
 	for i := 0; i < len(subs); i += sizeSubscription {
 		s := subs[i : i+sizeSubscription]
 		switch s[8] {
@@ -124,11 +127,16 @@ func (w *WASI) pollOneoff(ctx context.Context, mod api.Module, stack []uint64) e
 				return errno
 			}
 			deadline = min(deadline, d)
-		case eventtypeFdRead:
-			if e := w.lookup(le.Uint32(s[16:])); e != nil && e.kind == KindStdin {
+		case eventtypeFdRead, eventtypeFdWrite:
+			e := w.lookup(le.Uint32(s[16:]))
+			switch {
+			case e == nil:
+			case e.kind == KindStdin && s[8] == eventtypeFdRead:
 				waitStdin = true
+			case e.isSocket() && !e.isReset():
+				sockets = append(sockets, e.file)
+				socketWrites = append(socketWrites, s[8] == eventtypeFdWrite)
 			}
-		case eventtypeFdWrite:
 		default:
 			return errnoInval
 		}
@@ -145,17 +153,25 @@ func (w *WASI) pollOneoff(ctx context.Context, mod api.Module, stack []uint64) e
 		if waitStdin {
 			stdinReady = w.stdin.ready
 		}
+		socketReady, stopSockets, errno := w.waitSockets(sockets, socketWrites)
+		if errno != errnoSuccess {
+			return errno
+		}
 		select {
 		case <-timer:
 		case <-stdinReady:
+		case <-socketReady:
 		case <-w.pausing():
 			if w.gate.Interrupt(ctx, mod) {
+				stopSockets()
 				w.pending = &PendingPoll{Subscriptions: append([]byte(nil), subs...), Start: start}
 				return errnoIntr
 			}
 		case <-ctx.Done():
+			stopSockets()
 			return errnoIntr
 		}
+		stopSockets()
 		now = w.nanotime()
 	}
 }
@@ -187,10 +203,12 @@ func addSaturating(t int64, d uint64) int64 {
 }
 
 // pollEvents writes the events of the subscriptions that are ready and
-// returns how many. Files other than stdin are always ready, as in wazero:
-// their reads and writes either do not wait or wait interruptibly.
+// returns how many. Files other than stdin and sockets are always ready,
+// as in wazero: their reads and writes either do not wait or wait
+// interruptibly.
 func (w *WASI) pollEvents(mem api.Memory, subs []byte, out uint32, start, now int64) uint32 {
 	var n uint32
+	sockets := w.socketsNow(subs)
 	for i := 0; i < len(subs); i += sizeSubscription {
 		s := subs[i : i+sizeSubscription]
 		var errno errno
@@ -202,6 +220,11 @@ func (w *WASI) pollEvents(mem api.Memory, subs []byte, out uint32, start, now in
 			}
 		} else if e := w.lookup(le.Uint32(s[16:])); e == nil {
 			errno = errnoBadf
+		} else if e.isSocket() {
+			var ready bool
+			if ready, errno, nbytes, flags = socketEvent(e, s[8] == eventtypeFdWrite, sockets[i/sizeSubscription]); !ready {
+				continue
+			}
 		} else if e.kind == KindStdin && s[8] == eventtypeFdRead {
 			avail, err := w.stdin.status()
 			switch {

@@ -84,12 +84,3 @@ func procExit(ctx context.Context, mod api.Module, stack []uint64) {
 func notImplemented(*WASI, context.Context, api.Module, []uint64) errno {
 	return errnoNosys
 }
-
-// sockUnsupported serves the sock_* functions: there are no sockets to
-// accept from, receive on, send to or shut down, so an open fd is ENOTSOCK.
-func (w *WASI) sockUnsupported(_ context.Context, _ api.Module, stack []uint64) errno {
-	if w.lookup(uint32(stack[0])) == nil {
-		return errnoBadf
-	}
-	return errnoNotsock
-}

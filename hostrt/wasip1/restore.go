@@ -54,6 +54,9 @@ func (w *WASI) restore(st *State, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if err := w.takeListeners(st); err != nil {
+		return err
+	}
 	p.check, p.allowChanged = cfg.FileCheck, cfg.AllowChangedFiles
 	entries := make([]*entry, len(st.FDs))
 	placed := false
@@ -189,7 +192,7 @@ func (w *WASI) planRestore(st *State) (*restorePlan, error) {
 		}
 		used[s.FD/8] |= 1 << (s.FD % 8)
 		if err := p.checkFD(s); err != nil {
-			if s.Kind < KindFile {
+			if s.Kind < KindFile || s.Kind.isSocket() {
 				return nil, fmt.Errorf("wasip1: restore fd %d: %w", s.FD, err)
 			}
 			return nil, fmt.Errorf("wasip1: restore fd %d (%s): %w", s.FD, p.guestPath(s), err)
@@ -208,7 +211,7 @@ func (w *WASI) planRestore(st *State) (*restorePlan, error) {
 // and notes which file it names.
 func (p *restorePlan) checkFD(s *FD) error {
 	switch s.Kind {
-	case KindStdin, KindStdout, KindStderr, KindFile, KindDir, KindPreopen:
+	case KindStdin, KindStdout, KindStderr, KindFile, KindDir, KindPreopen, KindListener, KindConn:
 	default:
 		return fmt.Errorf("unknown kind %d", s.Kind)
 	}
@@ -230,6 +233,9 @@ func (p *restorePlan) checkFD(s *FD) error {
 	}
 	if s.Kind < KindFile {
 		return nil // the Config's streams
+	}
+	if s.Kind.isSocket() {
+		return checkSocketFD(s)
 	}
 	if uint64(s.Preopen) >= uint64(len(p.mounts)) {
 		return fmt.Errorf("preopen %d of %d", s.Preopen, len(p.mounts))
@@ -319,12 +325,17 @@ func kindName(k Kind) string {
 		return "file"
 	case KindDir, KindPreopen:
 		return "directory"
+	case KindListener, KindConn:
+		return "socket"
 	}
 	return "standard stream"
 }
 
 // reopen opens a saved fd again and checks that it is what was saved.
 func (w *WASI) reopen(s *FD, p *restorePlan) (*entry, error) {
+	if s.Kind.isSocket() {
+		return w.reopenSocket(s), nil
+	}
 	if s.Kind < KindFile {
 		e := w.stdioEntry(s.Kind)
 		e.fdflags = s.FDFlags

@@ -154,7 +154,7 @@ func TestRestoreRefusesWrites(t *testing.T) {
 		}, "wasip1: restore fd 1: saved contents on a standard stream"},
 		{"rights preview1 does not have", func(st *State) {
 			fdOf(st, 1).DroppedBase = rightsAll + 1
-		}, "wasip1: restore fd 1: unknown rights 0x20000000, 0x0 dropped"},
+		}, "wasip1: restore fd 1: unknown rights 0x40000000, 0x0 dropped"},
 		{"contents on a directory", func(st *State) {
 			st.FDs = append(st.FDs, FD{FD: 7, Kind: KindDir, Preopen: 1, Path: "d", Writable: true, Content: pwned()})
 		}, "wasip1: restore fd 7 (/out/d): saved contents on a directory"},

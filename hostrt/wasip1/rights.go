@@ -39,6 +39,8 @@ func (w *WASI) rights(e *entry) (base, inheriting uint64) {
 	switch {
 	case e.isDir():
 		base, inheriting = dirRights, fileRights|dirRights
+	case e.isSocket():
+		base = socketRights
 	case e.ftype == filetypeCharacterDevice:
 		// wasi-libc's isatty: a character device that cannot seek.
 		base &^= rightFdSeek | rightFdTell

@@ -46,7 +46,9 @@ type Preopen struct {
 type Kind uint8
 
 // The kinds of file descriptors. The standard streams are the Config's,
-// wherever the guest moved them; files and directories live in a mount.
+// wherever the guest moved them; files and directories live in a mount;
+// listeners are the Config's, connections what the guest accepted from
+// them (see sock.go).
 const (
 	KindStdin Kind = iota + 1
 	KindStdout
@@ -54,6 +56,9 @@ const (
 	KindFile
 	KindDir
 	KindPreopen
+	// Since version 5 of the encoding.
+	KindListener
+	KindConn
 )
 
 // FD is a saved file descriptor.
@@ -63,7 +68,8 @@ type FD struct {
 	// Preopen indexes State.Preopens for files, directories and preopens.
 	Preopen uint32
 	// Path is the file's slash-separated path relative to the preopen,
-	// "." for the preopen itself.
+	// "." for the preopen itself; a listener's address, a connection's
+	// peer (host:port).
 	Path string
 	// Readable and Writable are how the file was opened.
 	Readable, Writable bool

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -52,6 +53,11 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// Mounts are preopened as file descriptors 3, 4, ... in this order.
 	Mounts []Mount
+	// Listeners are preopened after the mounts, as sockets the guest
+	// accepts connections from; on restore, they replace the saved
+	// guest's listeners in fd order (State.Listeners), one each. The
+	// WASI owns them from New on, even when it fails.
+	Listeners []*net.TCPListener
 	// Clock is the source of time; nil uses the host's clocks.
 	Clock Clock
 	// Rand is random_get's source; nil uses crypto/rand.
@@ -104,6 +110,10 @@ type WASI struct {
 	stdinGate         StdinGate // gate, when it wants to know about stdin reads
 	mounts            []*mount
 	fds               []*entry // indexed by fd number; nil is a free number
+	// listeners are Config.Listeners not yet placed (by a restore).
+	listeners []*entry
+	// sockWaiter waits for sockets in poll_oneoff; made on first use.
+	sockWaiter *socketWaiter
 
 	// The guest's monotonic clock is monoBase plus the time clock.Nanotime
 	// has advanced since monoStart, so that after a restore it carries on
@@ -158,6 +168,16 @@ func New(cfg Config, restore *State) (w *WASI, err error) {
 			w = nil
 		}
 	}()
+	for i, l := range cfg.Listeners {
+		e, err := listenerEntry(l)
+		if err != nil {
+			for _, l := range cfg.Listeners[i+1:] {
+				l.Close()
+			}
+			return w, err
+		}
+		w.listeners = append(w.listeners, e)
+	}
 	for _, m := range cfg.Mounts {
 		if err := w.addMount(m); err != nil {
 			return w, err
@@ -175,6 +195,8 @@ func New(cfg Config, restore *State) (w *WASI, err error) {
 			}
 			w.fds = append(w.fds, e)
 		}
+		w.fds = append(w.fds, w.listeners...)
+		w.listeners = nil
 	} else {
 		if err := w.restore(restore, cfg); err != nil {
 			return w, err
@@ -364,10 +386,10 @@ var functions = []struct {
 	{"proc_raise", "i", notImplemented},
 	{"sched_yield", "", (*WASI).schedYield},
 	{"random_get", "ii", (*WASI).randomGet},
-	{"sock_accept", "iii", (*WASI).sockUnsupported},
-	{"sock_recv", "iiiiii", (*WASI).sockUnsupported},
-	{"sock_send", "iiiii", (*WASI).sockUnsupported},
-	{"sock_shutdown", "ii", (*WASI).sockUnsupported},
+	{"sock_accept", "iii", (*WASI).sockAccept},
+	{"sock_recv", "iiiiii", (*WASI).sockRecv},
+	{"sock_send", "iiiii", (*WASI).sockSend},
+	{"sock_shutdown", "ii", (*WASI).sockShutdown},
 }
 
 // Close closes every file and mount. The goroutine reading stdin ends when
@@ -380,6 +402,14 @@ func (w *WASI) Close() error {
 		}
 	}
 	w.fds = nil
+	for _, e := range w.listeners {
+		errs = append(errs, e.file.Close())
+	}
+	w.listeners = nil
+	if w.sockWaiter != nil {
+		w.sockWaiter.close()
+		w.sockWaiter = nil
+	}
 	for _, m := range w.mounts {
 		errs = append(errs, m.root.Close())
 	}
