@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 var magic = []byte{0x00, 'a', 's', 'm'}
@@ -478,29 +481,84 @@ func (d *Decoder) data(r *reader) Data {
 }
 
 func (d *Decoder) code(r *reader) {
-	d.slabHint = len(r.buf) / 2 // instructions average more than two bytes
 	n := r.count(2)
 	d.m.Code = make([]Code, n)
+	bodies := make([]reader, 0, n)
 	for i := range d.m.Code {
 		if r.err != nil {
-			return
+			break
 		}
 		size := r.u32()
 		body := r.bytes(int(size))
 		if r.err != nil {
-			return
+			break
 		}
-		br := &reader{buf: body, base: r.base + r.pos - len(body), section: SectionCode, fn: int64(d.numFuncImports + i)}
-		d.m.Code[i] = d.body(br)
-		if d.KeepSource {
-			d.m.Code[i].Source, d.m.Code[i].SourceOffset = body, br.base
-		}
+		bodies = append(bodies, reader{buf: body, base: r.base + r.pos - len(body), section: SectionCode, fn: int64(d.numFuncImports + i)})
+	}
+	// The bodies are decoded on every core: on clang's 75 MB that is 3.6
+	// s of CPU before anything else can start. The first error in the
+	// section's order is the one reported, as decoding them in turn would.
+	sizeErr := r.err
+	r.err = nil
+	d.decodeBodies(bodies)
+	for i := range bodies {
+		br := &bodies[i]
 		if br.err != nil {
 			r.err = br.err
 			return
 		}
 		r.nonCanonical = r.nonCanonical || br.nonCanonical
 	}
+	r.err = sizeErr
+}
+
+// parallelBodies is how many functions a code section needs before its
+// bodies are decoded on more than one core.
+const parallelBodies = 256
+
+// decodeBodies decodes the bodies read by code into d.m.Code, on up to
+// GOMAXPROCS goroutines, each with its own scratch and slab.
+func (d *Decoder) decodeBodies(bodies []reader) {
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(bodies)/parallelBodies))
+	share := d.slabHintFor(bodies) / workers
+	var wg sync.WaitGroup
+	var usesDataCount atomic.Bool
+	for w := range workers {
+		part := &Decoder{m: d.m, numFuncImports: d.numFuncImports, slabHint: share}
+		if w == 0 {
+			part.scratch = d.scratch
+		}
+		lo, hi := w*len(bodies)/workers, (w+1)*len(bodies)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				br := &bodies[i]
+				d.m.Code[i] = part.body(br)
+				if d.KeepSource {
+					d.m.Code[i].Source, d.m.Code[i].SourceOffset = br.buf, br.base
+				}
+				if br.err != nil {
+					break
+				}
+			}
+			if part.usesDataCount {
+				usesDataCount.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	d.usesDataCount = d.usesDataCount || usesDataCount.Load()
+}
+
+// slabHintFor estimates the instructions of bodies: they average more
+// than two bytes.
+func (d *Decoder) slabHintFor(bodies []reader) int {
+	n := 0
+	for i := range bodies {
+		n += len(bodies[i].buf)
+	}
+	return n / 2
 }
 
 func (d *Decoder) body(r *reader) Code {
