@@ -2,6 +2,7 @@ package debuginfo
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/wasmsr/wasmsr/wasm"
@@ -128,4 +129,23 @@ func (f *Func) firsts() []int32 {
 		}
 	}
 	return f.first
+}
+
+// Instr returns where the input's instruction at code address a went,
+// and false when a is not where an instruction of a body starts, or the
+// rewrite dropped it.
+func (m *Map) Instr(a uint64) (uint64, bool) {
+	f, ok := m.find(a)
+	if !ok {
+		return 0, false
+	}
+	o := a - f.Old.Start
+	if f.origin == nil {
+		return f.New.Start + o, true
+	}
+	i, found := slices.BinarySearch(f.oldInstrs, uint32(o))
+	if !found || i == 0 || f.firsts()[i] < 0 {
+		return 0, false
+	}
+	return f.New.Start + uint64(f.newInstrs[f.firsts()[i]]), true
 }

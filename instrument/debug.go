@@ -59,6 +59,7 @@ func (r *rewriter) finishDebug(out []byte, strip bool, report *Report) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
+	report.debugMap = mp
 	sections, notes := debuginfo.Rewrite(m, mp)
 	report.Warnings = append(report.Warnings, notes...)
 	kept := m.Customs[:0]

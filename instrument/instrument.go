@@ -34,6 +34,9 @@ type Report struct {
 	Info *abi.Info
 	// DefinedFuncs is the number of functions the input module defines.
 	DefinedFuncs int
+	// debugMap is where the input's instructions went, when the module's
+	// DWARF was mapped (for tests).
+	debugMap *debuginfo.Map
 }
 
 // FunctionReport is one instrumented function.
