@@ -6,6 +6,7 @@ package instrument_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmsr/wasmsr/instrument"
 	"github.com/wasmsr/wasmsr/internal/corpus"
@@ -256,4 +260,32 @@ func verifyErrors(t *testing.T, dump, path string) string {
 		}
 	}
 	return strings.Join(errs, "\n")
+}
+
+// TestDWARFTrapLine: wazero's stack trace of a trap in an instrumented
+// function names the source line of the trapping instruction, which it
+// reads from the DWARF.
+func TestDWARFTrapLine(t *testing.T) {
+	input, err := os.ReadFile(corpus.Built(t, "debug/lines-g.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := instrument.Instrument(input, instrument.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	_, err = r.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithArgs("lines", "trap", "10"))
+	if err == nil {
+		t.Fatal("no trap")
+	}
+	// The division of line 17, in work, called by main.
+	msg := err.Error()
+	want := regexp.MustCompile(`(?m)^\t\.work\(i32\) i32\n\t\t0x[0-9a-f]+: .*/testdata/debug/lines\.c:17:\d+$`)
+	if !strings.Contains(msg, "integer divide by zero") || !want.MatchString(msg) {
+		t.Errorf("trap:\n%s\nwant the division by zero in work at lines.c:17", msg)
+	}
 }
