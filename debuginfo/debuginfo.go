@@ -50,7 +50,8 @@ func sections(m *wasm.Module) map[string][]byte {
 
 // Info is a module's DWARF, read.
 type Info struct {
-	d *dwarf.Data
+	d   *dwarf.Data
+	loc []byte // .debug_loc
 }
 
 // ErrNoDWARF is returned by Read for a module without DWARF.
@@ -73,7 +74,7 @@ func Read(m *wasm.Module) (*Info, error) {
 			}
 		}
 	}
-	return &Info{d: d}, nil
+	return &Info{d: d, loc: s[".debug_loc"]}, nil
 }
 
 // FuncNames names the functions whose DWARF subprogram starts where their
@@ -144,20 +145,36 @@ type Line struct {
 // false when the line table has none (or says line 0: code a compiler, or
 // wasmsr, added).
 func (in *Info) LineAt(addr uint64) (Line, bool) {
+	// Every unit's line table, read whole, rather than
+	// dwarf.Reader.SeekPC and dwarf.LineReader.SeekPC: those give up on
+	// the sequences and range lists wasm-ld leaves at tombstone addresses
+	// for the functions it discarded.
 	r := in.d.Reader()
-	cu, err := r.SeekPC(addr)
-	if err != nil || cu == nil {
-		return Line{}, false
+	for {
+		cu, err := r.Next()
+		if err != nil || cu == nil {
+			return Line{}, false
+		}
+		r.SkipChildren()
+		lr, err := in.d.LineReader(cu)
+		if err != nil || lr == nil {
+			continue
+		}
+		seqs, err := readSequences(lr)
+		if err != nil {
+			continue
+		}
+		for k := range seqs {
+			s := &seqs[k]
+			if s.rows[0].Address <= addr && addr < s.end {
+				e := &s.rows[s.covering(addr)]
+				if e.Line == 0 || e.File == nil {
+					return Line{}, false
+				}
+				return Line{File: e.File.Name, Line: e.Line}, true
+			}
+		}
 	}
-	lr, err := in.d.LineReader(cu)
-	if err != nil || lr == nil {
-		return Line{}, false
-	}
-	var e dwarf.LineEntry
-	if err := lr.SeekPC(addr, &e); err != nil || e.Line == 0 || e.File == nil {
-		return Line{}, false
-	}
-	return Line{File: e.File.Name, Line: e.Line}, true
 }
 
 // Local is a variable of a function that lives in a wasm local.
@@ -167,22 +184,24 @@ type Local struct {
 }
 
 // Locals lists the variables and parameters of the subprogram that
-// starts at code address lowPC whose location is, for the whole
-// function, one wasm local (DW_OP_WASM_location 0x0 N), inner scopes
-// included.
-func (in *Info) Locals(lowPC uint64) []Local {
+// starts at code address lowPC (inner scopes included) whose location,
+// at code address pc, is one wasm local (DW_OP_WASM_location 0x0 N):
+// for the whole function, or by a location list entry that covers pc.
+func (in *Info) Locals(lowPC, pc uint64) []Local {
 	r := in.d.Reader()
+	var base uint64 // the unit's base address, for its location lists
 	for {
 		e, err := r.Next()
 		if err != nil || e == nil {
 			return nil
 		}
 		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
+			base, _ = e.Val(dwarf.AttrLowpc).(uint64)
 			continue // look inside
 		}
 		if e.Tag == dwarf.TagSubprogram {
 			if low, ok := e.Val(dwarf.AttrLowpc).(uint64); ok && low == lowPC && e.Children {
-				return in.localsUnder(r)
+				return in.localsUnder(r, base, pc)
 			}
 		}
 		r.SkipChildren()
@@ -191,7 +210,7 @@ func (in *Info) Locals(lowPC uint64) []Local {
 
 // localsUnder collects the wasm-local variables among the children of
 // the entry just read, to the end of its children.
-func (in *Info) localsUnder(r *dwarf.Reader) []Local {
+func (in *Info) localsUnder(r *dwarf.Reader, base, pc uint64) []Local {
 	var out []Local
 	for depth := 1; depth > 0; {
 		e, err := r.Next()
@@ -204,16 +223,21 @@ func (in *Info) localsUnder(r *dwarf.Reader) []Local {
 		}
 		switch e.Tag {
 		case dwarf.TagVariable, dwarf.TagFormalParameter:
-			if expr, ok := e.Val(dwarf.AttrLocation).([]byte); ok {
-				if l, ok := wasmLocal(expr); ok {
-					if name := in.entryName(e, 2); name != "" {
-						out = append(out, Local{Name: name, Local: l})
-					}
+			var expr []byte
+			switch loc := e.Val(dwarf.AttrLocation).(type) {
+			case []byte:
+				expr = loc
+			case int64:
+				expr = in.locationAt(uint64(loc), base, pc)
+			}
+			if l, ok := wasmLocal(expr); ok {
+				if name := in.entryName(e, 2); name != "" {
+					out = append(out, Local{Name: name, Local: l})
 				}
 			}
 		}
 		if e.Children {
-			if e.Tag == dwarf.TagLexDwarfBlock {
+			if e.Tag == dwarf.TagLexDwarfBlock || e.Tag == dwarf.TagInlinedSubroutine {
 				depth++
 			} else {
 				r.SkipChildren()
@@ -221,6 +245,35 @@ func (in *Info) localsUnder(r *dwarf.Reader) []Local {
 		}
 	}
 	return out
+}
+
+// locationAt returns the expression of the entry of the location list
+// at off in .debug_loc (DWARF 2 to 4, 4-byte addresses) that covers pc.
+func (in *Info) locationAt(off, base, pc uint64) []byte {
+	if off > uint64(len(in.loc)) {
+		return nil
+	}
+	b := buf{data: in.loc, pos: int(off)}
+	for b.err == nil {
+		start, end := uint64(b.u32()), uint64(b.u32())
+		switch {
+		case b.err != nil || start == 0 && end == 0:
+			return nil
+		case start == 0xffffffff:
+			base = end
+			continue
+		}
+		n := int(b.u16())
+		if !b.need(n) {
+			return nil
+		}
+		expr := b.data[b.pos : b.pos+n]
+		b.pos += n
+		if base+start <= pc && pc < base+end {
+			return expr
+		}
+	}
+	return nil
 }
 
 // wasmLocal decodes an expression that is only DW_OP_WASM_location 0x0 N
@@ -245,3 +298,28 @@ const (
 	opWasmLocation = 0xED
 	opStackValue   = 0x9F
 )
+
+// FuncNames names the module's functions from its DWARF, by function
+// index (see Info.FuncNames); nil when it has none. The module must have
+// been decoded with wasm.Decoder.KeepSource, for where its bodies start.
+func FuncNames(m *wasm.Module) map[uint32]string {
+	if m.Offsets == nil || !HasDWARF(m) {
+		return nil
+	}
+	in, err := Read(m)
+	if err != nil {
+		return nil
+	}
+	return in.FuncNames(BodyStarts(m))
+}
+
+// BodyStarts maps the code address of each body of a module decoded with
+// wasm.Decoder.KeepSource to its function index.
+func BodyStarts(m *wasm.Module) map[uint64]uint32 {
+	starts := make(map[uint64]uint32, len(m.Code))
+	numImports := m.NumImported(wasm.KindFunc)
+	for k := range m.Code {
+		starts[uint64(m.Code[k].SourceOffset-m.Offsets.Code)] = uint32(numImports + k)
+	}
+	return starts
+}

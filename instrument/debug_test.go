@@ -282,10 +282,10 @@ func TestDWARFTrapLine(t *testing.T) {
 	if err == nil {
 		t.Fatal("no trap")
 	}
-	// The division of line 17, in work, called by main.
+	// The division of line 20, in work, called by main.
 	msg := err.Error()
-	want := regexp.MustCompile(`(?m)^\t\.work\(i32\) i32\n\t\t0x[0-9a-f]+: .*/testdata/debug/lines\.c:17:\d+$`)
+	want := regexp.MustCompile(`(?m)^\t\.work\(i32\) i32\n\t\t0x[0-9a-f]+: .*/testdata/debug/lines\.c:20:\d+$`)
 	if !strings.Contains(msg, "integer divide by zero") || !want.MatchString(msg) {
-		t.Errorf("trap:\n%s\nwant the division by zero in work at lines.c:17", msg)
+		t.Errorf("trap:\n%s\nwant the division by zero in work at lines.c:20", msg)
 	}
 }

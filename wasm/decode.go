@@ -228,6 +228,9 @@ func (d *Decoder) section(r *reader, id SectionID) {
 		count := r.u32()
 		m.DataCount = &count
 	case SectionCode:
+		if o := d.m.Offsets; o != nil {
+			o.Code = r.offset()
+		}
 		d.code(r)
 	case SectionData:
 		n := r.count(2)
