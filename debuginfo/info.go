@@ -62,6 +62,9 @@ type abbrev struct {
 	tag      uint64
 	children bool
 	attrs    [][2]uint64 // attribute, form
+	// mapped is set when an entry of this kind may hold something the
+	// rewrite changes (see patchDIE): the others are only skipped.
+	mapped bool
 }
 
 // readAbbrevs reads the abbreviation table at off.
@@ -89,6 +92,10 @@ func readAbbrevs(data []byte, off uint32) (map[uint64]*abbrev, error) {
 				break
 			}
 			a.attrs = append(a.attrs, [2]uint64{at, form})
+			switch {
+			case form == formAddr, form == formIndirect, at == atHighPC, at == atStmtList, at == atRanges, isLocationAttr(at):
+				a.mapped = true
+			}
 		}
 		table[code] = a
 	}
@@ -180,6 +187,17 @@ func (p *patcher) walkUnit(b *buf, u *unit, table map[uint64]*abbrev) error {
 		a := table[code]
 		if a == nil {
 			return fmt.Errorf("abbreviation %d not in its table", code)
+		}
+		if !a.mapped && !first {
+			for _, af := range a.attrs {
+				if _, err := skipForm(b, af[1], u); err != nil {
+					return err
+				}
+			}
+			if b.err != nil {
+				return b.err
+			}
+			continue
 		}
 		vals = vals[:0]
 		for _, af := range a.attrs {

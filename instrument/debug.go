@@ -2,8 +2,8 @@ package instrument
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
-	"slices"
 
 	"github.com/wasmsr/wasmsr/debuginfo"
 	"github.com/wasmsr/wasmsr/wasm"
@@ -52,8 +52,7 @@ func (t *debugTrack) prepended(fn uint32, n, bodyLen int) {
 func (r *rewriter) finishDebug(out []byte, strip bool, report *Report) ([]byte, error) {
 	m := r.m
 	if strip {
-		m.Customs = slices.DeleteFunc(m.Customs, func(c wasm.CustomSection) bool { return debuginfo.IsDebug(c.Name) })
-		return wasm.Encode(m)
+		return spliceDebug(out, nil)
 	}
 	mp, err := r.debugMap(out)
 	if err != nil {
@@ -62,20 +61,41 @@ func (r *rewriter) finishDebug(out []byte, strip bool, report *Report) ([]byte, 
 	report.debugMap = mp
 	sections, notes := debuginfo.Rewrite(m, mp)
 	report.Warnings = append(report.Warnings, notes...)
-	kept := m.Customs[:0]
-	for _, c := range m.Customs {
-		if debuginfo.IsDebug(c.Name) {
-			data, ok := sections[c.Name]
-			if !ok {
-				continue
-			}
-			delete(sections, c.Name) // a second section of one name goes
-			c.Data = data
-		}
-		kept = append(kept, c)
+	return spliceDebug(out, sections)
+}
+
+// spliceDebug returns the encoded module out with its DWARF sections'
+// contents replaced by sections, and those not in it left out: the
+// bytes wasm.Encode would write for the module with them, for the cost
+// of a copy.
+func spliceDebug(out []byte, sections map[string][]byte) ([]byte, error) {
+	l, err := wasm.ReadLayout(out)
+	if err != nil {
+		return nil, err
 	}
-	m.Customs = kept
-	return wasm.Encode(m)
+	res := make([]byte, 0, len(out))
+	res = append(res, out[:8]...) // magic and version
+	start := 8                    // where the section's header starts
+	for _, s := range l.Sections {
+		end := s.Offset + s.Size
+		if s.ID != wasm.SectionCustom || !debuginfo.IsDebug(s.Name) {
+			res = append(res, out[start:end]...)
+			start = end
+			continue
+		}
+		start = end
+		data, ok := sections[s.Name]
+		if !ok {
+			continue
+		}
+		delete(sections, s.Name) // a second section of one name goes
+		name := binary.AppendUvarint(nil, uint64(len(s.Name)))
+		name = append(name, s.Name...)
+		res = append(res, byte(wasm.SectionCustom))
+		res = binary.AppendUvarint(res, uint64(len(name)+len(data)))
+		res = append(append(res, name...), data...)
+	}
+	return res, nil
 }
 
 // debugMap says where each function of the input went in out.

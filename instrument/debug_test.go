@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -287,5 +288,100 @@ func TestDWARFTrapLine(t *testing.T) {
 	want := regexp.MustCompile(`(?m)^\t\.work\(i32\) i32\n\t\t0x[0-9a-f]+: .*/testdata/debug/lines\.c:20:\d+$`)
 	if !strings.Contains(msg, "integer divide by zero") || !want.MatchString(msg) {
 		t.Errorf("trap:\n%s\nwant the division by zero in work at lines.c:20", msg)
+	}
+}
+
+// TestDWARFUnmapped: what cannot be mapped is dropped with one warning
+// line, never kept stale: a section wasmsr does not read alone, and all
+// of the DWARF when .debug_info itself cannot be read.
+func TestDWARFUnmapped(t *testing.T) {
+	input, err := os.ReadFile(corpus.Built(t, "debug/lines-g.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFrame := func(m *wasm.Module) {
+		m.Customs = append(m.Customs, wasm.CustomSection{Name: ".debug_frame", Data: []byte{1, 2, 3}, After: wasm.SectionData})
+	}
+	version5 := func(m *wasm.Module) {
+		for i := range m.Customs {
+			if m.Customs[i].Name == ".debug_info" {
+				data := bytes.Clone(m.Customs[i].Data)
+				data[4] = 5 // the first unit's version
+				m.Customs[i].Data = data
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		change  func(*wasm.Module)
+		warning string
+		left    string
+	}{
+		{"frame", withFrame, ".debug_frame not mapped through the rewrite (wasmsr does not read it): dropped",
+			".debug_info .debug_loc .debug_ranges .debug_abbrev .debug_line .debug_str name producers wasmsr"},
+		{"version 5", version5, "DWARF not mapped through the rewrite (.debug_info at 0x0: DWARF version 5 is not mapped): dropped .debug_abbrev, .debug_info, .debug_line, .debug_loc, .debug_ranges, .debug_str",
+			"name producers wasmsr"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := (&wasm.Decoder{KeepSource: true}).Decode(input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.change(m)
+			changed, err := wasm.Encode(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, report, err := instrument.Instrument(changed, instrument.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(report.Warnings, "\n"); got != tc.warning {
+				t.Errorf("warnings:\n%s\nwant:\n%s", got, tc.warning)
+			}
+			l, err := wasm.ReadLayout(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var customs []string
+			for _, s := range l.Sections {
+				if s.ID == wasm.SectionCustom {
+					customs = append(customs, s.Name)
+				}
+			}
+			if got := strings.Join(customs, " "); got != tc.left {
+				t.Errorf("custom sections %q, want %q", got, tc.left)
+			}
+		})
+	}
+}
+
+// TestDWARFNames: without a name section, the rewrite names functions
+// by their DWARF subprograms (in its report and messages, and for --only).
+func TestDWARFNames(t *testing.T) {
+	input, err := os.ReadFile(corpus.Built(t, "debug/lines-g.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := (&wasm.Decoder{KeepSource: true}).Decode(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Names = nil
+	m.Customs = slices.DeleteFunc(m.Customs, func(c wasm.CustomSection) bool { return c.Name == "name" })
+	unnamed, err := wasm.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, report, err := instrument.Instrument(unnamed, instrument.Options{Only: []string{"work", "main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range report.Functions {
+		names = append(names, f.Name)
+	}
+	if got, want := strings.Join(names, " "), "work main"; got != want {
+		t.Errorf("instrumented %q, want %q", got, want)
 	}
 }
