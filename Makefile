@@ -62,7 +62,7 @@ bench: testdata ffmpeg corpus versitygw
 FUZZTIME ?= 60s
 FUZZ_TARGETS := ./wasm/:FuzzDecode ./abi/:FuzzDecodeInfo ./instrument/:FuzzInstrument \
 	./hostrt/snapshot/:FuzzDecode ./hostrt/wasip1/:FuzzUnmarshalState ./hostrt/wasip1/:FuzzRestoreState \
-	./hostrt/:FuzzResume ./hostrt/migrate/:FuzzReadFrame ./hostrt/migrate/:FuzzJobFrame ./abi/:FuzzDecodeFrames
+	./hostrt/:FuzzResume ./hostrt/migrate/:FuzzReadFrame ./hostrt/migrate/:FuzzJobFrame ./abi/:FuzzDecodeFrames ./debuginfo/:FuzzDWARF
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t%%:*} $${t##*:}"; \

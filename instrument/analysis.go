@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/wasmsr/wasmsr/debuginfo"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -360,8 +361,9 @@ func (a *analysis) describe(f int) string {
 	return fmt.Sprintf("%s [%d]", a.names[f], f)
 }
 
-// functionNames names every function: by the name section, else by export,
-// else as func[N]. Imports are named module.name.
+// functionNames names every function: by the name section, else by its
+// DWARF subprogram, else by export, else as func[N]. Imports are named
+// module.name.
 func functionNames(m *wasm.Module) []string {
 	n := m.NumImported(wasm.KindFunc) + len(m.Code)
 	names := make([]string, n)
@@ -370,6 +372,13 @@ func functionNames(m *wasm.Module) []string {
 		if im.Kind == wasm.KindFunc {
 			names[f] = importName(im.Module, im.Name)
 			f++
+		}
+	}
+	if m.Names == nil || len(m.Names.Functions) < len(m.Code) {
+		for fn, name := range debuginfo.FuncNames(m) {
+			if m.FuncName(fn) == "" {
+				names[fn] = name
+			}
 		}
 	}
 	for _, e := range m.Exports {

@@ -30,8 +30,27 @@ func BenchmarkInstrumentGofmtCalls(b *testing.B) {
 	benchmarkInstrument(b, instrument.Options{Safepoints: instrument.SafepointsCalls})
 }
 
+// BenchmarkInstrumentDWARF instruments the C program built with -O2 -g,
+// mapping its DWARF and stripping it: the difference is what mapping
+// costs. (Go's compiler writes no DWARF for wasm, so gofmt has none.)
+func BenchmarkInstrumentDWARF(b *testing.B) {
+	for _, strip := range []bool{false, true} {
+		name := "map"
+		if strip {
+			name = "strip"
+		}
+		b.Run(name, func(b *testing.B) {
+			benchmarkInstrumentFile(b, corpus.Built(b, "debug/lines-O2.wasm"), instrument.Options{StripDebug: strip})
+		})
+	}
+}
+
 func benchmarkInstrument(b *testing.B, opts instrument.Options) {
-	in, err := os.ReadFile(corpus.Gofmt(b))
+	benchmarkInstrumentFile(b, corpus.Gofmt(b), opts)
+}
+
+func benchmarkInstrumentFile(b *testing.B, path string, opts instrument.Options) {
+	in, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)
 	}

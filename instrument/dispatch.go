@@ -188,12 +188,12 @@ func (e *emitter) enterDispatchLoop(d *dispatchLoop, l *level) {
 // i of the body, after its local.get) with the rewind's label, and after
 // it the prologue's dispatch for the chain of levels whose prologue it is.
 func (e *emitter) dispatchThroughTable(i int, pending *pendingFold) {
-	e.block(wasm.BlockEmpty) // $rewind
-	e.emit(e.p.body[i-1])    // local.get $pc
+	e.block(wasm.BlockEmpty)   // $rewind
+	e.keep(e.p.body[i-1], i-1) // local.get $pc
 	table := e.p.body[i]
 	relabel(&table, e.remap)
 	table.Ext.Labels = append(table.Ext.Labels, 0)
-	e.emit(table)
+	e.keep(table, i)
 	e.end()
 	e.gget(e.r.g.State)
 	e.op(wasm.OpI32Eqz)

@@ -31,6 +31,11 @@ type emitter struct {
 	r   *rewriter
 	p   *plan
 	out []wasm.Instr
+	// origin holds, for each instruction of out, the instruction of the
+	// plan's body it comes from, or -1 for code the rewrite added; src is
+	// what emit records (see funcOrigins).
+	origin []int32
+	src    int32
 
 	// siteStack lists, by site, the spill locals holding the operand-stack
 	// values at the site, outermost level first; siteSaved, the positions
@@ -94,6 +99,9 @@ type levelState struct {
 type emitted struct {
 	code   wasm.Code
 	layout frameLayout
+	// origin says, for each instruction of code, the instruction of the
+	// original body it comes from, or -1 (see funcOrigins).
+	origin []int32
 	// siteStack and siteSaved are the emitter's, by site.
 	siteStack [][]uint32
 	siteSaved [][]int
@@ -113,7 +121,14 @@ func (r *rewriter) emitFunc(p *plan, code wasm.Code, origin []int) (*emitted, er
 		// tail-called.
 		entry := []wasm.Instr{wasm.Indexed(wasm.OpGlobalGet, r.g.State), wasm.Block(wasm.OpIf, wasm.BlockEmpty),
 			wasm.Indexed(wasm.OpReturnCall, r.tailDispatcher(p.results)), wasm.Plain(wasm.OpEnd)}
-		return &emitted{code: wasm.Code{Locals: code.Locals, Body: append(entry, code.Body...)}}, nil
+		origin := make([]int32, len(entry)+len(code.Body))
+		for k := range origin {
+			origin[k] = int32(k - len(entry)) // the entry's are negative
+		}
+		for k := range entry {
+			origin[k] = -1
+		}
+		return &emitted{code: wasm.Code{Locals: code.Locals, Body: append(entry, code.Body...)}, origin: origin}, nil
 	}
 	// A function that unwinds returns placeholder results.
 	for _, t := range p.results {
@@ -130,7 +145,7 @@ func (r *rewriter) emitFunc(p *plan, code wasm.Code, origin []int) (*emitted, er
 		all = append(all, t)
 		return uint32(len(all) - 1)
 	}
-	e := &emitter{r: r, p: p, out: make([]wasm.Instr, 0, 2*len(p.body)), spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}, rewindOnly: map[int]bool{}, dummyReads: map[int]bool{},
+	e := &emitter{r: r, p: p, out: make([]wasm.Instr, 0, 2*len(p.body)), origin: make([]int32, 0, 2*len(p.body)), src: -1, spills: map[*item][]uint32{}, spSpill: map[*level][]uint32{}, rewindOnly: map[int]bool{}, dummyReads: map[int]bool{},
 		siteStack: make([][]uint32, len(p.sites))}
 	if tails {
 		e.tailDispatch = r.tailDispatcher(p.results)
@@ -200,16 +215,42 @@ func (r *rewriter) emitFunc(p *plan, code wasm.Code, origin []int) (*emitted, er
 	if err := e.finish(&layout); err != nil {
 		return nil, fmt.Errorf("function %s: %w", r.a.describe(int(fn)), err)
 	}
-	return &emitted{code: wasm.Code{Locals: locals, Body: mergeBlocks(e.out)}, layout: layout, siteStack: e.siteStack, siteSaved: e.siteSaved}, nil
+	body, bodyOrigin := mergeBlocks(e.out, e.origin)
+	for k, o := range bodyOrigin {
+		if o >= 0 {
+			bodyOrigin[k] = int32(origin[o])
+		}
+	}
+	return &emitted{code: wasm.Code{Locals: locals, Body: body}, origin: bodyOrigin, layout: layout, siteStack: e.siteStack, siteSaved: e.siteSaved}, nil
 }
 
-func (e *emitter) emit(in wasm.Instr) { e.out = append(e.out, in) }
-func (e *emitter) op(op wasm.Opcode)  { e.emit(wasm.Plain(op)) }
-func (e *emitter) i32(v int32)        { e.emit(wasm.I32Const(v)) }
-func (e *emitter) get(l uint32)       { e.emit(wasm.Indexed(wasm.OpLocalGet, l)) }
-func (e *emitter) set(l uint32)       { e.emit(wasm.Indexed(wasm.OpLocalSet, l)) }
-func (e *emitter) gget(g uint32)      { e.emit(wasm.Indexed(wasm.OpGlobalGet, g)) }
-func (e *emitter) call(f uint32)      { e.emit(wasm.Indexed(wasm.OpCall, f)) }
+// emit appends an instruction the rewrite adds, which belongs to the
+// plan's instruction src when that is not -1.
+func (e *emitter) emit(in wasm.Instr) {
+	e.out = append(e.out, in)
+	e.origin = append(e.origin, e.src)
+}
+
+// keep appends instruction i of the plan's body, in may be changed.
+func (e *emitter) keep(in wasm.Instr, i int) {
+	e.out = append(e.out, in)
+	e.origin = append(e.origin, int32(i))
+}
+
+// on runs write with the code it emits belonging to instruction i of the
+// plan's body: it then has i's source line (funcOrigins).
+func (e *emitter) on(i int, write func()) {
+	e.src = int32(i)
+	write()
+	e.src = -1
+}
+
+func (e *emitter) op(op wasm.Opcode) { e.emit(wasm.Plain(op)) }
+func (e *emitter) i32(v int32)       { e.emit(wasm.I32Const(v)) }
+func (e *emitter) get(l uint32)      { e.emit(wasm.Indexed(wasm.OpLocalGet, l)) }
+func (e *emitter) set(l uint32)      { e.emit(wasm.Indexed(wasm.OpLocalSet, l)) }
+func (e *emitter) gget(g uint32)     { e.emit(wasm.Indexed(wasm.OpGlobalGet, g)) }
+func (e *emitter) call(f uint32)     { e.emit(wasm.Indexed(wasm.OpCall, f)) }
 
 func (e *emitter) open(orig bool) {
 	e.frames++
@@ -278,25 +319,29 @@ func (e *emitter) rewrite() error {
 			if d := e.p.folds[i]; d != nil {
 				e.enterDispatchLoop(d, e.p.levels[i])
 			}
-			e.emit(in)
+			e.keep(in, i)
 			e.open(true)
-			e.enterLevel(i)
+			if in.Op == wasm.OpLoop {
+				e.on(i, func() { e.enterLevel(i) }) // its safepoint
+			} else {
+				e.enterLevel(i)
+			}
 		case wasm.OpTryTable:
 			relabel(&in, e.remap)
-			e.emit(in)
+			e.keep(in, i)
 			e.open(true)
 			e.enterLevel(i)
 		case wasm.OpElse, wasm.OpCatch, wasm.OpCatchAll:
 			if err := e.leaveLevel(i); err != nil {
 				return err
 			}
-			e.emit(in)
+			e.keep(in, i)
 			e.enterLevel(i)
 		case wasm.OpEnd:
 			if err := e.leaveLevel(i); err != nil {
 				return err
 			}
-			e.emit(in)
+			e.keep(in, i)
 			e.close(true)
 			if i == len(body)-1 {
 				e.op(wasm.OpReturn)
@@ -308,16 +353,17 @@ func (e *emitter) rewrite() error {
 			}
 			e.close(true)
 			relabel(&in, e.remap)
-			e.emit(in)
+			e.keep(in, i)
 		case wasm.OpBr, wasm.OpBrIf, wasm.OpBrOnNull, wasm.OpBrOnNonNull, wasm.OpRethrow, wasm.OpBrTable:
 			if sp, ok := e.backEdges[i]; ok {
-				e.backEdgeSafepoint(sp)
+				e.on(i, func() { e.backEdgeSafepoint(sp) })
 			}
 			relabel(&in, e.remap)
-			e.emit(in)
+			e.keep(in, i)
 		default:
-			e.emit(in)
+			e.keep(in, i)
 			if s, site := e.siteAt[i]; site {
+				e.src = int32(i) // the call's check has the call's line
 				// The call index goes to the frame save with the branch: a
 				// local set before the call would be live across the call,
 				// and carried around every loop the call is in.
@@ -326,6 +372,7 @@ func (e *emitter) rewrite() error {
 				e.emit(wasm.Indexed(wasm.OpBrIf, e.depth(0)))
 				e.unwindBranches = append(e.unwindBranches, unwindBranch{at: len(e.out) - 1, site: s})
 				e.op(wasm.OpDrop)
+				e.src = -1
 			}
 		}
 	}
@@ -673,17 +720,30 @@ func (e *emitter) insertRestores(lay *frameLayout, opens, exitCode []wasm.Instr)
 		size += len(in.code)
 	}
 	out := make([]wasm.Instr, 0, size)
-	out = append(append(out, e.out[0]), opens...)
+	origin := make([]int32, 0, size)
+	added := func(code []wasm.Instr) {
+		out = append(out, code...)
+		for range code {
+			origin = append(origin, -1)
+		}
+	}
+	copied := func(from, to int) {
+		out = append(out, e.out[from:to]...)
+		origin = append(origin, e.origin[from:to]...)
+	}
+	copied(0, 1)
+	added(opens)
 	prev := 1 // every insertion lies inside $body
 	for _, in := range ins {
-		out = append(out, e.out[prev:in.at]...)
-		out = append(out, in.code...)
+		copied(prev, in.at)
+		added(in.code)
 		prev = in.at
 	}
 	end := len(e.out) - 1
-	out = append(out, e.out[prev:end]...)
-	out = append(out, exitCode...)
-	e.out = append(out, e.out[end])
+	copied(prev, end)
+	added(exitCode)
+	copied(end, end+1)
+	e.out, e.origin = out, origin
 }
 
 // reloadPoint is a frame reload in the prologue of a level inside a loop,

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wasmsr/wasmsr/debuginfo"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -211,3 +212,7 @@ func (p *stagePrinter) emitted(w *strings.Builder, st *funcStages) {
 	}
 	p.body(w, em.code.Body, nil)
 }
+
+// DebugMap is where the input's instructions went, when the module's
+// DWARF was mapped.
+func DebugMap(r *Report) *debuginfo.Map { return r.debugMap }

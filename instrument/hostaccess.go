@@ -233,14 +233,29 @@ func (r *rewriter) trackDrops(export func(name string, kind wasm.ExternKind, ind
 		if !slices.ContainsFunc(c.Body, func(in wasm.Instr) bool { return in.Op == wasm.OpDataDrop || in.Op == wasm.OpElemDrop }) {
 			continue
 		}
+		fn := uint32(r.a.numImports + k)
+		var from, origin []int32 // the DWARF's (debug.go): the flag's code has its drop's line
+		if r.dbg != nil {
+			from = r.dbg.originsOf(fn, len(c.Body))
+		}
 		body := make([]wasm.Instr, 0, len(c.Body)+4)
-		for _, in := range c.Body {
+		for i, in := range c.Body {
 			body = append(body, in)
+			n := 1
 			if in.Op == wasm.OpDataDrop || in.Op == wasm.OpElemDrop {
 				body = append(body, wasm.I32Const(1), wasm.Indexed(wasm.OpGlobalSet, flags[segment{in.Op == wasm.OpElemDrop, in.X}]))
+				n = 3
+			}
+			for range n {
+				if from != nil {
+					origin = append(origin, from[i])
+				}
 			}
 		}
 		c.Body, c.Source = body, nil
+		if r.dbg != nil {
+			r.dbg.origins[fn] = origin
+		}
 	}
 	slices.SortFunc(order, func(a, b segment) int {
 		if a.elem != b.elem {

@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/wasmsr/wasmsr/abi"
+	"github.com/wasmsr/wasmsr/debuginfo"
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
@@ -33,6 +34,9 @@ type Report struct {
 	Info *abi.Info
 	// DefinedFuncs is the number of functions the input module defines.
 	DefinedFuncs int
+	// debugMap is where the input's instructions went, when the module's
+	// DWARF was mapped (for tests).
+	debugMap *debuginfo.Map
 }
 
 // FunctionReport is one instrumented function.
@@ -79,6 +83,9 @@ type rewriter struct {
 	frameHelpers map[helperKey]uint32
 	// multiValue is set when the output may use multi-value functions.
 	multiValue bool
+	// dbg follows where instructions go, when the module has DWARF to
+	// keep (debug.go); nil otherwise.
+	dbg *debugTrack
 }
 
 // Instrument rewrites the module in input and returns the new module.
@@ -102,6 +109,10 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	}
 	report := &Report{DefinedFuncs: len(m.Code)} // before the helpers are added
 	r := newRewriter(m, &opts)
+	hasDWARF := debuginfo.HasDWARF(m)
+	if hasDWARF && !opts.StripDebug {
+		r.dbg = &debugTrack{input: input, origins: map[uint32][]int32{}}
+	}
 	report.Warnings = r.a.unmatched
 	numImports := r.a.numImports
 	// The analysis is done with the bodies: each is decoded again when
@@ -169,6 +180,11 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if hasDWARF {
+		if out, err = r.finishDebug(out, opts.StripDebug, report); err != nil {
+			return nil, nil, err
+		}
+	}
 	return out, report, nil
 }
 
@@ -219,6 +235,7 @@ func (r *rewriter) raiseNoUnwind(fn uint32) error {
 	if err := code.Expand(); err != nil {
 		return err
 	}
+	r.dbg.prepended(fn, 2, len(code.Body))
 	code.Body = append([]wasm.Instr{wasm.I32Const(1), wasm.Indexed(wasm.OpGlobalSet, r.g.NoUnwind)}, code.Body...)
 	code.Source = nil
 	return nil
@@ -306,6 +323,9 @@ func (r *rewriter) commit(st *funcStages) (*abi.FuncLayout, error) {
 		}
 	}
 	r.m.Code[int(st.fn)-r.a.numImports] = st.emitted.code
+	if r.dbg != nil {
+		r.dbg.origins[st.fn] = st.emitted.origin
+	}
 	return st.layout, nil
 }
 

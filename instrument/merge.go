@@ -7,8 +7,9 @@ import "github.com/wasmsr/wasmsr/wasm"
 // goes to the same place. The rewrite nests landing blocks, split ifs and
 // the original blocks this way all the time; each removed pair is three
 // bytes. Branches inside a removed block that go past it lose a level.
-// The result reuses body's memory.
-func mergeBlocks(body []wasm.Instr) []wasm.Instr {
+// The result reuses body's memory; origin, one entry per instruction
+// (see emitter.origin), loses the removed ones alike.
+func mergeBlocks(body []wasm.Instr, origin []int32) ([]wasm.Instr, []int32) {
 	n := len(body)
 	opener := matchStructure(body).opener
 	empty := func(i int) bool { return body[i].Op == wasm.OpBlock && body[i].BlockType() == wasm.BlockEmpty }
@@ -24,13 +25,14 @@ func mergeBlocks(body []wasm.Instr) []wasm.Instr {
 		}
 	}
 	if !merged {
-		return body
+		return body, origin
 	}
 	// gone counts, per enclosing frame of the instruction being copied,
 	// whether it was removed.
 	var gone frameCounts
 	shift := func(d uint32) uint32 { return d - uint32(gone.innermost(int(d))) }
 	out := body[:0] // it never gets ahead of the instruction being read
+	outOrigin := origin[:0]
 	for i, in := range body {
 		// As in splitIfs: catches and delegates count from outside.
 		switch in.Op {
@@ -50,7 +52,10 @@ func mergeBlocks(body []wasm.Instr) []wasm.Instr {
 		}
 		if !removed[i] {
 			out = append(out, in)
+			if origin != nil {
+				outOrigin = append(outOrigin, origin[i])
+			}
 		}
 	}
-	return out
+	return out, outOrigin
 }

@@ -62,6 +62,9 @@ type Options struct {
 	// Force passes an already instrumented module through unchanged
 	// instead of refusing it (for pipelines that may see either).
 	Force bool
+	// StripDebug drops the module's DWARF (.debug_* sections) instead of
+	// mapping its code addresses through the rewrite.
+	StripDebug bool
 }
 
 // String renders the options as the command-line flags that select them,

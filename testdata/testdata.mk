@@ -38,8 +38,8 @@ TESTDATA_C_WASM := $(TESTDATA_C_PROGRAMS:%=$(TESTDATA_OUT)/c/%.wasm)
 TESTDATA_GO_WASM := $(TESTDATA_GO_PROGRAMS:%=$(TESTDATA_OUT)/go/%.wasm)
 TESTDATA_GOFMT := $(TESTDATA_OUT)/go/gofmt.wasm
 
-.PHONY: testdata testdata-c testdata-go testdata-crash testdata-e2e
-testdata: testdata-c testdata-go testdata-crash testdata-e2e
+.PHONY: testdata testdata-c testdata-go testdata-crash testdata-e2e testdata-debug
+testdata: testdata-c testdata-go testdata-crash testdata-e2e testdata-debug
 testdata-c: $(TESTDATA_C_WASM)
 testdata-go: $(TESTDATA_GO_WASM) $(TESTDATA_GOFMT)
 
@@ -125,3 +125,22 @@ $(TESTDATA_RUST_E2E): testdata/e2e/preview1.rs $(TESTDATA_MK)
 	  exit 1; }
 	@mkdir -p $(@D)
 	$(RUSTC) --edition 2021 --target wasm32-wasi -O -C strip=debuginfo -o $@ $<
+
+# Programs that keep their DWARF (and wasi-libc's), for the tests of debug
+# info through the rewrite (issue 17): built with -g, at -O0 and -O2.
+TESTDATA_DEBUG := $(TESTDATA_OUT)/debug/lines-g.wasm $(TESTDATA_OUT)/debug/lines-O2.wasm
+TESTDATA_DEBUG_CFLAGS := --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) -std=c11 -g -Wall -Wextra
+
+testdata-debug: $(TESTDATA_DEBUG)
+
+$(TESTDATA_OUT)/debug/lines-g.wasm: testdata/debug/lines.c $(TESTDATA_MK)
+	$(testdata_check_clang)
+	@mkdir -p $(@D)
+	$(CLANG) $(TESTDATA_DEBUG_CFLAGS) -O0 -c $< -o $(@:.wasm=.o)
+	$(CLANG) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(@:.wasm=.o) -o $@
+
+$(TESTDATA_OUT)/debug/lines-O2.wasm: testdata/debug/lines.c $(TESTDATA_MK)
+	$(testdata_check_clang)
+	@mkdir -p $(@D)
+	$(CLANG) $(TESTDATA_DEBUG_CFLAGS) -O2 -c $< -o $(@:.wasm=.o)
+	$(CLANG) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(@:.wasm=.o) -o $@

@@ -231,6 +231,9 @@ func (d *Decoder) section(r *reader, id SectionID) {
 		count := r.u32()
 		m.DataCount = &count
 	case SectionCode:
+		if o := d.m.Offsets; o != nil {
+			o.Code = r.offset()
+		}
 		d.code(r)
 	case SectionData:
 		n := r.count(2)
@@ -594,13 +597,28 @@ func (c *Code) InstrOffsets() ([]int, error) {
 	if c.Source == nil {
 		return nil, errors.New("the body's source was not kept (Decoder.KeepSource)")
 	}
-	r := &reader{buf: c.Source, base: c.SourceOffset, section: SectionCode, fn: -1}
+	offsets, err := BodyInstrOffsets(c.Source, c.SourceOffset, len(c.Body))
+	if err != nil {
+		return nil, err
+	}
+	if len(offsets) != len(c.Body) {
+		return nil, fmt.Errorf("the body's source has %d instructions, the body %d", len(offsets), len(c.Body))
+	}
+	return offsets, nil
+}
+
+// BodyInstrOffsets returns where each instruction of an encoded body
+// (its locals, then its instructions) starts, counting from base, the
+// offset of the body's first byte. sizeHint is the expected number of
+// instructions (0 when unknown).
+func BodyInstrOffsets(body []byte, base, sizeHint int) ([]int, error) {
+	r := &reader{buf: body, base: base, section: SectionCode, fn: -1}
 	for range r.count(2) {
 		r.u32()
 		r.valType()
 	}
 	var d Decoder
-	offsets := make([]int, 0, len(c.Body))
+	offsets := make([]int, 0, sizeHint)
 	for depth := 1; depth > 0 && r.err == nil && r.pos < len(r.buf); {
 		offsets = append(offsets, r.offset())
 		switch r.instr(&d).Op {
@@ -612,9 +630,6 @@ func (c *Code) InstrOffsets() ([]int, error) {
 	}
 	if r.err != nil {
 		return nil, r.err
-	}
-	if len(offsets) != len(c.Body) {
-		return nil, fmt.Errorf("the body's source has %d instructions, the body %d", len(offsets), len(c.Body))
 	}
 	return offsets, nil
 }

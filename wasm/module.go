@@ -94,6 +94,9 @@ type Offsets struct {
 	// and data count sections where their value is. The code section's
 	// are in Code.SourceOffset.
 	Entries [SectionTag + 1][]int
+	// Code is where the code section's content starts: DWARF's code
+	// addresses count from there.
+	Code int
 }
 
 // Entry returns the offset of the k-th entry of section id, or -1 when it

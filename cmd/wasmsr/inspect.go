@@ -187,10 +187,11 @@ type funcReport struct {
 }
 
 func describeModule(data []byte, top, frames int) (*moduleReport, error) {
-	m, err := wasm.Decode(data)
+	m, err := (&wasm.Decoder{KeepSource: true}).Decode(data)
 	if err != nil {
 		return nil, err
 	}
+	view := newDebugView(m)
 	layout, err := wasm.ReadLayout(data)
 	if err != nil {
 		return nil, err
@@ -251,7 +252,7 @@ func describeModule(data []byte, top, frames int) (*moduleReport, error) {
 	for i, b := range layout.Bodies {
 		fn := uint32(numFuncImports + i)
 		ti, _ := m.FuncTypeIndex(fn)
-		rep.Functions = append(rep.Functions, funcReport{Index: fn, Name: m.FuncName(fn), BodySize: b.Size, Type: typeString(ti)})
+		rep.Functions = append(rep.Functions, funcReport{Index: fn, Name: view.name(fn), BodySize: b.Size, Type: typeString(ti)})
 	}
 	slices.SortStableFunc(rep.Functions, func(a, b funcReport) int { return cmp.Compare(b.BodySize, a.BodySize) })
 	rep.Functions = rep.Functions[:min(max(top, 0), len(rep.Functions))]
@@ -261,29 +262,24 @@ func describeModule(data []byte, top, frames int) (*moduleReport, error) {
 	case err != nil:
 		return nil, err
 	default:
-		rep.Instrumented = describeInstrumented(m, info, frames)
+		rep.Instrumented = describeInstrumented(m, view, info, frames)
 	}
 	return rep, nil
 }
 
 // describeInstrumented reports the wasmsr section: what was added and the
 // frame each instrumented function saves.
-func describeInstrumented(m *wasm.Module, info *abi.Info, frames int) *instrumentedReport {
+func describeInstrumented(m *wasm.Module, view *debugView, info *abi.Info, frames int) *instrumentedReport {
 	r := &instrumentedReport{Version: info.Version, InputSHA256: hex.EncodeToString(info.InputSHA256[:]),
 		Options: info.Options, Exports: info.Exports, Functions: len(info.Funcs)}
-	name := func(fn uint32) string {
-		if n := m.FuncName(fn); n != "" {
-			return n
-		}
-		return fmt.Sprintf("func[%d]", fn)
-	}
+	name := view.label
 	for k, f := range info.Funcs {
 		r.Sites += len(f.Sites)
 		if frames >= 0 && k >= frames {
 			r.MoreFrames++
 			continue
 		}
-		fr := frameReport{Index: f.Func, Name: m.FuncName(f.Func), Size: f.FrameSize}
+		fr := frameReport{Index: f.Func, Name: view.name(f.Func), Size: f.FrameSize}
 		for j, l := range f.Locals {
 			fr.Locals = append(fr.Locals, fmt.Sprintf("%d:%s", l, f.Types[j]))
 		}

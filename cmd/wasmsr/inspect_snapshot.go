@@ -50,9 +50,11 @@ type fileReport struct {
 }
 
 type stackFrame struct {
-	Func   uint32       `json:"function"`
-	Name   string       `json:"name"`
-	At     string       `json:"at"`
+	Func uint32 `json:"function"`
+	Name string `json:"name"`
+	At   string `json:"at"`
+	// Source is where the frame resumes, "file:line", from DWARF.
+	Source string       `json:"source,omitempty"`
 	Locals []localValue `json:"locals"`
 }
 
@@ -81,7 +83,7 @@ func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, er
 	if err := snap.Memory().CopyTo(memory); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	m, err := wasm.Decode(loaded.Module)
+	m, err := (&wasm.Decoder{KeepSource: true}).Decode(loaded.Module)
 	if err != nil {
 		return nil, err
 	}
@@ -141,14 +143,10 @@ func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, er
 	if err != nil {
 		return nil, err
 	}
-	funcName := func(fn uint32) string {
-		if n := m.FuncName(fn); n != "" {
-			return n
-		}
-		return fmt.Sprintf("func[%d]", fn)
-	}
+	view := newDebugView(m)
+	funcName := view.label
 	for _, f := range frames {
-		sf := stackFrame{Func: f.Func, Name: funcName(f.Func)}
+		sf := stackFrame{Func: f.Func, Name: funcName(f.Func), Source: view.resumeLine(&f, info.Globals)}
 		switch f.At.Kind {
 		case abi.SiteSafepoint:
 			sf.At = "safepoint"
@@ -162,11 +160,9 @@ func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, er
 		default:
 			sf.At = fmt.Sprintf("%s, instruction %d", f.At.Kind, f.At.Instr)
 		}
+		localNames := view.localNames(&f, info.Globals)
 		for _, v := range f.Locals {
-			name := ""
-			if m.Names != nil {
-				name = m.Names.LocalName(f.Func, v.Local)
-			}
+			name := view.localName(localNames, f.Func, v.Local)
 			sf.Locals = append(sf.Locals, localValue{Local: v.Local, Name: name, Type: v.Type.String(), Value: formatValue(v.Type, v.Bits)})
 		}
 		r.Frames = append(r.Frames, sf)
@@ -276,7 +272,11 @@ func (r *snapshotReport) write(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nSTACK (paused in %s, outermost first)\n", r.Paused)
 	for i, f := range r.Frames {
-		fmt.Fprintf(w, "  #%d %s [%d]: %s\n", i, strings.TrimSpace(f.Name), f.Func, f.At)
+		if f.Source != "" {
+			fmt.Fprintf(w, "  #%d %s in %s() [%d]: %s\n", i, f.Source, strings.TrimSpace(f.Name), f.Func, f.At)
+		} else {
+			fmt.Fprintf(w, "  #%d %s [%d]: %s\n", i, strings.TrimSpace(f.Name), f.Func, f.At)
+		}
 		for _, l := range f.Locals {
 			name := fmt.Sprintf("local %d", l.Local)
 			if l.Name != "" {

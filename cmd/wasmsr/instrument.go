@@ -26,6 +26,7 @@ func instrumentCommand() *cli.Command {
 			&cli.StringFlag{Name: "remove", Usage: "never instrument these functions"},
 			&cli.StringFlag{Name: "add", Usage: "always instrument these functions"},
 			&cli.BoolFlag{Name: "force", Usage: "pass an already instrumented module through unchanged instead of refusing it"},
+			&cli.BoolFlag{Name: "strip-debug", Usage: "drop the module's DWARF (.debug_* sections) instead of mapping it to the rewritten code"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say why each function is instrumented"},
 		},
 		Action: func(c *cli.Context) error {
@@ -99,5 +100,6 @@ func instrumentOptions(c *cli.Context) (instrument.Options, error) {
 		Remove:         list("remove"),
 		Add:            list("add"),
 		Force:          c.Bool("force"),
+		StripDebug:     c.Bool("strip-debug"),
 	}, nil
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wasmsr/wasmsr/internal/corpus"
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// TestInspectDWARF: the paused stack of a program built with -g shows
+// where each frame resumes in the source and its locals by their DWARF
+// names; without a name section, the functions are named from DWARF
+// (issue 17). The program pauses at its first read of stdin, in work.
+func TestInspectDWARF(t *testing.T) {
+	input, err := os.ReadFile(corpus.Built(t, "debug/lines-g.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bodies byte for byte (KeepSource), or the DWARF would not fit them.
+	m, err := (&wasm.Decoder{KeepSource: true}).Decode(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Names = nil
+	m.Customs = slices.DeleteFunc(m.Customs, func(c wasm.CustomSection) bool { return c.Name == "name" })
+	unnamed, err := wasm.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		module []byte
+	}{{"names", input}, {"no-names", unnamed}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in, out := filepath.Join(dir, "lines.wasm"), filepath.Join(dir, "lines.sr.wasm")
+			if err := os.WriteFile(in, tc.module, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, stderr, code := wasmsr("instrument", "--safepoints", "calls", "-o", out, in); code != 0 {
+				t.Fatalf("instrument: exit %d: %s", code, stderr)
+			}
+			snaps := filepath.Join(dir, "snaps")
+			if _, stderr, code := wasmsr("exec", "-q", "--snapshot-on", "first-stdin", "--stop-after-snapshot", "--snapshot-dir", snaps, out, "read", "100"); code != 75 && code != 0 {
+				t.Fatalf("exec: exit %d: %s", code, stderr)
+			}
+			stdout, stderr, code := wasmsr("inspect", filepath.Join(snaps, "snapshot-000001.wsm"))
+			if code != 0 {
+				t.Fatalf("inspect: exit %d: %s", code, stderr)
+			}
+			stack := stdout[strings.Index(stdout, "STACK"):]
+			for _, want := range []string{
+				`(?m)^  #\d+ lines\.c:28 in main\(\) \[\d+\]: call work, instruction \d+$`,
+				`(?m)^  #\d+ lines\.c:18 in work\(\) \[\d+\]: call getchar, instruction \d+$`,
+				// wasi-libc's, built -O2 -g: parameters in wasm locals.
+				`(?m)^  #\d+ __wasilibc_real\.c:\d+ in __wasi_fd_read\(\) \[\d+\]: call (__imported_wasi_snapshot_preview1_fd_read|wasi_snapshot_preview1\.fd_read), instruction \d+\n       fd i32 = 0$`,
+			} {
+				if !regexp.MustCompile(want).MatchString(stack) {
+					t.Errorf("no match for %s in:\n%s", want, stack)
+				}
+			}
+		})
+	}
+}

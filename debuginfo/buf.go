@@ -1,0 +1,139 @@
+package debuginfo
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// buf reads little-endian DWARF with a sticky error: a read past the end
+// returns zeros and records errTruncated, so outside bytes never panic.
+type buf struct {
+	data []byte
+	pos  int
+	err  error
+}
+
+var errTruncated = fmt.Errorf("truncated")
+
+func (b *buf) need(n int) bool {
+	if b.err != nil || n < 0 || n > len(b.data)-b.pos {
+		if b.err == nil {
+			b.err = errTruncated
+		}
+		return false
+	}
+	return true
+}
+
+func (b *buf) u8() byte {
+	if !b.need(1) {
+		return 0
+	}
+	b.pos++
+	return b.data[b.pos-1]
+}
+
+func (b *buf) u16() uint16 {
+	if !b.need(2) {
+		return 0
+	}
+	b.pos += 2
+	return binary.LittleEndian.Uint16(b.data[b.pos-2:])
+}
+
+func (b *buf) u32() uint32 {
+	if !b.need(4) {
+		return 0
+	}
+	b.pos += 4
+	return binary.LittleEndian.Uint32(b.data[b.pos-4:])
+}
+
+func (b *buf) skip(n int) {
+	if b.need(n) {
+		b.pos += n
+	}
+}
+
+func (b *buf) uleb() uint64 {
+	var v uint64
+	for shift := 0; ; shift += 7 {
+		c := b.u8()
+		if b.err != nil {
+			return 0
+		}
+		if shift < 64 {
+			v |= uint64(c&0x7f) << shift
+		}
+		if c&0x80 == 0 {
+			return v
+		}
+	}
+}
+
+func (b *buf) sleb() int64 {
+	var v int64
+	shift := 0
+	for {
+		c := b.u8()
+		if b.err != nil {
+			return 0
+		}
+		if shift < 64 {
+			v |= int64(c&0x7f) << shift
+		}
+		shift += 7
+		if c&0x80 == 0 {
+			if shift < 64 && c&0x40 != 0 {
+				v |= -1 << shift
+			}
+			return v
+		}
+	}
+}
+
+// cstring skips a NUL-terminated string.
+func (b *buf) cstring() {
+	for b.err == nil && b.u8() != 0 {
+	}
+}
+
+func appendULEB(out []byte, v uint64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 {
+			return append(out, c)
+		}
+		out = append(out, c|0x80)
+	}
+}
+
+func appendSLEB(out []byte, v int64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 && c&0x40 == 0 || v == -1 && c&0x40 != 0 {
+			return append(out, c)
+		}
+		out = append(out, c|0x80)
+	}
+}
+
+// putULEBPadded writes v as a ULEB128 of exactly n bytes, padded with
+// continuation bytes, so that a value can be replaced in place; false
+// when it does not fit.
+func putULEBPadded(out []byte, v uint64, n int) bool {
+	if n == 0 || n < 10 && v>>(7*n) != 0 {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if i < n-1 {
+			c |= 0x80
+		}
+		out[i] = c
+	}
+	return true
+}

@@ -1,0 +1,325 @@
+// Package debuginfo reads a WebAssembly module's DWARF (its .debug_*
+// custom sections) for names, source lines and local variables, and
+// rewrites the code addresses in it through a map of where each
+// instruction of the input went in a rewritten module.
+//
+// In DWARF for WebAssembly a code address is an offset from the start of
+// the code section's content (its function count), and a function's
+// DW_AT_low_pc is where its body starts (its local declarations, after the
+// body's size). Reading goes through Go's debug/dwarf; writing is this
+// package's own, for DWARF versions 2 to 4 (what clang and rustc emit for
+// wasm32).
+package debuginfo
+
+import (
+	"debug/dwarf"
+	"errors"
+	"strings"
+
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// Prefix starts the name of every DWARF section.
+const Prefix = ".debug_"
+
+// IsDebug reports whether a custom section is a DWARF section.
+func IsDebug(name string) bool { return strings.HasPrefix(name, Prefix) }
+
+// HasDWARF reports whether the module carries DWARF sections.
+func HasDWARF(m *wasm.Module) bool {
+	for i := range m.Customs {
+		if IsDebug(m.Customs[i].Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// sections returns the module's DWARF sections by name; the first of two
+// with one name wins, as for readers that look a section up by name.
+func sections(m *wasm.Module) map[string][]byte {
+	s := map[string][]byte{}
+	for i := range m.Customs {
+		c := &m.Customs[i]
+		if _, dup := s[c.Name]; IsDebug(c.Name) && !dup {
+			s[c.Name] = c.Data
+		}
+	}
+	return s
+}
+
+// Info is a module's DWARF, read.
+type Info struct {
+	d   *dwarf.Data
+	loc []byte // .debug_loc
+}
+
+// ErrNoDWARF is returned by Read for a module without DWARF.
+var ErrNoDWARF = errors.New("the module has no DWARF")
+
+// Read opens the module's DWARF.
+func Read(m *wasm.Module) (*Info, error) {
+	s := sections(m)
+	if s[".debug_info"] == nil {
+		return nil, ErrNoDWARF
+	}
+	d, err := dwarf.New(s[".debug_abbrev"], s[".debug_aranges"], nil, s[".debug_info"], s[".debug_line"], nil, s[".debug_ranges"], s[".debug_str"])
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{".debug_addr", ".debug_line_str", ".debug_str_offsets", ".debug_rnglists", ".debug_loclists"} {
+		if s[name] != nil {
+			if err := d.AddSection(name, s[name]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &Info{d: d, loc: s[".debug_loc"]}, nil
+}
+
+// FuncNames names the functions whose DWARF subprogram starts where their
+// body does: bodyStarts maps a body's code address to its function index.
+// A subprogram's DW_AT_name comes first (C++ and Rust put the plain name
+// there), then its DW_AT_linkage_name, then those of the declaration or
+// abstract instance it refers to.
+func (in *Info) FuncNames(bodyStarts map[uint64]uint32) map[uint32]string {
+	names := map[uint32]string{}
+	r := in.d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			return names
+		}
+		if e.Tag != dwarf.TagSubprogram {
+			continue
+		}
+		low, ok := e.Val(dwarf.AttrLowpc).(uint64)
+		if !ok {
+			continue
+		}
+		fn, ok := bodyStarts[low]
+		if !ok {
+			continue
+		}
+		if _, named := names[fn]; named {
+			continue
+		}
+		if n := in.entryName(e, 4); n != "" {
+			names[fn] = n
+		}
+	}
+}
+
+// entryName is a DIE's name, following DW_AT_specification and
+// DW_AT_abstract_origin at most depth times.
+func (in *Info) entryName(e *dwarf.Entry, depth int) string {
+	for _, a := range []dwarf.Attr{dwarf.AttrName, dwarf.AttrLinkageName} {
+		if n, ok := e.Val(a).(string); ok && n != "" {
+			return n
+		}
+	}
+	if depth == 0 {
+		return ""
+	}
+	for _, a := range []dwarf.Attr{dwarf.AttrSpecification, dwarf.AttrAbstractOrigin} {
+		if off, ok := e.Val(a).(dwarf.Offset); ok {
+			r := in.d.Reader()
+			r.Seek(off)
+			if t, err := r.Next(); err == nil && t != nil {
+				if n := in.entryName(t, depth-1); n != "" {
+					return n
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// Line is a source position.
+type Line struct {
+	File string
+	Line int
+}
+
+// LineAt returns the source line of the instruction at a code address;
+// false when the line table has none (or says line 0: code a compiler, or
+// wasmsr, added).
+func (in *Info) LineAt(addr uint64) (Line, bool) {
+	// Every unit's line table, read whole, rather than
+	// dwarf.Reader.SeekPC and dwarf.LineReader.SeekPC: those give up on
+	// the sequences and range lists wasm-ld leaves at tombstone addresses
+	// for the functions it discarded.
+	r := in.d.Reader()
+	for {
+		cu, err := r.Next()
+		if err != nil || cu == nil {
+			return Line{}, false
+		}
+		r.SkipChildren()
+		lr, err := in.d.LineReader(cu)
+		if err != nil || lr == nil {
+			continue
+		}
+		seqs, err := readSequences(lr)
+		if err != nil {
+			continue
+		}
+		for k := range seqs {
+			s := &seqs[k]
+			if s.rows[0].Address <= addr && addr < s.end {
+				e := &s.rows[s.covering(addr)]
+				if e.Line == 0 || e.File == nil {
+					return Line{}, false
+				}
+				return Line{File: e.File.Name, Line: e.Line}, true
+			}
+		}
+	}
+}
+
+// Local is a variable of a function that lives in a wasm local.
+type Local struct {
+	Name  string
+	Local uint32
+}
+
+// Locals lists the variables and parameters of the subprogram that
+// starts at code address lowPC (inner scopes included) whose location,
+// at code address pc, is one wasm local (DW_OP_WASM_location 0x0 N):
+// for the whole function, or by a location list entry that covers pc.
+func (in *Info) Locals(lowPC, pc uint64) []Local {
+	r := in.d.Reader()
+	var base uint64 // the unit's base address, for its location lists
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			return nil
+		}
+		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
+			base, _ = e.Val(dwarf.AttrLowpc).(uint64)
+			continue // look inside
+		}
+		if e.Tag == dwarf.TagSubprogram {
+			if low, ok := e.Val(dwarf.AttrLowpc).(uint64); ok && low == lowPC && e.Children {
+				return in.localsUnder(r, base, pc)
+			}
+		}
+		r.SkipChildren()
+	}
+}
+
+// localsUnder collects the wasm-local variables among the children of
+// the entry just read, to the end of its children.
+func (in *Info) localsUnder(r *dwarf.Reader, base, pc uint64) []Local {
+	var out []Local
+	for depth := 1; depth > 0; {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			return out
+		}
+		if e.Tag == 0 {
+			depth--
+			continue
+		}
+		switch e.Tag {
+		case dwarf.TagVariable, dwarf.TagFormalParameter:
+			var expr []byte
+			switch loc := e.Val(dwarf.AttrLocation).(type) {
+			case []byte:
+				expr = loc
+			case int64:
+				expr = in.locationAt(uint64(loc), base, pc)
+			}
+			if l, ok := wasmLocal(expr); ok {
+				if name := in.entryName(e, 2); name != "" {
+					out = append(out, Local{Name: name, Local: l})
+				}
+			}
+		}
+		if e.Children {
+			if e.Tag == dwarf.TagLexDwarfBlock || e.Tag == dwarf.TagInlinedSubroutine {
+				depth++
+			} else {
+				r.SkipChildren()
+			}
+		}
+	}
+	return out
+}
+
+// locationAt returns the expression of the entry of the location list
+// at off in .debug_loc (DWARF 2 to 4, 4-byte addresses) that covers pc.
+func (in *Info) locationAt(off, base, pc uint64) []byte {
+	if off > uint64(len(in.loc)) {
+		return nil
+	}
+	b := buf{data: in.loc, pos: int(off)}
+	for b.err == nil {
+		start, end := uint64(b.u32()), uint64(b.u32())
+		switch {
+		case b.err != nil || start == 0 && end == 0:
+			return nil
+		case start == 0xffffffff:
+			base = end
+			continue
+		}
+		n := int(b.u16())
+		if !b.need(n) {
+			return nil
+		}
+		expr := b.data[b.pos : b.pos+n]
+		b.pos += n
+		if base+start <= pc && pc < base+end {
+			return expr
+		}
+	}
+	return nil
+}
+
+// wasmLocal decodes an expression that is only DW_OP_WASM_location 0x0 N
+// (and DW_OP_stack_value): the value is local N.
+func wasmLocal(expr []byte) (uint32, bool) {
+	if len(expr) < 3 || expr[0] != opWasmLocation || expr[1] != 0 {
+		return 0, false
+	}
+	b := buf{data: expr, pos: 2}
+	n := b.uleb()
+	if b.err != nil || n > 0xFFFFFFFF {
+		return 0, false
+	}
+	if rest := expr[b.pos:]; len(rest) == 0 || len(rest) == 1 && rest[0] == opStackValue {
+		return uint32(n), true
+	}
+	return 0, false
+}
+
+// DWARF expression opcodes read here.
+const (
+	opWasmLocation = 0xED
+	opStackValue   = 0x9F
+)
+
+// FuncNames names the module's functions from its DWARF, by function
+// index (see Info.FuncNames); nil when it has none. The module must have
+// been decoded with wasm.Decoder.KeepSource, for where its bodies start.
+func FuncNames(m *wasm.Module) map[uint32]string {
+	if m.Offsets == nil || !HasDWARF(m) {
+		return nil
+	}
+	in, err := Read(m)
+	if err != nil {
+		return nil
+	}
+	return in.FuncNames(BodyStarts(m))
+}
+
+// BodyStarts maps the code address of each body of a module decoded with
+// wasm.Decoder.KeepSource to its function index.
+func BodyStarts(m *wasm.Module) map[uint64]uint32 {
+	starts := make(map[uint64]uint32, len(m.Code))
+	numImports := m.NumImported(wasm.KindFunc)
+	for k := range m.Code {
+		starts[uint64(m.Code[k].SourceOffset-m.Offsets.Code)] = uint32(numImports + k)
+	}
+	return starts
+}

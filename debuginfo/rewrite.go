@@ -1,0 +1,192 @@
+package debuginfo
+
+import (
+	"debug/dwarf"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// addressFree are the DWARF sections that hold no code address and no
+// offset into a section the rewrite changes the size of: they are kept
+// as they are.
+var addressFree = map[string]bool{
+	".debug_abbrev": true, ".debug_str": true, ".debug_pubnames": true, ".debug_pubtypes": true,
+	".debug_gnu_pubnames": true, ".debug_gnu_pubtypes": true, ".debug_macinfo": true,
+}
+
+// Rewrite maps the code addresses in the module's DWARF through m. It
+// returns the new contents of the DWARF sections to keep, by name, and a
+// line for each that it could not map and left out. When the DWARF
+// cannot be mapped at all, it returns no section and one line saying why.
+func Rewrite(mod *wasm.Module, m *Map) (map[string][]byte, []string) {
+	s := sections(mod)
+	out, dropped, err := rewrite(mod, s, m)
+	if err != nil {
+		var names []string
+		for n := range s {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return nil, []string{fmt.Sprintf("DWARF not mapped through the rewrite (%v): dropped %s", err, strings.Join(names, ", "))}
+	}
+	return out, dropped
+}
+
+func rewrite(mod *wasm.Module, s map[string][]byte, m *Map) (map[string][]byte, []string, error) {
+	if s[".debug_info"] == nil {
+		return nil, nil, fmt.Errorf("no .debug_info")
+	}
+	p := &patcher{m: m, info: slices.Clone(s[".debug_info"]), abbrevs: s[".debug_abbrev"],
+		ranges: slices.Clone(s[".debug_ranges"]), loc: slices.Clone(s[".debug_loc"]),
+		rangesDone: map[uint64]bool{}, locDone: map[uint64]bool{}}
+	if err := p.walkInfo(); err != nil {
+		return nil, nil, err
+	}
+	out := map[string][]byte{".debug_info": p.info}
+	if p.ranges != nil {
+		out[".debug_ranges"] = p.ranges
+	}
+	if p.loc != nil {
+		out[".debug_loc"] = p.loc
+	}
+	if s[".debug_line"] != nil {
+		line, err := p.rewriteLines(mod, s[".debug_line"])
+		if err != nil {
+			return nil, nil, fmt.Errorf(".debug_line: %w", err)
+		}
+		out[".debug_line"] = line
+	}
+	var dropped []string
+	for name, data := range s {
+		switch {
+		case out[name] != nil:
+		case addressFree[name]:
+			out[name] = data
+		case name == ".debug_aranges":
+			if a, err := rewriteAranges(data, m); err == nil {
+				out[name] = a
+			} else {
+				dropped = append(dropped, fmt.Sprintf("%s not mapped through the rewrite (%v): dropped", name, err))
+			}
+		default:
+			dropped = append(dropped, fmt.Sprintf("%s not mapped through the rewrite (wasmsr does not read it): dropped", name))
+		}
+	}
+	slices.Sort(dropped)
+	return out, dropped, nil
+}
+
+// rewriteLines writes a new .debug_line: each unit's line program with
+// its header as it was and its rows through the map, and patches the
+// units' DW_AT_stmt_list.
+func (p *patcher) rewriteLines(mod *wasm.Module, data []byte) ([]byte, error) {
+	info, err := Read(mod)
+	if err != nil {
+		return nil, err
+	}
+	newOffset := map[int64]int64{}
+	var out []byte
+	r := info.d.Reader()
+	for k := 0; ; k++ {
+		cu, err := r.Next()
+		if err != nil {
+			return nil, err
+		}
+		if cu == nil {
+			break
+		}
+		r.SkipChildren()
+		if k >= len(p.units) {
+			return nil, fmt.Errorf("internal error: more units than walked")
+		}
+		u := p.units[k]
+		if u.stmtList < 0 {
+			continue
+		}
+		if _, done := newOffset[u.stmtList]; done {
+			continue
+		}
+		h, err := readLineHeader(data, u.stmtList)
+		if err != nil {
+			return nil, fmt.Errorf("at 0x%x: %w", u.stmtList, err)
+		}
+		lr, err := info.d.LineReader(cu)
+		if err != nil || lr == nil {
+			return nil, fmt.Errorf("at 0x%x: %v", u.stmtList, err)
+		}
+		w := &lineWriter{h: h, addrSize: u.addrSize, fileIndex: map[*dwarf.LineFile]int{}}
+		files := lr.Files()
+		w.numFiles = len(files)
+		for i, f := range files {
+			if f != nil {
+				w.fileIndex[f] = i
+			}
+		}
+		seqs, err := readSequences(lr)
+		if err != nil {
+			return nil, fmt.Errorf("at 0x%x: %w", u.stmtList, err)
+		}
+		w.reset()
+		for i := range seqs {
+			if err := w.writeSequence(p.m, &seqs[i]); err != nil {
+				return nil, fmt.Errorf("at 0x%x: %w", u.stmtList, err)
+			}
+		}
+		newOffset[u.stmtList] = int64(len(out))
+		unitStart := len(out)
+		out = append(out, h.raw...)
+		out = append(out, w.out...)
+		binary.LittleEndian.PutUint32(out[unitStart:], uint32(len(out)-unitStart-4))
+	}
+	for _, v := range p.stmtLists {
+		binary.LittleEndian.PutUint32(p.info[v.pos:], uint32(newOffset[int64(v.v)]))
+	}
+	return out, nil
+}
+
+// rewriteAranges maps .debug_aranges in place: per unit, pairs of an
+// address and a length.
+func rewriteAranges(data []byte, m *Map) ([]byte, error) {
+	out := slices.Clone(data)
+	b := buf{data: out}
+	for b.pos < len(out) {
+		start := b.pos
+		length := b.u32()
+		end := b.pos + int(length)
+		if length >= 0xfffffff0 || !b.need(int(length)) {
+			return nil, errTruncated
+		}
+		if v := b.u16(); v != 2 {
+			return nil, fmt.Errorf("version %d", v)
+		}
+		b.u32()
+		size := int(b.u8())
+		if size != 4 || b.u8() != 0 {
+			return nil, fmt.Errorf("address size %d", size)
+		}
+		if pad := (b.pos - start) % (2 * size); pad != 0 {
+			b.skip(2*size - pad)
+		}
+		for b.pos+8 <= end {
+			pos := b.pos
+			a, n := uint64(b.u32()), uint64(b.u32())
+			if a == 0 && n == 0 {
+				break
+			}
+			if _, in := m.find(a); in {
+				na := m.addr(a)
+				binary.LittleEndian.PutUint32(out[pos:], uint32(na))
+				binary.LittleEndian.PutUint32(out[pos+4:], uint32(m.addr(a+n)-na))
+			}
+		}
+		if b.err != nil {
+			return nil, b.err
+		}
+		b.pos = end
+	}
+	return out, nil
+}

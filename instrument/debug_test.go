@@ -1,0 +1,387 @@
+package instrument_test
+
+// The DWARF of a module through the rewrite (issue 17), checked with
+// LLVM's own reader: llvm-dwarfdump.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmsr/wasmsr/instrument"
+	"github.com/wasmsr/wasmsr/internal/corpus"
+	"github.com/wasmsr/wasmsr/wasm"
+)
+
+// TestDWARFLines instruments C programs built with -g (at -O0 and -O2):
+// every instruction of the input that is still in the output has, by
+// llvm-dwarfdump's reading of the line tables, the same file and line
+// there as in the input, and llvm-dwarfdump --verify finds nothing new.
+func TestDWARFLines(t *testing.T) {
+	dump := lookTool(t, "llvm-dwarfdump", "llvm")
+	for _, name := range []string{"lines-g", "lines-O2"} {
+		for _, sp := range []instrument.Safepoints{instrument.SafepointsLoops, instrument.SafepointsCalls} {
+			t.Run(name+"/"+sp.String(), func(t *testing.T) {
+				inPath := corpus.Built(t, "debug/"+name+".wasm")
+				input, err := os.ReadFile(inPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, report, err := instrument.Instrument(input, instrument.Options{Safepoints: sp})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(report.Warnings) > 0 {
+					t.Errorf("warnings: %q", report.Warnings)
+				}
+				outPath := filepath.Join(t.TempDir(), name+".sr.wasm")
+				if err := os.WriteFile(outPath, out, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				mp := instrument.DebugMap(report)
+				if mp == nil {
+					t.Fatal("no DWARF map")
+				}
+				inLines, outLines := readLineTables(t, dump, inPath), readLineTables(t, dump, outPath)
+				m, err := (&wasm.Decoder{KeepSource: true}).Decode(input)
+				if err != nil {
+					t.Fatal(err)
+				}
+				inCode, outCode := codeSectionStart(t, input), codeSectionStart(t, out)
+				var kept, all, moved, bad int
+				var samples [][2]uint64
+				for k := range m.Code {
+					offsets, err := m.Code[k].InstrOffsets()
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, o := range offsets {
+						all++
+						a := uint64(o - inCode)
+						na, ok := mp.Instr(a)
+						if !ok {
+							continue
+						}
+						kept++
+						if na != a {
+							moved++
+						}
+						if input[o] != out[int(na)+outCode] {
+							t.Fatalf("instruction at 0x%x (opcode 0x%02x) mapped to 0x%x, which holds opcode 0x%02x", a, input[o], na, out[int(na)+outCode])
+						}
+						want, got := inLines.lookup(a), outLines.lookup(na)
+						if want != got {
+							if bad++; bad <= 10 {
+								t.Errorf("instruction at 0x%x: line %q in the input, at 0x%x in the output line %q", a, want, na, got)
+							}
+						}
+						if kept%97 == 0 {
+							samples = append(samples, [2]uint64{a, na})
+						}
+					}
+				}
+				if bad > 0 {
+					t.Errorf("%d of %d instructions changed lines", bad, kept)
+				}
+				// Most instructions survive (the rewrite drops only dead code)
+				// and most move.
+				if kept < all*9/10 || moved < kept/2 {
+					t.Errorf("%d of %d instructions kept, %d moved", kept, all, moved)
+				}
+				// llvm-dwarfdump --lookup, which goes through .debug_info and
+				// .debug_ranges to the unit first, on a sample.
+				for _, s := range samples {
+					if want, got := lookupLine(t, dump, inPath, s[0]), lookupLine(t, dump, outPath, s[1]); want != got {
+						t.Errorf("--lookup=0x%x on the input: %q; --lookup=0x%x on the output: %q", s[0], want, s[1], got)
+					}
+				}
+				if want, got := verifyErrors(t, dump, inPath), verifyErrors(t, dump, outPath); got != want {
+					t.Errorf("llvm-dwarfdump --verify: %q on the input, %q on the output", want, got)
+				}
+			})
+		}
+	}
+}
+
+// TestStripDebug: --strip-debug leaves no DWARF section.
+func TestStripDebug(t *testing.T) {
+	input, err := os.ReadFile(corpus.Built(t, "debug/lines-g.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := instrument.Instrument(input, instrument.Options{StripDebug: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := wasm.ReadLayout(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var customs []string
+	for _, s := range l.Sections {
+		if s.ID == wasm.SectionCustom {
+			customs = append(customs, s.Name)
+		}
+	}
+	if got, want := strings.Join(customs, " "), "name producers wasmsr"; got != want {
+		t.Errorf("custom sections %q, want %q", got, want)
+	}
+}
+
+func codeSectionStart(t *testing.T, module []byte) int {
+	l, err := wasm.ReadLayout(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range l.Sections {
+		if s.ID == wasm.SectionCode {
+			return s.Offset
+		}
+	}
+	t.Fatal("no code section")
+	return 0
+}
+
+// lineTables are the rows of a module's line tables as llvm-dwarfdump
+// prints them.
+type lineTables struct {
+	seqs []lineSeq
+}
+
+type lineSeq struct {
+	start, end uint64
+	rows       []lineRow
+}
+
+type lineRow struct {
+	addr uint64
+	pos  string // file:line, "" for line 0
+}
+
+var lineRowRE = regexp.MustCompile(`^0x([0-9a-f]{16})\s+(\d+)\s+\d+\s+(\d+)\s+\d+\s+\d+\s*(.*)$`)
+var fileNameRE = regexp.MustCompile(`^\s+name: "(.*)"$`)
+var fileIndexRE = regexp.MustCompile(`^file_names\[\s*(\d+)\]:$`)
+
+func readLineTables(t *testing.T, dump, path string) *lineTables {
+	out, err := exec.Command(dump, "--debug-line", path).Output()
+	if err != nil {
+		t.Fatalf("llvm-dwarfdump --debug-line %s: %v", path, err)
+	}
+	lt := &lineTables{}
+	files := map[string]string{}
+	var cur lineSeq
+	fileIndex := ""
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "debug_line[") {
+			files = map[string]string{}
+			continue
+		}
+		if m := fileIndexRE.FindStringSubmatch(line); m != nil {
+			fileIndex = m[1]
+			continue
+		}
+		if m := fileNameRE.FindStringSubmatch(line); m != nil && fileIndex != "" {
+			files[fileIndex], fileIndex = m[1], ""
+			continue
+		}
+		m := lineRowRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		addr, _ := strconv.ParseUint(m[1], 16, 64)
+		if strings.Contains(m[4], "end_sequence") {
+			cur.end = addr
+			if len(cur.rows) > 0 {
+				cur.start = cur.rows[0].addr
+				lt.seqs = append(lt.seqs, cur)
+			}
+			cur = lineSeq{}
+			continue
+		}
+		pos := ""
+		if m[2] != "0" {
+			pos = files[m[3]] + ":" + m[2]
+		}
+		cur.rows = append(cur.rows, lineRow{addr, pos})
+	}
+	sort.SliceStable(lt.seqs, func(i, j int) bool { return lt.seqs[i].start < lt.seqs[j].start })
+	return lt
+}
+
+// lookup returns the position of the row that covers addr in the
+// sequence that starts last at or before it.
+func (lt *lineTables) lookup(addr uint64) string {
+	for k := len(lt.seqs) - 1; k >= 0; k-- {
+		s := &lt.seqs[k]
+		if s.start <= addr && addr < s.end {
+			i := sort.Search(len(s.rows), func(i int) bool { return s.rows[i].addr > addr }) - 1
+			return s.rows[i].pos
+		}
+	}
+	return ""
+}
+
+var lookupLineRE = regexp.MustCompile(`Line info: file '([^']*)', line (\d+)`)
+
+func lookupLine(t *testing.T, dump, path string, addr uint64) string {
+	// It exits with 1 for an address no unit covers.
+	out, err := exec.Command(dump, fmt.Sprintf("--lookup=0x%x", addr), path).Output()
+	if exit, ok := err.(*exec.ExitError); err != nil && !(ok && exit.ExitCode() == 1) {
+		t.Fatalf("llvm-dwarfdump --lookup %s: %v", path, err)
+	}
+	if m := lookupLineRE.FindSubmatch(out); m != nil {
+		return string(m[1]) + ":" + string(m[2])
+	}
+	return ""
+}
+
+// verifyErrors is llvm-dwarfdump --verify's verdict: its error lines, or
+// "No errors.".
+func verifyErrors(t *testing.T, dump, path string) string {
+	out, _ := exec.Command(dump, "--verify", path).CombinedOutput()
+	var errs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "error:") || strings.Contains(line, "No errors.") {
+			errs = append(errs, strings.ReplaceAll(line, path, "FILE"))
+		}
+	}
+	return strings.Join(errs, "\n")
+}
+
+// TestDWARFTrapLine: wazero's stack trace of a trap in an instrumented
+// function names the source line of the trapping instruction, which it
+// reads from the DWARF.
+func TestDWARFTrapLine(t *testing.T) {
+	input, err := os.ReadFile(corpus.Built(t, "debug/lines-g.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := instrument.Instrument(input, instrument.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	_, err = r.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithArgs("lines", "trap", "10"))
+	if err == nil {
+		t.Fatal("no trap")
+	}
+	// The division of line 20, in work, called by main.
+	msg := err.Error()
+	want := regexp.MustCompile(`(?m)^\t\.work\(i32\) i32\n\t\t0x[0-9a-f]+: .*/testdata/debug/lines\.c:20:\d+$`)
+	if !strings.Contains(msg, "integer divide by zero") || !want.MatchString(msg) {
+		t.Errorf("trap:\n%s\nwant the division by zero in work at lines.c:20", msg)
+	}
+}
+
+// TestDWARFUnmapped: what cannot be mapped is dropped with one warning
+// line, never kept stale: a section wasmsr does not read alone, and all
+// of the DWARF when .debug_info itself cannot be read.
+func TestDWARFUnmapped(t *testing.T) {
+	input, err := os.ReadFile(corpus.Built(t, "debug/lines-g.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFrame := func(m *wasm.Module) {
+		m.Customs = append(m.Customs, wasm.CustomSection{Name: ".debug_frame", Data: []byte{1, 2, 3}, After: wasm.SectionData})
+	}
+	version5 := func(m *wasm.Module) {
+		for i := range m.Customs {
+			if m.Customs[i].Name == ".debug_info" {
+				data := bytes.Clone(m.Customs[i].Data)
+				data[4] = 5 // the first unit's version
+				m.Customs[i].Data = data
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		change  func(*wasm.Module)
+		warning string
+		left    string
+	}{
+		{"frame", withFrame, ".debug_frame not mapped through the rewrite (wasmsr does not read it): dropped",
+			".debug_info .debug_loc .debug_ranges .debug_abbrev .debug_line .debug_str name producers wasmsr"},
+		{"version 5", version5, "DWARF not mapped through the rewrite (.debug_info at 0x0: DWARF version 5 is not mapped): dropped .debug_abbrev, .debug_info, .debug_line, .debug_loc, .debug_ranges, .debug_str",
+			"name producers wasmsr"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := (&wasm.Decoder{KeepSource: true}).Decode(input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.change(m)
+			changed, err := wasm.Encode(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, report, err := instrument.Instrument(changed, instrument.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(report.Warnings, "\n"); got != tc.warning {
+				t.Errorf("warnings:\n%s\nwant:\n%s", got, tc.warning)
+			}
+			l, err := wasm.ReadLayout(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var customs []string
+			for _, s := range l.Sections {
+				if s.ID == wasm.SectionCustom {
+					customs = append(customs, s.Name)
+				}
+			}
+			if got := strings.Join(customs, " "); got != tc.left {
+				t.Errorf("custom sections %q, want %q", got, tc.left)
+			}
+		})
+	}
+}
+
+// TestDWARFNames: without a name section, the rewrite names functions
+// by their DWARF subprograms (in its report and messages, and for --only).
+func TestDWARFNames(t *testing.T) {
+	input, err := os.ReadFile(corpus.Built(t, "debug/lines-g.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := (&wasm.Decoder{KeepSource: true}).Decode(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Names = nil
+	m.Customs = slices.DeleteFunc(m.Customs, func(c wasm.CustomSection) bool { return c.Name == "name" })
+	unnamed, err := wasm.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, report, err := instrument.Instrument(unnamed, instrument.Options{Only: []string{"work", "main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range report.Functions {
+		names = append(names, f.Name)
+	}
+	if got, want := strings.Join(names, " "), "work main"; got != want {
+		t.Errorf("instrumented %q, want %q", got, want)
+	}
+}
