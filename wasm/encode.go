@@ -25,6 +25,9 @@ func Encode(m *Module) ([]byte, error) {
 				continue
 			}
 			data := c.Data
+			if c.Later != nil {
+				data = c.Later()
+			}
 			if c.Name == "name" && data == nil {
 				if m.Names == nil || namesWritten {
 					continue

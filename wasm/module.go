@@ -257,6 +257,9 @@ type CustomSection struct {
 	// After is the id of the non-custom section it followed in the input
 	// (SectionCustom if none); the encoder puts it back at the same place.
 	After SectionID
+	// Later, when set, gives Data when the encoder reaches the section:
+	// a section made while the sections before it are encoded.
+	Later func() []byte
 }
 
 // NumImported returns how many imports of the given kind the module has.

@@ -3,6 +3,8 @@ package wasm
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 )
 
 // Limits of the index spaces and sizes Validate enforces beyond the
@@ -396,19 +398,51 @@ func (v *validator) code() error {
 		return &ValidationError{Where: "code section", Func: -1, Offset: -1,
 			Msg: fmt.Sprintf("%d bodies for %d functions", len(m.Code), len(m.Funcs))}
 	}
-	for k := range m.Code {
-		fn := uint32(v.tr.numImported + k)
-		code := &m.Code[k]
-		for _, g := range code.Locals {
-			if err := v.valType(g.Type); err != nil {
-				return bodyError(code, &TypeError{Func: int64(fn), Instr: -1, Msg: "local of " + err.Error()})
+	// Bodies are checked on every core, each worker a range of them with
+	// its own tracker; the first error in the section's order is the one
+	// returned, as checking them in turn would.
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(m.Code)/parallelBodies))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		tr := v.tr
+		if w > 0 {
+			tr = NewTypeTracker(m)
+		}
+		lo, hi := w*len(m.Code)/workers, (w+1)*len(m.Code)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := lo; k < hi; k++ {
+				if errs[w] = v.body(tr, k); errs[w] != nil {
+					return
+				}
 			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
-		if err := v.tr.Walk(fn, nil); err != nil {
-			te := &TypeError{Func: int64(fn), Instr: -1, Msg: err.Error()}
-			errors.As(err, &te)
-			return bodyError(code, te)
+	}
+	return nil
+}
+
+// body checks the body of the module's function k (imports not counted)
+// with tr.
+func (v *validator) body(tr *TypeTracker, k int) error {
+	fn := uint32(tr.numImported + k)
+	code := &v.m.Code[k]
+	for _, g := range code.Locals {
+		if err := v.valType(g.Type); err != nil {
+			return bodyError(code, &TypeError{Func: int64(fn), Instr: -1, Msg: "local of " + err.Error()})
 		}
+	}
+	if err := tr.Walk(fn, nil); err != nil {
+		te := &TypeError{Func: int64(fn), Instr: -1, Msg: err.Error()}
+		errors.As(err, &te)
+		return bodyError(code, te)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package wasm_test
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -115,5 +117,37 @@ func TestValidationErrorWithoutSource(t *testing.T) {
 				t.Errorf("decoded: error %v\nwant  %s", err, c.want)
 			}
 		})
+	}
+}
+
+// TestFirstInvalidBody: of many bodies (checked, and decoded, on every
+// core), the error is the first invalid one's in the section's order.
+func TestFirstInvalidBody(t *testing.T) {
+	const n = 2000
+	m := &wasm.Module{Types: []wasm.FuncType{{}}, Funcs: make([]uint32, n), Code: make([]wasm.Code, n)}
+	for k := range m.Code {
+		m.Code[k].Body = []wasm.Instr{wasm.Plain(wasm.OpEnd)}
+	}
+	for _, bad := range []int{n - 1, n / 2, 7} {
+		m.Code[bad].Body = []wasm.Instr{wasm.Indexed(wasm.OpCall, 99999), wasm.Plain(wasm.OpEnd)}
+		want := fmt.Sprintf("function %d, instruction 0 (call): call to function 99999, the module has %d", bad, n)
+		if err := wasm.Validate(m); err == nil || err.Error() != want {
+			t.Errorf("validate: %v\nwant %s", err, want)
+		}
+		b, err := wasm.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Encoded and decoded with its source, it fails at the call's offset.
+		d := wasm.Decoder{KeepSource: true}
+		decoded, err := d.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verr := wasm.Validate(decoded)
+		var ve *wasm.ValidationError
+		if !errors.As(verr, &ve) || ve.Func != int64(bad) {
+			t.Errorf("decoded: %v, want function %d's error", verr, bad)
+		}
 	}
 }
