@@ -361,17 +361,8 @@ func TestServeFlags(t *testing.T) {
 // whose uploads are all cut short (it ends where it started).
 func TestMigrateCLI(t *testing.T) {
 	module := progressWasm(t)
-	refDir := t.TempDir()
 	args := []string{"/out/p.bin", "48", "256"}
-	rp := startWasmsr(t, "", append([]string{"exec", "-q", "--mount", refDir + ":/out", module, "--"}, args...)...)
-	if code := rp.wait(t); code != 0 {
-		t.Fatalf("reference run: exit %d\n%s", code, rp.out)
-	}
-	refOut := rp.out.String()
-	ref, err := os.ReadFile(filepath.Join(refDir, "p.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	refOut, ref := progressReference(t, module, args)
 	ports := freePorts(t, 2)
 	hosts := startServes(t, []string{"A", "B"}, []string{fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])}, nil)
 	a, b := hosts[0], hosts[1]
@@ -396,22 +387,7 @@ func TestMigrateCLI(t *testing.T) {
 	})
 
 	t.Run("ping-pong", func(t *testing.T) {
-		local := t.TempDir()
-		stdout, stderr, code := wasmsr(append([]string{"exec", "--name", "L", "--mount", local + ":/out",
-			"--migrate-to", a.url + "," + b.url, "--migrate-every", "100ms", "--migrate-after", "0", "--token-file", token, module, "--"}, args...)...)
-		if code != 0 {
-			t.Fatalf("exit %d:\n%s", code, stderr)
-		}
-		m := finishedOn.FindStringSubmatch(stderr)
-		if m == nil {
-			t.Fatalf("no \"finished on\" line:\n%s", stderr)
-		}
-		final := a
-		if m[2] == "B" {
-			final = b
-		}
-		hop, _ := strconv.Atoi(m[3])
-		waitJobLogs(t, hosts, final, m[1], hop)
+		stdout, _, final, m := pingPong(t, hosts, module, args, "--token-file", token)
 		got, err := os.ReadFile(filepath.Join(final.out, "p.bin"))
 		if err != nil {
 			t.Fatal(err)
@@ -494,47 +470,65 @@ func TestMigrateCLI(t *testing.T) {
 	})
 }
 
+// progressReference runs the progress module with args without moving it,
+// and returns its output and the file it writes.
+func progressReference(t *testing.T, module string, args []string) (string, []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	rp := startWasmsr(t, "", append([]string{"exec", "-q", "--mount", dir + ":/out", module, "--"}, args...)...)
+	if code := rp.wait(t); code != 0 {
+		t.Fatalf("reference run: exit %d\n%s", code, rp.out)
+	}
+	ref, err := os.ReadFile(filepath.Join(dir, "p.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rp.out.String(), ref
+}
+
+// pingPong runs the progress module with args from a local host L that
+// sends it to hosts[0] and hosts[1] in turn every 100 ms, with flags, and
+// returns exec's output, the host it finished on (its logs complete) and
+// the "finished on" line's match (job id, host, moves, exit code).
+func pingPong(t *testing.T, hosts []*serveHost, module string, args []string, flags ...string) (stdout, stderr string, final *serveHost, m []string) {
+	t.Helper()
+	a, b := hosts[0], hosts[1]
+	cmd := append([]string{"exec", "--name", "L", "--mount", t.TempDir() + ":/out", "--migrate-to", a.url + "," + b.url,
+		"--migrate-every", "100ms", "--migrate-after", "0"}, flags...)
+	stdout, stderr, code := wasmsr(append(append(cmd, module, "--"), args...)...)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if m = finishedOn.FindStringSubmatch(stderr); m == nil {
+		t.Fatalf("no \"finished on\" line:\n%s", stderr)
+	}
+	final = a
+	if m[2] == "B" {
+		final = b
+	}
+	hop, _ := strconv.Atoi(m[3])
+	waitJobLogs(t, hosts, final, m[1], hop)
+	return stdout, stderr, final, m
+}
+
 // TestMigrateThroughStore: `wasmsr serve` hosts that share an S3 store
 // (--migrate-store) move a job by its manifest's name there; the output
 // file is the reference's.
 func TestMigrateThroughStore(t *testing.T) {
 	store := s3test.Start(t) // before the hosts start: they inherit its environment
 	module := progressWasm(t)
-	refDir := t.TempDir()
 	args := []string{"/out/p.bin", "48", "256"}
-	rp := startWasmsr(t, "", append([]string{"exec", "-q", "--mount", refDir + ":/out", module, "--"}, args...)...)
-	if code := rp.wait(t); code != 0 {
-		t.Fatalf("reference run: exit %d\n%s", code, rp.out)
-	}
-	ref, err := os.ReadFile(filepath.Join(refDir, "p.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ref := progressReference(t, module, args)
 	ports := freePorts(t, 2)
 	hosts := startServes(t, []string{"A", "B"}, []string{fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])}, nil,
 		"--migrate-store", store)
-	a, b := hosts[0], hosts[1]
-	local := t.TempDir()
-	_, stderr, code := wasmsr(append([]string{"exec", "--name", "L", "--mount", local + ":/out", "--migrate-store", store,
-		"--migrate-to", a.url + "," + b.url, "--migrate-every", "100ms", "--migrate-after", "0", "--token-file", tokenFile(t), module, "--"}, args...)...)
-	if code != 0 {
-		t.Fatalf("exit %d:\n%s", code, stderr)
-	}
-	m := finishedOn.FindStringSubmatch(stderr)
-	if m == nil {
-		t.Fatalf("no \"finished on\" line:\n%s", stderr)
-	}
-	final := a
-	if m[2] == "B" {
-		final = b
-	}
+	_, stderr, final, m := pingPong(t, hosts, module, args, "--token-file", tokenFile(t), "--migrate-store", store)
 	hop, _ := strconv.Atoi(m[3])
-	waitJobLogs(t, hosts, final, m[1], hop)
 	got, err := os.ReadFile(filepath.Join(final.out, "p.bin"))
 	if err != nil || !bytes.Equal(got, ref) {
 		t.Fatalf("the file on %s (%d bytes, %v) differs from the reference (%d bytes)", m[2], len(got), err, len(ref))
 	}
-	logs := stderr + a.p.out.String() + b.p.out.String()
+	logs := stderr + hosts[0].p.out.String() + hosts[1].p.out.String()
 	if moved, stored := strings.Count(logs, ": moved to "), strings.Count(logs, "+ write to the store and send its name "); moved != hop || stored != hop {
 		t.Errorf("%d moves logged, %d of them through the store; the job made %d:\n%s", moved, stored, hop, logs)
 	}

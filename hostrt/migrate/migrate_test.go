@@ -445,13 +445,30 @@ func TestMoveOnDemand(t *testing.T) {
 // ends, as `wasmsr exec --migrate-to A,B --migrate-every` does. How many
 // moves there are depends on the machine's speed; the result does not.
 func TestPingPong(t *testing.T) {
+	st, moves := pingPong(t, "pingpong", func(*Config) {})
+	var downtimes []time.Duration
+	for _, m := range moves {
+		downtimes = append(downtimes, m.Downtime)
+	}
+	sort.Slice(downtimes, func(i, j int) bool { return downtimes[i] < downtimes[j] })
+	t.Logf("finished on %s after %d moves; downtime min %s, median %s, max %s", st.Host, st.Hop,
+		ms(downtimes[0]), ms(downtimes[len(downtimes)/2]), ms(downtimes[len(downtimes)-1]))
+}
+
+// pingPong runs the progress program from a local host L that sends it to
+// hosts A and B in turn every 40 ms, all of them configured by edit, and
+// checks that it finishes with the output and file it has without moves,
+// after as many moves as the hosts recorded. It returns its final status
+// and the moves.
+func pingPong(t *testing.T, id string, edit func(*Config)) (*Status, []Migration) {
+	t.Helper()
 	module := progressModule(t)
 	args := progressArgs(40, 256, 0)
 	wantOut, wantFile := reference(t, module, args)
 	rec := newRecorder()
-	hosts := newTestHosts(t, rec, []string{"A", "B"}, hostOptions{})
-	l := localHost(t, rec, nil)
-	out := runLocal(t, l, module, args, "pingpong", Policy{Route: []string{hosts[0].URL, hosts[1].URL}, Every: 40 * time.Millisecond}, 0)
+	hosts := newTestHosts(t, rec, []string{"A", "B"}, hostOptions{cfg: edit})
+	l := localHostWith(t, rec, edit)
+	out := runLocal(t, l, module, args, id, Policy{Route: []string{hosts[0].URL, hosts[1].URL}, Every: 40 * time.Millisecond}, 0)
 	if out.Moved != hosts[0].URL {
 		t.Fatalf("outcome %+v, want moved to A", out)
 	}
@@ -471,18 +488,14 @@ func TestPingPong(t *testing.T) {
 	lines, _ := rec.snapshot()
 	checkOutput(t, program(lines, out.ID), wantOut)
 	checkFile(t, filepath.Join(final.Dir, "p.bin"), wantFile)
-	var downtimes []time.Duration
+	var moves []Migration
 	for _, h := range []*testHost{l, hosts[0], hosts[1]} {
-		for _, m := range h.migrations() {
-			downtimes = append(downtimes, m.Downtime)
-		}
+		moves = append(moves, h.migrations()...)
 	}
-	if len(downtimes) != st.Hop {
-		t.Errorf("%d moves recorded, the job made %d", len(downtimes), st.Hop)
+	if len(moves) != st.Hop {
+		t.Fatalf("%d moves recorded, the job made %d", len(moves), st.Hop)
 	}
-	sort.Slice(downtimes, func(i, j int) bool { return downtimes[i] < downtimes[j] })
-	t.Logf("finished on %s after %d moves; downtime min %s, median %s, max %s", st.Host, st.Hop,
-		ms(downtimes[0]), ms(downtimes[len(downtimes)/2]), ms(downtimes[len(downtimes)-1]))
+	return st, moves
 }
 
 // jobBody makes the body of POST /v1/jobs for a snapshot of the progress

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestPingPongThroughStore: hosts that share a snapshot store move a job
@@ -14,37 +13,10 @@ import (
 // write them again is TestStoreContinue's: this program's few pages all
 // change between moves.)
 func TestPingPongThroughStore(t *testing.T) {
-	module := progressModule(t)
-	args := progressArgs(40, 256, 0)
-	wantOut, wantFile := reference(t, module, args)
 	store := t.TempDir()
-	shared := func(cfg *Config) { cfg.Store = store }
-	rec := newRecorder()
-	hosts := newTestHosts(t, rec, []string{"A", "B"}, hostOptions{cfg: shared})
-	l := localHostWith(t, rec, shared)
-	out := runLocal(t, l, module, args, "shared", Policy{Route: []string{hosts[0].URL, hosts[1].URL}, Every: 40 * time.Millisecond}, 0)
-	st, err := (&Client{Token: testToken}).Follow(context.Background(), out.Moved, out.ID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.State != StateFinished || st.Exit != 0 || st.Hop < 3 {
-		t.Fatalf("final status %+v, want finished after 3 moves or more", st)
-	}
-	hosts[0].Wait()
-	hosts[1].Wait()
-	final := hosts[0]
-	if st.Host == "B" {
-		final = hosts[1]
-	}
-	lines, _ := rec.snapshot()
-	checkOutput(t, program(lines, out.ID), wantOut)
-	checkFile(t, filepath.Join(final.Dir, "p.bin"), wantFile)
-	var moves []Migration
-	for _, h := range []*testHost{l, hosts[0], hosts[1]} {
-		moves = append(moves, h.migrations()...)
-	}
-	if len(moves) != st.Hop {
-		t.Fatalf("%d moves recorded, the job made %d", len(moves), st.Hop)
+	st, moves := pingPong(t, "shared", func(cfg *Config) { cfg.Store = store })
+	if st.Hop < 3 {
+		t.Fatalf("final status %+v, want 3 moves or more", st)
 	}
 	for _, m := range moves {
 		t.Logf("hop %d from %s: %d chunks, %d bytes, downtime %s", m.Hop, m.From, m.Chunks, m.Bytes, ms(m.Downtime))
@@ -52,7 +24,7 @@ func TestPingPongThroughStore(t *testing.T) {
 			t.Errorf("hop %d from %s went by its chunks, not through the store", m.Hop, m.From)
 		}
 	}
-	if manifests, _ := filepath.Glob(filepath.Join(store, jobTimeline(out.ID), "snapshot-*.wsm")); len(manifests) != storeKeep {
+	if manifests, _ := filepath.Glob(filepath.Join(store, jobTimeline("shared"), "snapshot-*.wsm")); len(manifests) != storeKeep {
 		t.Errorf("the job's timeline holds %d manifests, want %d", len(manifests), storeKeep)
 	}
 }
