@@ -456,21 +456,9 @@ func (w *WASI) readStream(ctx context.Context, mod api.Module, e *entry, iovs, n
 		}
 		return uint32(m), errnoSuccess
 	}
-	done, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		select {
-		case <-pausing:
-		case <-ctx.Done():
-		case <-done:
-			return
-		}
-		e.file.SetReadDeadline(time.Unix(1, 0))
-	}()
+	stop := wakeOnPause(ctx, pausing, e.file.SetReadDeadline)
 	m, err := e.file.Read(buf)
-	close(done)
-	<-stopped
-	e.file.SetReadDeadline(time.Time{})
+	stop()
 	switch {
 	case m == 0 && errors.Is(err, os.ErrDeadlineExceeded):
 		select {
@@ -485,6 +473,28 @@ func (w *WASI) readStream(ctx context.Context, mod api.Module, e *entry, iovs, n
 		return 0, toErrno(err)
 	}
 	return uint32(m), errnoSuccess
+}
+
+// wakeOnPause makes a read or write blocked on a host descriptor give up
+// when the host pauses or ctx ends: it sets a deadline in the past with
+// set then. The returned stop ends the watch and clears the deadline.
+func wakeOnPause(ctx context.Context, pausing <-chan struct{}, set func(time.Time) error) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-pausing:
+		case <-ctx.Done():
+		case <-done:
+			return
+		}
+		set(time.Unix(1, 0))
+	}()
+	return func() {
+		close(done)
+		<-stopped
+		set(time.Time{})
+	}
 }
 
 func (w *WASI) fdReaddir(_ context.Context, mod api.Module, stack []uint64) errno {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -291,17 +290,7 @@ func (w *WASI) pausableIO(ctx context.Context, mod api.Module, e *entry, write, 
 	}
 	for {
 		pausing := w.pausing()
-		done, stopped := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(stopped)
-			select {
-			case <-pausing:
-			case <-ctx.Done():
-			case <-done:
-				return
-			}
-			setDeadline(time.Unix(1, 0))
-		}()
+		stop := wakeOnPause(ctx, pausing, setDeadline)
 		var did bool
 		var opErr error
 		err := wait(func(fd uintptr) bool {
@@ -309,9 +298,7 @@ func (w *WASI) pausableIO(ctx context.Context, mod api.Module, e *entry, write, 
 			// false waits for the socket to be ready, and calls again.
 			return did || opErr != nil || !blocking
 		})
-		close(done)
-		<-stopped
-		setDeadline(time.Time{})
+		stop()
 		switch {
 		case opErr != nil:
 			return toErrno(opErr)
