@@ -18,7 +18,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -339,7 +341,18 @@ func oneLine(err error) error {
 	}
 	var frames []string
 	for _, line := range strings.Split(trace, "\n") {
-		if !strings.HasPrefix(line, "\t") || strings.HasPrefix(line, "\t\t") {
+		if source, ok := strings.CutPrefix(line, "\t\t"); ok {
+			// wazero's source line for the frame above, from DWARF:
+			// "\t\t0xADDR: /path/file.c:LINE:COLUMN". The innermost
+			// frame's says where the trap is.
+			if len(frames) == 1 && !strings.Contains(frames[0], " at ") {
+				if at := sourceLine(source); at != "" {
+					frames[0] += " at " + at
+				}
+			}
+			continue
+		}
+		if !strings.HasPrefix(line, "\t") {
 			continue
 		}
 		name, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(line, "\t"), "."), "(")
@@ -353,6 +366,21 @@ func oneLine(err error) error {
 		return errors.New(msg)
 	}
 	return fmt.Errorf("%s (in %s)", msg, strings.Join(frames, " < "))
+}
+
+// sourceLine makes "0xADDR: /path/file.c:LINE:COLUMN" (a source line of
+// wazero's stack trace) "file.c:LINE", or "" when it is not one.
+func sourceLine(s string) string {
+	_, s, _ = strings.Cut(s, ": ")
+	file, pos, ok := strings.Cut(path.Base(s), ":")
+	if !ok || file == "" {
+		return ""
+	}
+	line, _, _ := strings.Cut(pos, ":")
+	if _, err := strconv.ParseUint(line, 10, 32); err != nil {
+		return ""
+	}
+	return file + ":" + line
 }
 
 // maxTraceFrames is how many frames of a trap's stack trace its one-line

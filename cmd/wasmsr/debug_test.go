@@ -67,3 +67,18 @@ func TestInspectDWARF(t *testing.T) {
 		})
 	}
 }
+
+// TestTrapLine: a program built with -g that traps is reported in one
+// line naming the function and the source line of the trap.
+func TestTrapLine(t *testing.T) {
+	in := corpus.Built(t, "debug/lines-g.wasm")
+	out := filepath.Join(t.TempDir(), "lines.sr.wasm")
+	if _, stderr, code := wasmsr("instrument", "-o", out, in); code != 0 {
+		t.Fatalf("instrument: exit %d: %s", code, stderr)
+	}
+	_, stderr, code := wasmsr("exec", "-q", out, "trap", "10")
+	want := regexp.MustCompile(`^wasmsr: .*integer divide by zero \(in work at lines\.c:20 < main < .*\)\n$`)
+	if code != 1 || !want.MatchString(stderr) {
+		t.Errorf("exit %d, stderr %q; want exit 1 and the trap in work at lines.c:20", code, stderr)
+	}
+}
