@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -42,6 +43,7 @@ func instrumentCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			tuneCollector(len(data))
 			out, report, err := instrument.Instrument(data, opts)
 			if errors.Is(err, instrument.ErrInstrumented) {
 				return fmt.Errorf("%s: %w (use --force to instrument it again)", in, err)
@@ -71,6 +73,25 @@ func instrumentCommand() *cli.Command {
 				path, len(report.Functions), report.DefinedFuncs, len(data), len(out))
 			return nil
 		},
+	}
+}
+
+// tuneCollector sets Go's collector for a run of instrument on input
+// bytes, unless GOGC or GOMEMLIMIT set it: the rewrite allocates far more
+// than it keeps (clang's 75 MB: 1.06 GB live at the peak), and at the
+// default GOGC=100 the collector took a sixth of the CPU and let the heap
+// reach twice the live one. It collects at three times the live heap
+// instead, under a soft limit of 24 times the input (at least 1 GiB),
+// which the live heap stays well below. Interleaved runs on clang: 27.4
+// and 27.7 s wall, 42 s CPU, peak RSS 1.79 and 1.86 GB, against 30.2 and
+// 30.6 s, 48 s and 2.16 and 2.18 GB; on gofmt, 1.10 s against 1.26 s wall,
+// and 140 MB against 108 MB.
+func tuneCollector(input int) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(max(1<<30, 24*int64(input)))
 	}
 }
 
