@@ -611,36 +611,37 @@ func (m *chunkedMemory) copyPacked(dst []byte) error {
 // bounded by what a memory of its raw length (at most 4 GiB) names.
 func (s *sectionSource) chunkedMemory(version uint32) (*chunkedMemory, error) {
 	chunks := min(s.raw, 1<<32) / MemoryChunkSize
-	bound := 4 + (chunks+7)/8 + chunks*sha256.Size
-	if version == PackedVersion {
-		bound += locationsSize(chunks)
-	}
-	raw, err := s.readStored(bound)
+	raw, err := s.readStored(4 + (chunks+7)/8 + namesSize(chunks, version))
 	if err != nil {
 		return nil, err
 	}
-	return parseChunkedMemory(raw, s.raw, version, nil)
+	return parseChunkedMemory(raw, s.raw, version)
 }
 
 // chunkedFile reads a manifest's file section, its stored length bounded
 // by what a file of its raw length (at most maxFiles) names.
 func (s *sectionSource) chunkedFile(version uint32) (*chunkedFile, error) {
 	chunks := (min(s.raw, maxFiles) + FileChunkSize - 1) / FileChunkSize
-	bound := 8 + chunks*sha256.Size
-	if version == PackedVersion {
-		bound += locationsSize(chunks)
-	}
-	raw, err := s.readStored(bound)
+	raw, err := s.readStored(8 + namesSize(chunks, version))
 	if err != nil {
 		return nil, err
 	}
-	return parseChunkedFile(raw, s.raw, version, nil)
+	return parseChunkedFile(raw, s.raw, version)
+}
+
+// namesSize bounds what names chunks chunks in a section: their addresses,
+// and in a manifest of packs (version 4) their locations.
+func namesSize(chunks uint64, version uint32) uint64 {
+	if version == PackedVersion {
+		return chunks*sha256.Size + locationsSize(chunks)
+	}
+	return chunks * sha256.Size
 }
 
 // parseAddresses decodes n addresses at the start of raw, and in a
 // manifest of packs (version 4) their locations, which are the rest of
-// raw; the sizes of the packs go to sizes when it is not nil.
-func parseAddresses(raw []byte, n int, version uint32, sizes map[PackID]uint32) ([]Address, []Location, error) {
+// raw.
+func parseAddresses(raw []byte, n int, version uint32) ([]Address, []Location, error) {
 	if uint64(len(raw)) < uint64(n)*sha256.Size || version != PackedVersion && len(raw) != n*sha256.Size {
 		return nil, nil, formatError("%d bytes of addresses for %d chunks", len(raw), n)
 	}
@@ -651,15 +652,12 @@ func parseAddresses(raw []byte, n int, version uint32, sizes map[PackID]uint32) 
 	if version != PackedVersion {
 		return addrs, nil, nil
 	}
-	if sizes == nil {
-		sizes = map[PackID]uint32{}
-	}
-	locs, err := parseLocations(raw[n*sha256.Size:], n, sizes)
+	locs, err := parseLocations(raw[n*sha256.Size:], n)
 	return addrs, locs, err
 }
 
 // parseChunkedMemory decodes a manifest's memory section.
-func parseChunkedMemory(raw []byte, size uint64, version uint32, sizes map[PackID]uint32) (*chunkedMemory, error) {
+func parseChunkedMemory(raw []byte, size uint64, version uint32) (*chunkedMemory, error) {
 	if len(raw) < 4 || binary.LittleEndian.Uint32(raw) != MemoryChunkSize {
 		return nil, formatError("memory: a chunk size other than %d", MemoryChunkSize)
 	}
@@ -678,7 +676,7 @@ func parseChunkedMemory(raw []byte, size uint64, version uint32, sizes map[PackI
 		set += bitsSet(b)
 	}
 	var err error
-	if m.addrs, m.locs, err = parseAddresses(raw, set, version, sizes); err != nil {
+	if m.addrs, m.locs, err = parseAddresses(raw, set, version); err != nil {
 		return nil, fmt.Errorf("memory: %w", err)
 	}
 	return m, nil
@@ -705,7 +703,7 @@ type chunkedFile struct {
 
 // parseChunkedFile decodes a manifest's file section, whose raw length
 // (the content's size) was checked against the limits.
-func parseChunkedFile(raw []byte, size uint64, version uint32, sizes map[PackID]uint32) (*chunkedFile, error) {
+func parseChunkedFile(raw []byte, size uint64, version uint32) (*chunkedFile, error) {
 	if len(raw) < 8 {
 		return nil, formatError("a file section of %d bytes", len(raw))
 	}
@@ -715,7 +713,7 @@ func parseChunkedFile(raw []byte, size uint64, version uint32, sizes map[PackID]
 	}
 	n := (size + FileChunkSize - 1) / FileChunkSize
 	var err error
-	if f.addrs, f.locs, err = parseAddresses(raw[8:], int(n), version, sizes); err != nil {
+	if f.addrs, f.locs, err = parseAddresses(raw[8:], int(n), version); err != nil {
 		return nil, fmt.Errorf("file of fd %d: %w", f.fd, err)
 	}
 	return f, nil

@@ -155,9 +155,8 @@ func appendLocations(out []byte, memos []*memo, sizes map[PackID]uint32) []byte 
 func locationsSize(chunks uint64) uint64 { return 4 + chunks*(16+4) + chunks*12 }
 
 // parseLocations decodes the locations trailer of a section naming n
-// chunks, which must be all of raw, and adds the sizes of the packs it
-// names to sizes.
-func parseLocations(raw []byte, n int, sizes map[PackID]uint32) ([]Location, error) {
+// chunks, which must be all of raw.
+func parseLocations(raw []byte, n int) ([]Location, error) {
 	if len(raw) < 4 {
 		return nil, formatError("truncated chunk locations")
 	}
@@ -172,7 +171,6 @@ func parseLocations(raw []byte, n int, sizes map[PackID]uint32) ([]Location, err
 		copy(ids[i][:], raw)
 		packSizes[i] = binary.LittleEndian.Uint32(raw[16:])
 		raw = raw[20:]
-		sizes[ids[i]] = packSizes[i]
 	}
 	locs := make([]Location, n)
 	for i := range locs {
