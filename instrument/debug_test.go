@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -359,20 +358,7 @@ func TestDWARFUnmapped(t *testing.T) {
 // TestDWARFNames: without a name section, the rewrite names functions
 // by their DWARF subprograms (in its report and messages, and for --only).
 func TestDWARFNames(t *testing.T) {
-	input, err := os.ReadFile(corpus.Built(t, "debug/lines-g.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := (&wasm.Decoder{KeepSource: true}).Decode(input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Names = nil
-	m.Customs = slices.DeleteFunc(m.Customs, func(c wasm.CustomSection) bool { return c.Name == "name" })
-	unnamed, err := wasm.Encode(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	unnamed := corpus.BuiltWithoutNames(t, "debug/lines-g.wasm")
 	_, report, err := instrument.Instrument(unnamed, instrument.Options{Only: []string{"work", "main"}})
 	if err != nil {
 		t.Fatal(err)

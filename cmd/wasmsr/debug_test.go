@@ -4,12 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/wasmsr/wasmsr/internal/corpus"
-	"github.com/wasmsr/wasmsr/wasm"
 )
 
 // TestInspectDWARF: the paused stack of a program built with -g shows
@@ -21,17 +19,7 @@ func TestInspectDWARF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Bodies byte for byte (KeepSource), or the DWARF would not fit them.
-	m, err := (&wasm.Decoder{KeepSource: true}).Decode(input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Names = nil
-	m.Customs = slices.DeleteFunc(m.Customs, func(c wasm.CustomSection) bool { return c.Name == "name" })
-	unnamed, err := wasm.Encode(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	unnamed := corpus.BuiltWithoutNames(t, "debug/lines-g.wasm")
 	for _, tc := range []struct {
 		name   string
 		module []byte

@@ -26,10 +26,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wasmsr/wasmsr/wasm"
 )
 
 // Module is the module path of this repository.
@@ -89,6 +92,28 @@ func Built(tb testing.TB, rel string) string {
 		tb.Skip(msg)
 	}
 	return path
+}
+
+// BuiltWithoutNames returns the built program rel (see Built) without its
+// name section, its bodies byte for byte, so that its DWARF still fits
+// them: a module that names its functions only in DWARF.
+func BuiltWithoutNames(tb testing.TB, rel string) []byte {
+	tb.Helper()
+	input, err := os.ReadFile(Built(tb, rel))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := (&wasm.Decoder{KeepSource: true}).Decode(input)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m.Names = nil
+	m.Customs = slices.DeleteFunc(m.Customs, func(c wasm.CustomSection) bool { return c.Name == "name" })
+	unnamed, err := wasm.Encode(m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return unnamed
 }
 
 // Program describes a built guest program and how to run it.
