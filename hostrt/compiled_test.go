@@ -145,7 +145,7 @@ func TestFetchCompiled(t *testing.T) {
 	}
 }
 
-func testKeys(t *testing.T, seed byte) *snapshot.Keys {
+func testKeys(t testing.TB, seed byte) *snapshot.Keys {
 	t.Helper()
 	line, err := snapshot.NewKey(bytes.NewReader(bytes.Repeat([]byte{seed}, 32)))
 	if err != nil {

@@ -19,15 +19,7 @@ const secretMarker = "SECRET-MEMORY-MARKER"
 
 func testEncryption(t testing.TB, seed byte) *snapshot.Encryption {
 	t.Helper()
-	line, err := snapshot.NewKey(bytes.NewReader(bytes.Repeat([]byte{seed}, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := snapshot.ParseKeys([]byte(line))
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := snapshot.NewEncryption(keys)
+	enc, err := snapshot.NewEncryption(testKeys(t, seed))
 	if err != nil {
 		t.Fatal(err)
 	}
