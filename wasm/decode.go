@@ -500,9 +500,8 @@ func (d *Decoder) code(r *reader) {
 	}
 	// The bodies are decoded on every core: on clang's 75 MB that is 3.6
 	// s of CPU before anything else can start. The first error in the
-	// section's order is the one reported, as decoding them in turn would.
-	sizeErr := r.err
-	r.err = nil
+	// section's order is the one reported, as decoding them in turn would
+	// (an error reading the sizes comes after every body read).
 	d.decodeBodies(bodies)
 	for i := range bodies {
 		br := &bodies[i]
@@ -512,7 +511,6 @@ func (d *Decoder) code(r *reader) {
 		}
 		r.nonCanonical = r.nonCanonical || br.nonCanonical
 	}
-	r.err = sizeErr
 }
 
 // parallelBodies is how many functions a code section needs before its
@@ -523,7 +521,12 @@ const parallelBodies = 256
 // GOMAXPROCS goroutines, each with its own scratch and slab.
 func (d *Decoder) decodeBodies(bodies []reader) {
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(bodies)/parallelBodies))
-	share := d.slabHintFor(bodies) / workers
+	// Instructions average more than two bytes.
+	total := 0
+	for i := range bodies {
+		total += len(bodies[i].buf)
+	}
+	share := total / 2 / workers
 	var wg sync.WaitGroup
 	var usesDataCount atomic.Bool
 	for w := range workers {
@@ -552,16 +555,6 @@ func (d *Decoder) decodeBodies(bodies []reader) {
 	}
 	wg.Wait()
 	d.usesDataCount = d.usesDataCount || usesDataCount.Load()
-}
-
-// slabHintFor estimates the instructions of bodies: they average more
-// than two bytes.
-func (d *Decoder) slabHintFor(bodies []reader) int {
-	n := 0
-	for i := range bodies {
-		n += len(bodies[i].buf)
-	}
-	return n / 2
 }
 
 func (d *Decoder) body(r *reader) Code {
