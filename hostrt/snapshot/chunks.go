@@ -539,42 +539,37 @@ func (m *chunkedMemory) CopyTo(dst []byte) error {
 	if uint64(len(dst)) != m.size {
 		return fmt.Errorf("memory of %d bytes into %d", m.size, len(dst))
 	}
+	targets := m.nonZero(dst)
 	if m.locs != nil {
-		return m.copyPacked(dst)
-	}
-	type fetch struct {
-		chunk []byte
-		addr  Address
+		chunks := make([]packedChunk, len(targets))
+		for a, chunk := range targets {
+			chunks[a] = packedChunk{m.addrs[a], m.locs[a], chunk}
+		}
+		if err := readPacked(context.Background(), m.packs, m.key, chunks); err != nil {
+			return fmt.Errorf("memory: %w", err)
+		}
+		return nil
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	next := make(chan fetch)
+	next := make(chan int)
 	var wg sync.WaitGroup
 	for range max(chunkTransfers, runtime.GOMAXPROCS(0)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for f := range next {
-				if err := readChunk(ctx, m.store, m.key, f.addr, f.chunk); err != nil {
+			for a := range next {
+				if err := readChunk(ctx, m.store, m.key, m.addrs[a], targets[a]); err != nil {
 					cancel(err)
 				}
 			}
 		}()
 	}
-	a := 0
-	for k := range len(dst) / MemoryChunkSize {
-		chunk := dst[k*MemoryChunkSize : (k+1)*MemoryChunkSize]
-		if m.bitmap[k/8]&(1<<(k%8)) == 0 {
-			if !isZero(chunk) {
-				clear(chunk)
-			}
-			continue
-		}
+	for a := range targets {
 		select {
-		case next <- fetch{chunk, m.addrs[a]}:
+		case next <- a:
 		case <-ctx.Done():
 		}
-		a++
 		if ctx.Err() != nil {
 			break
 		}
@@ -587,24 +582,20 @@ func (m *chunkedMemory) CopyTo(dst []byte) error {
 	return nil
 }
 
-// copyPacked is CopyTo for a memory in packs.
-func (m *chunkedMemory) copyPacked(dst []byte) error {
-	chunks := make([]packedChunk, 0, len(m.addrs))
+// nonZero clears the chunks of dst that the snapshot's bitmap says are
+// zero (where dst is not already) and returns the others, in the order
+// of the addresses that name them.
+func (m *chunkedMemory) nonZero(dst []byte) [][]byte {
+	targets := make([][]byte, 0, len(m.addrs))
 	for k := range len(dst) / MemoryChunkSize {
 		chunk := dst[k*MemoryChunkSize : (k+1)*MemoryChunkSize]
-		if m.bitmap[k/8]&(1<<(k%8)) == 0 {
-			if !isZero(chunk) {
-				clear(chunk)
-			}
-			continue
+		if m.bitmap[k/8]&(1<<(k%8)) != 0 {
+			targets = append(targets, chunk)
+		} else if !isZero(chunk) {
+			clear(chunk)
 		}
-		a := len(chunks)
-		chunks = append(chunks, packedChunk{m.addrs[a], m.locs[a], chunk})
 	}
-	if err := readPacked(context.Background(), m.packs, m.key, chunks); err != nil {
-		return fmt.Errorf("memory: %w", err)
-	}
-	return nil
+	return targets
 }
 
 // chunkedMemory reads a manifest's memory section, its stored length
