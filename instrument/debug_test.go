@@ -125,17 +125,7 @@ func TestStripDebug(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := wasm.ReadLayout(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var customs []string
-	for _, s := range l.Sections {
-		if s.ID == wasm.SectionCustom {
-			customs = append(customs, s.Name)
-		}
-	}
-	if got, want := strings.Join(customs, " "), "name producers wasmsr"; got != want {
+	if got, want := strings.Join(customSections(t, out), " "), "name producers wasmsr"; got != want {
 		t.Errorf("custom sections %q, want %q", got, want)
 	}
 }
@@ -338,16 +328,7 @@ func TestDWARFUnmapped(t *testing.T) {
 			if got := strings.Join(report.Warnings, "\n"); got != tc.warning {
 				t.Errorf("warnings:\n%s\nwant:\n%s", got, tc.warning)
 			}
-			l, err := wasm.ReadLayout(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var customs []string
-			for _, s := range l.Sections {
-				if s.ID == wasm.SectionCustom {
-					customs = append(customs, s.Name)
-				}
-			}
+			customs := customSections(t, out)
 			if got := strings.Join(customs, " "); got != tc.left {
 				t.Errorf("custom sections %q, want %q", got, tc.left)
 			}
@@ -370,4 +351,20 @@ func TestDWARFNames(t *testing.T) {
 	if got, want := strings.Join(names, " "), "work main"; got != want {
 		t.Errorf("instrumented %q, want %q", got, want)
 	}
+}
+
+// customSections lists the names of a module's custom sections, in order.
+func customSections(t *testing.T, module []byte) []string {
+	t.Helper()
+	l, err := wasm.ReadLayout(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range l.Sections {
+		if s.ID == wasm.SectionCustom {
+			names = append(names, s.Name)
+		}
+	}
+	return names
 }
