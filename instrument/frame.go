@@ -60,19 +60,27 @@ func newFrameLayout(locals []uint32, types []wasm.ValType) frameLayout {
 	return lay
 }
 
-// maxRun is the most locals one helper call moves.
+// maxRun is the most slots one helper call moves.
 const maxRun = 32
 
-// runs splits the layout into runs of number locals of one type at
-// consecutive offsets (at most maxRun long) and single reference locals,
-// as [start, end) pairs.
-func (lay *frameLayout) runs() [][2]int {
+// maxSkip is the most slots between two wanted ones that a reload loads
+// and drops rather than make another call: a call and its offset take
+// about five bytes, a drop one.
+const maxSkip = 4
+
+// runs splits the layout into runs of number locals of one type (at most
+// maxRun slots long) and single reference locals, as [start, end) pairs of
+// layout entries. A run's entries sit at consecutive offsets, but for up to
+// skip slots between two of them.
+func (lay *frameLayout) runs(skip int) [][2]int {
 	var runs [][2]int
 	for k := 0; k < len(lay.locals); {
 		end := k + 1
 		if t := lay.types[k]; !t.IsRef() {
-			for end < len(lay.locals) && end-k < maxRun && lay.types[end] == t &&
-				lay.offsets[end] == lay.offsets[end-1]+uint32(t.Size()) {
+			size := uint32(t.Size())
+			for end < len(lay.locals) && lay.types[end] == t &&
+				lay.offsets[end]-lay.offsets[end-1] <= uint32(skip+1)*size &&
+				lay.offsets[end]-lay.offsets[k] < maxRun*size {
 				end++
 			}
 		}
@@ -113,18 +121,32 @@ func (r *rewriter) reloadHelper(t wasm.ValType, n int) uint32 {
 }
 
 // reloadFrame returns the code that loads the locals of lay (numbers
-// only) from the frame at the unwind buffer's position.
+// only) from the frame at the unwind buffer's position. lay is a part of
+// the function's layout: within a type the slots between its entries are
+// of that type, so one call loads across a few of them and drops them.
 func (r *rewriter) reloadFrame(lay *frameLayout) []wasm.Instr {
-	var code []wasm.Instr
-	for _, run := range lay.runs() {
-		k, n := run[0], run[1]-run[0]
-		if !r.multiValue {
-			n = 1
+	if !r.multiValue {
+		var code []wasm.Instr
+		for j, l := range lay.locals {
+			code = append(code, wasm.I32Const(int32(lay.offsets[j])), wasm.Indexed(wasm.OpCall, r.reloadHelper(lay.types[j], 1)),
+				wasm.Indexed(wasm.OpLocalSet, l))
 		}
-		for j := k; j < run[1]; j += n {
-			code = append(code, wasm.I32Const(int32(lay.offsets[j])), wasm.Indexed(wasm.OpCall, r.reloadHelper(lay.types[j], n)))
-			for x := j + n - 1; x >= j; x-- {
-				code = append(code, wasm.Indexed(wasm.OpLocalSet, lay.locals[x]))
+		return code
+	}
+	var code []wasm.Instr
+	for _, run := range lay.runs(maxSkip) {
+		k, j := run[0], run[1]-1
+		t := lay.types[k]
+		size := uint32(t.Size())
+		n := int((lay.offsets[j]-lay.offsets[k])/size) + 1
+		code = append(code, wasm.I32Const(int32(lay.offsets[k])), wasm.Indexed(wasm.OpCall, r.reloadHelper(t, n)))
+		// The helper returns the slots in order: the last is on top.
+		for slot := n - 1; slot >= 0; slot-- {
+			if lay.offsets[j] == lay.offsets[k]+uint32(slot)*size {
+				code = append(code, wasm.Indexed(wasm.OpLocalSet, lay.locals[j]))
+				j--
+			} else {
+				code = append(code, wasm.Plain(wasm.OpDrop))
 			}
 		}
 	}
@@ -136,7 +158,7 @@ func (r *rewriter) reloadFrame(lay *frameLayout) []wasm.Instr {
 // through a helper, the others one by one.
 func (r *rewriter) restoreFrame(lay *frameLayout, ptr uint32) []wasm.Instr {
 	var code []wasm.Instr
-	for _, run := range lay.runs() {
+	for _, run := range lay.runs(0) {
 		k, n := run[0], run[1]-run[0]
 		if n == 1 || !r.multiValue {
 			for j := run[0]; j < run[1]; j++ {
