@@ -333,9 +333,9 @@ func usesReferenceTypes(m *wasm.Module) bool {
 }
 
 // usesPostMVP reports whether a module relies on anything beyond
-// WebAssembly 1.0. The instrumenter keeps an MVP module within MVP (its
-// runtime may support nothing more); any other module is taken to run
-// where WebAssembly 2.0 does, and may then gain multi-value helpers.
+// WebAssembly 1.0. With Options.Wasm1 the instrumenter keeps an MVP
+// module within MVP (its runtime may support nothing more); otherwise,
+// and for any other module, the output may use multi-value helpers.
 func usesPostMVP(m *wasm.Module) bool {
 	for _, ft := range m.Types {
 		if len(ft.Results) > 1 {

@@ -198,7 +198,7 @@ func newRewriter(m *wasm.Module, opts *Options) *rewriter {
 	r := &rewriter{m: m, types: map[string]uint32{}, dispatchers: map[string]*dispatcher{}, refSpills: map[wasm.ValType]*refSpill{}, frameHelpers: map[helperKey]uint32{},
 		settled: &settledWants{index: map[wantKey]uint32{}}}
 	r.a = analyze(m, opts)
-	r.multiValue = usesPostMVP(m)
+	r.multiValue = !opts.Wasm1 || usesPostMVP(m)
 	r.addGlobals()
 	r.addHelpers()
 	r.tracker = wasm.NewTypeTracker(m)

@@ -65,6 +65,10 @@ type Options struct {
 	// StripDebug drops the module's DWARF (.debug_* sections) instead of
 	// mapping its code addresses through the rewrite.
 	StripDebug bool
+	// Wasm1 keeps a module that uses nothing beyond WebAssembly 1.0 within
+	// it, for engines that know nothing newer: the restores then load one
+	// local per helper call instead of a run of them (multi-value).
+	Wasm1 bool
 }
 
 // String renders the options as the command-line flags that select them,
@@ -81,6 +85,9 @@ func (o *Options) String() string {
 		flags = append(flags, "--ignore-indirect")
 	}
 	flags = append(flags, "--safepoints="+o.Safepoints.String())
+	if o.Wasm1 {
+		flags = append(flags, "--wasm1")
+	}
 	for _, l := range []struct {
 		name string
 		list []string

@@ -60,6 +60,8 @@ func TestOptionsChooseFunctions(t *testing.T) {
 	}{
 		{opts: instrument.Options{}, want: []string{sleeper, caller, logger, looper, recursive, indirect,
 			"run [9] (calls indirect [8]): call 4, call 4, call 6, call 7, call 8, call 5"}},
+		{opts: instrument.Options{Wasm1: true}, want: []string{sleeper, caller, logger, looper, recursive, indirect,
+			"run [9] (calls indirect [8]): call 4, call 4, call 6, call 7, call 8, call 5"}},
 		{opts: instrument.Options{IgnoreImports: true}, want: []string{looper, recursive, indirect,
 			"run [9] (calls indirect [8]): call 6, call 7, call 8"}},
 		{opts: instrument.Options{Imports: []string{"env.sleep*"}}, want: []string{sleeper, caller, looper, recursive, indirect,
