@@ -123,19 +123,22 @@ func (r *rewriter) buildPlan(fn uint32, code *wasm.Code, body []wasm.Instr, orig
 		p.sites = append(p.sites, s)
 		return len(p.sites) - 1
 	}
-	// landingOf finds the pure pushes just before instruction i at the
-	// current level and returns where the landing goes and what is left to spill.
-	// A local pushed before a structure is pushed again by a rewind with
-	// the value it has when the unwind happens inside: it can only be
-	// pushed again if the structure never writes it.
+	// landingOf finds the pure pushes just before instruction from at the
+	// current level, where from is instruction i less the code that
+	// computes its top pushed operands (see recomputedArgs), and returns
+	// where the landing goes, how many values a rewind pushes again and
+	// what is left to spill. A local pushed before a structure is pushed
+	// again by a rewind with the value it has when the unwind happens
+	// inside: it can only be pushed again if the structure never writes it.
 	writes := localWrites(body)
-	landingOf := func(i int, o *open, levelStack []wasm.ValType) (int, []wasm.ValType) {
-		j := i
-		for j > o.boundary && isPurePush(&body[j-1]) && i-j < len(levelStack) &&
+	landingOf := func(i, from, pushed int, o *open, levelStack []wasm.ValType) (int, int, []wasm.ValType) {
+		j := from
+		for j > o.boundary && isPurePush(&body[j-1]) && pushed < len(levelStack) &&
 			(body[j-1].Op != wasm.OpLocalGet || !writes.within(body[j-1].X, i)) {
 			j--
+			pushed++
 		}
-		return j, append([]wasm.ValType(nil), levelStack[:len(levelStack)-(i-j)]...)
+		return j, pushed, append([]wasm.ValType(nil), levelStack[:len(levelStack)-pushed]...)
 	}
 	fail := func(i int, format string, args ...any) error {
 		return r.errAt(fn, code, origin[i], format, args...)
@@ -159,7 +162,7 @@ func (r *rewriter) buildPlan(fn uint32, code *wasm.Code, body []wasm.Instr, orig
 		}
 		switch in.Op {
 		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTry, wasm.OpTryTable:
-			landing, spill := landingOf(i, cur, levelStack)
+			landing, _, spill := landingOf(i, i, 0, cur, levelStack)
 			o := &open{opener: i, arm: i, armDepth: len(frames), boundary: i + 1, landing: landing, spill: spill,
 				firstSite: len(p.sites), parentInCatch: cur.inCatch}
 			o.inCatch = o.parentInCatch
@@ -190,8 +193,12 @@ func (r *rewriter) buildPlan(fn uint32, code *wasm.Code, body []wasm.Instr, orig
 				kind = abi.SiteIndirect
 			}
 			s := addSite(site{kind: kind, instr: i, target: target})
-			landing, spill := landingOf(i, cur, levelStack)
-			lo, hi := r.dummyArgs(in, len(spill), i-landing)
+			from, recomputed := i, 0
+			if args := r.ignoredArgs(in); args > 0 {
+				from, recomputed = recomputedArgs(body, cur.boundary, i, min(args, len(levelStack)))
+			}
+			landing, pushed, spill := landingOf(i, from, recomputed, cur, levelStack)
+			lo, hi := r.dummyArgs(in, len(spill), pushed)
 			l := levelOf(cur)
 			l.items = append(l.items, item{start: i, end: i, landing: landing, spill: spill, dummyLo: lo, dummyHi: hi, lo: s, hi: s})
 			cur.boundary = i + 1
@@ -246,6 +253,71 @@ func (r *rewriter) buildPlan(fn uint32, code *wasm.Code, body []wasm.Instr, orig
 	}
 	p.folds = p.dispatchLoops()
 	return p, nil
+}
+
+// ignoredArgs returns how many arguments of a call a rewind may replace
+// with anything: all of a direct call to a function this module defines
+// (it restores its own locals when rewound), none of another call (an
+// import is called again for real at the end of a rewind; an indirect
+// call's operand chooses the callee).
+func (r *rewriter) ignoredArgs(in *wasm.Instr) int {
+	if in.Op != wasm.OpCall || int(in.X) < r.a.numImports {
+		return 0
+	}
+	t, ok := r.m.FuncTypeIndex(in.X)
+	if !ok || int(t) >= len(r.m.Types) {
+		return 0
+	}
+	return len(r.m.Types[t].Params)
+}
+
+// recomputedArgs returns where the landing of the call at i goes when a
+// rewind may pass it anything as its top args operands: before the code
+// that computes some of them (pushed, the topmost), as far back as that
+// code has no effect and cannot trap, and starts no earlier than
+// boundary. A rewind runs that code again on whatever the locals hold,
+// instead of the level spilling and reloading those values. The locals it
+// reads still count as read there: a site before the landing needs them
+// for real.
+func recomputedArgs(body []wasm.Instr, boundary, i, args int) (landing, pushed int) {
+	landing = i
+	need, produced := 0, 0 // operands still to find, whole values found
+	for j := i - 1; j >= boundary; j-- {
+		pops, ok := recomputable(&body[j])
+		if !ok {
+			break
+		}
+		if need > 0 {
+			need--
+		} else if produced++; produced > args {
+			break
+		}
+		need += pops
+		if need == 0 {
+			landing, pushed = j, produced
+		}
+	}
+	return landing, pushed
+}
+
+// recomputable reports whether in pushes one value and, run again
+// anywhere on any operands, has no effect and cannot trap (loads,
+// divisions and float-to-integer truncations can); pops is how many
+// operands it takes.
+func recomputable(in *wasm.Instr) (pops int, ok bool) {
+	switch op := in.Op; {
+	case isPurePush(in), op == wasm.OpGlobalGet:
+		return 0, true
+	case op == wasm.OpSelect:
+		return 3, true
+	case op >= wasm.OpI32DivS && op <= wasm.OpI32RemU, op >= wasm.OpI64DivS && op <= wasm.OpI64RemU,
+		op >= wasm.OpI32TruncF32S && op <= wasm.OpI32TruncF64U, op >= wasm.OpI64TruncF32S && op <= wasm.OpI64TruncF64U:
+		return 0, false
+	case op >= wasm.OpI32Eqz && op <= wasm.OpI64Extend32S, op >= wasm.OpI32TruncSatF32S && op <= wasm.OpI64TruncSatF64U:
+		params, results, ok := op.Signature()
+		return len(params), ok && len(results) == 1
+	}
+	return 0, false
 }
 
 // dummyArgs returns the range of a call's spilled values (spilled values,

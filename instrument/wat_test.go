@@ -79,6 +79,7 @@ var watCases = []watCase{
 		want: []uint64{49, 16}, sleeps: 2},
 	{name: "dispatch_loop", file: "dispatch_loop.wat", params: []uint64{5}, want: []uint64{0x87, 0xffffffff, 0xffffffff}, sleeps: 9},
 	{name: "hoisted_if", file: "hoisted_if.wat", params: []uint64{5}, want: []uint64{0x3f0, 0x32}, sleeps: 44},
+	{name: "recomputed_args", file: "recomputed_args.wat", params: []uint64{3}, want: []uint64{21, 71, 10}, sleeps: 3},
 	{name: "trap_path/fine", file: "trap_path.wat", params: []uint64{3}, want: []uint64{18}, sleeps: 3},
 	{name: "trap_path/trap", file: "trap_path.wat", params: []uint64{4}, sleeps: 5, trap: "unreachable", notNow: []int{5}},
 	{name: "dropped_segments/data", file: "dropped_segments.wat", params: []uint64{1},

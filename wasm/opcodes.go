@@ -1305,6 +1305,17 @@ func (op Opcode) info() *opInfo {
 	return nil
 }
 
+// Signature returns the types op pops and pushes, for an instruction
+// whose typing does not depend on immediates or context; ok is false for
+// the others and for unknown opcodes.
+func (op Opcode) Signature() (params, results []ValType, ok bool) {
+	info := op.info()
+	if info == nil || info.contextual {
+		return nil, nil, false
+	}
+	return info.in, info.out, true
+}
+
 // String returns the instruction's text-format name.
 func (op Opcode) String() string {
 	if info := op.info(); info != nil {
