@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -139,6 +140,29 @@ func TestMemoryAccess(t *testing.T) {
 	} {
 		if info := c.op.info(); info.access != c.access || info.lanes != c.lanes {
 			t.Errorf("%s: access %d, lanes %d; want %d, %d", c.op, info.access, info.lanes, c.access, c.lanes)
+		}
+	}
+}
+
+func TestSignature(t *testing.T) {
+	for _, c := range []struct {
+		op              Opcode
+		params, results []ValType
+		ok              bool
+	}{
+		{op: OpI32Add, params: []ValType{I32, I32}, results: []ValType{I32}, ok: true},
+		{op: OpI64ExtendI32U, params: []ValType{I32}, results: []ValType{I64}, ok: true},
+		{op: OpF64Lt, params: []ValType{F64, F64}, results: []ValType{I32}, ok: true},
+		{op: OpI32TruncSatF32S, params: []ValType{F32}, results: []ValType{I32}, ok: true},
+		{op: OpNop, ok: true},
+		{op: OpLocalGet},            // typed from its immediate
+		{op: OpCall},                // typed from its callee
+		{op: Opcode(0xFF)},          // unknown
+		{op: Opcode(0xFC<<16 | 99)}, // unknown
+	} {
+		params, results, ok := c.op.Signature()
+		if ok != c.ok || !slices.Equal(params, c.params) || !slices.Equal(results, c.results) {
+			t.Errorf("%v: %v -> %v, %v; want %v -> %v, %v", c.op, params, results, ok, c.params, c.results, c.ok)
 		}
 	}
 }
