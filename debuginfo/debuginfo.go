@@ -50,8 +50,28 @@ func sections(m *wasm.Module) map[string][]byte {
 
 // Info is a module's DWARF, read.
 type Info struct {
-	d   *dwarf.Data
-	loc []byte // .debug_loc
+	d       *dwarf.Data
+	loc     []byte // .debug_loc
+	infoLen int    // the size of .debug_info
+}
+
+// reader is a dwarf.Reader that reads at most as many entries as
+// .debug_info has bytes (each takes one at least): at a ULEB128 that
+// never ends, Go's reader returns an empty entry, and no error, forever.
+type reader struct {
+	*dwarf.Reader
+	left int
+}
+
+var errTooManyEntries = errors.New("more DWARF entries than bytes")
+
+func (in *Info) reader() *reader { return &reader{Reader: in.d.Reader(), left: in.infoLen + 1} }
+
+func (r *reader) Next() (*dwarf.Entry, error) {
+	if r.left--; r.left < 0 {
+		return nil, errTooManyEntries
+	}
+	return r.Reader.Next()
 }
 
 // ErrNoDWARF is returned by Read for a module without DWARF.
@@ -74,7 +94,7 @@ func Read(m *wasm.Module) (*Info, error) {
 			}
 		}
 	}
-	return &Info{d: d, loc: s[".debug_loc"]}, nil
+	return &Info{d: d, loc: s[".debug_loc"], infoLen: len(s[".debug_info"])}, nil
 }
 
 // FuncNames names the functions whose DWARF subprogram starts where their
@@ -84,7 +104,7 @@ func Read(m *wasm.Module) (*Info, error) {
 // abstract instance it refers to.
 func (in *Info) FuncNames(bodyStarts map[uint64]uint32) map[uint32]string {
 	names := map[uint32]string{}
-	r := in.d.Reader()
+	r := in.reader()
 	for {
 		e, err := r.Next()
 		if err != nil || e == nil {
@@ -123,7 +143,7 @@ func (in *Info) entryName(e *dwarf.Entry, depth int) string {
 	}
 	for _, a := range []dwarf.Attr{dwarf.AttrSpecification, dwarf.AttrAbstractOrigin} {
 		if off, ok := e.Val(a).(dwarf.Offset); ok {
-			r := in.d.Reader()
+			r := in.reader()
 			r.Seek(off)
 			if t, err := r.Next(); err == nil && t != nil {
 				if n := in.entryName(t, depth-1); n != "" {
@@ -149,7 +169,7 @@ func (in *Info) LineAt(addr uint64) (Line, bool) {
 	// dwarf.Reader.SeekPC and dwarf.LineReader.SeekPC: those give up on
 	// the sequences and range lists wasm-ld leaves at tombstone addresses
 	// for the functions it discarded.
-	r := in.d.Reader()
+	r := in.reader()
 	for {
 		cu, err := r.Next()
 		if err != nil || cu == nil {
@@ -188,7 +208,7 @@ type Local struct {
 // at code address pc, is one wasm local (DW_OP_WASM_location 0x0 N):
 // for the whole function, or by a location list entry that covers pc.
 func (in *Info) Locals(lowPC, pc uint64) []Local {
-	r := in.d.Reader()
+	r := in.reader()
 	var base uint64 // the unit's base address, for its location lists
 	for {
 		e, err := r.Next()
@@ -210,7 +230,7 @@ func (in *Info) Locals(lowPC, pc uint64) []Local {
 
 // localsUnder collects the wasm-local variables among the children of
 // the entry just read, to the end of its children.
-func (in *Info) localsUnder(r *dwarf.Reader, base, pc uint64) []Local {
+func (in *Info) localsUnder(r *reader, base, pc uint64) []Local {
 	var out []Local
 	for depth := 1; depth > 0; {
 		e, err := r.Next()

@@ -90,7 +90,7 @@ func (p *patcher) rewriteLines(mod *wasm.Module, data []byte) ([]byte, error) {
 	}
 	newOffset := map[int64]int64{}
 	var out []byte
-	r := info.d.Reader()
+	r := info.reader()
 	for k := 0; ; k++ {
 		cu, err := r.Next()
 		if err != nil {
