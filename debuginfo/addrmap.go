@@ -101,6 +101,16 @@ func (m *Map) addr(a uint64) uint64 {
 	return a
 }
 
+// mapRange maps the range [start, end) of the input, and says whether
+// it starts in a body: when it does not (0, a linker's tombstone), it
+// stays as it is, whatever its end.
+func (m *Map) mapRange(start, end uint64) (uint64, uint64, bool) {
+	if _, in := m.find(start); !in {
+		return start, end, false
+	}
+	return m.addr(start), m.addr(end), true
+}
+
 // offset maps an offset in the function's old body to the new body.
 func (f *Func) offset(o uint64) uint64 {
 	if f.origin == nil {

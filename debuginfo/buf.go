@@ -49,6 +49,30 @@ func (b *buf) u32() uint32 {
 	return binary.LittleEndian.Uint32(b.data[b.pos-4:])
 }
 
+// addr reads an address of size bytes, 4 or 8.
+func (b *buf) addr(size int) uint64 {
+	if size == 4 {
+		return uint64(b.u32())
+	}
+	lo, hi := b.u32(), b.u32()
+	return uint64(hi)<<32 | uint64(lo)
+}
+
+func putAddr(out []byte, a uint64, size int) {
+	if size == 4 {
+		binary.LittleEndian.PutUint32(out, uint32(a))
+	} else {
+		binary.LittleEndian.PutUint64(out, a)
+	}
+}
+
+func appendAddr(out []byte, a uint64, size int) []byte {
+	if size == 4 {
+		return binary.LittleEndian.AppendUint32(out, uint32(a))
+	}
+	return binary.LittleEndian.AppendUint64(out, a)
+}
+
 func (b *buf) skip(n int) {
 	if b.need(n) {
 		b.pos += n

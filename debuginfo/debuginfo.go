@@ -7,13 +7,14 @@
 // the code section's content (its function count), and a function's
 // DW_AT_low_pc is where its body starts (its local declarations, after the
 // body's size). Reading goes through Go's debug/dwarf; writing is this
-// package's own, for DWARF versions 2 to 4 (what clang and rustc emit for
-// wasm32).
+// package's own, for 32-bit DWARF of versions 2 to 5 (clang and rustc
+// emit 4 for wasm32 by default, clang 5 with -gdwarf-5).
 package debuginfo
 
 import (
 	"debug/dwarf"
 	"errors"
+	"sort"
 	"strings"
 
 	"github.com/wasmsr/wasmsr/wasm"
@@ -53,6 +54,12 @@ type Info struct {
 	d       *dwarf.Data
 	loc     []byte // .debug_loc
 	infoLen int    // the size of .debug_info
+	units   []unitVersion
+}
+
+type unitVersion struct {
+	start, end uint64
+	version    uint16
 }
 
 // reader is a dwarf.Reader that reads at most as many entries as
@@ -94,7 +101,37 @@ func Read(m *wasm.Module) (*Info, error) {
 			}
 		}
 	}
-	return &Info{d: d, loc: s[".debug_loc"], infoLen: len(s[".debug_info"])}, nil
+	return &Info{d: d, loc: s[".debug_loc"], infoLen: len(s[".debug_info"]), units: unitVersions(s[".debug_info"])}, nil
+}
+
+// unitVersions lists the units of .debug_info with their versions, which
+// Go's reader does not tell.
+func unitVersions(info []byte) []unitVersion {
+	var units []unitVersion
+	b := buf{data: info}
+	for b.pos < len(info) {
+		start := b.pos
+		length := uint64(b.u32())
+		if length >= 0xfffffff0 {
+			length = b.addr(8) // 64-bit DWARF
+		}
+		if b.err != nil || length > uint64(len(info)-b.pos) {
+			break
+		}
+		end := b.pos + int(length)
+		units = append(units, unitVersion{uint64(start), uint64(end), b.u16()})
+		b.pos = end
+	}
+	return units
+}
+
+// unitVersion returns the version of the unit that holds offset off.
+func (in *Info) unitVersion(off dwarf.Offset) uint16 {
+	k := sort.Search(len(in.units), func(i int) bool { return in.units[i].end > uint64(off) })
+	if k < len(in.units) && in.units[k].start <= uint64(off) {
+		return in.units[k].version
+	}
+	return 0
 }
 
 // FuncNames names the functions whose DWARF subprogram starts where their
@@ -206,10 +243,12 @@ type Local struct {
 // Locals lists the variables and parameters of the subprogram that
 // starts at code address lowPC (inner scopes included) whose location,
 // at code address pc, is one wasm local (DW_OP_WASM_location 0x0 N):
-// for the whole function, or by a location list entry that covers pc.
+// for the whole function, or by a location list entry that covers pc
+// (in DWARF 2 to 4: DWARF 5's .debug_loclists is not read here).
 func (in *Info) Locals(lowPC, pc uint64) []Local {
 	r := in.reader()
 	var base uint64 // the unit's base address, for its location lists
+	lists := false  // whether they are in .debug_loc
 	for {
 		e, err := r.Next()
 		if err != nil || e == nil {
@@ -217,11 +256,12 @@ func (in *Info) Locals(lowPC, pc uint64) []Local {
 		}
 		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
 			base, _ = e.Val(dwarf.AttrLowpc).(uint64)
+			lists = in.unitVersion(e.Offset) < 5
 			continue // look inside
 		}
 		if e.Tag == dwarf.TagSubprogram {
 			if low, ok := e.Val(dwarf.AttrLowpc).(uint64); ok && low == lowPC && e.Children {
-				return in.localsUnder(r, base, pc)
+				return in.localsUnder(r, lists, base, pc)
 			}
 		}
 		r.SkipChildren()
@@ -230,7 +270,7 @@ func (in *Info) Locals(lowPC, pc uint64) []Local {
 
 // localsUnder collects the wasm-local variables among the children of
 // the entry just read, to the end of its children.
-func (in *Info) localsUnder(r *reader, base, pc uint64) []Local {
+func (in *Info) localsUnder(r *reader, lists bool, base, pc uint64) []Local {
 	var out []Local
 	for depth := 1; depth > 0; {
 		e, err := r.Next()
@@ -248,7 +288,9 @@ func (in *Info) localsUnder(r *reader, base, pc uint64) []Local {
 			case []byte:
 				expr = loc
 			case int64:
-				expr = in.locationAt(uint64(loc), base, pc)
+				if lists {
+					expr = in.locationAt(uint64(loc), base, pc)
+				}
 			}
 			if l, ok := wasmLocal(expr); ok {
 				if name := in.entryName(e, 2); name != "" {

@@ -13,6 +13,7 @@ import (
 type lineHeader struct {
 	raw          []byte // from unit_length to the end of the header
 	version      uint16
+	addrSize     int // from version 5, 0 before
 	defaultStmt  bool
 	opcodeBase   byte
 	programStart int // offset of the program in the section
@@ -30,8 +31,14 @@ func readLineHeader(data []byte, off int64) (*lineHeader, error) {
 	}
 	end := b.pos + int(length)
 	h := &lineHeader{version: b.u16(), end: end}
-	if h.version < 2 || h.version > 4 {
+	if h.version < 2 || h.version > 5 {
 		return nil, fmt.Errorf("line table version %d is not mapped", h.version)
+	}
+	if h.version >= 5 {
+		h.addrSize = int(b.u8())
+		if segSize := b.u8(); segSize != 0 {
+			return nil, fmt.Errorf("segment selector size %d", segSize)
+		}
 	}
 	headerLength := b.u32()
 	h.programStart = b.pos + int(headerLength)

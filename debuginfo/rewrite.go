@@ -16,6 +16,7 @@ import (
 var addressFree = map[string]bool{
 	".debug_abbrev": true, ".debug_str": true, ".debug_pubnames": true, ".debug_pubtypes": true,
 	".debug_gnu_pubnames": true, ".debug_gnu_pubtypes": true, ".debug_macinfo": true,
+	".debug_line_str": true, ".debug_str_offsets": true,
 }
 
 // Rewrite maps the code addresses in the module's DWARF through m. It
@@ -42,7 +43,10 @@ func rewrite(mod *wasm.Module, s map[string][]byte, m *Map) (map[string][]byte, 
 	}
 	p := &patcher{m: m, info: slices.Clone(s[".debug_info"]), abbrevs: s[".debug_abbrev"],
 		ranges: slices.Clone(s[".debug_ranges"]), loc: slices.Clone(s[".debug_loc"]),
-		rangesDone: map[uint64]bool{}, locDone: map[uint64]bool{}}
+		rangesDone: map[uint64]bool{}, locDone: map[uint64]bool{},
+		addr: s[".debug_addr"], codeAddrs: map[int]int{},
+		rnglists: newListSection(".debug_rnglists", s[".debug_rnglists"], false),
+		loclists: newListSection(".debug_loclists", s[".debug_loclists"], true)}
 	if err := p.walkInfo(); err != nil {
 		return nil, nil, err
 	}
@@ -53,6 +57,22 @@ func rewrite(mod *wasm.Module, s map[string][]byte, m *Map) (map[string][]byte, 
 	if p.loc != nil {
 		out[".debug_loc"] = p.loc
 	}
+	var dropped []string
+	for _, l := range []*listSection{&p.rnglists, &p.loclists} {
+		if l.data == nil {
+			continue
+		}
+		data, err := p.rewriteLists(l)
+		if err != nil {
+			dropped = append(dropped, fmt.Sprintf("%s not mapped through the rewrite (%v): dropped", l.name, err))
+			continue
+		}
+		out[l.name] = data
+	}
+	if p.addr != nil {
+		// After the lists, which read entries of it as code addresses too.
+		out[".debug_addr"] = p.mapAddrs()
+	}
 	if s[".debug_line"] != nil {
 		line, err := p.rewriteLines(mod, s[".debug_line"])
 		if err != nil {
@@ -60,10 +80,9 @@ func rewrite(mod *wasm.Module, s map[string][]byte, m *Map) (map[string][]byte, 
 		}
 		out[".debug_line"] = line
 	}
-	var dropped []string
 	for name, data := range s {
 		switch {
-		case out[name] != nil:
+		case out[name] != nil, name == p.rnglists.name && p.rnglists.data != nil, name == p.loclists.name && p.loclists.data != nil:
 		case addressFree[name]:
 			out[name] = data
 		case name == ".debug_aranges":
@@ -113,6 +132,9 @@ func (p *patcher) rewriteLines(mod *wasm.Module, data []byte) ([]byte, error) {
 		h, err := readLineHeader(data, u.stmtList)
 		if err != nil {
 			return nil, fmt.Errorf("at 0x%x: %w", u.stmtList, err)
+		}
+		if h.addrSize != 0 && h.addrSize != u.addrSize {
+			return nil, fmt.Errorf("at 0x%x: address size %d, its unit's %d", u.stmtList, h.addrSize, u.addrSize)
 		}
 		lr, err := info.d.LineReader(cu)
 		if err != nil || lr == nil {
