@@ -207,6 +207,7 @@ func (in *Info) LineAt(addr uint64) (Line, bool) {
 	// the sequences and range lists wasm-ld leaves at tombstone addresses
 	// for the functions it discarded.
 	r := in.reader()
+	var sr sequenceReader
 	for {
 		cu, err := r.Next()
 		if err != nil || cu == nil {
@@ -217,7 +218,7 @@ func (in *Info) LineAt(addr uint64) (Line, bool) {
 		if err != nil || lr == nil {
 			continue
 		}
-		seqs, err := readSequences(lr)
+		seqs, err := sr.read(lr)
 		if err != nil {
 			continue
 		}

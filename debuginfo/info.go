@@ -112,22 +112,43 @@ type attrSpec struct {
 	implicit int64 // the value of a DW_FORM_implicit_const
 }
 
+// abbrevTable is an abbreviation table by code. Compilers number the
+// codes from 1 up, which index a slice; any other code goes to a map.
+type abbrevTable struct {
+	dense []abbrev // code i+1
+	other map[uint64]*abbrev
+}
+
+func (t *abbrevTable) get(code uint64) *abbrev {
+	if code-1 < uint64(len(t.dense)) {
+		return &t.dense[code-1]
+	}
+	return t.other[code]
+}
+
 // readAbbrevs reads the abbreviation table at off.
-func readAbbrevs(data []byte, off uint32) (map[uint64]*abbrev, error) {
+func readAbbrevs(data []byte, off uint32) (*abbrevTable, error) {
 	b := buf{data: data, pos: int(off)}
 	if int(off) > len(data) {
 		return nil, fmt.Errorf(".debug_abbrev: offset 0x%x out of range", off)
 	}
-	table := map[uint64]*abbrev{}
+	// Every abbreviation's attributes in one slice, cut once read whole.
+	type entry struct {
+		code       uint64
+		a          abbrev
+		start, end int
+	}
+	var entries []entry
+	var specs []attrSpec
 	for {
 		code := b.uleb()
 		if b.err != nil {
 			return nil, fmt.Errorf(".debug_abbrev at 0x%x: %w", b.pos, b.err)
 		}
 		if code == 0 {
-			return table, nil
+			break
 		}
-		a := &abbrev{tag: b.uleb(), children: b.u8() != 0}
+		e := entry{code: code, a: abbrev{tag: b.uleb(), children: b.u8() != 0}, start: len(specs)}
 		for {
 			at, form := b.uleb(), b.uleb()
 			if b.err != nil {
@@ -140,14 +161,26 @@ func readAbbrevs(data []byte, off uint32) (map[uint64]*abbrev, error) {
 			if form == formImplicitConst {
 				spec.implicit = b.sleb()
 			}
-			a.attrs = append(a.attrs, spec)
+			specs = append(specs, spec)
 			switch {
 			case form == formAddr, isAddrx(form), form == formIndirect, at == atHighPC, at == atStmtList, isRangesAttr(at), isLocationAttr(at):
-				a.mapped = true
+				e.a.mapped = true
 			}
 		}
-		table[code] = a
+		e.end = len(specs)
+		entries = append(entries, e)
 	}
+	t := &abbrevTable{other: map[uint64]*abbrev{}}
+	for i := range entries {
+		e := &entries[i]
+		e.a.attrs = specs[e.start:e.end:e.end]
+		if e.code == uint64(len(t.dense))+1 && len(t.other) == 0 {
+			t.dense = append(t.dense, e.a)
+		} else {
+			t.other[e.code] = &e.a
+		}
+	}
+	return t, nil
 }
 
 // unit is a unit of .debug_info, as the rewrite needs it.
@@ -198,7 +231,7 @@ type patcher struct {
 // location lists it points at.
 func (p *patcher) walkInfo() error {
 	b := buf{data: p.info}
-	abbrevCache := map[uint32]map[uint64]*abbrev{}
+	abbrevCache := map[uint32]*abbrevTable{}
 	for b.pos < len(b.data) {
 		start := b.pos
 		length := b.u32()
@@ -255,7 +288,7 @@ func (p *patcher) walkInfo() error {
 	return nil
 }
 
-func (p *patcher) walkUnit(b *buf, u *unit, table map[uint64]*abbrev) error {
+func (p *patcher) walkUnit(b *buf, u *unit, table *abbrevTable) error {
 	first := true
 	var vals []value
 	for b.pos < len(b.data) {
@@ -266,7 +299,7 @@ func (p *patcher) walkUnit(b *buf, u *unit, table map[uint64]*abbrev) error {
 		if code == 0 {
 			continue
 		}
-		a := table[code]
+		a := table.get(code)
 		if a == nil {
 			return fmt.Errorf("abbreviation %d not in its table", code)
 		}

@@ -69,6 +69,10 @@ type lineWriter struct {
 	fileIndex  map[*dwarf.LineFile]int
 	numFiles   int
 	inSequence bool
+	// buffers writeFunc reuses
+	rowOfOld []int32
+	seen     []uint32
+	pass     uint32
 	// the state machine's registers that carry over between rows
 	addr               uint64
 	file, line, column int
@@ -164,28 +168,39 @@ type sequence struct {
 	end  uint64
 }
 
-func readSequences(lr *dwarf.LineReader) ([]sequence, error) {
-	var seqs []sequence
-	var cur sequence
+// sequenceReader reads the sequences of line programs into buffers it
+// reuses from one program to the next.
+type sequenceReader struct {
+	rows []dwarf.LineEntry
+	seqs []sequence
+}
+
+// read returns the sequences of lr's program, valid until the next call.
+func (sr *sequenceReader) read(lr *dwarf.LineReader) ([]sequence, error) {
+	sr.rows, sr.seqs = sr.rows[:0], sr.seqs[:0]
+	first := 0 // the current sequence's first row
 	for {
-		var e dwarf.LineEntry
-		err := lr.Next(&e)
+		sr.rows = append(sr.rows, dwarf.LineEntry{})
+		e := &sr.rows[len(sr.rows)-1]
+		err := lr.Next(e)
 		if err == io.EOF {
-			return seqs, nil
+			break
 		}
 		if err != nil {
 			return nil, err
 		}
 		if e.EndSequence {
-			cur.end = e.Address
-			if len(cur.rows) > 0 {
-				seqs = append(seqs, cur)
+			end := e.Address
+			sr.rows = sr.rows[:len(sr.rows)-1]
+			if len(sr.rows) > first {
+				// Appending to rows may move it, but not the rows of the
+				// sequences already cut from it.
+				sr.seqs = append(sr.seqs, sequence{rows: sr.rows[first:len(sr.rows):len(sr.rows)], end: end})
 			}
-			cur = sequence{}
-			continue
+			first = len(sr.rows)
 		}
-		cur.rows = append(cur.rows, e)
 	}
+	return sr.seqs, nil
 }
 
 // noLine is the row of code the rewrite added: line 0, not a statement.
@@ -238,18 +253,28 @@ func (w *lineWriter) writeFunc(f *Func, s *sequence) error {
 		w.endSequence(to + delta)
 		return nil
 	}
-	// Row per run of output instructions from one row of the input.
+	// Row per run of output instructions from one row of the input. The
+	// row of each input instruction, in one walk of both (in order).
 	const outside = -2
-	rowOf := func(k int) int {
-		o := f.origin[k]
-		if o < 0 {
-			return -1
-		}
-		a := f.Old.Start + uint64(f.oldInstrs[o])
+	rowOfOld := w.rowOfOld[:0]
+	r := -1
+	for _, o := range f.oldInstrs {
+		a := f.Old.Start + uint64(o)
 		if a < from || a >= to {
-			return outside
+			rowOfOld = append(rowOfOld, outside)
+			continue
 		}
-		return s.covering(a)
+		for r+1 < len(s.rows) && s.rows[r+1].Address <= a {
+			r++
+		}
+		rowOfOld = append(rowOfOld, int32(r))
+	}
+	w.rowOfOld = rowOfOld
+	rowOf := func(k int) int {
+		if o := f.origin[k]; o >= 0 {
+			return int(rowOfOld[o])
+		}
+		return -1
 	}
 	firstK, lastK := -1, -1
 	for k := range f.origin {
@@ -263,8 +288,14 @@ func (w *lineWriter) writeFunc(f *Func, s *sequence) error {
 	if firstK < 0 {
 		return nil
 	}
+	// A row's flags that mark its start (basic block, prologue end...) go
+	// with its first run only: seen[r] == w.pass when it has had one.
+	w.pass++
+	if len(w.seen) < len(s.rows) {
+		w.seen = make([]uint32, len(s.rows))
+		w.pass = 1
+	}
 	prev := outside - 1
-	seen := map[int]bool{}
 	for k := firstK; k <= lastK; k++ {
 		r := rowOf(k)
 		if r == outside {
@@ -279,8 +310,8 @@ func (w *lineWriter) writeFunc(f *Func, s *sequence) error {
 		if r < 0 {
 			err = w.row(a, &noLine, false)
 		} else {
-			err = w.row(a, &s.rows[r], !seen[r])
-			seen[r] = true
+			err = w.row(a, &s.rows[r], w.seen[r] != w.pass)
+			w.seen[r] = w.pass
 		}
 		if err != nil {
 			return err

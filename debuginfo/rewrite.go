@@ -101,14 +101,21 @@ func rewrite(mod *wasm.Module, s map[string][]byte, m *Map) (map[string][]byte, 
 
 // rewriteLines writes a new .debug_line: each unit's line program with
 // its header as it was and its rows through the map, and patches the
-// units' DW_AT_stmt_list.
+// units' DW_AT_stmt_list. The programs are written on as many cores as
+// there are, and put one after another in their units' order.
 func (p *patcher) rewriteLines(mod *wasm.Module, data []byte) ([]byte, error) {
 	info, err := Read(mod)
 	if err != nil {
 		return nil, err
 	}
-	newOffset := map[int64]int64{}
-	var out []byte
+	type program struct {
+		off int64 // in data
+		lr  *dwarf.LineReader
+		w   *lineWriter
+		err error
+	}
+	var programs []*program
+	seen := map[int64]bool{}
 	r := info.reader()
 	for k := 0; ; k++ {
 		cu, err := r.Next()
@@ -123,12 +130,10 @@ func (p *patcher) rewriteLines(mod *wasm.Module, data []byte) ([]byte, error) {
 			return nil, fmt.Errorf("internal error: more units than walked")
 		}
 		u := p.units[k]
-		if u.stmtList < 0 {
+		if u.stmtList < 0 || seen[u.stmtList] {
 			continue
 		}
-		if _, done := newOffset[u.stmtList]; done {
-			continue
-		}
+		seen[u.stmtList] = true
 		h, err := readLineHeader(data, u.stmtList)
 		if err != nil {
 			return nil, fmt.Errorf("at 0x%x: %w", u.stmtList, err)
@@ -148,20 +153,38 @@ func (p *patcher) rewriteLines(mod *wasm.Module, data []byte) ([]byte, error) {
 				w.fileIndex[f] = i
 			}
 		}
-		seqs, err := readSequences(lr)
+		programs = append(programs, &program{off: u.stmtList, lr: lr, w: w})
+	}
+	// Each LineReader reads its own program; the map is only read.
+	readers := make([]sequenceReader, workers(len(programs)))
+	parallel(len(programs), func(worker, i int) {
+		pr := programs[i]
+		seqs, err := readers[worker].read(pr.lr)
 		if err != nil {
-			return nil, fmt.Errorf("at 0x%x: %w", u.stmtList, err)
+			pr.err = err
+			return
 		}
-		w.reset()
+		pr.w.reset()
 		for i := range seqs {
-			if err := w.writeSequence(p.m, &seqs[i]); err != nil {
-				return nil, fmt.Errorf("at 0x%x: %w", u.stmtList, err)
+			if pr.err = pr.w.writeSequence(p.m, &seqs[i]); pr.err != nil {
+				return
 			}
 		}
-		newOffset[u.stmtList] = int64(len(out))
+	})
+	newOffset := make(map[int64]int64, len(programs))
+	size := 0
+	for _, pr := range programs {
+		if pr.err != nil {
+			return nil, fmt.Errorf("at 0x%x: %w", pr.off, pr.err)
+		}
+		size += len(pr.w.h.raw) + len(pr.w.out)
+	}
+	out := make([]byte, 0, size)
+	for _, pr := range programs {
+		newOffset[pr.off] = int64(len(out))
 		unitStart := len(out)
-		out = append(out, h.raw...)
-		out = append(out, w.out...)
+		out = append(out, pr.w.h.raw...)
+		out = append(out, pr.w.out...)
 		binary.LittleEndian.PutUint32(out[unitStart:], uint32(len(out)-unitStart-4))
 	}
 	for _, v := range p.stmtLists {
