@@ -53,6 +53,7 @@ func sections(m *wasm.Module) map[string][]byte {
 type Info struct {
 	d       *dwarf.Data
 	loc     []byte // .debug_loc
+	line    []byte // .debug_line
 	infoLen int    // the size of .debug_info
 	units   []unitVersion
 }
@@ -101,7 +102,7 @@ func Read(m *wasm.Module) (*Info, error) {
 			}
 		}
 	}
-	return &Info{d: d, loc: s[".debug_loc"], infoLen: len(s[".debug_info"]), units: unitVersions(s[".debug_info"])}, nil
+	return &Info{d: d, loc: s[".debug_loc"], line: s[".debug_line"], infoLen: len(s[".debug_info"]), units: unitVersions(s[".debug_info"])}, nil
 }
 
 // unitVersions lists the units of .debug_info with their versions, which
@@ -207,29 +208,38 @@ func (in *Info) LineAt(addr uint64) (Line, bool) {
 	// the sequences and range lists wasm-ld leaves at tombstone addresses
 	// for the functions it discarded.
 	r := in.reader()
-	var sr sequenceReader
+	var lr lineReader
 	for {
 		cu, err := r.Next()
 		if err != nil || cu == nil {
 			return Line{}, false
 		}
 		r.SkipChildren()
-		lr, err := in.d.LineReader(cu)
-		if err != nil || lr == nil {
+		off, ok := cu.Val(dwarf.AttrStmtList).(int64)
+		if !ok {
 			continue
 		}
-		seqs, err := sr.read(lr)
+		h, err := readLineHeader(in.line, off)
+		if err != nil {
+			continue
+		}
+		seqs, err := lr.read(in.line, h)
 		if err != nil {
 			continue
 		}
 		for k := range seqs {
 			s := &seqs[k]
-			if s.rows[0].Address <= addr && addr < s.end {
+			if s.rows[0].addr <= addr && addr < s.end {
 				e := &s.rows[s.covering(addr)]
-				if e.Line == 0 || e.File == nil {
+				if e.line == 0 || e.file < 0 {
 					return Line{}, false
 				}
-				return Line{File: e.File.Name, Line: e.Line}, true
+				// Go's reader, for the names in the file table.
+				names, err := in.d.LineReader(cu)
+				if err != nil || names == nil || e.file >= len(names.Files()) || names.Files()[e.file] == nil {
+					return Line{}, false
+				}
+				return Line{File: names.Files()[e.file].Name, Line: e.line}, true
 			}
 		}
 	}

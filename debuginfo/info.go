@@ -3,6 +3,7 @@ package debuginfo
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // DWARF attributes and forms the walk of .debug_info looks at.
@@ -126,20 +127,27 @@ func (t *abbrevTable) get(code uint64) *abbrev {
 	return t.other[code]
 }
 
+// abbrevScratch is where readAbbrevs reads a table before it copies it
+// into slices of the table's size: kept from one table to the next.
+type abbrevScratch struct {
+	entries []abbrevEntry
+	specs   []attrSpec
+}
+
+type abbrevEntry struct {
+	code       uint64
+	a          abbrev
+	start, end int // its attributes in specs
+}
+
 // readAbbrevs reads the abbreviation table at off.
-func readAbbrevs(data []byte, off uint32) (*abbrevTable, error) {
+func readAbbrevs(data []byte, off uint32, scratch *abbrevScratch) (*abbrevTable, error) {
 	b := buf{data: data, pos: int(off)}
 	if int(off) > len(data) {
 		return nil, fmt.Errorf(".debug_abbrev: offset 0x%x out of range", off)
 	}
-	// Every abbreviation's attributes in one slice, cut once read whole.
-	type entry struct {
-		code       uint64
-		a          abbrev
-		start, end int
-	}
-	var entries []entry
-	var specs []attrSpec
+	entries, specs := scratch.entries[:0], scratch.specs[:0]
+	defer func() { scratch.entries, scratch.specs = entries, specs }()
 	for {
 		code := b.uleb()
 		if b.err != nil {
@@ -148,7 +156,7 @@ func readAbbrevs(data []byte, off uint32) (*abbrevTable, error) {
 		if code == 0 {
 			break
 		}
-		e := entry{code: code, a: abbrev{tag: b.uleb(), children: b.u8() != 0}, start: len(specs)}
+		e := abbrevEntry{code: code, a: abbrev{tag: b.uleb(), children: b.u8() != 0}, start: len(specs)}
 		for {
 			at, form := b.uleb(), b.uleb()
 			if b.err != nil {
@@ -170,14 +178,19 @@ func readAbbrevs(data []byte, off uint32) (*abbrevTable, error) {
 		e.end = len(specs)
 		entries = append(entries, e)
 	}
-	t := &abbrevTable{other: map[uint64]*abbrev{}}
+	t := &abbrevTable{dense: make([]abbrev, 0, len(entries))}
+	attrs := slices.Clone(specs)
 	for i := range entries {
 		e := &entries[i]
-		e.a.attrs = specs[e.start:e.end:e.end]
+		e.a.attrs = attrs[e.start:e.end:e.end]
 		if e.code == uint64(len(t.dense))+1 && len(t.other) == 0 {
 			t.dense = append(t.dense, e.a)
 		} else {
-			t.other[e.code] = &e.a
+			if t.other == nil {
+				t.other = map[uint64]*abbrev{}
+			}
+			a := e.a
+			t.other[e.code] = &a
 		}
 	}
 	return t, nil
@@ -232,6 +245,7 @@ type patcher struct {
 func (p *patcher) walkInfo() error {
 	b := buf{data: p.info}
 	abbrevCache := map[uint32]*abbrevTable{}
+	var scratch abbrevScratch
 	for b.pos < len(b.data) {
 		start := b.pos
 		length := b.u32()
@@ -273,7 +287,7 @@ func (p *patcher) walkInfo() error {
 		table, ok := abbrevCache[abbrevOff]
 		if !ok {
 			var err error
-			if table, err = readAbbrevs(p.abbrevs, abbrevOff); err != nil {
+			if table, err = readAbbrevs(p.abbrevs, abbrevOff, &scratch); err != nil {
 				return err
 			}
 			abbrevCache[abbrevOff] = table

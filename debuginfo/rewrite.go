@@ -1,7 +1,6 @@
 package debuginfo
 
 import (
-	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -25,7 +24,7 @@ var addressFree = map[string]bool{
 // cannot be mapped at all, it returns no section and one line saying why.
 func Rewrite(mod *wasm.Module, m *Map) (map[string][]byte, []string) {
 	s := sections(mod)
-	out, dropped, err := rewrite(mod, s, m)
+	out, dropped, err := rewrite(s, m)
 	if err != nil {
 		var names []string
 		for n := range s {
@@ -37,7 +36,7 @@ func Rewrite(mod *wasm.Module, m *Map) (map[string][]byte, []string) {
 	return out, dropped
 }
 
-func rewrite(mod *wasm.Module, s map[string][]byte, m *Map) (map[string][]byte, []string, error) {
+func rewrite(s map[string][]byte, m *Map) (map[string][]byte, []string, error) {
 	if s[".debug_info"] == nil {
 		return nil, nil, fmt.Errorf("no .debug_info")
 	}
@@ -74,7 +73,7 @@ func rewrite(mod *wasm.Module, s map[string][]byte, m *Map) (map[string][]byte, 
 		out[".debug_addr"] = p.mapAddrs()
 	}
 	if s[".debug_line"] != nil {
-		line, err := p.rewriteLines(mod, s[".debug_line"])
+		line, err := p.rewriteLines(s[".debug_line"])
 		if err != nil {
 			return nil, nil, fmt.Errorf(".debug_line: %w", err)
 		}
@@ -103,33 +102,15 @@ func rewrite(mod *wasm.Module, s map[string][]byte, m *Map) (map[string][]byte, 
 // its header as it was and its rows through the map, and patches the
 // units' DW_AT_stmt_list. The programs are written on as many cores as
 // there are, and put one after another in their units' order.
-func (p *patcher) rewriteLines(mod *wasm.Module, data []byte) ([]byte, error) {
-	info, err := Read(mod)
-	if err != nil {
-		return nil, err
-	}
+func (p *patcher) rewriteLines(data []byte) ([]byte, error) {
 	type program struct {
 		off int64 // in data
-		lr  *dwarf.LineReader
 		w   *lineWriter
 		err error
 	}
 	var programs []*program
 	seen := map[int64]bool{}
-	r := info.reader()
-	for k := 0; ; k++ {
-		cu, err := r.Next()
-		if err != nil {
-			return nil, err
-		}
-		if cu == nil {
-			break
-		}
-		r.SkipChildren()
-		if k >= len(p.units) {
-			return nil, fmt.Errorf("internal error: more units than walked")
-		}
-		u := p.units[k]
+	for _, u := range p.units {
 		if u.stmtList < 0 || seen[u.stmtList] {
 			continue
 		}
@@ -141,34 +122,19 @@ func (p *patcher) rewriteLines(mod *wasm.Module, data []byte) ([]byte, error) {
 		if h.addrSize != 0 && h.addrSize != u.addrSize {
 			return nil, fmt.Errorf("at 0x%x: address size %d, its unit's %d", u.stmtList, h.addrSize, u.addrSize)
 		}
-		lr, err := info.d.LineReader(cu)
-		if err != nil || lr == nil {
-			return nil, fmt.Errorf("at 0x%x: %v", u.stmtList, err)
-		}
-		w := &lineWriter{h: h, addrSize: u.addrSize, fileIndex: map[*dwarf.LineFile]int{}}
-		files := lr.Files()
-		w.numFiles = len(files)
-		for i, f := range files {
-			if f != nil {
-				w.fileIndex[f] = i
-			}
-		}
-		programs = append(programs, &program{off: u.stmtList, lr: lr, w: w})
+		programs = append(programs, &program{off: u.stmtList, w: &lineWriter{h: h, addrSize: u.addrSize}})
 	}
-	// Each LineReader reads its own program; the map is only read.
-	readers := make([]sequenceReader, workers(len(programs)))
+	readers := make([]lineReader, workers(len(programs)))
 	parallel(len(programs), func(worker, i int) {
 		pr := programs[i]
-		seqs, err := readers[worker].read(pr.lr)
+		seqs, err := readers[worker].read(data, pr.w.h)
 		if err != nil {
 			pr.err = err
 			return
 		}
 		pr.w.reset()
 		for i := range seqs {
-			if pr.err = pr.w.writeSequence(p.m, &seqs[i]); pr.err != nil {
-				return
-			}
+			pr.w.writeSequence(p.m, &seqs[i])
 		}
 	})
 	newOffset := make(map[int64]int64, len(programs))
