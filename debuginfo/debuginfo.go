@@ -51,16 +51,19 @@ func sections(m *wasm.Module) map[string][]byte {
 
 // Info is a module's DWARF, read.
 type Info struct {
-	d       *dwarf.Data
-	loc     []byte // .debug_loc
-	line    []byte // .debug_line
-	infoLen int    // the size of .debug_info
-	units   []unitVersion
+	d    *dwarf.Data
+	loc  []byte // .debug_loc
+	line []byte // .debug_line
+	// DWARF 5's
+	addr, loclists []byte
+	infoLen        int // the size of .debug_info
+	units          []unitVersion
 }
 
 type unitVersion struct {
 	start, end uint64
 	version    uint16
+	addrSize   int
 }
 
 // reader is a dwarf.Reader that reads at most as many entries as
@@ -102,11 +105,11 @@ func Read(m *wasm.Module) (*Info, error) {
 			}
 		}
 	}
-	return &Info{d: d, loc: s[".debug_loc"], line: s[".debug_line"], infoLen: len(s[".debug_info"]), units: unitVersions(s[".debug_info"])}, nil
+	return &Info{d: d, loc: s[".debug_loc"], line: s[".debug_line"], addr: s[".debug_addr"], loclists: s[".debug_loclists"], infoLen: len(s[".debug_info"]), units: unitVersions(s[".debug_info"])}, nil
 }
 
-// unitVersions lists the units of .debug_info with their versions, which
-// Go's reader does not tell.
+// unitVersions lists the units of .debug_info with their versions and
+// address sizes, which Go's reader does not tell.
 func unitVersions(info []byte) []unitVersion {
 	var units []unitVersion
 	b := buf{data: info}
@@ -120,19 +123,27 @@ func unitVersions(info []byte) []unitVersion {
 			break
 		}
 		end := b.pos + int(length)
-		units = append(units, unitVersion{uint64(start), uint64(end), b.u16()})
+		u := unitVersion{start: uint64(start), end: uint64(end), version: b.u16()}
+		if u.version >= 5 {
+			b.u8() // unit_type
+			u.addrSize = int(b.u8())
+		} else {
+			b.u32() // abbreviations, in 32-bit DWARF
+			u.addrSize = int(b.u8())
+		}
+		units = append(units, u)
 		b.pos = end
 	}
 	return units
 }
 
-// unitVersion returns the version of the unit that holds offset off.
-func (in *Info) unitVersion(off dwarf.Offset) uint16 {
+// unitAt returns the unit that holds offset off.
+func (in *Info) unitAt(off dwarf.Offset) unitVersion {
 	k := sort.Search(len(in.units), func(i int) bool { return in.units[i].end > uint64(off) })
 	if k < len(in.units) && in.units[k].start <= uint64(off) {
-		return in.units[k].version
+		return in.units[k]
 	}
-	return 0
+	return unitVersion{}
 }
 
 // FuncNames names the functions whose DWARF subprogram starts where their
@@ -254,25 +265,22 @@ type Local struct {
 // Locals lists the variables and parameters of the subprogram that
 // starts at code address lowPC (inner scopes included) whose location,
 // at code address pc, is one wasm local (DW_OP_WASM_location 0x0 N):
-// for the whole function, or by a location list entry that covers pc
-// (in DWARF 2 to 4: DWARF 5's .debug_loclists is not read here).
+// for the whole function, or by a location list entry that covers pc.
 func (in *Info) Locals(lowPC, pc uint64) []Local {
 	r := in.reader()
-	var base uint64 // the unit's base address, for its location lists
-	lists := false  // whether they are in .debug_loc
+	var u unitLists
 	for {
 		e, err := r.Next()
 		if err != nil || e == nil {
 			return nil
 		}
 		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
-			base, _ = e.Val(dwarf.AttrLowpc).(uint64)
-			lists = in.unitVersion(e.Offset) < 5
+			u = in.unitLists(e)
 			continue // look inside
 		}
 		if e.Tag == dwarf.TagSubprogram {
 			if low, ok := e.Val(dwarf.AttrLowpc).(uint64); ok && low == lowPC && e.Children {
-				return in.localsUnder(r, lists, base, pc)
+				return in.localsUnder(r, &u, pc)
 			}
 		}
 		r.SkipChildren()
@@ -281,7 +289,7 @@ func (in *Info) Locals(lowPC, pc uint64) []Local {
 
 // localsUnder collects the wasm-local variables among the children of
 // the entry just read, to the end of its children.
-func (in *Info) localsUnder(r *reader, lists bool, base, pc uint64) []Local {
+func (in *Info) localsUnder(r *reader, u *unitLists, pc uint64) []Local {
 	var out []Local
 	for depth := 1; depth > 0; {
 		e, err := r.Next()
@@ -295,13 +303,8 @@ func (in *Info) localsUnder(r *reader, lists bool, base, pc uint64) []Local {
 		switch e.Tag {
 		case dwarf.TagVariable, dwarf.TagFormalParameter:
 			var expr []byte
-			switch loc := e.Val(dwarf.AttrLocation).(type) {
-			case []byte:
-				expr = loc
-			case int64:
-				if lists {
-					expr = in.locationAt(uint64(loc), base, pc)
-				}
+			if f := e.AttrField(dwarf.AttrLocation); f != nil {
+				expr = in.location(f, u, pc)
 			}
 			if l, ok := wasmLocal(expr); ok {
 				if name := in.entryName(e, 2); name != "" {
@@ -318,6 +321,48 @@ func (in *Info) localsUnder(r *reader, lists bool, base, pc uint64) []Local {
 		}
 	}
 	return out
+}
+
+// unitLists is what reading a unit's location lists needs.
+type unitLists struct {
+	version      uint16
+	ctx          listCtx // its address table and base address
+	loclistsBase int64   // DWARF 5's DW_AT_loclists_base, -1 for none
+}
+
+func (in *Info) unitLists(cu *dwarf.Entry) unitLists {
+	u := unitLists{ctx: listCtx{addrBase: -1}, loclistsBase: -1}
+	uv := in.unitAt(cu.Offset)
+	u.version, u.ctx.addrSize = uv.version, uv.addrSize
+	u.ctx.base, _ = cu.Val(dwarf.AttrLowpc).(uint64)
+	if v, ok := cu.Val(dwarf.AttrAddrBase).(int64); ok {
+		u.ctx.addrBase = v
+	}
+	if v, ok := cu.Val(dwarf.AttrLoclistsBase).(int64); ok {
+		u.loclistsBase = v
+	}
+	return u
+}
+
+// location returns the expression of a location attribute at pc: its
+// own, or that of the entry of its location list that covers pc.
+func (in *Info) location(f *dwarf.Field, u *unitLists, pc uint64) []byte {
+	switch v := f.Val.(type) {
+	case []byte:
+		return v
+	case int64: // an offset
+		if u.version < 5 {
+			return in.locationAt(uint64(v), u.ctx.base, pc)
+		}
+		return locationAt5(in.loclists, in.addr, uint64(v), u.ctx, pc)
+	case uint64: // DW_FORM_loclistx
+		off, err := (&listSection{name: ".debug_loclists", data: in.loclists}).indexed(u.loclistsBase, v)
+		if err != nil {
+			return nil
+		}
+		return locationAt5(in.loclists, in.addr, off, u.ctx, pc)
+	}
+	return nil
 }
 
 // locationAt returns the expression of the entry of the location list

@@ -108,17 +108,56 @@ func (s *listSection) indexed(base int64, idx uint64) (uint64, error) {
 // addrEntry returns entry idx of the .debug_addr table at ctx.addrBase,
 // and notes in code that it is a code address, and its size.
 func (p *patcher) addrEntry(ctx listCtx, idx uint64, code map[int]int) (uint64, error) {
+	off, a, err := addrAt(p.addr, ctx, idx)
+	if err == nil {
+		code[off] = ctx.addrSize
+	}
+	return a, err
+}
+
+// addrAt returns the offset and value of entry idx of the .debug_addr
+// table at ctx.addrBase.
+func addrAt(addr []byte, ctx listCtx, idx uint64) (int, uint64, error) {
 	if ctx.addrBase < 0 {
-		return 0, fmt.Errorf("an address index without the unit's DW_AT_addr_base")
+		return 0, 0, fmt.Errorf("an address index without the unit's DW_AT_addr_base")
 	}
 	size := uint64(ctx.addrSize)
 	off := uint64(ctx.addrBase) + idx*size
-	if idx > uint64(len(p.addr)) || off > uint64(len(p.addr)) || size > uint64(len(p.addr))-off {
-		return 0, fmt.Errorf(".debug_addr: index %d from 0x%x out of range", idx, ctx.addrBase)
+	if idx > uint64(len(addr)) || off > uint64(len(addr)) || size > uint64(len(addr))-off {
+		return 0, 0, fmt.Errorf(".debug_addr: index %d from 0x%x out of range", idx, ctx.addrBase)
 	}
-	code[int(off)] = ctx.addrSize
-	b := buf{data: p.addr, pos: int(off)}
-	return b.addr(ctx.addrSize), nil
+	b := buf{data: addr, pos: int(off)}
+	return int(off), b.addr(ctx.addrSize), nil
+}
+
+// locationAt5 returns the expression of the entry of the DWARF 5
+// location list at off that covers pc (or its default location), for a
+// unit whose address table and base address ctx gives.
+func locationAt5(loclists, addr []byte, off uint64, ctx listCtx, pc uint64) []byte {
+	if off > uint64(len(loclists)) {
+		return nil
+	}
+	b := buf{data: loclists, pos: int(off)}
+	w := listWalker{base: ctx.base, addr: func(i uint64) (uint64, error) {
+		_, a, err := addrAt(addr, ctx, i)
+		return a, err
+	}}
+	var byDefault []byte
+	for {
+		e, err := readListEntry(&b, true, ctx.addrSize)
+		if err != nil || e.kind == leEndOfList {
+			return byDefault
+		}
+		start, end, isRange, err := w.step(&e)
+		switch {
+		case err != nil:
+			return nil
+		case e.kind == leDefaultLocation:
+			byDefault = e.expr
+		case isRange && start <= pc && pc < end:
+			return e.expr
+		}
+	}
 }
 
 // codeAddr returns entry idx of unit u's address table, a code address.
@@ -222,92 +261,155 @@ func (p *patcher) rewriteLists(s *listSection) ([]byte, error) {
 	return out, nil
 }
 
+// listEntry is an entry of a DWARF 5 range or location list.
+type listEntry struct {
+	raw  byte // its kind as written
+	kind byte // le*: DW_LLE_'s numbers as DW_RLE_'s, and leDefaultLocation
+	// x and y are its operands: address indices, offsets, addresses or
+	// lengths, as its kind says.
+	x, y uint64
+	expr []byte // a location list entry's expression
+}
+
+const leDefaultLocation = 0xff
+
+func (e *listEntry) hasExpr() bool {
+	return e.kind != leEndOfList && e.kind != leBaseAddressx && e.kind != leBaseAddress
+}
+
+// readListEntry reads the entry b is at, of a location list with loc.
+func readListEntry(b *buf, loc bool, addrSize int) (listEntry, error) {
+	e := listEntry{raw: b.u8()}
+	e.kind = e.raw
+	switch {
+	case loc && e.kind == lleDefaultLocation:
+		e.kind = leDefaultLocation
+	case loc && e.kind > lleDefaultLocation:
+		e.kind--
+	}
+	switch e.kind {
+	case leEndOfList, leDefaultLocation:
+	case leBaseAddressx:
+		e.x = b.uleb()
+	case leStartxEndx, leStartxLength, leOffsetPair:
+		e.x, e.y = b.uleb(), b.uleb()
+	case leBaseAddress:
+		e.x = b.addr(addrSize)
+	case leStartEnd:
+		e.x, e.y = b.addr(addrSize), b.addr(addrSize)
+	case leStartLength:
+		e.x = b.addr(addrSize)
+		e.y = b.uleb()
+	default:
+		return e, fmt.Errorf("list entry kind 0x%x is not mapped", e.raw)
+	}
+	if loc && e.hasExpr() {
+		n := b.uleb()
+		if b.need(int(min(n, uint64(len(b.data))+1))) {
+			e.expr = b.data[b.pos : b.pos+int(n)]
+			b.pos += int(n)
+		}
+	}
+	return e, b.err
+}
+
+// appendListEntry appends e as readListEntry reads it.
+func appendListEntry(out []byte, e *listEntry, loc bool, addrSize int) []byte {
+	out = append(out, e.raw)
+	switch e.kind {
+	case leBaseAddressx:
+		out = appendULEB(out, e.x)
+	case leStartxEndx, leStartxLength, leOffsetPair:
+		out = appendULEB(appendULEB(out, e.x), e.y)
+	case leBaseAddress:
+		out = appendAddr(out, e.x, addrSize)
+	case leStartEnd:
+		out = appendAddr(appendAddr(out, e.x, addrSize), e.y, addrSize)
+	case leStartLength:
+		out = appendULEB(appendAddr(out, e.x, addrSize), e.y)
+	}
+	if loc && e.hasExpr() {
+		out = append(appendULEB(out, uint64(len(e.expr))), e.expr...)
+	}
+	return out
+}
+
+// listWalker follows a list's base address, and the range each entry
+// covers.
+type listWalker struct {
+	base uint64
+	// addr returns entry i of the unit's address table.
+	addr func(i uint64) (uint64, error)
+}
+
+// step returns the range of code addresses entry e covers, false for an
+// entry that covers none (the end, a base address, a default location);
+// a base address entry changes the base.
+func (w *listWalker) step(e *listEntry) (start, end uint64, isRange bool, err error) {
+	switch e.kind {
+	case leBaseAddressx:
+		w.base, err = w.addr(e.x)
+	case leBaseAddress:
+		w.base = e.x
+	case leStartxEndx:
+		if start, err = w.addr(e.x); err == nil {
+			end, err = w.addr(e.y)
+		}
+		isRange = true
+	case leStartxLength:
+		start, err = w.addr(e.x)
+		end, isRange = start+e.y, true
+	case leOffsetPair:
+		start, end, isRange = w.base+e.x, w.base+e.y, true
+	case leStartEnd:
+		start, end, isRange = e.x, e.y, true
+	case leStartLength:
+		start, end, isRange = e.x, e.x+e.y, true
+	}
+	return start, end, isRange, err
+}
+
 // rewriteList appends the list b is at, through the map, to out, and
 // notes in code the address entries it reads.
 func (p *patcher) rewriteList(out []byte, b *buf, ctx listCtx, loc bool, code map[int]int) ([]byte, error) {
-	base := ctx.base
-	newBase := p.m.addr(base)
+	w := listWalker{base: ctx.base, addr: func(i uint64) (uint64, error) { return p.addrEntry(ctx, i, code) }}
+	newBase := p.m.addr(w.base)
 	for {
-		raw := b.u8()
-		kind := raw
-		if loc && kind > lleDefaultLocation {
-			kind--
-		} else if loc && kind == lleDefaultLocation {
-			kind = 0xff
+		e, err := readListEntry(b, loc, ctx.addrSize)
+		if err != nil {
+			return nil, err
 		}
-		if b.err != nil {
-			return nil, b.err
+		start, end, isRange, err := w.step(&e)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, raw)
-		switch kind {
-		case leEndOfList:
+		switch {
+		case e.kind == leBaseAddress:
+			e.x = p.m.addr(e.x)
+			newBase = e.x
+		case e.kind == leBaseAddressx:
+			newBase = p.m.addr(w.base) // in .debug_addr
+		case isRange && e.kind != leStartxEndx: // whose indices stay
+			newStart, newEnd, in := p.m.mapRange(start, end)
+			if newEnd < newStart || in && e.kind == leOffsetPair && newStart < newBase {
+				return nil, fmt.Errorf("a range ends before it starts, or before its base")
+			}
+			switch e.kind {
+			case leStartxLength:
+				e.y = newEnd - newStart
+			case leOffsetPair:
+				if in {
+					e.x, e.y = newStart-newBase, newEnd-newBase
+				}
+			case leStartEnd:
+				e.x, e.y = newStart, newEnd
+			case leStartLength:
+				e.x, e.y = newStart, newEnd-newStart
+			}
+		}
+		out = appendListEntry(out, &e, loc, ctx.addrSize)
+		if e.kind == leEndOfList {
 			return out, nil
-		case leBaseAddressx:
-			i := b.uleb()
-			a, err := p.addrEntry(ctx, i, code)
-			if err != nil {
-				return nil, err
-			}
-			base, newBase = a, p.m.addr(a)
-			out = appendULEB(out, i)
-		case leStartxEndx:
-			i, j := b.uleb(), b.uleb()
-			for _, k := range []uint64{i, j} {
-				if _, err := p.addrEntry(ctx, k, code); err != nil {
-					return nil, err
-				}
-			}
-			out = appendULEB(appendULEB(out, i), j)
-		case leStartxLength:
-			i, n := b.uleb(), b.uleb()
-			a, err := p.addrEntry(ctx, i, code)
-			if err != nil {
-				return nil, err
-			}
-			start, end, _ := p.m.mapRange(a, a+n)
-			if end < start {
-				return nil, fmt.Errorf("a range ends before it starts")
-			}
-			out = appendULEB(appendULEB(out, i), end-start)
-		case leOffsetPair:
-			x, y := b.uleb(), b.uleb()
-			start, end, in := p.m.mapRange(base+x, base+y)
-			if in {
-				if start < newBase || end < start {
-					return nil, fmt.Errorf("a range ends before it starts, or before its base")
-				}
-				x, y = start-newBase, end-newBase
-			}
-			out = appendULEB(appendULEB(out, x), y)
-		case leBaseAddress:
-			base = b.addr(ctx.addrSize)
-			newBase = p.m.addr(base)
-			out = appendAddr(out, newBase, ctx.addrSize)
-		case leStartEnd:
-			start, end, _ := p.m.mapRange(b.addr(ctx.addrSize), b.addr(ctx.addrSize))
-			out = appendAddr(appendAddr(out, start, ctx.addrSize), end, ctx.addrSize)
-		case leStartLength:
-			a := b.addr(ctx.addrSize)
-			n := b.uleb()
-			start, end, _ := p.m.mapRange(a, a+n)
-			if end < start {
-				return nil, fmt.Errorf("a range ends before it starts")
-			}
-			out = appendULEB(appendAddr(out, start, ctx.addrSize), end-start)
-		case 0xff: // DW_LLE_default_location
-		default:
-			return nil, fmt.Errorf("list entry kind 0x%x is not mapped", raw)
-		}
-		if loc && kind != leBaseAddressx && kind != leBaseAddress {
-			n := b.uleb()
-			if !b.need(int(min(n, uint64(len(b.data))+1))) {
-				return nil, b.err
-			}
-			out = append(appendULEB(out, n), b.data[b.pos:b.pos+int(n)]...)
-			b.pos += int(n)
-		}
-		if b.err != nil {
-			return nil, b.err
 		}
 	}
 }
