@@ -161,3 +161,22 @@ func putULEBPadded(out []byte, v uint64, n int) bool {
 	}
 	return true
 }
+
+// offsetSet is a set of the offsets into a section, a bit each.
+type offsetSet []uint64
+
+func newOffsetSet(size int) offsetSet { return make(offsetSet, size/64+1) }
+
+// add adds off to the set, and reports whether it was not in it yet (an
+// offset past the section is never kept).
+func (s offsetSet) add(off uint64) bool {
+	if off/64 >= uint64(len(s)) {
+		return true
+	}
+	bit := uint64(1) << (off % 64)
+	if s[off/64]&bit != 0 {
+		return false
+	}
+	s[off/64] |= bit
+	return true
+}

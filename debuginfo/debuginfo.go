@@ -6,9 +6,11 @@
 // In DWARF for WebAssembly a code address is an offset from the start of
 // the code section's content (its function count), and a function's
 // DW_AT_low_pc is where its body starts (its local declarations, after the
-// body's size). Reading goes through Go's debug/dwarf; writing is this
-// package's own, for 32-bit DWARF of versions 2 to 5 (clang and rustc
-// emit 4 for wasm32 by default, clang 5 with -gdwarf-5).
+// body's size). Entries are read with Go's debug/dwarf; line programs,
+// range and location lists with this package's own decoders, which the
+// rewrite shares; writing is its own, for 32-bit DWARF of versions 2 to 5
+// (clang and rustc emit 4 for wasm32 by default, clang 5 with
+// -gdwarf-5).
 package debuginfo
 
 import (

@@ -227,7 +227,7 @@ type patcher struct {
 	abbrevs             []byte
 	units               []unit
 	ranges, loc         []byte // copies being patched (DWARF 2 to 4)
-	rangesDone, locDone map[uint64]bool
+	rangesDone, locDone offsetSet
 	// stmtLists are the places of DW_AT_stmt_list values, to be patched
 	// once the new line programs' offsets are known.
 	stmtLists []value
@@ -576,11 +576,10 @@ func (p *patcher) putData(v *value, x uint64) error {
 // patchList maps the entries of a range list (or, with loc, a location
 // list) of DWARF 2 to 4 at off, in place: pairs of addresses relative
 // to the base, which a base address selection entry changes.
-func (p *patcher) patchList(data []byte, done map[uint64]bool, off uint64, u *unit, loc bool) error {
-	if done[off] {
+func (p *patcher) patchList(data []byte, done offsetSet, off uint64, u *unit, loc bool) error {
+	if !done.add(off) {
 		return nil
 	}
-	done[off] = true
 	if off > uint64(len(data)) {
 		return errTruncated
 	}

@@ -42,7 +42,7 @@ func rewrite(s map[string][]byte, m *Map) (map[string][]byte, []string, error) {
 	}
 	p := &patcher{m: m, info: slices.Clone(s[".debug_info"]), abbrevs: s[".debug_abbrev"],
 		ranges: slices.Clone(s[".debug_ranges"]), loc: slices.Clone(s[".debug_loc"]),
-		rangesDone: map[uint64]bool{}, locDone: map[uint64]bool{},
+		rangesDone: newOffsetSet(len(s[".debug_ranges"])), locDone: newOffsetSet(len(s[".debug_loc"])),
 		addr: s[".debug_addr"], codeAddrs: map[int]int{},
 		rnglists: newListSection(".debug_rnglists", s[".debug_rnglists"], false),
 		loclists: newListSection(".debug_loclists", s[".debug_loclists"], true)}
