@@ -17,9 +17,13 @@ var fuzzSections = []string{".debug_info", ".debug_abbrev", ".debug_line", ".deb
 // FuzzDWARF feeds mutated DWARF sections to every reader and to the
 // rewrite: outside bytes must give an error or a result, never a panic.
 // The seeds are the sections of the programs built with -g, in DWARF 4
-// and 5, when they are built.
+// and 5, when they are built, and the DWARF 5 of TestDWARF5Lists, which
+// has every kind of list entry.
 func FuzzDWARF(f *testing.F) {
 	f.Add([]byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{})
+	s := sections(dwarf5Module())
+	f.Add(s[fuzzSections[0]], s[fuzzSections[1]], s[fuzzSections[2]], s[fuzzSections[3]], s[fuzzSections[4]],
+		s[fuzzSections[5]], s[fuzzSections[6]], s[fuzzSections[7]], s[fuzzSections[8]], s[fuzzSections[9]], s[fuzzSections[10]])
 	for _, name := range []string{"lines-O2", "lines-g-dwarf5", "lines-O2-dwarf5"} {
 		path := filepath.Join(corpus.Root(f), "build", "testdata", "debug", name+".wasm")
 		if !fileExists(path) {

@@ -603,10 +603,11 @@ func (p *patcher) patchList(data []byte, done offsetSet, off uint64, u *unit, lo
 			putAddr(data[pos+size:], newBase, size)
 			continue
 		}
-		if newStart, newEnd, in := p.m.mapRange(base+start, base+end); in {
-			putAddr(data[pos:], (newStart-newBase)&maxAddr, size)
-			putAddr(data[pos+size:], (newEnd-newBase)&maxAddr, size)
-		}
+		// A range outside every body keeps its addresses, even where the
+		// base moved.
+		newStart, newEnd, _ := p.m.mapRange(base+start, base+end)
+		putAddr(data[pos:], (newStart-newBase)&maxAddr, size)
+		putAddr(data[pos+size:], (newEnd-newBase)&maxAddr, size)
 		if loc {
 			b.skip(int(b.u16()))
 			if b.err != nil {

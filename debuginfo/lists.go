@@ -390,17 +390,17 @@ func (p *patcher) rewriteList(out []byte, b *buf, ctx listCtx, loc bool, code ma
 		case e.kind == leBaseAddressx:
 			newBase = p.m.addr(w.base) // in .debug_addr
 		case isRange && e.kind != leStartxEndx: // whose indices stay
-			newStart, newEnd, in := p.m.mapRange(start, end)
-			if newEnd < newStart || in && e.kind == leOffsetPair && newStart < newBase {
+			// A range outside every body keeps its addresses, even where
+			// the base moved.
+			newStart, newEnd, _ := p.m.mapRange(start, end)
+			if newEnd < newStart || e.kind == leOffsetPair && newStart < newBase {
 				return nil, fmt.Errorf("a range ends before it starts, or before its base")
 			}
 			switch e.kind {
 			case leStartxLength:
 				e.y = newEnd - newStart
 			case leOffsetPair:
-				if in {
-					e.x, e.y = newStart-newBase, newEnd-newBase
-				}
+				e.x, e.y = newStart-newBase, newEnd-newBase
 			case leStartEnd:
 				e.x, e.y = newStart, newEnd
 			case leStartLength:
