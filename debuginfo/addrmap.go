@@ -40,7 +40,13 @@ func Moved(old, new Range) Func { return Func{Old: old, New: new} }
 // input's instruction it comes from, or -1 for code the rewrite added.
 func Rewritten(old, new Range, oldBody, newBody []byte, origin []int32) (Func, error) {
 	f := Func{Old: old, New: new}
-	oldInstrs, err := wasm.BodyInstrOffsets(oldBody, 0, 0)
+	// The input has at least as many instructions as the output names,
+	// and at most a byte each.
+	oldCount := 0
+	for _, o := range origin {
+		oldCount = max(oldCount, int(o)+1)
+	}
+	oldInstrs, err := wasm.BodyInstrOffsets(oldBody, 0, min(oldCount, len(oldBody)))
 	if err != nil {
 		return f, err
 	}

@@ -112,7 +112,8 @@ func (r *rewriter) debugMap(out []byte) (*debuginfo.Map, error) {
 	if len(in.Bodies) > len(outLayout.Bodies) {
 		return nil, fmt.Errorf("internal error: %d bodies in, %d out", len(in.Bodies), len(outLayout.Bodies))
 	}
-	// Every body is decoded again (twice when rewritten): on all cores.
+	// A rewritten body is decoded again, in the input and the output, for
+	// where its instructions start: on all cores.
 	return debuginfo.NewMap(len(in.Bodies), func(k int) (debuginfo.Func, error) {
 		b, nb := in.Bodies[k], outLayout.Bodies[k]
 		old := debuginfo.Range{Start: uint64(b.Offset - inCode), End: uint64(b.Offset + b.Size - inCode)}
