@@ -21,7 +21,8 @@ type Func struct {
 	oldInstrs, newInstrs []uint32
 	origin               []int32
 	// first is, for each instruction of the input, the first of the
-	// output that comes from it (-1: none); made when first needed.
+	// output that comes from it (-1: none). Made with the rest, so that
+	// a Map is only read once made, from any number of goroutines.
 	first []int32
 }
 
@@ -39,7 +40,13 @@ func Moved(old, new Range) Func { return Func{Old: old, New: new} }
 // input's instruction it comes from, or -1 for code the rewrite added.
 func Rewritten(old, new Range, oldBody, newBody []byte, origin []int32) (Func, error) {
 	f := Func{Old: old, New: new}
-	oldInstrs, err := wasm.BodyInstrOffsets(oldBody, 0, 0)
+	// The input has at least as many instructions as the output names,
+	// and at most a byte each.
+	oldCount := 0
+	for _, o := range origin {
+		oldCount = max(oldCount, int(o)+1)
+	}
+	oldInstrs, err := wasm.BodyInstrOffsets(oldBody, 0, min(oldCount, len(oldBody)))
 	if err != nil {
 		return f, err
 	}
@@ -50,23 +57,28 @@ func Rewritten(old, new Range, oldBody, newBody []byte, origin []int32) (Func, e
 	if len(newInstrs) != len(origin) {
 		return f, fmt.Errorf("internal error: %d instructions written, %d origins", len(newInstrs), len(origin))
 	}
-	f.oldInstrs = append(make([]uint32, 0, len(oldInstrs)+1), 0)
-	for _, o := range oldInstrs {
-		f.oldInstrs = append(f.oldInstrs, uint32(o))
+	nOld, nNew := len(oldInstrs)+1, len(newInstrs)+1
+	offsets, indices := make([]uint32, nOld+nNew), make([]int32, nNew+nOld)
+	f.oldInstrs, f.newInstrs = offsets[:nOld:nOld], offsets[nOld:]
+	f.origin, f.first = indices[:nNew:nNew], indices[nNew:]
+	for i, o := range oldInstrs {
+		f.oldInstrs[i+1] = uint32(o)
+		f.first[i+1] = -1
 	}
-	f.newInstrs = append(make([]uint32, 0, len(newInstrs)+1), 0)
-	for _, o := range newInstrs {
-		f.newInstrs = append(f.newInstrs, uint32(o))
+	for i, o := range newInstrs {
+		f.newInstrs[i+1] = uint32(o)
 	}
-	f.origin = append(make([]int32, 0, len(origin)+1), 0)
-	for _, o := range origin {
+	for k, o := range origin {
 		if o >= 0 {
 			if int(o) >= len(oldInstrs) {
 				return f, fmt.Errorf("internal error: origin %d of %d instructions", o, len(oldInstrs))
 			}
 			o++
+			if f.first[o] < 0 {
+				f.first[o] = int32(k + 1)
+			}
 		}
-		f.origin = append(f.origin, o)
+		f.origin[k+1] = o
 	}
 	return f, nil
 }
@@ -101,34 +113,36 @@ func (m *Map) addr(a uint64) uint64 {
 	return a
 }
 
+// mapRange maps the range [start, end) of the input, and says whether
+// it starts in a body: when it does not (0, a linker's tombstone), it
+// stays as it is, whatever its end.
+func (m *Map) mapRange(start, end uint64) (uint64, uint64, bool) {
+	f, in := m.find(start)
+	if !in {
+		return start, end, false
+	}
+	newStart := f.New.Start + f.offset(start-f.Old.Start)
+	switch {
+	case f.Old.contains(end):
+		return newStart, f.New.Start + f.offset(end-f.Old.Start), true
+	case end == f.Old.End:
+		return newStart, f.New.End, true
+	}
+	return newStart, m.addr(end), true
+}
+
 // offset maps an offset in the function's old body to the new body.
 func (f *Func) offset(o uint64) uint64 {
 	if f.origin == nil {
 		return o
 	}
 	i := sort.Search(len(f.oldInstrs), func(i int) bool { return uint64(f.oldInstrs[i]) > o }) - 1
-	first := f.firsts()
-	for ; i < len(first); i++ {
-		if first[i] >= 0 {
-			return uint64(f.newInstrs[first[i]])
+	for ; i < len(f.first); i++ {
+		if f.first[i] >= 0 {
+			return uint64(f.newInstrs[f.first[i]])
 		}
 	}
 	return f.New.End - f.New.Start
-}
-
-func (f *Func) firsts() []int32 {
-	if f.first == nil {
-		f.first = make([]int32, len(f.oldInstrs))
-		for i := range f.first {
-			f.first[i] = -1
-		}
-		for k, o := range f.origin {
-			if o >= 0 && f.first[o] < 0 {
-				f.first[o] = int32(k)
-			}
-		}
-	}
-	return f.first
 }
 
 // Instr returns where the input's instruction at code address a went,
@@ -144,8 +158,8 @@ func (m *Map) Instr(a uint64) (uint64, bool) {
 		return f.New.Start + o, true
 	}
 	i, found := slices.BinarySearch(f.oldInstrs, uint32(o))
-	if !found || i == 0 || f.firsts()[i] < 0 {
+	if !found || i == 0 || f.first[i] < 0 {
 		return 0, false
 	}
-	return f.New.Start + uint64(f.newInstrs[f.firsts()[i]]), true
+	return f.New.Start + uint64(f.newInstrs[f.first[i]]), true
 }

@@ -49,6 +49,30 @@ func (b *buf) u32() uint32 {
 	return binary.LittleEndian.Uint32(b.data[b.pos-4:])
 }
 
+// addr reads an address of size bytes, 4 or 8.
+func (b *buf) addr(size int) uint64 {
+	if size == 4 {
+		return uint64(b.u32())
+	}
+	lo, hi := b.u32(), b.u32()
+	return uint64(hi)<<32 | uint64(lo)
+}
+
+func putAddr(out []byte, a uint64, size int) {
+	if size == 4 {
+		binary.LittleEndian.PutUint32(out, uint32(a))
+	} else {
+		binary.LittleEndian.PutUint64(out, a)
+	}
+}
+
+func appendAddr(out []byte, a uint64, size int) []byte {
+	if size == 4 {
+		return binary.LittleEndian.AppendUint32(out, uint32(a))
+	}
+	return binary.LittleEndian.AppendUint64(out, a)
+}
+
 func (b *buf) skip(n int) {
 	if b.need(n) {
 		b.pos += n
@@ -135,5 +159,24 @@ func putULEBPadded(out []byte, v uint64, n int) bool {
 		}
 		out[i] = c
 	}
+	return true
+}
+
+// offsetSet is a set of the offsets into a section, a bit each.
+type offsetSet []uint64
+
+func newOffsetSet(size int) offsetSet { return make(offsetSet, size/64+1) }
+
+// add adds off to the set, and reports whether it was not in it yet (an
+// offset past the section is never kept).
+func (s offsetSet) add(off uint64) bool {
+	if off/64 >= uint64(len(s)) {
+		return true
+	}
+	bit := uint64(1) << (off % 64)
+	if s[off/64]&bit != 0 {
+		return false
+	}
+	s[off/64] |= bit
 	return true
 }

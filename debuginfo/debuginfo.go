@@ -6,14 +6,17 @@
 // In DWARF for WebAssembly a code address is an offset from the start of
 // the code section's content (its function count), and a function's
 // DW_AT_low_pc is where its body starts (its local declarations, after the
-// body's size). Reading goes through Go's debug/dwarf; writing is this
-// package's own, for DWARF versions 2 to 4 (what clang and rustc emit for
-// wasm32).
+// body's size). Entries are read with Go's debug/dwarf; line programs,
+// range and location lists with this package's own decoders, which the
+// rewrite shares; writing is its own, for 32-bit DWARF of versions 2 to 5
+// (clang and rustc emit 4 for wasm32 by default, clang 5 with
+// -gdwarf-5).
 package debuginfo
 
 import (
 	"debug/dwarf"
 	"errors"
+	"sort"
 	"strings"
 
 	"github.com/wasmsr/wasmsr/wasm"
@@ -50,8 +53,38 @@ func sections(m *wasm.Module) map[string][]byte {
 
 // Info is a module's DWARF, read.
 type Info struct {
-	d   *dwarf.Data
-	loc []byte // .debug_loc
+	d    *dwarf.Data
+	loc  []byte // .debug_loc
+	line []byte // .debug_line
+	// DWARF 5's
+	addr, loclists []byte
+	infoLen        int // the size of .debug_info
+	units          []unitVersion
+}
+
+type unitVersion struct {
+	start, end uint64
+	version    uint16
+	addrSize   int
+}
+
+// reader is a dwarf.Reader that reads at most as many entries as
+// .debug_info has bytes (each takes one at least): at a ULEB128 that
+// never ends, Go's reader returns an empty entry, and no error, forever.
+type reader struct {
+	*dwarf.Reader
+	left int
+}
+
+var errTooManyEntries = errors.New("more DWARF entries than bytes")
+
+func (in *Info) reader() *reader { return &reader{Reader: in.d.Reader(), left: in.infoLen + 1} }
+
+func (r *reader) Next() (*dwarf.Entry, error) {
+	if r.left--; r.left < 0 {
+		return nil, errTooManyEntries
+	}
+	return r.Reader.Next()
 }
 
 // ErrNoDWARF is returned by Read for a module without DWARF.
@@ -74,7 +107,45 @@ func Read(m *wasm.Module) (*Info, error) {
 			}
 		}
 	}
-	return &Info{d: d, loc: s[".debug_loc"]}, nil
+	return &Info{d: d, loc: s[".debug_loc"], line: s[".debug_line"], addr: s[".debug_addr"], loclists: s[".debug_loclists"], infoLen: len(s[".debug_info"]), units: unitVersions(s[".debug_info"])}, nil
+}
+
+// unitVersions lists the units of .debug_info with their versions and
+// address sizes, which Go's reader does not tell.
+func unitVersions(info []byte) []unitVersion {
+	var units []unitVersion
+	b := buf{data: info}
+	for b.pos < len(info) {
+		start := b.pos
+		length := uint64(b.u32())
+		if length >= 0xfffffff0 {
+			length = b.addr(8) // 64-bit DWARF
+		}
+		if b.err != nil || length > uint64(len(info)-b.pos) {
+			break
+		}
+		end := b.pos + int(length)
+		u := unitVersion{start: uint64(start), end: uint64(end), version: b.u16()}
+		if u.version >= 5 {
+			b.u8() // unit_type
+			u.addrSize = int(b.u8())
+		} else {
+			b.u32() // abbreviations, in 32-bit DWARF
+			u.addrSize = int(b.u8())
+		}
+		units = append(units, u)
+		b.pos = end
+	}
+	return units
+}
+
+// unitAt returns the unit that holds offset off.
+func (in *Info) unitAt(off dwarf.Offset) unitVersion {
+	k := sort.Search(len(in.units), func(i int) bool { return in.units[i].end > uint64(off) })
+	if k < len(in.units) && in.units[k].start <= uint64(off) {
+		return in.units[k]
+	}
+	return unitVersion{}
 }
 
 // FuncNames names the functions whose DWARF subprogram starts where their
@@ -84,7 +155,7 @@ func Read(m *wasm.Module) (*Info, error) {
 // abstract instance it refers to.
 func (in *Info) FuncNames(bodyStarts map[uint64]uint32) map[uint32]string {
 	names := map[uint32]string{}
-	r := in.d.Reader()
+	r := in.reader()
 	for {
 		e, err := r.Next()
 		if err != nil || e == nil {
@@ -123,7 +194,7 @@ func (in *Info) entryName(e *dwarf.Entry, depth int) string {
 	}
 	for _, a := range []dwarf.Attr{dwarf.AttrSpecification, dwarf.AttrAbstractOrigin} {
 		if off, ok := e.Val(a).(dwarf.Offset); ok {
-			r := in.d.Reader()
+			r := in.reader()
 			r.Seek(off)
 			if t, err := r.Next(); err == nil && t != nil {
 				if n := in.entryName(t, depth-1); n != "" {
@@ -149,29 +220,39 @@ func (in *Info) LineAt(addr uint64) (Line, bool) {
 	// dwarf.Reader.SeekPC and dwarf.LineReader.SeekPC: those give up on
 	// the sequences and range lists wasm-ld leaves at tombstone addresses
 	// for the functions it discarded.
-	r := in.d.Reader()
+	r := in.reader()
+	var lr lineReader
 	for {
 		cu, err := r.Next()
 		if err != nil || cu == nil {
 			return Line{}, false
 		}
 		r.SkipChildren()
-		lr, err := in.d.LineReader(cu)
-		if err != nil || lr == nil {
+		off, ok := cu.Val(dwarf.AttrStmtList).(int64)
+		if !ok {
 			continue
 		}
-		seqs, err := readSequences(lr)
+		h, err := readLineHeader(in.line, off)
+		if err != nil {
+			continue
+		}
+		seqs, err := lr.read(in.line, h)
 		if err != nil {
 			continue
 		}
 		for k := range seqs {
 			s := &seqs[k]
-			if s.rows[0].Address <= addr && addr < s.end {
+			if s.rows[0].addr <= addr && addr < s.end {
 				e := &s.rows[s.covering(addr)]
-				if e.Line == 0 || e.File == nil {
+				if e.line == 0 || e.file < 0 {
 					return Line{}, false
 				}
-				return Line{File: e.File.Name, Line: e.Line}, true
+				// Go's reader, for the names in the file table.
+				names, err := in.d.LineReader(cu)
+				if err != nil || names == nil || e.file >= len(names.Files()) || names.Files()[e.file] == nil {
+					return Line{}, false
+				}
+				return Line{File: names.Files()[e.file].Name, Line: e.line}, true
 			}
 		}
 	}
@@ -188,20 +269,20 @@ type Local struct {
 // at code address pc, is one wasm local (DW_OP_WASM_location 0x0 N):
 // for the whole function, or by a location list entry that covers pc.
 func (in *Info) Locals(lowPC, pc uint64) []Local {
-	r := in.d.Reader()
-	var base uint64 // the unit's base address, for its location lists
+	r := in.reader()
+	var u unitLists
 	for {
 		e, err := r.Next()
 		if err != nil || e == nil {
 			return nil
 		}
 		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
-			base, _ = e.Val(dwarf.AttrLowpc).(uint64)
+			u = in.unitLists(e)
 			continue // look inside
 		}
 		if e.Tag == dwarf.TagSubprogram {
 			if low, ok := e.Val(dwarf.AttrLowpc).(uint64); ok && low == lowPC && e.Children {
-				return in.localsUnder(r, base, pc)
+				return in.localsUnder(r, &u, pc)
 			}
 		}
 		r.SkipChildren()
@@ -210,7 +291,7 @@ func (in *Info) Locals(lowPC, pc uint64) []Local {
 
 // localsUnder collects the wasm-local variables among the children of
 // the entry just read, to the end of its children.
-func (in *Info) localsUnder(r *dwarf.Reader, base, pc uint64) []Local {
+func (in *Info) localsUnder(r *reader, u *unitLists, pc uint64) []Local {
 	var out []Local
 	for depth := 1; depth > 0; {
 		e, err := r.Next()
@@ -224,11 +305,8 @@ func (in *Info) localsUnder(r *dwarf.Reader, base, pc uint64) []Local {
 		switch e.Tag {
 		case dwarf.TagVariable, dwarf.TagFormalParameter:
 			var expr []byte
-			switch loc := e.Val(dwarf.AttrLocation).(type) {
-			case []byte:
-				expr = loc
-			case int64:
-				expr = in.locationAt(uint64(loc), base, pc)
+			if f := e.AttrField(dwarf.AttrLocation); f != nil {
+				expr = in.location(f, u, pc)
 			}
 			if l, ok := wasmLocal(expr); ok {
 				if name := in.entryName(e, 2); name != "" {
@@ -245,6 +323,48 @@ func (in *Info) localsUnder(r *dwarf.Reader, base, pc uint64) []Local {
 		}
 	}
 	return out
+}
+
+// unitLists is what reading a unit's location lists needs.
+type unitLists struct {
+	version      uint16
+	ctx          listCtx // its address table and base address
+	loclistsBase int64   // DWARF 5's DW_AT_loclists_base, -1 for none
+}
+
+func (in *Info) unitLists(cu *dwarf.Entry) unitLists {
+	u := unitLists{ctx: listCtx{addrBase: -1}, loclistsBase: -1}
+	uv := in.unitAt(cu.Offset)
+	u.version, u.ctx.addrSize = uv.version, uv.addrSize
+	u.ctx.base, _ = cu.Val(dwarf.AttrLowpc).(uint64)
+	if v, ok := cu.Val(dwarf.AttrAddrBase).(int64); ok {
+		u.ctx.addrBase = v
+	}
+	if v, ok := cu.Val(dwarf.AttrLoclistsBase).(int64); ok {
+		u.loclistsBase = v
+	}
+	return u
+}
+
+// location returns the expression of a location attribute at pc: its
+// own, or that of the entry of its location list that covers pc.
+func (in *Info) location(f *dwarf.Field, u *unitLists, pc uint64) []byte {
+	switch v := f.Val.(type) {
+	case []byte:
+		return v
+	case int64: // an offset
+		if u.version < 5 {
+			return in.locationAt(uint64(v), u.ctx.base, pc)
+		}
+		return locationAt5(in.loclists, in.addr, uint64(v), u.ctx, pc)
+	case uint64: // DW_FORM_loclistx
+		off, err := (&listSection{name: ".debug_loclists", data: in.loclists}).indexed(u.loclistsBase, v)
+		if err != nil {
+			return nil
+		}
+		return locationAt5(in.loclists, in.addr, off, u.ctx, pc)
+	}
+	return nil
 }
 
 // locationAt returns the expression of the entry of the location list

@@ -9,12 +9,26 @@ import (
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
+// fuzzSections are the sections FuzzDWARF mutates, in the order of its
+// arguments.
+var fuzzSections = []string{".debug_info", ".debug_abbrev", ".debug_line", ".debug_loc", ".debug_ranges",
+	".debug_addr", ".debug_rnglists", ".debug_loclists", ".debug_line_str", ".debug_str_offsets", ".debug_str"}
+
 // FuzzDWARF feeds mutated DWARF sections to every reader and to the
 // rewrite: outside bytes must give an error or a result, never a panic.
-// The seeds are the sections of a program built with -g, when it is built.
+// The seeds are the sections of the programs built with -g, in DWARF 4
+// and 5, when they are built, and the DWARF 5 of TestDWARF5Lists, which
+// has every kind of list entry.
 func FuzzDWARF(f *testing.F) {
-	f.Add([]byte{}, []byte{}, []byte{}, []byte{}, []byte{})
-	if path := filepath.Join(corpus.Root(f), "build", "testdata", "debug", "lines-O2.wasm"); fileExists(path) {
+	f.Add([]byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte{})
+	s := sections(dwarf5Module())
+	f.Add(s[fuzzSections[0]], s[fuzzSections[1]], s[fuzzSections[2]], s[fuzzSections[3]], s[fuzzSections[4]],
+		s[fuzzSections[5]], s[fuzzSections[6]], s[fuzzSections[7]], s[fuzzSections[8]], s[fuzzSections[9]], s[fuzzSections[10]])
+	for _, name := range []string{"lines-O2", "lines-g-dwarf5", "lines-O2-dwarf5"} {
+		path := filepath.Join(corpus.Root(f), "build", "testdata", "debug", name+".wasm")
+		if !fileExists(path) {
+			continue
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			f.Fatal(err)
@@ -24,21 +38,23 @@ func FuzzDWARF(f *testing.F) {
 			f.Fatal(err)
 		}
 		s := sections(m)
-		f.Add(s[".debug_info"], s[".debug_abbrev"], s[".debug_line"], s[".debug_loc"], s[".debug_ranges"])
+		f.Add(s[fuzzSections[0]], s[fuzzSections[1]], s[fuzzSections[2]], s[fuzzSections[3]], s[fuzzSections[4]],
+			s[fuzzSections[5]], s[fuzzSections[6]], s[fuzzSections[7]], s[fuzzSections[8]], s[fuzzSections[9]], s[fuzzSections[10]])
 	}
-	f.Fuzz(func(t *testing.T, info, abbrev, line, loc, ranges []byte) {
+	f.Fuzz(func(t *testing.T, info, abbrev, line, loc, ranges, addr, rnglists, loclists, lineStr, strOffsets, str []byte) {
 		m := &wasm.Module{Offsets: &wasm.Offsets{}}
-		for _, s := range []struct {
-			name string
-			data []byte
-		}{{".debug_info", info}, {".debug_abbrev", abbrev}, {".debug_line", line}, {".debug_loc", loc}, {".debug_ranges", ranges}} {
-			m.Customs = append(m.Customs, wasm.CustomSection{Name: s.name, Data: s.data})
+		for i, data := range [][]byte{info, abbrev, line, loc, ranges, addr, rnglists, loclists, lineStr, strOffsets, str} {
+			if len(data) > 0 || i < 5 {
+				m.Customs = append(m.Customs, wasm.CustomSection{Name: fuzzSections[i], Data: data})
+			}
 		}
 		rewritten, err := Rewritten(Range{0x20, 0x30}, Range{0x40, 0x60}, []byte{0, 0x01, 0x0b}, []byte{0, 0x01, 0x01, 0x0b}, []int32{0, -1, 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		mp := &Map{Funcs: []Func{Moved(Range{2, 0x1f}, Range{2, 0x1f}), rewritten, Moved(Range{0x32, 0x400}, Range{0x62, 0x430})}}
+		// The seeds' code reaches 0x6500: a body moved past the rewritten one
+		// holds most of it.
+		mp := &Map{Funcs: []Func{Moved(Range{2, 0x1f}, Range{2, 0x1f}), rewritten, Moved(Range{0x32, 0x8000}, Range{0x62, 0x8030})}}
 		Rewrite(m, mp)
 		in, err := Read(m)
 		if err != nil {

@@ -1,7 +1,6 @@
 package debuginfo
 
 import (
-	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -16,6 +15,7 @@ import (
 var addressFree = map[string]bool{
 	".debug_abbrev": true, ".debug_str": true, ".debug_pubnames": true, ".debug_pubtypes": true,
 	".debug_gnu_pubnames": true, ".debug_gnu_pubtypes": true, ".debug_macinfo": true,
+	".debug_line_str": true, ".debug_str_offsets": true,
 }
 
 // Rewrite maps the code addresses in the module's DWARF through m. It
@@ -24,7 +24,7 @@ var addressFree = map[string]bool{
 // cannot be mapped at all, it returns no section and one line saying why.
 func Rewrite(mod *wasm.Module, m *Map) (map[string][]byte, []string) {
 	s := sections(mod)
-	out, dropped, err := rewrite(mod, s, m)
+	out, dropped, err := rewrite(s, m)
 	if err != nil {
 		var names []string
 		for n := range s {
@@ -36,13 +36,16 @@ func Rewrite(mod *wasm.Module, m *Map) (map[string][]byte, []string) {
 	return out, dropped
 }
 
-func rewrite(mod *wasm.Module, s map[string][]byte, m *Map) (map[string][]byte, []string, error) {
+func rewrite(s map[string][]byte, m *Map) (map[string][]byte, []string, error) {
 	if s[".debug_info"] == nil {
 		return nil, nil, fmt.Errorf("no .debug_info")
 	}
 	p := &patcher{m: m, info: slices.Clone(s[".debug_info"]), abbrevs: s[".debug_abbrev"],
 		ranges: slices.Clone(s[".debug_ranges"]), loc: slices.Clone(s[".debug_loc"]),
-		rangesDone: map[uint64]bool{}, locDone: map[uint64]bool{}}
+		rangesDone: newOffsetSet(len(s[".debug_ranges"])), locDone: newOffsetSet(len(s[".debug_loc"])),
+		addr: s[".debug_addr"], codeAddrs: map[int]int{},
+		rnglists: newListSection(".debug_rnglists", s[".debug_rnglists"], false),
+		loclists: newListSection(".debug_loclists", s[".debug_loclists"], true)}
 	if err := p.walkInfo(); err != nil {
 		return nil, nil, err
 	}
@@ -53,17 +56,32 @@ func rewrite(mod *wasm.Module, s map[string][]byte, m *Map) (map[string][]byte, 
 	if p.loc != nil {
 		out[".debug_loc"] = p.loc
 	}
+	var dropped []string
+	for _, l := range []*listSection{&p.rnglists, &p.loclists} {
+		if l.data == nil {
+			continue
+		}
+		data, err := p.rewriteLists(l)
+		if err != nil {
+			dropped = append(dropped, fmt.Sprintf("%s not mapped through the rewrite (%v): dropped", l.name, err))
+			continue
+		}
+		out[l.name] = data
+	}
+	if p.addr != nil {
+		// After the lists, which read entries of it as code addresses too.
+		out[".debug_addr"] = p.mapAddrs()
+	}
 	if s[".debug_line"] != nil {
-		line, err := p.rewriteLines(mod, s[".debug_line"])
+		line, err := p.rewriteLines(s[".debug_line"])
 		if err != nil {
 			return nil, nil, fmt.Errorf(".debug_line: %w", err)
 		}
 		out[".debug_line"] = line
 	}
-	var dropped []string
 	for name, data := range s {
 		switch {
-		case out[name] != nil:
+		case out[name] != nil, name == p.rnglists.name && p.rnglists.data != nil, name == p.loclists.name && p.loclists.data != nil:
 		case addressFree[name]:
 			out[name] = data
 		case name == ".debug_aranges":
@@ -82,64 +100,57 @@ func rewrite(mod *wasm.Module, s map[string][]byte, m *Map) (map[string][]byte, 
 
 // rewriteLines writes a new .debug_line: each unit's line program with
 // its header as it was and its rows through the map, and patches the
-// units' DW_AT_stmt_list.
-func (p *patcher) rewriteLines(mod *wasm.Module, data []byte) ([]byte, error) {
-	info, err := Read(mod)
-	if err != nil {
-		return nil, err
+// units' DW_AT_stmt_list. The programs are written on as many cores as
+// there are, and put one after another in their units' order.
+func (p *patcher) rewriteLines(data []byte) ([]byte, error) {
+	type program struct {
+		off int64 // in data
+		w   *lineWriter
+		err error
 	}
-	newOffset := map[int64]int64{}
-	var out []byte
-	r := info.d.Reader()
-	for k := 0; ; k++ {
-		cu, err := r.Next()
-		if err != nil {
-			return nil, err
-		}
-		if cu == nil {
-			break
-		}
-		r.SkipChildren()
-		if k >= len(p.units) {
-			return nil, fmt.Errorf("internal error: more units than walked")
-		}
-		u := p.units[k]
-		if u.stmtList < 0 {
+	var programs []*program
+	seen := map[int64]bool{}
+	for _, u := range p.units {
+		if u.stmtList < 0 || seen[u.stmtList] {
 			continue
 		}
-		if _, done := newOffset[u.stmtList]; done {
-			continue
-		}
+		seen[u.stmtList] = true
 		h, err := readLineHeader(data, u.stmtList)
 		if err != nil {
 			return nil, fmt.Errorf("at 0x%x: %w", u.stmtList, err)
 		}
-		lr, err := info.d.LineReader(cu)
-		if err != nil || lr == nil {
-			return nil, fmt.Errorf("at 0x%x: %v", u.stmtList, err)
+		if h.addrSize != 0 && h.addrSize != u.addrSize {
+			return nil, fmt.Errorf("at 0x%x: address size %d, its unit's %d", u.stmtList, h.addrSize, u.addrSize)
 		}
-		w := &lineWriter{h: h, addrSize: u.addrSize, fileIndex: map[*dwarf.LineFile]int{}}
-		files := lr.Files()
-		w.numFiles = len(files)
-		for i, f := range files {
-			if f != nil {
-				w.fileIndex[f] = i
-			}
-		}
-		seqs, err := readSequences(lr)
+		programs = append(programs, &program{off: u.stmtList, w: &lineWriter{h: h, addrSize: u.addrSize}})
+	}
+	readers := make([]lineReader, workers(len(programs)))
+	parallel(len(programs), func(worker, i int) {
+		pr := programs[i]
+		seqs, err := readers[worker].read(data, pr.w.h)
 		if err != nil {
-			return nil, fmt.Errorf("at 0x%x: %w", u.stmtList, err)
+			pr.err = err
+			return
 		}
-		w.reset()
+		pr.w.reset()
 		for i := range seqs {
-			if err := w.writeSequence(p.m, &seqs[i]); err != nil {
-				return nil, fmt.Errorf("at 0x%x: %w", u.stmtList, err)
-			}
+			pr.w.writeSequence(p.m, &seqs[i])
 		}
-		newOffset[u.stmtList] = int64(len(out))
+	})
+	newOffset := make(map[int64]int64, len(programs))
+	size := 0
+	for _, pr := range programs {
+		if pr.err != nil {
+			return nil, fmt.Errorf("at 0x%x: %w", pr.off, pr.err)
+		}
+		size += len(pr.w.h.raw) + len(pr.w.out)
+	}
+	out := make([]byte, 0, size)
+	for _, pr := range programs {
+		newOffset[pr.off] = int64(len(out))
 		unitStart := len(out)
-		out = append(out, h.raw...)
-		out = append(out, w.out...)
+		out = append(out, pr.w.h.raw...)
+		out = append(out, pr.w.out...)
 		binary.LittleEndian.PutUint32(out[unitStart:], uint32(len(out)-unitStart-4))
 	}
 	for _, v := range p.stmtLists {

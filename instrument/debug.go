@@ -109,29 +109,28 @@ func (r *rewriter) debugMap(out []byte) (*debuginfo.Map, error) {
 		return nil, err
 	}
 	inCode, outCode := codeStart(in), codeStart(outLayout)
-	mp := &debuginfo.Map{Funcs: make([]debuginfo.Func, 0, len(in.Bodies))}
-	for k, b := range in.Bodies {
-		if k >= len(outLayout.Bodies) {
-			return nil, fmt.Errorf("internal error: %d bodies in, %d out", len(in.Bodies), len(outLayout.Bodies))
-		}
-		nb := outLayout.Bodies[k]
+	if len(in.Bodies) > len(outLayout.Bodies) {
+		return nil, fmt.Errorf("internal error: %d bodies in, %d out", len(in.Bodies), len(outLayout.Bodies))
+	}
+	// A rewritten body is decoded again, in the input and the output, for
+	// where its instructions start: on all cores.
+	return debuginfo.NewMap(len(in.Bodies), func(k int) (debuginfo.Func, error) {
+		b, nb := in.Bodies[k], outLayout.Bodies[k]
 		old := debuginfo.Range{Start: uint64(b.Offset - inCode), End: uint64(b.Offset + b.Size - inCode)}
 		moved := debuginfo.Range{Start: uint64(nb.Offset - outCode), End: uint64(nb.Offset + nb.Size - outCode)}
 		origin, changed := r.dbg.origins[uint32(r.a.numImports+k)]
 		if !changed {
 			if !bytes.Equal(r.dbg.input[b.Offset:b.Offset+b.Size], out[nb.Offset:nb.Offset+nb.Size]) {
-				return nil, fmt.Errorf("internal error: function %s changed, and no one said how", r.a.describe(r.a.numImports+k))
+				return debuginfo.Func{}, fmt.Errorf("internal error: function %s changed, and no one said how", r.a.describe(r.a.numImports+k))
 			}
-			mp.Funcs = append(mp.Funcs, debuginfo.Moved(old, moved))
-			continue
+			return debuginfo.Moved(old, moved), nil
 		}
 		f, err := debuginfo.Rewritten(old, moved, r.dbg.input[b.Offset:b.Offset+b.Size], out[nb.Offset:nb.Offset+nb.Size], origin)
 		if err != nil {
-			return nil, fmt.Errorf("function %s: %w", r.a.describe(r.a.numImports+k), err)
+			return f, fmt.Errorf("function %s: %w", r.a.describe(r.a.numImports+k), err)
 		}
-		mp.Funcs = append(mp.Funcs, f)
-	}
-	return mp, nil
+		return f, nil
+	})
 }
 
 // codeStart is where the code section's content starts: DWARF's code

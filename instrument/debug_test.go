@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,13 +26,17 @@ import (
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
-// TestDWARFLines instruments C programs built with -g (at -O0 and -O2):
-// every instruction of the input that is still in the output has, by
-// llvm-dwarfdump's reading of the line tables, the same file and line
-// there as in the input, and llvm-dwarfdump --verify finds nothing new.
+// TestDWARFLines instruments C programs built with -g (at -O0 and -O2,
+// in DWARF 4 and 5): every instruction of the input that is still in the
+// output has, by llvm-dwarfdump's reading of the line tables, the same
+// file and line there as in the input, and llvm-dwarfdump --verify finds
+// nothing new. The DWARF 5 programs have their DWARF 5 sections (whose
+// lines.c unit's subprograms, ranges and location lists go through
+// .debug_addr, .debug_rnglists and .debug_loclists) all kept.
 func TestDWARFLines(t *testing.T) {
 	dump := lookTool(t, "llvm-dwarfdump", "llvm")
-	for _, name := range []string{"lines-g", "lines-O2"} {
+	dwarf5 := []string{".debug_addr", ".debug_rnglists", ".debug_line_str", ".debug_str_offsets"}
+	for _, name := range []string{"lines-g", "lines-O2", "lines-g-dwarf5", "lines-O2-dwarf5"} {
 		for _, sp := range []instrument.Safepoints{instrument.SafepointsLoops, instrument.SafepointsCalls} {
 			t.Run(name+"/"+sp.String(), func(t *testing.T) {
 				inPath := corpus.Built(t, "debug/"+name+".wasm")
@@ -46,6 +51,17 @@ func TestDWARFLines(t *testing.T) {
 				if len(report.Warnings) > 0 {
 					t.Errorf("warnings: %q", report.Warnings)
 				}
+				if strings.HasSuffix(name, "-dwarf5") {
+					want := append(dwarf5[:len(dwarf5):len(dwarf5)], ".debug_loclists")
+					if name == "lines-g-dwarf5" {
+						want = dwarf5 // -O0 keeps every variable in memory: no lists
+					}
+					for _, section := range want {
+						if !slices.Contains(customSections(t, input), section) || !slices.Contains(customSections(t, out), section) {
+							t.Errorf("%s: not in both the input and the output", section)
+						}
+					}
+				}
 				outPath := filepath.Join(t.TempDir(), name+".sr.wasm")
 				if err := os.WriteFile(outPath, out, 0o644); err != nil {
 					t.Fatal(err)
@@ -55,6 +71,10 @@ func TestDWARFLines(t *testing.T) {
 					t.Fatal("no DWARF map")
 				}
 				inLines, outLines := readLineTables(t, dump, inPath), readLineTables(t, dump, outPath)
+				inLocs, outLocs := readLocationLists(t, dump, inPath), readLocationLists(t, dump, outPath)
+				if len(inLocs) == 0 && name != "lines-g-dwarf5" {
+					t.Fatal("no location lists in the input")
+				}
 				m, err := (&wasm.Decoder{KeepSource: true}).Decode(input)
 				if err != nil {
 					t.Fatal(err)
@@ -87,13 +107,20 @@ func TestDWARFLines(t *testing.T) {
 								t.Errorf("instruction at 0x%x: line %q in the input, at 0x%x in the output line %q", a, want, na, got)
 							}
 						}
+						for key, list := range inLocs {
+							if want, got := list.at(a), outLocs[key].at(na); want != got {
+								if bad++; bad <= 10 {
+									t.Errorf("instruction at 0x%x: %s is %q in the input, at 0x%x in the output %q", a, key, want, na, got)
+								}
+							}
+						}
 						if kept%97 == 0 {
 							samples = append(samples, [2]uint64{a, na})
 						}
 					}
 				}
 				if bad > 0 {
-					t.Errorf("%d of %d instructions changed lines", bad, kept)
+					t.Errorf("%d changes of lines or variables' locations in %d instructions", bad, kept)
 				}
 				// Most instructions survive (the rewrite drops only dead code)
 				// and most move.
@@ -101,9 +128,10 @@ func TestDWARFLines(t *testing.T) {
 					t.Errorf("%d of %d instructions kept, %d moved", kept, all, moved)
 				}
 				// llvm-dwarfdump --lookup, which goes through .debug_info and
-				// .debug_ranges to the unit first, on a sample.
+				// the unit's ranges to the unit, then its entries' low and
+				// high pc to the innermost scope, on a sample.
 				for _, s := range samples {
-					if want, got := lookupLine(t, dump, inPath, s[0]), lookupLine(t, dump, outPath, s[1]); want != got {
+					if want, got := lookup(t, dump, inPath, s[0]), lookup(t, dump, outPath, s[1]); want != got {
 						t.Errorf("--lookup=0x%x on the input: %q; --lookup=0x%x on the output: %q", s[0], want, s[1], got)
 					}
 				}
@@ -225,18 +253,81 @@ func (lt *lineTables) lookup(addr uint64) string {
 	return ""
 }
 
-var lookupLineRE = regexp.MustCompile(`Line info: file '([^']*)', line (\d+)`)
+// locationList is a location list as llvm-dwarfdump prints it: the
+// ranges of code addresses, and their expressions.
+type locationList []locationEntry
 
-func lookupLine(t *testing.T, dump, path string, addr uint64) string {
+type locationEntry struct {
+	start, end uint64
+	expr       string
+}
+
+// at returns the expression of the first entry that covers addr, "" for
+// none.
+func (l locationList) at(addr uint64) string {
+	for _, e := range l {
+		if e.start <= addr && addr < e.end {
+			return e.expr
+		}
+	}
+	return ""
+}
+
+var (
+	dieRE      = regexp.MustCompile(`^(0x[0-9a-f]+):\s+DW_TAG_`)
+	attrRE     = regexp.MustCompile(`^\s+(DW_AT_\w+)\t`)
+	locEntryRE = regexp.MustCompile(`^\s+\[0x([0-9a-f]+), 0x([0-9a-f]+)\): (.*)$`)
+)
+
+// readLocationLists returns the location lists of a module's DWARF, by
+// the offset of their entry in .debug_info (which the rewrite keeps) and
+// attribute, from llvm-dwarfdump --debug-info: what DW_AT_location and
+// its kind say through .debug_loc or .debug_loclists (and .debug_addr).
+func readLocationLists(t *testing.T, dump, path string) map[string]locationList {
+	out, err := exec.Command(dump, "--debug-info", path).Output()
+	if err != nil {
+		t.Fatalf("llvm-dwarfdump --debug-info %s: %v", path, err)
+	}
+	lists := map[string]locationList{}
+	die, attr := "", ""
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if m := dieRE.FindStringSubmatch(line); m != nil {
+			die = m[1]
+			continue
+		}
+		if m := attrRE.FindStringSubmatch(line); m != nil {
+			attr = m[1]
+			continue
+		}
+		if m := locEntryRE.FindStringSubmatch(line); m != nil {
+			start, _ := strconv.ParseUint(m[1], 16, 64)
+			end, _ := strconv.ParseUint(m[2], 16, 64)
+			key := die + " " + attr
+			expr := m[3]
+			if strings.HasSuffix(expr, ")") && strings.Count(expr, "(") < strings.Count(expr, ")") {
+				expr = expr[:len(expr)-1] // the list's end
+			}
+			lists[key] = append(lists[key], locationEntry{start, end, expr})
+		}
+	}
+	return lists
+}
+
+// lookupRE matches what llvm-dwarfdump --lookup says of an address: the
+// entries (by their offsets in .debug_info, which the rewrite keeps)
+// from the unit down to the innermost scope that covers it, and its
+// source position.
+var lookupRE = regexp.MustCompile(`(?m)^0x[0-9a-f]+:\s+(Compile Unit|DW_TAG_\w+)|^Line info: .*$`)
+
+func lookup(t *testing.T, dump, path string, addr uint64) string {
 	// It exits with 1 for an address no unit covers.
 	out, err := exec.Command(dump, fmt.Sprintf("--lookup=0x%x", addr), path).Output()
 	if exit, ok := err.(*exec.ExitError); err != nil && !(ok && exit.ExitCode() == 1) {
 		t.Fatalf("llvm-dwarfdump --lookup %s: %v", path, err)
 	}
-	if m := lookupLineRE.FindSubmatch(out); m != nil {
-		return string(m[1]) + ":" + string(m[2])
-	}
-	return ""
+	return strings.Join(lookupRE.FindAllString(string(out), -1), "\n")
 }
 
 // verifyErrors is llvm-dwarfdump --verify's verdict: its error lines, or
@@ -284,34 +375,48 @@ func TestDWARFTrapLine(t *testing.T) {
 // line, never kept stale: a section wasmsr does not read alone, and all
 // of the DWARF when .debug_info itself cannot be read.
 func TestDWARFUnmapped(t *testing.T) {
-	input, err := os.ReadFile(corpus.Built(t, "debug/lines-g.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	withFrame := func(m *wasm.Module) {
 		m.Customs = append(m.Customs, wasm.CustomSection{Name: ".debug_frame", Data: []byte{1, 2, 3}, After: wasm.SectionData})
 	}
-	version5 := func(m *wasm.Module) {
-		for i := range m.Customs {
-			if m.Customs[i].Name == ".debug_info" {
-				data := bytes.Clone(m.Customs[i].Data)
-				data[4] = 5 // the first unit's version
-				m.Customs[i].Data = data
+	// set returns a change that writes b at offset off of section name.
+	set := func(name string, off int, b ...byte) func(*wasm.Module) {
+		return func(m *wasm.Module) {
+			for i := range m.Customs {
+				if m.Customs[i].Name == name {
+					data := bytes.Clone(m.Customs[i].Data)
+					copy(data[off:], b)
+					m.Customs[i].Data = data
+				}
 			}
 		}
 	}
+	const (
+		dwarf4 = ".debug_info .debug_loc .debug_ranges .debug_abbrev .debug_line .debug_str name producers wasmsr"
+		dwarf5 = ".debug_info .debug_loclists .debug_loc .debug_line_str .debug_ranges .debug_abbrev .debug_str_offsets .debug_rnglists .debug_line .debug_str .debug_addr name producers wasmsr"
+	)
+	without := func(name string) string { return strings.Replace(dwarf5, name+" ", "", 1) }
 	for _, tc := range []struct {
-		name    string
-		change  func(*wasm.Module)
-		warning string
-		left    string
+		name, module string
+		change       func(*wasm.Module)
+		warning      string
+		left         string
 	}{
-		{"frame", withFrame, ".debug_frame not mapped through the rewrite (wasmsr does not read it): dropped",
-			".debug_info .debug_loc .debug_ranges .debug_abbrev .debug_line .debug_str name producers wasmsr"},
-		{"version 5", version5, "DWARF not mapped through the rewrite (.debug_info at 0x0: DWARF version 5 is not mapped): dropped .debug_abbrev, .debug_info, .debug_line, .debug_loc, .debug_ranges, .debug_str",
+		{"frame", "lines-g", withFrame, ".debug_frame not mapped through the rewrite (wasmsr does not read it): dropped", dwarf4},
+		{"version 6", "lines-g", set(".debug_info", 4, 6), "DWARF not mapped through the rewrite (.debug_info at 0x0: DWARF version 6 is not mapped): dropped .debug_abbrev, .debug_info, .debug_line, .debug_loc, .debug_ranges, .debug_str",
 			"name producers wasmsr"},
+		{"64-bit", "lines-O2-dwarf5", set(".debug_info", 0, 0xff, 0xff, 0xff, 0xff), "DWARF not mapped through the rewrite (.debug_info at 0x0: 64-bit DWARF is not mapped): dropped .debug_abbrev, .debug_addr, .debug_info, .debug_line, .debug_line_str, .debug_loc, .debug_loclists, .debug_ranges, .debug_rnglists, .debug_str, .debug_str_offsets",
+			"name producers wasmsr"},
+		{"split unit", "lines-O2-dwarf5", set(".debug_info", 0x55+6, 5), "DWARF not mapped through the rewrite (.debug_info at 0x55: unit type 5 is not mapped): dropped .debug_abbrev, .debug_addr, .debug_info, .debug_line, .debug_line_str, .debug_loc, .debug_loclists, .debug_ranges, .debug_rnglists, .debug_str, .debug_str_offsets",
+			"name producers wasmsr"},
+		{"rnglists version", "lines-O2-dwarf5", set(".debug_rnglists", 4, 6), ".debug_rnglists not mapped through the rewrite (at 0x0: version 6): dropped", without(".debug_rnglists")},
+		{"loclists kind", "lines-O2-dwarf5", set(".debug_loclists", 0x30, 0x30), ".debug_loclists not mapped through the rewrite (at 0x30: list entry kind 0x30 is not mapped): dropped",
+			without(".debug_loclists")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			input, err := os.ReadFile(corpus.Built(t, "debug/"+tc.module+".wasm"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			m, err := (&wasm.Decoder{KeepSource: true}).Decode(input)
 			if err != nil {
 				t.Fatal(err)

@@ -127,20 +127,21 @@ $(TESTDATA_RUST_E2E): testdata/e2e/preview1.rs $(TESTDATA_MK)
 	$(RUSTC) --edition 2021 --target wasm32-wasi -O -C strip=debuginfo -o $@ $<
 
 # Programs that keep their DWARF (and wasi-libc's), for the tests of debug
-# info through the rewrite (issue 17): built with -g, at -O0 and -O2.
-TESTDATA_DEBUG := $(TESTDATA_OUT)/debug/lines-g.wasm $(TESTDATA_OUT)/debug/lines-O2.wasm
+# info through the rewrite (issue 17): built with -g, at -O0 and -O2, in
+# clang's default DWARF 4 and in DWARF 5 (whose lines.c unit sits beside
+# wasi-libc's DWARF 4 ones).
+TESTDATA_DEBUG_VARIANTS := g O2 g-dwarf5 O2-dwarf5
+TESTDATA_DEBUG := $(TESTDATA_DEBUG_VARIANTS:%=$(TESTDATA_OUT)/debug/lines-%.wasm)
 TESTDATA_DEBUG_CFLAGS := --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) -std=c11 -g -Wall -Wextra
+TESTDATA_DEBUG_CFLAGS_g := -O0
+TESTDATA_DEBUG_CFLAGS_O2 := -O2
+TESTDATA_DEBUG_CFLAGS_g-dwarf5 := -O0 -gdwarf-5
+TESTDATA_DEBUG_CFLAGS_O2-dwarf5 := -O2 -gdwarf-5
 
 testdata-debug: $(TESTDATA_DEBUG)
 
-$(TESTDATA_OUT)/debug/lines-g.wasm: testdata/debug/lines.c $(TESTDATA_MK)
+$(TESTDATA_DEBUG): $(TESTDATA_OUT)/debug/lines-%.wasm: testdata/debug/lines.c $(TESTDATA_MK)
 	$(testdata_check_clang)
 	@mkdir -p $(@D)
-	$(CLANG) $(TESTDATA_DEBUG_CFLAGS) -O0 -c $< -o $(@:.wasm=.o)
-	$(CLANG) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(@:.wasm=.o) -o $@
-
-$(TESTDATA_OUT)/debug/lines-O2.wasm: testdata/debug/lines.c $(TESTDATA_MK)
-	$(testdata_check_clang)
-	@mkdir -p $(@D)
-	$(CLANG) $(TESTDATA_DEBUG_CFLAGS) -O2 -c $< -o $(@:.wasm=.o)
+	$(CLANG) $(TESTDATA_DEBUG_CFLAGS) $(TESTDATA_DEBUG_CFLAGS_$*) -c $< -o $(@:.wasm=.o)
 	$(CLANG) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(@:.wasm=.o) -o $@

@@ -1,6 +1,6 @@
-// lines.c: a program built with DWARF (testdata.mk: lines-g, lines-O2) whose
-// source lines the tests of issue 17 look for after the rewrite: keep the
-// line numbers of the marked lines, or change the tests with them.
+// lines.c: a program built with DWARF (testdata.mk: lines-g, lines-O2 and their
+// -dwarf5 twins) whose source lines the tests of issue 17 look for after the
+// rewrite: keep the line numbers of the marked lines, or change the tests too.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
