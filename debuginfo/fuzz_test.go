@@ -72,3 +72,17 @@ func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// FuzzDemangle: a name from a module never panics the demangler, and
+// what it makes of it stays within its limit.
+func FuzzDemangle(f *testing.F) {
+	for _, s := range []string{"_ZN4main3run17h183e6ec280388372E", "_ZNSt3__16vectorIiNS_9allocatorIiEEE9push_backERKi",
+		"_RNvCs15kBYyAo9fc_7mycrate7example", "_Z4workv", "main", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if got := Demangle(name); got != name && len(got) > 1<<12 {
+			t.Fatalf("%q demangles to %d bytes", name, len(got))
+		}
+	})
+}

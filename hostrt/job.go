@@ -32,6 +32,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmsr/wasmsr/abi"
+	"github.com/wasmsr/wasmsr/debuginfo"
 	"github.com/wasmsr/wasmsr/hostrt/snapshot"
 	"github.com/wasmsr/wasmsr/hostrt/wasip1"
 	"github.com/wasmsr/wasmsr/unwind"
@@ -330,7 +331,7 @@ func (j *Job) Run(ctx context.Context) (exitCode uint32, err error) {
 
 // oneLine makes a trap's error one line: wazero's message is followed by
 // the wasm stack trace, a frame a line (and with DWARF, a source line
-// under each); the line keeps the innermost frames' names.
+// under each); the line keeps the innermost frames' names, demangled.
 func oneLine(err error) error {
 	msg, trace, ok := strings.Cut(err.Error(), "\nwasm stack trace:\n")
 	if !ok {
@@ -356,6 +357,7 @@ func oneLine(err error) error {
 			continue
 		}
 		name, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(line, "\t"), "."), "(")
+		name = debuginfo.Demangle(name)
 		if len(frames) == maxTraceFrames {
 			frames = append(frames, "...")
 			break

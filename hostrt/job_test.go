@@ -183,3 +183,22 @@ func nextK(k int) int {
 func kindName(k pauseKind) string {
 	return [...]string{"WASI call", "safepoint"}[k]
 }
+
+// TestOneLine: a trap's error is one line naming the innermost frames,
+// demangled, and where the innermost one is when DWARF says.
+func TestOneLine(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"wasm error: unreachable\nwasm stack trace:\n\t.main(i32,i32) i32", "wasm error: unreachable (in main)"},
+		{"wasm error: integer divide by zero\nwasm stack trace:\n\t.work(i32) i32\n\t\t0x1f3: /src/lines.c:20:11\n\t.main(i32,i32) i32\n\t\t0x2a0: /src/lines.c:31:3",
+			"wasm error: integer divide by zero (in work at lines.c:20 < main)"},
+		{"wasm error: unreachable\nwasm stack trace:\n\t._ZN4main3run17h183e6ec280388372E(i32,i32,i32,i32)\n\t._ZN4main4main17h33da4f3b554aea07E()\n\t.__original_main() i32",
+			"wasm error: unreachable (in main::run < main::main < __original_main)"},
+		{"wasm error: unreachable\nwasm stack trace:\n\t.a()\n\t.b()\n\t.c()\n\t.d()\n\t.e()", "wasm error: unreachable (in a < b < c < d < ...)"},
+		{"two\nlines", "two"},
+		{"one line", "one line"},
+	} {
+		if got := oneLine(errors.New(c.in)).Error(); got != c.want {
+			t.Errorf("oneLine(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/wasmsr/wasmsr/internal/corpus"
+	"github.com/wasmsr/wasmsr/wasm"
 )
 
 // TestInspectDWARF: the paused stack of a program built with -g shows
@@ -68,5 +69,21 @@ func TestTrapLine(t *testing.T) {
 	want := regexp.MustCompile(`^wasmsr: .*integer divide by zero \(in work at lines\.c:20 < main < .*\)\n$`)
 	if code != 1 || !want.MatchString(stderr) {
 		t.Errorf("exit %d, stderr %q; want exit 1 and the trap in work at lines.c:20", code, stderr)
+	}
+}
+
+// TestDebugViewNames: inspect shows C++ and Rust names demangled, others
+// as they are, and func[N] for a function without a name.
+func TestDebugViewNames(t *testing.T) {
+	m := &wasm.Module{Names: &wasm.NameSection{Functions: wasm.NameMap{
+		{Index: 0, Name: "_ZN4main3run17h183e6ec280388372E"},
+		{Index: 1, Name: "_ZNSt3__16vectorIiNS_9allocatorIiEEE9push_backERKi"},
+		{Index: 2, Name: "main"},
+	}}}
+	v := newDebugView(m)
+	for fn, want := range []string{"main::run", "std::__1::vector<int, std::__1::allocator<int> >::push_back", "main", "func[3]"} {
+		if got := v.label(uint32(fn)); got != want {
+			t.Errorf("function %d: %q, want %q", fn, got, want)
+		}
 	}
 }

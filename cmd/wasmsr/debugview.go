@@ -10,7 +10,8 @@ import (
 )
 
 // debugView is what inspect shows of a module's names and DWARF: function
-// names (the name section, else DWARF, else func[N]), the source line
+// names (the name section, else DWARF, else func[N]; C++ and Rust names
+// demangled), the source line
 // where a paused frame resumes, and locals by their DWARF names. m must
 // be decoded with wasm.Decoder.KeepSource.
 type debugView struct {
@@ -30,12 +31,12 @@ func newDebugView(m *wasm.Module) *debugView {
 	return v
 }
 
-// name is the function's name, "" when it has none.
+// name is the function's name, demangled, "" when it has none.
 func (v *debugView) name(fn uint32) string {
 	if n := v.m.FuncName(fn); n != "" {
-		return n
+		return debuginfo.Demangle(n)
 	}
-	return v.dwarfNames[fn]
+	return debuginfo.Demangle(v.dwarfNames[fn])
 }
 
 // label is the function's name, else an import's module.name, else
