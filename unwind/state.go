@@ -279,6 +279,14 @@ func (m *Module) Restore(ctx context.Context, st *InstanceState, mem MemoryImage
 	if err := m.restoreMemory(mem); err != nil {
 		return err
 	}
+	// A frame the module would misread (a function it did not
+	// instrument, a call index it has no landing for, a size that runs
+	// past the buffer) is named here rather than met by the rewind.
+	if view, ok := memoryView(m.mod.Memory()); !ok {
+		return errors.New("cannot read memory")
+	} else if _, err := abi.FramesIn(m.info, view, st.Buffer); err != nil {
+		return fmt.Errorf("the paused stack: %w", err)
+	}
 	refs := m.funcRefs(ctx)
 	types := map[uint32]abi.MutableGlobal{}
 	for _, g := range m.info.Mutable {

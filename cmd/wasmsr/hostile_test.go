@@ -159,6 +159,15 @@ func TestHostileSnapshots(t *testing.T) {
 		beside := filepath.Join(dir, hostrt.ModuleFileName(base.ModuleSHA256))
 		return fmt.Sprintf("cannot find the snapshot's module (sha256 %x): %s: no such file or directory; %s: %s", base.ModuleSHA256[:8], beside, hint, why)
 	}
+	// withTopFrame is the snapshot with the innermost frame's function
+	// (word -2 from the buffer's top) or call index (word -1) set to v.
+	topPos := binary.LittleEndian.Uint32(base.Instance.Memory[base.Instance.Buffer:])
+	topFunc := binary.LittleEndian.Uint32(base.Instance.Memory[topPos-8:])
+	withTopFrame := func(word int, v uint32) *snapshot.Snapshot {
+		s := fresh()
+		binary.LittleEndian.PutUint32(s.Instance.Memory[int(topPos)+4*word:], v)
+		return s
+	}
 	tests := []struct {
 		name string
 		snap *snapshot.Snapshot
@@ -178,13 +187,17 @@ func TestHostileSnapshots(t *testing.T) {
 			s.Instance.Export = "asyncify_start_unwind"
 			return s
 		}(), want: `snapshot: the program is paused in "asyncify_start_unwind", not in _start`},
-		{name: "a frame with a call index out of range", snap: func() *snapshot.Snapshot {
+		// The host reads every frame before the rewind: a bad one is named,
+		// not left for the module to trap on.
+		{name: "a frame with a call index out of range", snap: withTopFrame(-1, 0xFFFF),
+			want: fmt.Sprintf("snapshot: the paused stack: unwind buffer: function %d has no unwind point 65535", topFunc)},
+		{name: "a frame of a function not instrumented", snap: withTopFrame(-2, 0xFFFF),
+			want: "snapshot: the paused stack: unwind buffer: frame of function 65535, which is not instrumented"},
+		{name: "an unwind buffer position outside memory", snap: func() *snapshot.Snapshot {
 			s := fresh()
-			mem := s.Instance.Memory
-			pos := binary.LittleEndian.Uint32(mem[s.Instance.Buffer:])
-			binary.LittleEndian.PutUint32(mem[pos-4:], 0xFFFF)
+			binary.LittleEndian.PutUint32(s.Instance.Memory[s.Instance.Buffer:], 0xFFFFFFF0)
 			return s
-		}(), want: "_start: wasm error: unreachable (in "},
+		}(), want: "snapshot: the paused stack: unwind buffer position 0xfffffff0 outside "},
 		{name: "1 GiB of memory in a small file", snap: grown(1 << 30)},
 		{name: "4 GiB of memory, less a page", snap: grown(1<<32 - snapshot.PageSize), args: []string{"--max-memory", "4GiB"}},
 		{name: "more memory than the host gives", snap: grown(1 << 30), args: []string{"--max-memory", "512MiB"},
