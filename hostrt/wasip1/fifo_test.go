@@ -85,11 +85,7 @@ func TestGateFIFO(t *testing.T) {
 	}
 
 	p.write(memIovec, le.AppendUint32(le.AppendUint32(nil, memBuf), 16))
-	done := async(p, "fd_read", uint64(fd), memIovec, 1, memResult)
-	waitFor(t, g.entered, "fd_read to start")
-	g.pause()
-	waitFor(t, g.interrupted, "fd_read to interrupt")
-	waitFor(t, done, "fd_read to return")
+	pausedCall(t, p, g, "fd_read", uint64(fd), memIovec, 1, memResult)
 
 	if _, err := w.WriteString("fifo data"); err != nil {
 		t.Fatal(err)

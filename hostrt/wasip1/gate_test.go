@@ -82,6 +82,17 @@ func async(p *proxy, name string, args ...uint64) <-chan errno {
 	return ch
 }
 
+// pausedCall calls the WASI function name, pauses the gate once the call
+// blocks, and returns the errno the interrupted call gives back.
+func pausedCall(t *testing.T, p *proxy, g *fakeGate, name string, args ...uint64) errno {
+	t.Helper()
+	done := async(p, name, args...)
+	waitFor(t, g.entered, name+" to start")
+	g.pause()
+	waitFor(t, g.interrupted, name+" to interrupt")
+	return waitFor(t, done, name+" to return")
+}
+
 // TestGateStdin pauses a read of an empty blocking stdin, feeds stdin
 // while the guest is paused, and checks that the re-issued read and the
 // saved state get every byte.
@@ -94,11 +105,7 @@ func TestGateStdin(t *testing.T) {
 	p.write(memIovec, le.AppendUint32(le.AppendUint32(nil, memBuf), 16))
 	p.write(memResult, []byte{0xee, 0xee, 0xee, 0xee})
 
-	done := async(p, "fd_read", 0, memIovec, 1, memResult)
-	waitFor(t, g.entered, "fd_read to start")
-	g.pause()
-	waitFor(t, g.interrupted, "fd_read to interrupt")
-	waitFor(t, done, "fd_read to return")
+	pausedCall(t, p, g, "fd_read", 0, memIovec, 1, memResult)
 	if got := p.u32(memResult); got != 0xeeeeeeee {
 		t.Errorf("the interrupted read wrote nread %#x", got)
 	}
@@ -157,11 +164,7 @@ func TestGatePollStdin(t *testing.T) {
 	p.write(memBuf, sub)
 	const out = memBuf + 0x100
 
-	done := async(p, "poll_oneoff", memBuf, out, 1, memResult)
-	waitFor(t, g.entered, "poll_oneoff to start")
-	g.pause()
-	waitFor(t, g.interrupted, "poll_oneoff to interrupt")
-	waitFor(t, done, "poll_oneoff to return")
+	pausedCall(t, p, g, "poll_oneoff", memBuf, out, 1, memResult)
 
 	g.resume()
 	go pw.Write([]byte("abc"))

@@ -331,11 +331,7 @@ func TestSockPoll(t *testing.T) {
 func TestSockPause(t *testing.T) {
 	g := newFakeGate()
 	p, addr := sockGuest(t, g)
-	done := async(p, "sock_accept", sockListener, 0, memResult)
-	waitFor(t, g.entered, "sock_accept to start")
-	g.pause()
-	waitFor(t, g.interrupted, "sock_accept to interrupt")
-	if e := waitFor(t, done, "sock_accept to return"); e != errnoIntr {
+	if e := pausedCall(t, p, g, "sock_accept", sockListener, 0, memResult); e != errnoIntr {
 		t.Fatalf("interrupted sock_accept: errno %d, want %d", e, errnoIntr)
 	}
 	g.resume()
@@ -344,11 +340,7 @@ func TestSockPause(t *testing.T) {
 	sub[8] = eventtypeFdRead
 	le.PutUint32(sub[16:], sockListener)
 	p.write(memBuf, sub)
-	done = async(p, "poll_oneoff", memBuf, memBuf+0x100, 1, memResult)
-	waitFor(t, g.entered, "poll_oneoff to start")
-	g.pause()
-	waitFor(t, g.interrupted, "poll_oneoff to interrupt")
-	if e := waitFor(t, done, "poll_oneoff to return"); e != errnoIntr {
+	if e := pausedCall(t, p, g, "poll_oneoff", memBuf, memBuf+0x100, 1, memResult); e != errnoIntr {
 		t.Fatalf("interrupted poll_oneoff: errno %d, want %d", e, errnoIntr)
 	}
 	g.resume()
