@@ -332,14 +332,9 @@ func (r *rewriter) dummyArgs(in *wasm.Instr, spilled, pushed int) (lo, hi int) {
 	var args int
 	switch in.Op {
 	case wasm.OpCall:
-		if int(in.X) < r.a.numImports {
+		if args = r.ignoredArgs(in); args == 0 {
 			return 0, 0
 		}
-		t, ok := r.m.FuncTypeIndex(in.X)
-		if !ok || int(t) >= len(r.m.Types) {
-			return 0, 0
-		}
-		args = len(r.m.Types[t].Params)
 	case wasm.OpCallIndirect, wasm.OpCallRef:
 		if r.a.importTaken || int(in.X) >= len(r.m.Types) {
 			return 0, 0
