@@ -124,7 +124,19 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 
 	// Seeds: functions with an unwind point of their own.
 	if opts.Safepoints == SafepointsLoops {
-		recursive := recursiveFunctions(a.numImports, scans, taken)
+		g := callGraph(a.numImports, scans, taken, funcTypes, a.targets)
+		// A function whose entry reaches its loop header's safepoint
+		// straight away already cuts every cycle through it, and below a
+		// trap function nothing unwinds anyway. Functions --only or
+		// --remove leave out cannot hold a safepoint.
+		cut := make([]bool, n)
+		canHold := make([]bool, n)
+		for k := range scans {
+			f := a.numImports + k
+			cut[f] = allowed[f] && scans[k].loop && startsAtLoop(m.Code[k].Body) || a.trap[f]
+			canHold[f] = allowed[f]
+		}
+		entry := cycleCut(g, n, cut, canHold)
 		for k := range scans {
 			f := a.numImports + k
 			if !allowed[f] {
@@ -134,9 +146,7 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 				a.loopSafepoints[f] = true
 				a.mark(f, "has a loop (safepoint at its header)")
 			}
-			// A recursive function needs a safepoint at its entry unless every
-			// entry reaches a loop header's safepoint straight away.
-			if recursive[f] && !startsAtLoop(m.Code[k].Body) {
+			if entry[f] {
 				a.entrySafepoint[f] = true
 				a.mark(f, "may recurse (safepoint at its entry)")
 			}
@@ -463,29 +473,101 @@ func addressTaken(m *wasm.Module, n int) []int {
 	return list
 }
 
-// recursiveFunctions finds the defined functions on a cycle of the call
-// graph, where an indirect call may reach any address-taken function. Only
-// these need a safepoint at their entry: every other long computation goes
-// through a loop header.
-func recursiveFunctions(numImports int, scans []funcScan, taken []int) []bool {
+// callGraph is the call graph as adjacency lists: the functions' nodes
+// (imports first, with no edges), then one node per indirect call type
+// (targets known) or one for "any function whose reference is taken",
+// which keeps the graph linear in size.
+func callGraph(numImports int, scans []funcScan, taken []int, funcTypes []uint32, targets *indirectTargets) [][]int {
 	n := numImports + len(scans)
-	// Indirect calls go through one extra node standing for "any function
-	// whose reference is taken", which keeps the graph linear in size.
-	anyTaken := n
+	typeNode := func(t uint32) int { return n }
 	adj := make([][]int, n+1)
-	adj[anyTaken] = taken
+	if targets != nil {
+		adj = make([][]int, n+len(targets.node))
+		typeNode = func(t uint32) int {
+			node, ok := targets.nodeOf(t)
+			if !ok {
+				return -1
+			}
+			return node
+		}
+	}
+	for _, f := range taken {
+		if node := typeNode(funcTypes[f]); node >= 0 {
+			adj[node] = append(adj[node], f)
+		}
+	}
 	for k := range scans {
 		s := &scans[k]
-		out := make([]int, 0, len(s.calls)+1)
+		out := make([]int, 0, len(s.calls)+len(s.indirect))
 		for _, c := range s.calls {
 			out = append(out, int(c))
 		}
-		if len(s.indirect) > 0 {
-			out = append(out, anyTaken)
+		for _, t := range s.indirect {
+			if node := typeNode(t); node >= 0 && (len(out) == 0 || out[len(out)-1] != node) {
+				out = append(out, node)
+			}
 		}
 		adj[numImports+k] = out
 	}
-	return onCycle(adj)[:n]
+	return adj
+}
+
+// cycleCut picks the functions that get a safepoint at their entry, so
+// that every cycle of the call graph (nodes below n are functions) passes
+// through one, or through a function marked cut already: then a
+// recursion of any depth pauses within a bounded number of calls. Every
+// cycle holds an edge that a depth-first search finds going back to a
+// node on its stack; taking either end of each such edge cuts them all,
+// where marking every function on a cycle gave a safepoint to most of a
+// C++ program (nextpnr: 609 functions, FFmpeg 756). When neither end can
+// hold one, every function on a cycle that can gets one.
+func cycleCut(adj [][]int, n int, cut, canHold []bool) []bool {
+	const (
+		unseen = iota
+		onStack
+		done
+	)
+	state := make([]uint8, len(adj))
+	picked := make([]bool, n)
+	type frame struct{ v, next int }
+	var stack []frame
+	for root := range adj {
+		if state[root] != unseen {
+			continue
+		}
+		state[root] = onStack
+		stack = append(stack[:0], frame{v: root})
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			v := top.v
+			if top.next == len(adj[v]) || v < n && cut[v] {
+				state[v] = done
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			w := adj[v][top.next]
+			top.next++
+			switch state[w] {
+			case unseen:
+				state[w] = onStack
+				stack = append(stack, frame{v: w})
+			case onStack:
+				switch {
+				case w < n && canHold[w]:
+					picked[w] = true
+				case v < n && canHold[v]:
+					picked[v] = true
+				default:
+					onAny := onCycle(adj)
+					for f := range n {
+						picked[f] = picked[f] || onAny[f] && canHold[f] && !cut[f]
+					}
+					return picked
+				}
+			}
+		}
+	}
+	return picked
 }
 
 // onCycle marks the nodes of a directed graph, given as adjacency lists,

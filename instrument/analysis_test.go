@@ -90,3 +90,76 @@ func TestWhichFunctionsMayUnwind(t *testing.T) {
 		})
 	}
 }
+
+// TestEntrySafepoints checks which functions get a safepoint at their
+// entry in loops mode: one on every cycle of the call graph is enough, and
+// a loop at the entry or a trap function already cuts a cycle.
+func TestEntrySafepoints(t *testing.T) {
+	const head = `(import "env" "sleep" (func $sleep)) (type $v (func))`
+	tests := []struct {
+		name string
+		body string
+		opts instrument.Options
+		// entry are the functions (from 1, after the import) with a
+		// safepoint at their entry.
+		entry []uint32
+	}{
+		{"a function calling itself",
+			`(func $a (export "a") i32.const 0 if call $a end)`,
+			instrument.Options{}, []uint32{1}},
+		{"two functions calling each other need one",
+			`(func $a (export "a") call $b)
+			 (func $b i32.const 0 if call $a end)`,
+			instrument.Options{}, []uint32{1}},
+		{"two cycles through one function",
+			`(func $a (export "a") call $b call $c)
+			 (func $b i32.const 0 if call $a end)
+			 (func $c i32.const 0 if call $a end)`,
+			instrument.Options{}, []uint32{1}},
+		{"a cycle through a loop at a function's entry has its safepoint",
+			`(func $a (export "a") (loop call $b))
+			 (func $b i32.const 0 if call $a end)`,
+			instrument.Options{}, nil},
+		{"a cycle through a trap function cannot pause below it",
+			`(func $a (export "a") call $b)
+			 (func $b call $a unreachable)`,
+			instrument.Options{}, nil},
+		{"a cycle through an indirect call of its type",
+			`(table 1 funcref) (elem (i32.const 0) $a)
+			 (func $a (export "a") (type $v) i32.const 0 if i32.const 0 call_indirect (type $v) end)`,
+			instrument.Options{}, []uint32{1}},
+		{"indirect calls of another type make no cycle",
+			`(table 1 funcref) (elem (i32.const 0) $a)
+			 (func $a (export "a") (type $v) i32.const 0 if i32.const 0 i32.const 0 call_indirect (param i32) end)`,
+			instrument.Options{}, nil},
+		{"a function left out cannot hold it: the one calling it does",
+			`(func $a (export "a") call $b)
+			 (func $b i32.const 0 if call $c end)
+			 (func $c i32.const 0 if call $a end)`,
+			instrument.Options{Remove: []string{"a"}}, []uint32{3}},
+		{"when neither end of the edge closing a cycle can, every function on a cycle that can",
+			`(func $a (export "a") call $b)
+			 (func $b i32.const 0 if call $c end)
+			 (func $c (export "c") i32.const 0 if call $a end)`,
+			instrument.Options{Remove: []string{"a", "c"}}, []uint32{2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			module := wat2wasm(t, fmt.Sprintf("(module %s (memory 1) %s)", head, tc.body))
+			_, report, err := instrument.Instrument(module, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []uint32
+			for _, f := range report.Functions {
+				if f.Why == "may recurse (safepoint at its entry)" {
+					got = append(got, f.Index)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.entry) {
+				t.Errorf("entry safepoints in %v, want %v", got, tc.entry)
+			}
+		})
+	}
+}
