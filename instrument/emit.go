@@ -595,10 +595,11 @@ func (e *emitter) dispatch(chain []*levelState, fall, header int, reload bool, c
 		return
 	}
 	// A br_table costs about a byte per call index, comparisons about
-	// eight bytes per range boundary: take the smaller.
-	if span := segs[len(segs)-1].hi - lo + 1; span <= 8*(len(segs)-1) {
-		e.block(wasm.BlockEmpty)
-		bad := e.frames - 1
+	// eight bytes per range boundary: take the smaller. Either way the
+	// last range takes every index above it: unwind.Restore refuses a
+	// frame whose call index is not one of its function's.
+	last := segs[len(segs)-1]
+	if span := last.lo - lo; span <= 8*(len(segs)-1) {
 		e.get(e.ci)
 		if lo != 0 {
 			e.i32(int32(lo))
@@ -612,9 +613,7 @@ func (e *emitter) dispatch(chain []*levelState, fall, header int, reload bool, c
 			}
 			labels = append(labels, e.depth(segs[k].target))
 		}
-		e.rewindBranch(wasm.Instr{Op: wasm.OpBrTable, X: e.depth(bad), Ext: &wasm.Extra{Labels: labels}})
-		e.end()
-		e.op(wasm.OpUnreachable)
+		e.rewindBranch(wasm.Instr{Op: wasm.OpBrTable, X: e.depth(last.target), Ext: &wasm.Extra{Labels: labels}})
 		return
 	}
 	for _, s := range segs[:len(segs)-1] {
