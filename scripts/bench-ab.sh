@@ -10,9 +10,13 @@
 #
 # REV_A and REV_B are git revisions, or "." for the working tree. Extra
 # arguments go to `wasmsr instrument` (for example --safepoints=calls).
-# Environment: AB_ROUNDS (default 8). It prints, for each version, the
-# module's size and the quartiles of its run time over the original's in
-# the same round; intermediate files go to build/bench-ab/.
+# Environment: AB_ROUNDS (default 8); AB_PADS, paddings to run every module
+# under (default "0"; "0 1 2 3" for four: see internal/bench/cmd/padwasm,
+# since where wazero happens to place a hot loop moves a run by up to 25
+# points, the same for every round). It prints, for each version, the
+# module's size and the quartiles of its run time over the original's
+# under the same padding in the same round, over all rounds and paddings;
+# intermediate files go to build/bench-ab/.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -23,6 +27,7 @@ cd "$(dirname "$0")/.."
 A=$1 B=$2
 shift 2
 ROUNDS=${AB_ROUNDS:-8}
+PADS=${AB_PADS:-0}
 OUT=build/bench-ab
 GOFMT=build/testdata/go/gofmt.wasm
 ENGINE_DIR="$(go list -m -f '{{.Dir}}' github.com/tetratelabs/wazero)/internal/engine"
@@ -32,6 +37,7 @@ log() { echo "bench-ab: $*" >&2; }
 [ -f "$GOFMT" ] || make testdata >&2
 mkdir -p "$OUT/cache"
 go build -o "$OUT/runwasm" ./internal/bench/cmd/runwasm
+go build -o "$OUT/padwasm" ./internal/bench/cmd/padwasm
 
 # build NAME REV: the wasmsr command of revision REV, as $OUT/wasmsr-NAME.
 build() {
@@ -57,23 +63,33 @@ for v in a b; do
 	"$OUT/wasmsr-$v" instrument "$GOFMT" -o "$OUT/$v.wasm" "$@" 2>"$OUT/$v.log"
 done
 
+for p in $PADS; do
+	for m in original a b; do
+		"$OUT/padwasm" -n "$p" "$OUT/$m.wasm" "$OUT/$m.pad$p.wasm"
+	done
+done
+
 # run MODULE: wall seconds of gofmt -l over wazero's internal/engine.
 run() {
 	"$OUT/runwasm" -cachedir "$OUT/cache" -times "$OUT/times" -mount "$ENGINE_DIR:/src:ro" "$OUT/$1.wasm" -l /src >/dev/null
 	cut -d' ' -f1 "$OUT/times"
 }
-for m in original a b; do run $m >/dev/null; done # compile into the cache
+for p in $PADS; do
+	for m in original a b; do run $m.pad$p >/dev/null; done # compile into the cache
+done
 
 declare -A ratios
 for ((r = 1; r <= ROUNDS; r++)); do
 	log "round $r of $ROUNDS"
-	base=$(run original)
-	for v in a b; do
-		ratios[$v]+=" $(awk -v t="$(run $v)" -v b="$base" 'BEGIN {print t / b}')"
+	for p in $PADS; do
+		base=$(run original.pad$p)
+		for v in a b; do
+			ratios[$v]+=" $(awk -v t="$(run $v.pad$p)" -v b="$base" 'BEGIN {print t / b}')"
+		done
 	done
 done
 
-echo "gofmt -l, $ROUNDS paired rounds; instrument flags: ${*:-(defaults)}"
+echo "gofmt -l, $ROUNDS paired rounds, paddings $PADS; instrument flags: ${*:-(defaults)}"
 echo "| version | revision | size | overhead: lower quartile | median | upper quartile |"
 echo "|---|---|---:|---:|---:|---:|"
 for v in a b; do
