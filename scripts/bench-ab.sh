@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench-ab.sh compares the run-time cost of two versions of the rewrite on
-# gofmt, in paired rounds: each round runs the original, then the module
+# one program of the corpus (gofmt unless AB_PROGRAM names another of
+# scripts/corpus-programs.sh), in paired rounds: each round runs the
+# original, then the module
 # each version made, and divides. This machine type's speed drifts by up to
 # 20 % within an hour, which moves a single run's overhead by 5 to 10
 # points; ratios taken within one round cancel most of the drift, and the
@@ -10,7 +12,8 @@
 #
 # REV_A and REV_B are git revisions, or "." for the working tree. Extra
 # arguments go to `wasmsr instrument` (for example --safepoints=calls).
-# Environment: AB_ROUNDS (default 8); AB_PADS, paddings to run every module
+# Environment: AB_PROGRAM (default gofmt); AB_ROUNDS (default 8); AB_PADS,
+# paddings to run every module
 # under (default "0"; "0 1 2 3" for four: see internal/bench/cmd/padwasm,
 # since where wazero happens to place a hot loop moves a run by up to 25
 # points, the same for every round). It prints, for each version, the
@@ -23,19 +26,20 @@ if [ $# -lt 2 ]; then
 	echo "usage: scripts/bench-ab.sh REV_A REV_B [instrument flags...]" >&2
 	exit 2
 fi
-cd "$(dirname "$0")/.."
+LIB_NAME=bench-ab
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/corpus-programs.sh"
+cd "$REPO_ROOT"
 A=$1 B=$2
 shift 2
 ROUNDS=${AB_ROUNDS:-8}
 PADS=${AB_PADS:-0}
+PROGRAM=${AB_PROGRAM:-gofmt}
 OUT=build/bench-ab
-GOFMT=build/testdata/go/gofmt.wasm
-ENGINE_DIR="$(go list -m -f '{{.Dir}}' github.com/tetratelabs/wazero)/internal/engine"
+program "$PROGRAM"
 
-log() { echo "bench-ab: $*" >&2; }
-
-[ -f "$GOFMT" ] || make testdata >&2
-mkdir -p "$OUT/cache"
+[ -f "$INPUT" ] || $MISSING >&2
+mkdir -p "$OUT/cache" "$OUT/out"
 go build -o "$OUT/runwasm" ./internal/bench/cmd/runwasm
 go build -o "$OUT/padwasm" ./internal/bench/cmd/padwasm
 
@@ -54,13 +58,13 @@ build() {
 	rm -rf "$tree"
 }
 
-cp "$GOFMT" "$OUT/original.wasm"
+cp "$INPUT" "$OUT/original.wasm"
 for v in a b; do
 	rev=$A
 	[ $v = b ] && rev=$B
-	log "building $v ($rev) and instrumenting gofmt"
+	log "building $v ($rev) and instrumenting $PROGRAM"
 	build $v "$rev"
-	"$OUT/wasmsr-$v" instrument "$GOFMT" -o "$OUT/$v.wasm" "$@" 2>"$OUT/$v.log"
+	"$OUT/wasmsr-$v" instrument "$INPUT" -o "$OUT/$v.wasm" "$@" 2>"$OUT/$v.log"
 done
 
 for p in $PADS; do
@@ -69,10 +73,16 @@ for p in $PADS; do
 	done
 done
 
-# run MODULE: wall seconds of gofmt -l over wazero's internal/engine.
+# run MODULE: CPU seconds (user + system of the runner) of the program's
+# workload (corpus-programs.sh): the machine is shared, and CPU time is
+# what other jobs disturb least.
 run() {
-	"$OUT/runwasm" -cachedir "$OUT/cache" -times "$OUT/times" -mount "$ENGINE_DIR:/src:ro" "$OUT/$1.wasm" -l /src >/dev/null
-	cut -d' ' -f1 "$OUT/times"
+	local mounts=(-mount "$REPO_ROOT/$OUT/out:/out") m
+	for m in "${MOUNTS[@]}"; do
+		mounts+=(-mount "$m")
+	done
+	"$OUT/runwasm" -cachedir "$OUT/cache" -times "$OUT/times" "${mounts[@]}" "$OUT/$1.wasm" "${ARGS[@]}" >/dev/null
+	awk '{print $2 + $3}' "$OUT/times"
 }
 for p in $PADS; do
 	for m in original a b; do run $m.pad$p >/dev/null; done # compile into the cache
@@ -89,7 +99,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 done
 
-echo "gofmt -l, $ROUNDS paired rounds, paddings $PADS; instrument flags: ${*:-(defaults)}"
+echo "$PROGRAM, $ROUNDS paired rounds, paddings $PADS; instrument flags: ${*:-(defaults)}"
 echo "| version | revision | size | overhead: lower quartile | median | upper quartile |"
 echo "|---|---|---:|---:|---:|---:|"
 for v in a b; do
