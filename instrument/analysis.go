@@ -130,13 +130,11 @@ func analyze(m *wasm.Module, opts *Options) *analysis {
 		// trap function nothing unwinds anyway. Functions --only or
 		// --remove leave out cannot hold a safepoint.
 		cut := make([]bool, n)
-		canHold := make([]bool, n)
 		for k := range scans {
 			f := a.numImports + k
 			cut[f] = allowed[f] && scans[k].loop && startsAtLoop(m.Code[k].Body) || a.trap[f]
-			canHold[f] = allowed[f]
 		}
-		entry := cycleCut(g, n, cut, canHold)
+		entry := cycleCut(g, n, cut, allowed)
 		for k := range scans {
 			f := a.numImports + k
 			if !allowed[f] {
