@@ -15,8 +15,8 @@ func (m *Module) Frames() ([]abi.Frame, error) {
 	if m.paused == nil {
 		return nil, errors.New("the program is not paused")
 	}
-	mem := m.mod.Memory()
-	data, ok := mem.Read(0, mem.Size())
+	// memoryView, not Read(0, Size()): Size is 0 for a 4 GiB memory.
+	data, ok := memoryView(m.mod.Memory())
 	if !ok {
 		return nil, errors.New("cannot read memory")
 	}
