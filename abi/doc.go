@@ -35,7 +35,8 @@
 // buffer down without the code: FuncLayout gives the locals and Site the
 // unwind points of each function. An unwind at a site stores only the
 // locals some resume point on its way reads (Site.Saved); the other slots
-// hold whatever the buffer held.
+// hold whatever the buffer held. Which ones, and where each site is, only
+// a module with the optional wasmsr.sites section says (Info.Details).
 //
 // # One function, before and after
 //

@@ -17,7 +17,8 @@ type Frame struct {
 	At Site
 	// Locals are the locals saved at this site, in the layout's order (a
 	// frame leaves out the locals its site does not need: see
-	// Site.Saved).
+	// Site.Saved; without Info.Details, all are listed, the slots the
+	// site left alone holding whatever the buffer held).
 	Locals []Value
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/wasmsr/wasmsr/internal/varint"
 	"github.com/wasmsr/wasmsr/wasm"
@@ -15,6 +16,10 @@ import (
 // SectionName is the name of the custom section that describes an
 // instrumented module.
 const SectionName = "wasmsr"
+
+// SitesSectionName is the name of the optional custom section that says
+// where each unwind point is and what its frame holds (Info.Details).
+const SitesSectionName = "wasmsr.sites"
 
 // maxInfoSize bounds the decompressed section, so that a hostile module
 // cannot make a reader allocate without limit.
@@ -25,8 +30,11 @@ const maxInfoSize = 256 << 20
 // Version 3 added the flag under which the program declines to unwind
 // (Globals.NoUnwind, UnwindNotNow): a host that reads only version 2
 // would take wasmsr_start_unwind's "not now" for a start, so it must
-// refuse these modules.
-const FormatVersion = 3
+// refuse these modules. Version 4 moved the sites' details (Site.Target,
+// Instr, Stack, Saved) to the optional SitesSectionName section: no host
+// needs them to run, pause or restore a module, and on C++ programs they
+// were three quarters of the section (5 % of nextpnr's size).
+const FormatVersion = 4
 
 // Info is the content of the wasmsr custom section: what the host needs to
 // drive the module and to read its saved frames.
@@ -50,6 +58,11 @@ type Info struct {
 	// FuncRefs is the number of functions wasmsr_func_ref reaches (all of
 	// them), or 0 when the module has no funcref state and no such export.
 	FuncRefs uint32
+	// Details says that the sites' details are known (see Site): always
+	// in the rewrite's own Info, and in one read from a module when it
+	// has a SitesSectionName section (instrumented with --site-details)
+	// or is of a format before 4, which kept them in this one.
+	Details bool
 }
 
 // Globals are the indices of the globals the instrumenter adds.
@@ -108,6 +121,8 @@ func (k SiteKind) String() string {
 }
 
 // Site is one unwind point of a function; its index is the call index.
+// Only Kind is always known: without Info.Details, Target and Instr are 0,
+// Stack is nil and Saved lists all of the frame's locals.
 type Site struct {
 	Kind SiteKind
 	// Target is the callee of a call, the type index of an indirect call.
@@ -146,11 +161,28 @@ func (info *Info) Frame(fn uint32) *FuncLayout {
 // rest DEFLATE-compressed (frame layouts are long runs of small integers,
 // and the section would otherwise add 4 % to a Go program).
 func (info *Info) Encode() []byte {
-	b := info.encodeBody()
+	return compressed(info.Version, info.encodeBody())
+}
+
+// EncodeSites returns the content of the SitesSectionName section, or nil
+// when the module has none: without Details, or in a format before 4,
+// where Encode writes them.
+func (info *Info) EncodeSites() []byte {
+	if !info.Details || info.Version < 4 {
+		return nil
+	}
+	b := append([]byte(nil), info.InputSHA256[:]...)
+	for _, f := range info.Funcs {
+		b = appendSiteDetails(b, &f)
+	}
+	return compressed(info.Version, b)
+}
+
+func compressed(version uint32, body []byte) []byte {
 	var out bytes.Buffer
-	out.Write(binary.AppendUvarint(nil, uint64(info.Version)))
+	out.Write(binary.AppendUvarint(nil, uint64(version)))
 	w, _ := flate.NewWriter(&out, flate.DefaultCompression) // the level is valid
-	w.Write(b)
+	w.Write(body)
 	w.Close()
 	return out.Bytes()
 }
@@ -194,20 +226,44 @@ func (info *Info) encodeBody() []byte {
 			b = binary.AppendUvarint(b, uint64(f.Types[k]))
 		}
 		b = binary.AppendUvarint(b, uint64(len(f.Sites)))
+		if info.Version >= 4 {
+			for _, s := range f.Sites {
+				b = append(b, byte(s.Kind))
+			}
+			continue
+		}
 		prevInstr := int32(-1)
 		for _, s := range f.Sites {
 			b = append(b, byte(s.Kind))
-			b = binary.AppendUvarint(b, uint64(s.Target))
-			b = binary.AppendVarint(b, int64(s.Instr-prevInstr)) // mostly ascending: small deltas
+			b = appendSite(b, s, prevInstr)
 			prevInstr = s.Instr
-			b = binary.AppendUvarint(b, uint64(len(s.Stack)))
-			for _, l := range s.Stack {
-				b = binary.AppendUvarint(b, uint64(l))
-			}
 		}
 		if info.Version >= 2 {
 			b = appendSavedSets(b, &f)
 		}
+	}
+	return b
+}
+
+// appendSiteDetails writes what format 4 keeps in the sites section for
+// one function.
+func appendSiteDetails(b []byte, f *FuncLayout) []byte {
+	prevInstr := int32(-1)
+	for _, s := range f.Sites {
+		b = appendSite(b, s, prevInstr)
+		prevInstr = s.Instr
+	}
+	return appendSavedSets(b, f)
+}
+
+// appendSite writes a site's target, instruction and stack locals; prev is
+// the instruction of the site before (-1 for the first).
+func appendSite(b []byte, s Site, prevInstr int32) []byte {
+	b = binary.AppendUvarint(b, uint64(s.Target))
+	b = binary.AppendVarint(b, int64(s.Instr-prevInstr)) // mostly ascending: small deltas
+	b = binary.AppendUvarint(b, uint64(len(s.Stack)))
+	for _, l := range s.Stack {
+		b = binary.AppendUvarint(b, uint64(l))
 	}
 	return b
 }
@@ -281,39 +337,64 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// ReadInfo finds and decodes the wasmsr custom section of a module. It
-// returns ErrNotInstrumented when there is none.
+// ReadInfo finds and decodes the wasmsr custom section of a module, and
+// its sites section when it has one. It returns ErrNotInstrumented when
+// there is none.
 func ReadInfo(m *wasm.Module) (*Info, error) {
+	var info *Info
 	for _, c := range m.Customs {
-		if c.Name == SectionName {
-			return DecodeInfo(c.Data)
+		if c.Name == SectionName && info == nil {
+			var err error
+			if info, err = DecodeInfo(c.Data); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return nil, ErrNotInstrumented
+	if info == nil {
+		return nil, ErrNotInstrumented
+	}
+	for _, c := range m.Customs {
+		if c.Name == SitesSectionName {
+			if err := info.DecodeSites(c.Data); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	return info, nil
 }
 
 // ErrNotInstrumented is returned by ReadInfo for a module without the
 // wasmsr custom section.
 var ErrNotInstrumented = errors.New("module is not instrumented by wasmsr (no wasmsr custom section)")
 
-// DecodeInfo decodes the content of the wasmsr custom section.
-func DecodeInfo(data []byte) (*Info, error) {
+// decompress reads a section's version and inflates the rest.
+func decompress(name string, data []byte) (uint32, []byte, error) {
 	version, n := binary.Uvarint(data)
 	if n <= 0 {
-		return nil, errors.New("malformed wasmsr section: truncated")
+		return 0, nil, fmt.Errorf("malformed %s section: truncated", name)
 	}
 	if version < 1 || version > FormatVersion {
-		return nil, fmt.Errorf("wasmsr section format %d is not supported (this wasmsr reads 1 to %d)", version, FormatVersion)
+		return 0, nil, fmt.Errorf("%s section format %d is not supported (this wasmsr reads 1 to %d)", name, version, FormatVersion)
 	}
 	body, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(data[n:])), maxInfoSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("malformed wasmsr section: %w", err)
+		return 0, nil, fmt.Errorf("malformed %s section: %w", name, err)
 	}
 	if len(body) > maxInfoSize {
-		return nil, errors.New("malformed wasmsr section: more than 256 MiB decompressed")
+		return 0, nil, fmt.Errorf("malformed %s section: more than 256 MiB decompressed", name)
+	}
+	return uint32(version), body, nil
+}
+
+// DecodeInfo decodes the content of the wasmsr custom section.
+func DecodeInfo(data []byte) (*Info, error) {
+	version, body, err := decompress(SectionName, data)
+	if err != nil {
+		return nil, err
 	}
 	d := &infoDecoder{varint.Reader{B: body}}
-	info := &Info{Version: uint32(version)}
+	info := &Info{Version: version, Details: version < 4}
 	copy(info.InputSHA256[:], d.Bytes(32))
 	info.Options = d.str()
 	info.Exports = make([]string, d.Count())
@@ -353,22 +434,20 @@ func DecodeInfo(data []byte) (*Info, error) {
 		for k := range f.Sites {
 			s := &f.Sites[k]
 			s.Kind = SiteKind(d.Byte())
-			s.Target = d.U32()
-			s.Instr = prevInstr + int32(d.Varint())
-			prevInstr = s.Instr
-			s.Stack = make([]uint32, d.Count())
-			for j := range s.Stack {
-				s.Stack[j] = d.U32()
+			if version < 4 {
+				d.site(s, prevInstr)
+				prevInstr = s.Instr
 			}
 		}
-		if version < 2 {
+		if version == 2 || version == 3 {
+			d.savedSets(f)
+		} else {
 			// Format 1 did not say which: all are reported, though
-			// modules from its last versions stored only some.
+			// modules from its last versions stored only some. Format 4
+			// says it in the sites section.
 			for k := range f.Sites {
 				f.Sites[k].Saved = f.Locals
 			}
-		} else {
-			d.savedSets(f)
 		}
 		if d.Err != nil {
 			break
@@ -380,8 +459,60 @@ func DecodeInfo(data []byte) (*Info, error) {
 	return info, nil
 }
 
+// DecodeSites adds to info the sites' details from the content of the
+// module's SitesSectionName section (see EncodeSites).
+func (info *Info) DecodeSites(data []byte) error {
+	version, body, err := decompress(SitesSectionName, data)
+	if err != nil {
+		return err
+	}
+	switch {
+	case info.Details:
+		return fmt.Errorf("malformed %s section: the %s section (format %d) has the details already", SitesSectionName, SectionName, info.Version)
+	case version != info.Version:
+		return fmt.Errorf("malformed %s section: format %d, the %s section's is %d", SitesSectionName, version, SectionName, info.Version)
+	}
+	d := &infoDecoder{varint.Reader{B: body}}
+	if sum := d.Bytes(32); d.Err == nil && !bytes.Equal(sum, info.InputSHA256[:]) {
+		return fmt.Errorf("malformed %s section: it describes another module", SitesSectionName)
+	}
+	// Decode into copies: a section that fails leaves info as it was.
+	funcs := slices.Clone(info.Funcs)
+	for i := range funcs {
+		f := &funcs[i]
+		f.Sites = slices.Clone(f.Sites)
+		prevInstr := int32(-1)
+		for k := range f.Sites {
+			d.site(&f.Sites[k], prevInstr)
+			prevInstr = f.Sites[k].Instr
+		}
+		d.savedSets(f)
+		if d.Err != nil {
+			break
+		}
+	}
+	if d.Err == nil && len(d.B) > 0 {
+		d.Fail("bytes past the last function")
+	}
+	if d.Err != nil {
+		return fmt.Errorf("malformed %s section: %w", SitesSectionName, d.Err)
+	}
+	info.Funcs, info.Details = funcs, true
+	return nil
+}
+
 // infoDecoder reads the section's body.
 type infoDecoder struct{ varint.Reader }
+
+// site reads what appendSite wrote.
+func (d *infoDecoder) site(s *Site, prevInstr int32) {
+	s.Target = d.U32()
+	s.Instr = prevInstr + int32(d.Varint())
+	s.Stack = make([]uint32, d.Count())
+	for j := range s.Stack {
+		s.Stack[j] = d.U32()
+	}
+}
 
 func (d *infoDecoder) str() string { return string(d.Bytes(d.Count())) }
 

@@ -1,6 +1,7 @@
 package abi_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"reflect"
@@ -11,8 +12,9 @@ import (
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
-// sampleSection is the wasmsr section of the CLI's instrumented sample.
-func sampleSection(tb testing.TB) []byte {
+// sampleSection is the named custom section of the CLI's instrumented
+// sample (instrumented with --site-details).
+func sampleSection(tb testing.TB, name string) []byte {
 	data, err := os.ReadFile("../cmd/wasmsr/testdata/sample.sr.wasm")
 	if err != nil {
 		tb.Fatal(err)
@@ -22,26 +24,38 @@ func sampleSection(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	for _, c := range m.Customs {
-		if c.Name == abi.SectionName {
+		if c.Name == name {
 			return c.Data
 		}
 	}
-	tb.Fatal("no wasmsr section")
+	tb.Fatalf("no %s section", name)
 	return nil
 }
 
+// sampleInfo is the sample's Info with its sites' details.
+func sampleInfo(tb testing.TB) *abi.Info {
+	info, err := abi.DecodeInfo(sampleSection(tb, abi.SectionName))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := info.DecodeSites(sampleSection(tb, abi.SitesSectionName)); err != nil {
+		tb.Fatal(err)
+	}
+	return info
+}
+
 func TestDecodeInfoRefusesCorruption(t *testing.T) {
-	good := sampleSection(t)
+	good := sampleSection(t, abi.SectionName)
 	info, err := abi.DecodeInfo(good)
-	if err != nil || len(info.Funcs) != 2 {
-		t.Fatalf("sample section: %v, %d functions", err, len(info.Funcs))
+	if err != nil || len(info.Funcs) != 2 || info.Details {
+		t.Fatalf("sample section: %v, %d functions, details %v", err, len(info.Funcs), info.Details)
 	}
 	for n := range len(good) {
 		if _, err := abi.DecodeInfo(good[:n]); err == nil {
 			t.Errorf("truncation to %d bytes accepted", n)
 		}
 	}
-	if _, err := abi.DecodeInfo(append([]byte{4}, good[1:]...)); err == nil || err.Error() != "wasmsr section format 4 is not supported (this wasmsr reads 1 to 3)" {
+	if _, err := abi.DecodeInfo(append([]byte{5}, good[1:]...)); err == nil || err.Error() != "wasmsr section format 5 is not supported (this wasmsr reads 1 to 4)" {
 		t.Errorf("other version: %v", err)
 	}
 }
@@ -49,10 +63,7 @@ func TestDecodeInfoRefusesCorruption(t *testing.T) {
 // Each site says which locals its exit stores; for format 1, which did
 // not say, all of them are reported.
 func TestSectionSavedLocals(t *testing.T) {
-	info, err := abi.DecodeInfo(sampleSection(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := sampleInfo(t)
 	var got []string
 	for _, f := range info.Funcs {
 		for k, s := range f.Sites {
@@ -81,10 +92,66 @@ func TestSectionSavedLocals(t *testing.T) {
 	}
 }
 
+// The sites' details round-trip through their own section, and formats 2
+// and 3 (which kept them in the main section) still read the same; a
+// sites section that does not fit its main section is refused, and
+// leaves the Info as it was.
+func TestSitesSection(t *testing.T) {
+	want := sampleInfo(t)
+	if !want.Details || want.Funcs[0].Sites[0].Kind != abi.SiteSafepoint || want.Funcs[0].Sites[0].Instr != 1 {
+		t.Fatalf("sample: details %v, sites %+v", want.Details, want.Funcs[0].Sites)
+	}
+	if got := want.EncodeSites(); !bytes.Equal(got, sampleSection(t, abi.SitesSectionName)) {
+		t.Errorf("re-encoded sites section differs from the sample's")
+	}
+	for _, version := range []uint32{2, 3} {
+		old := *want
+		old.Version = version
+		if old.EncodeSites() != nil {
+			t.Errorf("format %d: a sites section", version)
+		}
+		got, err := abi.DecodeInfo(old.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Funcs, want.Funcs) || !got.Details {
+			t.Errorf("format %d: %+v, want %+v", version, got.Funcs, want.Funcs)
+		}
+	}
+
+	sites := sampleSection(t, abi.SitesSectionName)
+	other := *want
+	other.InputSHA256[0] ^= 1
+	otherSites := other.EncodeSites()
+	for _, c := range []struct {
+		name, err string
+		data      []byte
+	}{
+		{"truncated", "malformed wasmsr.sites section: unexpected EOF", sites[:len(sites)-1]},
+		{"another module's", "malformed wasmsr.sites section: it describes another module", otherSites},
+		{"another format", "malformed wasmsr.sites section: format 3, the wasmsr section's is 4", append([]byte{3}, sites[1:]...)},
+	} {
+		info, err := abi.DecodeInfo(sampleSection(t, abi.SectionName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := fmt.Sprintf("%+v", info)
+		if err := info.DecodeSites(c.data); err == nil || err.Error() != c.err {
+			t.Errorf("%s: %v, want %s", c.name, err, c.err)
+		}
+		if after := fmt.Sprintf("%+v", info); after != before {
+			t.Errorf("%s: the Info changed:\n%s\nwas\n%s", c.name, after, before)
+		}
+	}
+	if err := want.DecodeSites(sites); err == nil || err.Error() != "malformed wasmsr.sites section: the wasmsr section (format 4) has the details already" {
+		t.Errorf("details twice: %v", err)
+	}
+}
+
 // FuzzDecodeInfo: the section comes with modules from anywhere; it never
 // panics, and what decodes is what the encoder would have written.
 func FuzzDecodeInfo(f *testing.F) {
-	f.Add(sampleSection(f))
+	f.Add(sampleSection(f, abi.SectionName))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := abi.DecodeInfo(data)
 		if err != nil {
@@ -93,6 +160,28 @@ func FuzzDecodeInfo(f *testing.F) {
 		again, err := abi.DecodeInfo(info.Encode())
 		if err != nil || !reflect.DeepEqual(again, info) {
 			t.Fatalf("re-encoding a decoded section: %v", err)
+		}
+	})
+}
+
+// FuzzDecodeSites: the same for the sites section, read against the
+// sample's main section.
+func FuzzDecodeSites(f *testing.F) {
+	f.Add(sampleSection(f, abi.SitesSectionName))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		info, err := abi.DecodeInfo(sampleSection(t, abi.SectionName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.DecodeSites(data) != nil {
+			return
+		}
+		again, err := abi.DecodeInfo(info.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := again.DecodeSites(info.EncodeSites()); err != nil || !reflect.DeepEqual(again, info) {
+			t.Fatalf("re-encoding decoded sites: %v", err)
 		}
 	})
 }

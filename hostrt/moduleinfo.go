@@ -22,7 +22,17 @@ func readInfo(module []byte) (*abi.Info, error) {
 	if !found {
 		return nil, abi.ErrNotInstrumented
 	}
-	return abi.DecodeInfo(data)
+	info, err := abi.DecodeInfo(data)
+	if err != nil {
+		return nil, err
+	}
+	if data, found, err = wasm.FindCustom(module, abi.SitesSectionName); err == nil && found {
+		err = info.DecodeSites(data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return info, nil
 }
 
 // ModuleFacts are what a job needs of its module besides the code: its

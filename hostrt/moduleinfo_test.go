@@ -13,12 +13,13 @@ import (
 	"github.com/wasmsr/wasmsr/wasm"
 )
 
-// TestReadInfo checks the section walk against a full decode, and that a
-// cut module is an error, not a wrong answer.
+// TestReadInfo checks the section walk against a full decode, with and
+// without the sites' details, and that a cut module is an error, not a
+// wrong answer.
 func TestReadInfo(t *testing.T) {
-	for _, p := range corpus.CPrograms(t) {
+	for i, p := range corpus.CPrograms(t) {
 		orig := p.Wasm(t)
-		module, _, err := instrument.Instrument(orig, instrument.Options{})
+		module, _, err := instrument.Instrument(orig, instrument.Options{SiteDetails: i%2 == 0})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,7 +32,7 @@ func TestReadInfo(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := readInfo(module)
-		if err != nil || !reflect.DeepEqual(got, want) {
+		if err != nil || !reflect.DeepEqual(got, want) || got.Details != (i%2 == 0) {
 			t.Errorf("%s: readInfo differs from the full decode (%v)", p.Name, err)
 		}
 		if _, err := readInfo(orig); !errors.Is(err, abi.ErrNotInstrumented) {

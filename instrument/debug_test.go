@@ -391,8 +391,8 @@ func TestDWARFUnmapped(t *testing.T) {
 		}
 	}
 	const (
-		dwarf4 = ".debug_info .debug_loc .debug_ranges .debug_abbrev .debug_line .debug_str name producers wasmsr"
-		dwarf5 = ".debug_info .debug_loclists .debug_loc .debug_line_str .debug_ranges .debug_abbrev .debug_str_offsets .debug_rnglists .debug_line .debug_str .debug_addr name producers wasmsr"
+		dwarf4 = ".debug_info .debug_loc .debug_ranges .debug_abbrev .debug_line .debug_str name producers wasmsr wasmsr.sites"
+		dwarf5 = ".debug_info .debug_loclists .debug_loc .debug_line_str .debug_ranges .debug_abbrev .debug_str_offsets .debug_rnglists .debug_line .debug_str .debug_addr name producers wasmsr wasmsr.sites"
 	)
 	without := func(name string) string { return strings.Replace(dwarf5, name+" ", "", 1) }
 	for _, tc := range []struct {
@@ -403,11 +403,11 @@ func TestDWARFUnmapped(t *testing.T) {
 	}{
 		{"frame", "lines-g", withFrame, ".debug_frame not mapped through the rewrite (wasmsr does not read it): dropped", dwarf4},
 		{"version 6", "lines-g", set(".debug_info", 4, 6), "DWARF not mapped through the rewrite (.debug_info at 0x0: DWARF version 6 is not mapped): dropped .debug_abbrev, .debug_info, .debug_line, .debug_loc, .debug_ranges, .debug_str",
-			"name producers wasmsr"},
+			"name producers wasmsr wasmsr.sites"},
 		{"64-bit", "lines-O2-dwarf5", set(".debug_info", 0, 0xff, 0xff, 0xff, 0xff), "DWARF not mapped through the rewrite (.debug_info at 0x0: 64-bit DWARF is not mapped): dropped .debug_abbrev, .debug_addr, .debug_info, .debug_line, .debug_line_str, .debug_loc, .debug_loclists, .debug_ranges, .debug_rnglists, .debug_str, .debug_str_offsets",
-			"name producers wasmsr"},
+			"name producers wasmsr wasmsr.sites"},
 		{"split unit", "lines-O2-dwarf5", set(".debug_info", 0x55+6, 5), "DWARF not mapped through the rewrite (.debug_info at 0x55: unit type 5 is not mapped): dropped .debug_abbrev, .debug_addr, .debug_info, .debug_line, .debug_line_str, .debug_loc, .debug_loclists, .debug_ranges, .debug_rnglists, .debug_str, .debug_str_offsets",
-			"name producers wasmsr"},
+			"name producers wasmsr wasmsr.sites"},
 		{"rnglists version", "lines-O2-dwarf5", set(".debug_rnglists", 4, 6), ".debug_rnglists not mapped through the rewrite (at 0x0: version 6): dropped", without(".debug_rnglists")},
 		{"loclists kind", "lines-O2-dwarf5", set(".debug_loclists", 0x30, 0x30), ".debug_loclists not mapped through the rewrite (at 0x30: list entry kind 0x30 is not mapped): dropped",
 			without(".debug_loclists")},

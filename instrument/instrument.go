@@ -122,7 +122,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 			return nil, nil, err
 		}
 	}
-	info := &abi.Info{Version: abi.FormatVersion, InputSHA256: sha256.Sum256(input), Options: opts.String(), Globals: r.g}
+	info := &abi.Info{Version: abi.FormatVersion, InputSHA256: sha256.Sum256(input), Options: opts.String(), Globals: r.g, Details: true}
 	var rewrite []uint32
 	for k := range r.a.mayUnwind[numImports:] {
 		fn := uint32(numImports + k)
@@ -174,11 +174,17 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 			m.Customs[i].After = wasm.SectionData
 		}
 	}
-	// The section (1.3 s on clang's module) is encoded while the module
-	// before it is.
-	section := make(chan []byte, 1)
-	go func() { section <- info.Encode() }()
+	// The sections (1.3 s on clang's module) are encoded while the module
+	// before them is.
+	section, sites := make(chan []byte, 1), make(chan []byte, 1)
+	go func() {
+		section <- info.Encode()
+		sites <- info.EncodeSites()
+	}()
 	m.Customs = append(m.Customs, wasm.CustomSection{Name: abi.SectionName, After: wasm.SectionData, Later: func() []byte { return <-section }})
+	if opts.SiteDetails || hasDWARF && !opts.StripDebug {
+		m.Customs = append(m.Customs, wasm.CustomSection{Name: abi.SitesSectionName, After: wasm.SectionData, Later: func() []byte { return <-sites }})
+	}
 	report.Info = info
 	out, err := wasm.Encode(m)
 	if err != nil {

@@ -69,6 +69,14 @@ type Options struct {
 	// it, for engines that know nothing newer: the restores then load one
 	// local per helper call instead of a run of them (multi-value).
 	Wasm1 bool
+	// SiteDetails writes the sites' details (abi.Site: a call's target,
+	// the instruction, the stack's locals, the locals saved) in the
+	// abi.SitesSectionName section, for wasmsr inspect and debuggers; a
+	// module that keeps its DWARF gets them anyway, being built for
+	// debugging. No host needs them to run, pause or restore the module,
+	// and on C++ they are most of the wasmsr sections' bytes. They change
+	// no code, so String leaves them out.
+	SiteDetails bool
 }
 
 // String renders the options as the command-line flags that select them,

@@ -173,7 +173,7 @@ func instrumentedGuest(t *testing.T, rel string) string {
 		return p
 	}
 	out := filepath.Join(e2e.dir, strings.ReplaceAll(strings.TrimSuffix(rel, ".wasm"), "/", "-")+".sr.wasm")
-	if _, stderr, code := runCLI(t, "instrument", src, "-o", out); code != 0 {
+	if _, stderr, code := runCLI(t, "instrument", "--site-details", src, "-o", out); code != 0 {
 		t.Fatalf("instrument %s: exit %d: %s", rel, code, stderr)
 	}
 	if instrumented.paths == nil {

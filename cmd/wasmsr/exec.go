@@ -256,7 +256,9 @@ func ensureInstrumented(path string, module []byte, doIt bool) ([]byte, error) {
 	if !doIt {
 		return nil, fmt.Errorf("%s: the module is not instrumented: run `wasmsr instrument %s` first, or pass --instrument", path, path)
 	}
-	out, _, err := instrument.Instrument(module, instrument.Options{})
+	// The module is not shipped: it goes only into this job's snapshots,
+	// where inspect says where each frame stopped.
+	out, _, err := instrument.Instrument(module, instrument.Options{SiteDetails: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

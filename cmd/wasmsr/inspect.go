@@ -111,6 +111,7 @@ type instrumentedReport struct {
 	Exports     []string      `json:"added_exports"`
 	Functions   int           `json:"instrumented_functions"`
 	Sites       int           `json:"unwind_points"`
+	Details     bool          `json:"site_details"`
 	Frames      []frameReport `json:"frames"`
 	MoreFrames  int           `json:"more_frames,omitempty"`
 }
@@ -124,11 +125,13 @@ type frameReport struct {
 }
 
 type siteReport struct {
-	Kind   string   `json:"kind"`
-	Target string   `json:"target,omitempty"`
-	Instr  int32    `json:"instruction"`
-	Stack  []uint32 `json:"stack_locals,omitempty"`
-	Saved  []uint32 `json:"saved_locals"`
+	Kind string `json:"kind"`
+	// The rest is known when the module has the sites' details
+	// (--site-details).
+	Target string    `json:"target,omitempty"`
+	Instr  *int32    `json:"instruction,omitempty"`
+	Stack  []uint32  `json:"stack_locals,omitempty"`
+	Saved  *[]uint32 `json:"saved_locals,omitempty"`
 	// AllSaved: the site saves every local of the frame (the text says so
 	// rather than list them again).
 	AllSaved bool `json:"-"`
@@ -271,7 +274,7 @@ func describeModule(data []byte, top, frames int) (*moduleReport, error) {
 // frame each instrumented function saves.
 func describeInstrumented(m *wasm.Module, view *debugView, info *abi.Info, frames int) *instrumentedReport {
 	r := &instrumentedReport{Version: info.Version, InputSHA256: hex.EncodeToString(info.InputSHA256[:]),
-		Options: info.Options, Exports: info.Exports, Functions: len(info.Funcs)}
+		Options: info.Options, Exports: info.Exports, Functions: len(info.Funcs), Details: info.Details}
 	name := view.label
 	for k, f := range info.Funcs {
 		r.Sites += len(f.Sites)
@@ -284,10 +287,13 @@ func describeInstrumented(m *wasm.Module, view *debugView, info *abi.Info, frame
 			fr.Locals = append(fr.Locals, fmt.Sprintf("%d:%s", l, f.Types[j]))
 		}
 		for _, s := range f.Sites {
-			sr := siteReport{Kind: s.Kind.String(), Instr: s.Instr, Stack: s.Stack, Saved: s.Saved, AllSaved: len(s.Saved) == len(f.Locals)}
-			if sr.Saved == nil {
-				sr.Saved = []uint32{}
+			sr := siteReport{Kind: s.Kind.String()}
+			if !info.Details {
+				fr.Sites = append(fr.Sites, sr)
+				continue
 			}
+			saved := append([]uint32{}, s.Saved...)
+			sr.Instr, sr.Stack, sr.Saved, sr.AllSaved = &s.Instr, s.Stack, &saved, len(s.Saved) == len(f.Locals)
 			switch s.Kind {
 			case abi.SiteCall:
 				sr.Target = name(s.Target)
@@ -389,6 +395,9 @@ func (r *instrumentedReport) write(w io.Writer) error {
 	fmt.Fprintf(w, "options: %s\n", r.Options)
 	fmt.Fprintf(w, "added exports: %s\n", strings.Join(r.Exports, ", "))
 	fmt.Fprintf(w, "%d functions instrumented, %d unwind points\n", r.Functions, r.Sites)
+	if !r.Details {
+		fmt.Fprintln(w, "where each unwind point is: not recorded (instrument with --site-details)")
+	}
 	for _, f := range r.Frames {
 		name := f.Name
 		if name == "" {
@@ -396,8 +405,12 @@ func (r *instrumentedReport) write(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "\n%s [%d]: frame %d bytes, locals %s\n", strings.TrimSpace(name), f.Index, f.Size, strings.Join(f.Locals, " "))
 		for k, s := range f.Sites {
-			at := fmt.Sprintf("instruction %d", s.Instr)
-			if s.Instr < 0 {
+			if s.Instr == nil {
+				fmt.Fprintf(w, "  %d: %s\n", k, s.Kind)
+				continue
+			}
+			at := fmt.Sprintf("instruction %d", *s.Instr)
+			if *s.Instr < 0 {
 				at = "entry"
 			}
 			line := fmt.Sprintf("  %d: %s at %s", k, s.Kind, at)
@@ -408,7 +421,7 @@ func (r *instrumentedReport) write(w io.Writer) error {
 				line += fmt.Sprintf(", stack in locals %v", s.Stack)
 			}
 			if !s.AllSaved {
-				line += fmt.Sprintf(", saves locals %v", s.Saved)
+				line += fmt.Sprintf(", saves locals %v", *s.Saved)
 			}
 			fmt.Fprintln(w, line)
 		}

@@ -147,19 +147,7 @@ func describeSnapshot(path string, opts hostrt.ReadOptions) (*snapshotReport, er
 	funcName := view.label
 	for _, f := range frames {
 		sf := stackFrame{Func: f.Func, Name: funcName(f.Func), Source: view.resumeLine(&f, info.Globals)}
-		switch f.At.Kind {
-		case abi.SiteSafepoint:
-			sf.At = "safepoint"
-			if f.At.Instr < 0 {
-				sf.At += " at entry"
-			} else {
-				sf.At += fmt.Sprintf(" at loop, instruction %d", f.At.Instr)
-			}
-		case abi.SiteCall:
-			sf.At = fmt.Sprintf("call %s, instruction %d", funcName(f.At.Target), f.At.Instr)
-		default:
-			sf.At = fmt.Sprintf("%s, instruction %d", f.At.Kind, f.At.Instr)
-		}
+		sf.At = siteString(f.At, info.Details, funcName)
 		localNames := view.localNames(&f, info.Globals)
 		for _, v := range f.Locals {
 			name := view.localName(localNames, f.Func, v.Local)
@@ -292,4 +280,20 @@ func (r *snapshotReport) write(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// siteString says where a frame stopped; without the sites' details,
+// only the kind of unwind point is known.
+func siteString(s abi.Site, details bool, funcName func(uint32) string) string {
+	switch {
+	case !details:
+		return s.Kind.String()
+	case s.Kind == abi.SiteSafepoint && s.Instr < 0:
+		return "safepoint at entry"
+	case s.Kind == abi.SiteSafepoint:
+		return fmt.Sprintf("safepoint at loop, instruction %d", s.Instr)
+	case s.Kind == abi.SiteCall:
+		return fmt.Sprintf("call %s, instruction %d", funcName(s.Target), s.Instr)
+	}
+	return fmt.Sprintf("%s, instruction %d", s.Kind, s.Instr)
 }

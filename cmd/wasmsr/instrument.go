@@ -28,6 +28,7 @@ func instrumentCommand() *cli.Command {
 			&cli.StringFlag{Name: "add", Usage: "always instrument these functions"},
 			&cli.BoolFlag{Name: "force", Usage: "pass an already instrumented module through unchanged instead of refusing it"},
 			&cli.BoolFlag{Name: "strip-debug", Usage: "drop the module's DWARF (.debug_* sections) instead of mapping it to the rewritten code"},
+			&cli.BoolFlag{Name: "site-details", Usage: "describe each unwind point (a call's target, the instruction, the locals its frame saves) in a wasmsr.sites section, for wasmsr inspect (default when the module keeps DWARF); no host needs it"},
 			&cli.BoolFlag{Name: "wasm1", Usage: "keep a module that uses only WebAssembly 1.0 within 1.0 (no multi-value: restoring a frame takes more code)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say why each function is instrumented"},
 		},
@@ -124,5 +125,6 @@ func instrumentOptions(c *cli.Context) (instrument.Options, error) {
 		Force:          c.Bool("force"),
 		StripDebug:     c.Bool("strip-debug"),
 		Wasm1:          c.Bool("wasm1"),
+		SiteDetails:    c.Bool("site-details"),
 	}, nil
 }

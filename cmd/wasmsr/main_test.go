@@ -5,8 +5,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wasmsr/wasmsr/abi"
+	"github.com/wasmsr/wasmsr/wasm"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -60,7 +64,7 @@ func TestInspectModule(t *testing.T) {
 // byte-identical to the golden module, and inspect must describe the frames.
 func TestInstrumentSample(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "sample.sr.wasm")
-	stdout, stderr, code := wasmsr("instrument", "testdata/sample.wasm", "-o", out, "--verbose")
+	stdout, stderr, code := wasmsr("instrument", "testdata/sample.wasm", "-o", out, "--verbose", "--site-details")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
@@ -75,6 +79,28 @@ func TestInstrumentSample(t *testing.T) {
 		t.Fatalf("inspect: exit %d, stderr %q", code, stderr)
 	}
 	golden(t, "sample.sr.inspect.txt", strings.ReplaceAll(stdout, out, "OUT"))
+
+	// Without --site-details, the same module but for the sites section.
+	plain := filepath.Join(t.TempDir(), "plain.sr.wasm")
+	if _, stderr, code := wasmsr("instrument", "testdata/sample.wasm", "-o", plain); code != 0 {
+		t.Fatalf("without --site-details: exit %d, stderr %q", code, stderr)
+	}
+	detailed, err := wasm.Decode(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	detailed.Customs = slices.DeleteFunc(detailed.Customs, func(c wasm.CustomSection) bool { return c.Name == abi.SitesSectionName })
+	want, err := wasm.Encode(detailed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plainBytes, err := os.ReadFile(plain); err != nil || !bytes.Equal(plainBytes, want) {
+		t.Errorf("without --site-details: not the detailed module without its %s section (%v)", abi.SitesSectionName, err)
+	}
+	stdout, _, _ = wasmsr("inspect", "--frames", "-1", plain)
+	if !strings.Contains(stdout, "2 unwind points\nwhere each unwind point is: not recorded (instrument with --site-details)\n") || !strings.Contains(stdout, "\n  0: safepoint\n") {
+		t.Errorf("inspect without the sites' details:\n%s", stdout)
+	}
 
 	// An instrumented module is refused unless forced.
 	_, stderr, code = wasmsr("instrument", out, "-o", out+"2")

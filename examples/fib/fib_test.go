@@ -36,7 +36,7 @@ func build(dir string) error {
 		return err
 	}
 	module = filepath.Join(dir, "fib.sr.wasm")
-	if b, err := exec.Command(wasmsr, "instrument", plain, "-o", module).CombinedOutput(); err != nil {
+	if b, err := exec.Command(wasmsr, "instrument", "--site-details", plain, "-o", module).CombinedOutput(); err != nil {
 		return fmt.Errorf("wasmsr instrument: %v\n%s", err, b)
 	}
 	return nil
