@@ -3,36 +3,36 @@ package abi
 // Exports the instrumenter adds besides Binaryen's asyncify_* functions.
 const (
 	// ExportRequest is a mutable i32 global through which the host asks
-	// for a pause at the next safepoint, from any goroutine: 1 pauses with
-	// a buffer the module makes itself at the end of memory, another
-	// positive value is the address of an unwind data struct to use, and
-	// -k counts down safepoints, pausing at the k-th (for tests). The
-	// module clears it when it starts unwinding. A safepoint reads only
-	// this global, so a rewind sets it too (to 0x7fffffff, cleared when
-	// the rewind ends): the host must not write 0 while the module runs.
+	// for a pause at the next safepoint, from any goroutine: a positive
+	// value pauses, -k counts down safepoints, pausing at the k-th (for
+	// tests). The module clears it when it starts unwinding. A host sets
+	// it only once wasmsr_prepare has made the buffer (ExportOwned is 1
+	// then): a safepoint stores its frame before anything is decided.
 	ExportRequest = "wasmsr_request"
 	// ExportData is the global holding the address of the current unwind
-	// data struct.
+	// data struct: the module's own buffer whenever the program runs.
 	ExportData = "wasmsr_data"
-	// ExportOwned is an i32 global; while it is 1 the unwind buffer belongs
-	// to the module's memory tail, and the module zeroes it, data struct
-	// included, when a rewind ends.
+	// ExportPrepare is wasmsr_prepare() -> i32: make the module's own
+	// buffer, pages at the end of memory that the program does not see
+	// (its memory.size leaves them out, its memory.grow moves them up),
+	// unless it has one, and empty it; 0 when memory cannot grow. A host
+	// calls it before the program starts.
+	ExportPrepare = "wasmsr_prepare"
+	// ExportOwned is an i32 global, 1 once the module has its own buffer.
 	ExportOwned = "wasmsr_owned"
 	// ExportOverflow is an i32 global set to 1 before the module traps
-	// because the unwind buffer is full and cannot grow, and to 2 when a
-	// safepoint declines a request because memory has no room for the
-	// buffer (the program runs on).
+	// because the unwind buffer is full and cannot grow.
 	ExportOverflow = "wasmsr_overflow"
-	// ExportUnwind is wasmsr_start_unwind() -> i32: start unwinding into a
-	// buffer the module makes at the end of its memory (reusing the
-	// previous one while it is still the last page), for host functions
-	// that pause the program at a call: 1 when it does, 0 when memory has
-	// no room for the buffer, UnwindNotNow when the program is on its way
-	// to a trap, where it cannot unwind (package instrument explains which).
+	// ExportUnwind is wasmsr_start_unwind() -> i32: start unwinding into
+	// the module's own buffer (made by wasmsr_prepare if need be), for
+	// host functions that pause the program at a call: 1 when it does, 0
+	// when memory has no room for the buffer, UnwindNotNow when the
+	// program is on its way to a trap, where it cannot unwind (package
+	// instrument explains which).
 	ExportUnwind = "wasmsr_start_unwind"
-	// UnwindNotNow is what wasmsr_start_unwind returns, and safepoints
-	// do without pausing, while a function that ends in a trap runs: the
-	// request stays.
+	// UnwindNotNow is what wasmsr_start_unwind returns while a function
+	// that ends in a trap runs; safepoints then decline: the request
+	// stays.
 	UnwindNotNow = 2
 	// ExportGlobalPrefix prefixes the exports of mutable globals that the
 	// module did not export itself: wasmsr_global_<index>.

@@ -33,8 +33,11 @@ const maxInfoSize = 256 << 20
 // refuse these modules. Version 4 moved the sites' details (Site.Target,
 // Instr, Stack, Saved) to the optional SitesSectionName section: no host
 // needs them to run, pause or restore a module, and on C++ programs they
-// were three quarters of the section (5 % of nextpnr's size).
-const FormatVersion = 4
+// were three quarters of the section (5 % of nextpnr's size). Version 5
+// made safepoints store their frame before deciding, into a buffer the
+// module keeps from the start (ExportPrepare), hidden from the program:
+// a host must prepare the module before it asks for a pause.
+const FormatVersion = 5
 
 // Info is the content of the wasmsr custom section: what the host needs to
 // drive the module and to read its saved frames.

@@ -55,7 +55,8 @@ func TestDecodeInfoRefusesCorruption(t *testing.T) {
 			t.Errorf("truncation to %d bytes accepted", n)
 		}
 	}
-	if _, err := abi.DecodeInfo(append([]byte{5}, good[1:]...)); err == nil || err.Error() != "wasmsr section format 5 is not supported (this wasmsr reads 1 to 4)" {
+	next := byte(abi.FormatVersion + 1)
+	if _, err := abi.DecodeInfo(append([]byte{next}, good[1:]...)); err == nil || err.Error() != fmt.Sprintf("wasmsr section format %d is not supported (this wasmsr reads 1 to %d)", next, abi.FormatVersion) {
 		t.Errorf("other version: %v", err)
 	}
 }
@@ -129,7 +130,7 @@ func TestSitesSection(t *testing.T) {
 	}{
 		{"truncated", "malformed wasmsr.sites section: unexpected EOF", sites[:len(sites)-1]},
 		{"another module's", "malformed wasmsr.sites section: it describes another module", otherSites},
-		{"another format", "malformed wasmsr.sites section: format 3, the wasmsr section's is 4", append([]byte{3}, sites[1:]...)},
+		{"another format", fmt.Sprintf("malformed wasmsr.sites section: format 3, the wasmsr section's is %d", abi.FormatVersion), append([]byte{3}, sites[1:]...)},
 	} {
 		info, err := abi.DecodeInfo(sampleSection(t, abi.SectionName))
 		if err != nil {
@@ -143,7 +144,7 @@ func TestSitesSection(t *testing.T) {
 			t.Errorf("%s: the Info changed:\n%s\nwas\n%s", c.name, after, before)
 		}
 	}
-	if err := want.DecodeSites(sites); err == nil || err.Error() != "malformed wasmsr.sites section: the wasmsr section (format 4) has the details already" {
+	if err := want.DecodeSites(sites); err == nil || err.Error() != fmt.Sprintf("malformed wasmsr.sites section: the wasmsr section (format %d) has the details already", abi.FormatVersion) {
 		t.Errorf("details twice: %v", err)
 	}
 }

@@ -98,7 +98,8 @@ func TestDWARFLines(t *testing.T) {
 						if na != a {
 							moved++
 						}
-						if input[o] != out[int(na)+outCode] {
+						// memory.size and memory.grow become calls (memory.go).
+						if op := out[int(na)+outCode]; input[o] != op && !(op == byte(wasm.OpCall) && (input[o] == byte(wasm.OpMemorySize) || input[o] == byte(wasm.OpMemoryGrow))) {
 							t.Fatalf("instruction at 0x%x (opcode 0x%02x) mapped to 0x%x, which holds opcode 0x%02x", a, input[o], na, out[int(na)+outCode])
 						}
 						want, got := inLines.lookup(a), outLines.lookup(na)

@@ -205,7 +205,7 @@ func (e *emitter) dispatchThroughTable(i int, pending *pendingFold) {
 		e.op(wasm.OpI32Eq)
 		e.ifEmpty()
 		e.reloads = append(e.reloads, reloadPoint{at: len(e.out), header: pending.header, lo: sp, hi: sp, clobbered: int(pending.loop.pc)})
-		e.call(e.r.rewoundFunc)
+		e.endRewind()
 		e.rewindBranch(wasm.Indexed(wasm.OpBr, e.depth(pending.chain[0].frame)))
 		e.end()
 	}
@@ -218,12 +218,7 @@ func (e *emitter) dispatchThroughTable(i int, pending *pendingFold) {
 func (e *emitter) backEdgeSafepoint(sp int) {
 	e.gget(e.r.g.Request)
 	e.ifEmpty()
-	e.call(e.r.pauseFunc)
-	e.ifEmpty()
-	e.i32(int32(sp))
-	e.br(0)
-	e.unwindBranches = append(e.unwindBranches, unwindBranch{at: len(e.out) - 1, site: sp})
-	e.end()
+	e.pauseBranch(sp)
 	e.end()
 }
 

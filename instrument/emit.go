@@ -28,9 +28,14 @@ import (
 // (and, for the function level, first restores the frame). A chain of
 // levels that open each other right away shares one prologue.
 type emitter struct {
-	r   *rewriter
-	p   *plan
-	out []wasm.Instr
+	r *rewriter
+	p *plan
+	// params is the number of the function's parameters; reentered, a
+	// local set when this call takes back the frame of a declined pause
+	// (see epilogue), -1 without safepoints.
+	params    int
+	reentered int
+	out       []wasm.Instr
 	// origin holds, for each instruction of out, the instruction of the
 	// plan's body it comes from, or -1 for code the rewrite added; src is
 	// what emit records (see funcOrigins).
@@ -150,8 +155,16 @@ func (r *rewriter) emitFunc(p *plan, code wasm.Code, origin []int) (*emitted, er
 	if tails {
 		e.tailDispatch = r.tailDispatcher(p.results)
 	}
+	e.params = len(p.locals)
+	for _, g := range code.Locals {
+		e.params -= int(g.Count)
+	}
 	e.ci = newLocal(wasm.I32)
 	e.ptr = newLocal(wasm.I32)
+	e.reentered = -1
+	if e.hasSafepoints() {
+		e.reentered = int(newLocal(wasm.I32))
+	}
 	// Spill locals: levels at the same depth never hold values at the same
 	// time, so they share locals of each type.
 	type poolKey struct {
@@ -205,7 +218,7 @@ func (r *rewriter) emitFunc(p *plan, code wasm.Code, origin []int) (*emitted, er
 	var saved []uint32
 	var savedTypes []wasm.ValType
 	for l, t := range all {
-		if uint32(l) == e.ci || uint32(l) == e.ptr || ok && !live[l] {
+		if uint32(l) == e.ci || uint32(l) == e.ptr || l == e.reentered || ok && !live[l] {
 			continue
 		}
 		saved = append(saved, uint32(l))
@@ -478,13 +491,25 @@ func (e *emitter) enterLevel(opener int) {
 		e.set(spill[j])
 	}
 	e.siteStack[l.sp] = append(e.siteStack[l.sp], spill...)
-	// One load when nobody asks: a rewind sets the request too.
+	// Two loads when nobody asks (the state lets a rewind in), and no
+	// call on any path that goes on in the loop: a pause leaves for the
+	// exit, which stores the frame and only then decides (see
+	// wasmsr_decide, and memory.go for the buffer it stores into).
 	e.gget(e.r.g.Request)
+	e.gget(e.r.g.State)
+	e.op(wasm.OpI32Or)
 	e.ifEmpty()
 	if !isFunc && len(segments(chain)) == 0 {
-		// A rewind that comes here ends here: one call serves both.
-		e.call(e.r.safepointFunc)
-		e.pauseBranch(l.sp)
+		// A rewind that comes here ends here; on the way to a trap the
+		// program cannot unwind, and the request waits.
+		e.i32(int32(l.sp))
+		e.gget(e.r.g.State)
+		e.gget(e.r.g.NoUnwind)
+		e.op(wasm.OpI32Or)
+		e.op(wasm.OpI32Eqz)
+		e.exitBranch(wasm.OpBrIf, l.sp)
+		e.op(wasm.OpDrop)
+		e.endRewind()
 	} else {
 		fall := e.frames - 1
 		e.gget(e.r.g.State)
@@ -493,20 +518,19 @@ func (e *emitter) enterLevel(opener int) {
 			e.restoreAt = len(e.out)
 		}
 		if len(segments(chain)) == 0 {
-			e.call(e.r.rewoundFunc) // the safepoint is the only place to resume
+			e.endRewind() // the safepoint is the only place to resume
 		} else {
 			// Stop here if the safepoint is the target, else go to the target's landing.
 			e.get(e.ci)
 			e.i32(int32(l.sp))
 			e.op(wasm.OpI32Eq)
 			e.ifEmpty()
-			e.call(e.r.rewoundFunc)
+			e.endRewind()
 			e.op(wasm.OpElse)
 			e.dispatch(chain, fall, header, reload, -1)
 			e.end()
 		}
 		e.op(wasm.OpElse)
-		e.call(e.r.pauseFunc)
 		e.pauseBranch(l.sp)
 		e.end()
 	}
@@ -518,14 +542,29 @@ func (e *emitter) enterLevel(opener int) {
 	}
 }
 
-// pauseBranch leaves for the frame save of safepoint sp when the value on
-// the stack (a pause started) is true.
+// pauseBranch leaves for the frame save of safepoint sp unless the
+// program is on its way to a trap, where it cannot unwind (the request
+// then waits).
 func (e *emitter) pauseBranch(sp int) {
-	e.ifEmpty()
 	e.i32(int32(sp))
-	e.br(0)
+	e.gget(e.r.g.NoUnwind)
+	e.op(wasm.OpI32Eqz)
+	e.exitBranch(wasm.OpBrIf, sp)
+	e.op(wasm.OpDrop)
+}
+
+// exitBranch leaves, with br or br_if, for the frame save of safepoint
+// sp, its call index on the stack.
+func (e *emitter) exitBranch(op wasm.Opcode, sp int) {
+	e.emit(wasm.Indexed(op, e.depth(0)))
 	e.unwindBranches = append(e.unwindBranches, unwindBranch{at: len(e.out) - 1, site: sp})
-	e.end()
+}
+
+// endRewind ends a rewind at the safepoint it was going to: no call, as
+// the loop goes on after it.
+func (e *emitter) endRewind() {
+	e.i32(stateNormal)
+	e.emit(wasm.Indexed(wasm.OpGlobalSet, e.r.g.State))
 }
 
 // segment maps a range of call indices to a landing.
@@ -682,6 +721,12 @@ func (e *emitter) finish(lay *frameLayout) error {
 	return e.epilogue(lay)
 }
 
+// hasSafepoints reports whether the function has a safepoint, whose exit
+// decides after storing the frame.
+func (e *emitter) hasSafepoints() bool {
+	return slices.ContainsFunc(e.p.sites, func(s site) bool { return s.kind == abi.SiteSafepoint })
+}
+
 func loadStore(t wasm.ValType) (load, store wasm.Opcode) {
 	switch t {
 	case wasm.I64:
@@ -795,7 +840,12 @@ func (e *emitter) restore(lay *frameLayout) []wasm.Instr {
 	code = append(code,
 		wasm.I32Const(int32(lay.size)), wasm.Indexed(wasm.OpCall, e.r.popFunc), wasm.Indexed(wasm.OpLocalTee, e.ptr),
 		memOp(wasm.OpI32Load, lay.size-4), set(e.ci))
-	return append(code, e.r.restoreFrame(lay, e.ptr)...)
+	code = append(code, e.r.restoreFrame(lay, e.ptr)...)
+	if e.reentered >= 0 {
+		code = append(code, wasm.Indexed(wasm.OpGlobalGet, e.r.reentry), set(uint32(e.reentered)),
+			wasm.I32Const(0), wasm.Indexed(wasm.OpGlobalSet, e.r.reentry))
+	}
+	return code
 }
 
 // epilogue appends the code that finishes the frame an exit stored (its
@@ -807,6 +857,47 @@ func (e *emitter) epilogue(lay *frameLayout) error {
 	e.i32(int32(e.p.fn))
 	e.get(e.ci)
 	e.call(e.r.pushedFunc)
+	if e.reentered >= 0 {
+		// A safepoint's frame (the state is still normal): pause, or take
+		// the frame back at once in a call of this function, whose results
+		// are this one's (its prologue restores every local it reads).
+		// That call, when it declines in turn, returns at once for this
+		// one to call again: calls do not nest with the declines of a
+		// countdown. (A loop around the whole body would need no call,
+		// but wazero then carries the parameters as that loop's values.)
+		e.gget(e.r.g.State)
+		e.op(wasm.OpI32Eqz)
+		e.emit(wasm.Block(wasm.OpIf, wasm.BlockEmpty))
+		e.call(e.r.decideFunc)
+		e.op(wasm.OpI32Eqz)
+		e.emit(wasm.Block(wasm.OpIf, wasm.BlockEmpty))
+		e.get(uint32(e.reentered))
+		e.op(wasm.OpI32Eqz)
+		e.emit(wasm.Block(wasm.OpIf, wasm.BlockEmpty))
+		e.emit(wasm.Block(wasm.OpBlock, e.r.blockType(nil, e.p.results))) // $done
+		e.emit(wasm.Block(wasm.OpLoop, wasm.BlockEmpty))
+		e.i32(1)
+		e.emit(wasm.Indexed(wasm.OpGlobalSet, e.r.reentry))
+		for k := range e.params {
+			e.get(uint32(k))
+		}
+		e.call(e.p.fn)
+		e.gget(e.r.g.State)
+		e.i32(stateRewinding)
+		e.op(wasm.OpI32Ne)
+		e.emit(wasm.Indexed(wasm.OpBrIf, 1)) // its results are this one's
+		for range e.p.results {
+			e.op(wasm.OpDrop)
+		}
+		e.emit(wasm.Indexed(wasm.OpBr, 0))
+		e.op(wasm.OpEnd)
+		e.op(wasm.OpUnreachable)
+		e.op(wasm.OpEnd)
+		e.op(wasm.OpReturn)
+		e.op(wasm.OpEnd)
+		e.op(wasm.OpEnd)
+		e.op(wasm.OpEnd)
+	}
 	for _, t := range e.p.results {
 		in, err := zeroValue(t)
 		if err != nil {

@@ -28,7 +28,9 @@ func (r *rewriter) hostAccess(export func(name string, kind wasm.ExternKind, ind
 		}
 	}
 	ours := map[uint32]bool{}
-	for _, g := range []uint32{r.g.State, r.g.Data, r.g.Request, r.g.Overflow, r.g.Owned, r.g.OwnBuffer} {
+	// Owned and OwnBuffer are the program's state: where its memory ends
+	// for it.
+	for _, g := range []uint32{r.g.State, r.g.Data, r.g.Request, r.g.Overflow, r.reentry} {
 		ours[g] = true
 	}
 	for _, s := range r.refSpills {

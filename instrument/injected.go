@@ -30,6 +30,7 @@ func (r *rewriter) addGlobals() {
 		return next - 1
 	}
 	r.g = abi.Globals{State: add(), Data: add(), Request: add(), Overflow: add(), Owned: add(), OwnBuffer: add(), NoUnwind: add()}
+	r.reentry = add()
 }
 
 // addFunc appends a function the instrumenter provides and names it.
@@ -113,70 +114,30 @@ func (r *rewriter) addHelpers() {
 	// set once every function is written: see setMaxFrame).
 	r.slackFunc = r.addFunc("wasmsr_slack", noParams, nil, i32(0), wasm.Indexed(wasm.OpCall, reserve))
 
-	// wasmsr_own_buffer() -> i32: make the unwind buffer one page at the
-	// end of memory, reusing the previous one while it is still the last
-	// page; 0 when memory cannot grow (nothing has changed then).
-	ownBuffer := r.addFunc("wasmsr_own_buffer", i32Result, oneLocal, concat(
-		[]wasm.Instr{get(g.OwnBuffer), op(wasm.OpI32Eqz), get(g.OwnBuffer), i32(pageSize), op(wasm.OpI32Add)}, memoryEnd,
-		[]wasm.Instr{op(wasm.OpI32Ne), op(wasm.OpI32Or), ifThen,
-			i32(1), wasm.Indexed(wasm.OpMemoryGrow, 0), wasm.Indexed(wasm.OpLocalTee, 0), i32(-1), op(wasm.OpI32Eq),
-			ifThen, i32(0), op(wasm.OpReturn), end,
-			lget(0), i32(16), op(wasm.OpI32Shl), set(g.OwnBuffer), end,
-			get(g.OwnBuffer), set(g.Data),
-			get(g.Data), get(g.Data), i32(8), op(wasm.OpI32Add), wasm.Mem(wasm.OpI32Store, 2, 0),
-			get(g.Data), get(g.Data), i32(pageSize), op(wasm.OpI32Add), wasm.Mem(wasm.OpI32Store, 2, 4),
-			i32(1), set(g.Owned), i32(1)})...)
+	r.addBufferHelpers()
 
-	// wasmsr_pause() -> i32: called at a safepoint when a pause may be
-	// requested; starts unwinding and returns 1, or returns 0 while a
-	// countdown runs, on the way to a trap (the request stays, the
-	// countdown does not run), or when memory has no room for the buffer
-	// (the request is then declined: wasmsr_overflow is set to 2).
-	const ok = 0 // pause's local
-	r.pauseFunc = r.addFunc("wasmsr_pause", i32Result, oneLocal, concat(
-		[]wasm.Instr{get(g.NoUnwind), ifThen, i32(0), op(wasm.OpReturn), end,
-			get(g.Request), i32(0), op(wasm.OpI32LtS), ifThen,
-			get(g.Request), i32(1), op(wasm.OpI32Add), wasm.Indexed(wasm.OpGlobalSet, g.Request), get(g.Request),
-			ifThen, i32(0), op(wasm.OpReturn), end,
-			wasm.Indexed(wasm.OpCall, ownBuffer), lset(ok),
+	// wasmsr_decide() -> i32: a safepoint has pushed its frame into the
+	// module's buffer (state normal; not on the way to a trap, which the
+	// safepoint checks): start unwinding (1), or decline (0) and set the
+	// state to rewinding, for the function to take its frame back at
+	// once. It declines while a countdown runs, and when the request was
+	// withdrawn.
+	decline := []wasm.Instr{i32(stateRewinding), set(g.State), i32(0), op(wasm.OpReturn)}
+	r.decideFunc = r.addFunc("wasmsr_decide", i32Result, nil, concat(
+		[]wasm.Instr{get(g.Request), i32(0), op(wasm.OpI32LtS), ifThen,
+			get(g.Request), i32(1), op(wasm.OpI32Add), set(g.Request),
+			get(g.Request), ifThen}, decline, []wasm.Instr{end,
 			op(wasm.OpElse),
-			get(g.Request), i32(1), op(wasm.OpI32Eq), ifThen,
-			wasm.Indexed(wasm.OpCall, ownBuffer), lset(ok),
-			op(wasm.OpElse),
-			get(g.Request), set(g.Data), i32(1), lset(ok),
+			get(g.Request), op(wasm.OpI32Eqz), ifThen}, decline, []wasm.Instr{end,
 			end,
-			end,
-			i32(0), set(g.Request),
-			lget(ok), op(wasm.OpI32Eqz), ifThen, i32(overflowDeclined), set(g.Overflow), i32(0), op(wasm.OpReturn), end},
-		r.setState(stateUnwinding), r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.slackFunc), i32(1)})...)
+			i32(0), set(g.Request)},
+		r.setState(stateUnwinding), []wasm.Instr{i32(1)})...)
 
-	// wasmsr_rewound: the rewind is over; zero the buffer if it is ours,
-	// since the program may take those pages as fresh memory later.
-	r.rewoundFunc = r.addFunc("wasmsr_rewound", noParams, []wasm.LocalGroup{{Count: 2, Type: wasm.I32}}, concat(
+	// wasmsr_rewound: a rewind the host ran ends; the buffer is the
+	// module's again.
+	rewound := r.addFunc("wasmsr_rewound", noParams, nil, concat(
 		r.setState(stateNormal),
-		[]wasm.Instr{get(g.Request), i32(requestRewinding), op(wasm.OpI32Eq), ifThen, i32(0), set(g.Request), end},
-		[]wasm.Instr{get(g.Owned), ifThen,
-			i32(0), set(g.Owned),
-			get(g.Data), lset(0),
-			get(g.Data), wasm.Mem(wasm.OpI32Load, 2, 4), lset(1),
-			wasm.Block(wasm.OpBlock, wasm.BlockEmpty), wasm.Block(wasm.OpLoop, wasm.BlockEmpty),
-			lget(0), lget(1), op(wasm.OpI32GeU), wasm.Indexed(wasm.OpBrIf, 1),
-			lget(0), wasm.I64Const(0), wasm.Mem(wasm.OpI64Store, 3, 0),
-			lget(0), i32(8), op(wasm.OpI32Add), lset(0),
-			wasm.Indexed(wasm.OpBr, 0),
-			end, end,
-			end})...)
-
-	// wasmsr_safepoint() -> i32: a safepoint whose level holds nothing
-	// else that may unwind, with a request pending: a rewind that reaches
-	// it ends there (0); else the program pauses (1) unless the request
-	// is declined (0).
-	r.safepointFunc = r.addFunc("wasmsr_safepoint", i32Result, nil,
-		get(g.State), wasm.Block(wasm.OpIf, wasm.BlockResult(wasm.I32)),
-		wasm.Indexed(wasm.OpCall, r.rewoundFunc), i32(0),
-		op(wasm.OpElse),
-		wasm.Indexed(wasm.OpCall, r.pauseFunc),
-		end)
+		[]wasm.Instr{get(g.Owned), ifThen, get(g.OwnBuffer), set(g.Data), end})...)
 
 	// wasmsr_pushed(frame, size, fn, call): a frame has been stored at
 	// frame (see reserveFrame); trap if it went past the buffer's end
@@ -212,13 +173,13 @@ func (r *rewriter) addHelpers() {
 		{abi.ExportStopUnwind, r.addFunc(abi.ExportStopUnwind, noParams, nil, concat(r.setState(stateNormal), r.checkBuffer(),
 			// The frames fitted: a shortage wasmsr_reserve reported is over.
 			[]wasm.Instr{get(g.Overflow), i32(1), op(wasm.OpI32Eq), ifThen, i32(0), set(g.Overflow), end})...)},
-		{abi.ExportStartRewind, r.addFunc(abi.ExportStartRewind, i32Param, nil, concat(start(stateRewinding),
-			[]wasm.Instr{get(g.Request), op(wasm.OpI32Eqz), ifThen, i32(requestRewinding), set(g.Request), end})...)},
-		{abi.ExportStopRewind, r.addFunc(abi.ExportStopRewind, noParams, nil, concat(r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.rewoundFunc)})...)},
+		{abi.ExportStartRewind, r.addFunc(abi.ExportStartRewind, i32Param, nil, start(stateRewinding)...)},
+		{abi.ExportStopRewind, r.addFunc(abi.ExportStopRewind, noParams, nil, concat(r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, rewound)})...)},
 		{abi.ExportGetState, r.addFunc(abi.ExportGetState, i32Result, nil, get(g.State))},
+		{abi.ExportPrepare, r.prepareFunc},
 		{abi.ExportUnwind, r.addFunc(abi.ExportUnwind, i32Result, nil, concat(
 			[]wasm.Instr{get(g.NoUnwind), ifThen, i32(abi.UnwindNotNow), op(wasm.OpReturn), end,
-				wasm.Indexed(wasm.OpCall, ownBuffer), op(wasm.OpI32Eqz), ifThen, i32(0), op(wasm.OpReturn), end},
+				wasm.Indexed(wasm.OpCall, r.prepareFunc), op(wasm.OpI32Eqz), ifThen, i32(0), op(wasm.OpReturn), end},
 			r.setState(stateUnwinding), r.checkBuffer(), []wasm.Instr{wasm.Indexed(wasm.OpCall, r.slackFunc), i32(1)})...)},
 	}
 }
@@ -236,17 +197,14 @@ func (r *rewriter) reserveFrame(ptr uint32) []wasm.Instr {
 	}
 }
 
-// setMaxFrame sets the room wasmsr_slack keeps free to the largest frame.
+// setMaxFrame sets the room wasmsr_slack keeps free, and the buffer
+// wasmsr_prepare makes, to the largest frame.
 func (r *rewriter) setMaxFrame(size uint32) {
-	r.m.Code[int(r.slackFunc)-r.m.NumImported(wasm.KindFunc)].Body[0] = wasm.I32Const(int32(size))
+	imported := r.m.NumImported(wasm.KindFunc)
+	r.m.Code[int(r.slackFunc)-imported].Body[0] = wasm.I32Const(int32(size))
+	pages := max(1, (uint64(size)+8+pageSize-1)/pageSize) // the data struct, then one frame
+	r.m.Code[int(r.prepareFunc)-imported].Body[preparePages] = wasm.I32Const(int32(pages))
 }
-
-// requestRewinding is the request a rewind sets so that safepoints let it
-// through; a real request made meanwhile replaces it and stays.
-const requestRewinding = 0x7fffffff
-
-// overflowDeclined is wasmsr_overflow's value after a declined request.
-const overflowDeclined = 2
 
 type abiFunc struct {
 	name string

@@ -67,14 +67,18 @@ type rewriter struct {
 	// settled is shared by the main rewriter and the workers.
 	settled *settledWants
 	g       abi.Globals
-	// pauseFunc starts an unwind asked for through the request global;
+	// reentry is 1 from a declined pause's call of its function until
+	// that call's prologue (see epilogue).
+	reentry uint32
 	// slackFunc keeps room for a frame in the unwind buffer; pushedFunc
-	// finishes a stored frame. rewoundFunc ends a rewind; popFunc releases
-	// a frame in the buffer. safepointFunc serves a safepoint where a
-	// rewind can only end: it ends the rewind, or pauses.
-	pauseFunc, slackFunc, pushedFunc, rewoundFunc, popFunc, safepointFunc uint32
-	abi                                                                   []abiFunc
-	types                                                                 map[string]uint32
+	// finishes a stored frame; decideFunc, called once a safepoint has
+	// pushed its frame, starts the unwind or declines; popFunc releases a
+	// frame in the buffer. prepareFunc makes the module's own buffer (see
+	// memory.go), memoryGrowFunc and memorySizeFunc stand for the
+	// program's memory.grow and memory.size around it.
+	slackFunc, pushedFunc, decideFunc, popFunc, prepareFunc, memoryGrowFunc, memorySizeFunc uint32
+	abi                                                                                     []abiFunc
+	types                                                                                   map[string]uint32
 	// dispatchers are the tail-call dispatchers, by result types.
 	dispatchers map[string]*dispatcher
 	// refSpills are the tables saved references go through, by element type.
@@ -161,6 +165,7 @@ func Instrument(input []byte, opts Options) ([]byte, *Report, error) {
 		return nil, nil, err
 	}
 	r.setMaxFrame(maxFrame)
+	r.virtualizeMemory(report.DefinedFuncs)
 	r.finishTailDispatchers(framed)
 	if info.Exports, err = r.addExports(info); err != nil {
 		return nil, nil, err
@@ -215,7 +220,8 @@ func newRewriter(m *wasm.Module, opts *Options) *rewriter {
 // not need its instructions: clang's 133,000 functions take 3.5 GB as
 // instructions, 160 MB encoded. What the module-wide scans after the
 // rewrite look for
-// (hostaccess.go: table writes, references, segment drops) stays
+// (hostaccess.go: table writes, references, segment drops; memory.go:
+// memory.size and memory.grow) stays
 // readable: a body holding any of it is left as it is.
 func (r *rewriter) compact(fn uint32) error {
 	return r.compactCode(fn, &r.m.Code[int(fn)-r.a.numImports])
@@ -226,7 +232,8 @@ func (r *rewriter) compactCode(fn uint32, code *wasm.Code) error {
 	for i := range code.Body {
 		switch code.Body[i].Op {
 		case wasm.OpTableGet, wasm.OpTableSet, wasm.OpTableSize, wasm.OpTableGrow, wasm.OpTableFill, wasm.OpTableCopy, wasm.OpTableInit,
-			wasm.OpRefNull, wasm.OpRefFunc, wasm.OpRefIsNull, wasm.OpSelectT, wasm.OpDataDrop, wasm.OpElemDrop:
+			wasm.OpRefNull, wasm.OpRefFunc, wasm.OpRefIsNull, wasm.OpSelectT, wasm.OpDataDrop, wasm.OpElemDrop,
+			wasm.OpMemorySize, wasm.OpMemoryGrow:
 			return nil
 		}
 	}

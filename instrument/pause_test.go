@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmsr/wasmsr/abi"
@@ -195,21 +196,18 @@ func TestPauseTightLoopFromAnotherGoroutine(t *testing.T) {
 }
 
 // pauseWhenRewound resumes the paused program on another goroutine and
-// asks it to pause once its rewind is over, which it sees from the module
-// zeroing its buffer, data struct first. (At the very end of a rewind the
-// module clears the request the rewind made with a read and a write: a
-// request made between the two would be lost.) It returns when the
-// request was made and how the run stopped.
+// asks it to pause once its rewind is over, which it sees from the state
+// global. (A request made earlier would wait for the rewind's end: a
+// rewind leaves the request alone.) It returns when the request was made
+// and how the run stopped.
 func pauseWhenRewound(t *testing.T, g *pausable) (asked time.Time, r stopped) {
 	t.Helper()
-	mem, buffer := g.mod.Memory(), g.u.Buffer()
+	// The state global, read while the program runs: 0 once the rewind
+	// is over.
+	state := g.mod.(experimental.InternalModule).Global(int(g.info.Globals.State))
 	done := g.run(true)
 	for {
-		pos, ok := mem.ReadUint32Le(buffer)
-		if !ok {
-			t.Fatalf("the unwind buffer at 0x%x is out of bounds", buffer)
-		}
-		if pos == 0 {
+		if state.Get() == 0 {
 			break
 		}
 		select {

@@ -17,10 +17,11 @@ import (
 // TestUntouchedFunctionsKeepTheirBytes: a function the analysis leaves
 // alone (none of the wasmsr section's layouts is its) keeps exactly its
 // body's bytes in the output, at the same index: its locals and
-// instructions, overlong integers included. The one exception is a body
-// holding data.drop or elem.drop, which gets `i32.const 1; global.set` of
-// the segment's wasmsr_dropped_* flag after each drop and nothing else
-// (see RATIONALE.md); and a function that ends in a trap starts with
+// instructions, overlong integers included. The exceptions: a body
+// holding data.drop or elem.drop gets `i32.const 1; global.set` of the
+// segment's wasmsr_dropped_* flag after each drop and nothing else (see
+// RATIONALE.md); memory.size and memory.grow become calls to their
+// stand-ins (memory.go); and a function that ends in a trap starts with
 // `i32.const 1; global.set` of the no-unwind flag, then its own code.
 func TestUntouchedFunctionsKeepTheirBytes(t *testing.T) {
 	type input struct {
@@ -81,7 +82,7 @@ func checkUntouched(t *testing.T, original []byte, opts instrument.Options) {
 			continue
 		}
 		b, a := &before.Code[k], &after.Code[k]
-		want, drops := withDropFlags(b.Body, flags)
+		want, drops := withDropFlags(b.Body, flags, memoryCalls(after))
 		if raisesFlag[fn] {
 			want = append(slices.Clone(raise), want...)
 		}
@@ -128,12 +129,19 @@ func dropFlags(t *testing.T, m *wasm.Module) map[string]uint32 {
 	return flags
 }
 
-// withDropFlags returns body with the flag of each dropped segment set
+// withDropFlags returns body with the flag of each dropped segment set,
+// and memory.size and memory.grow calls to the functions memory maps them
+// to, and the number of such changes
 // after its drop, and the number of drops.
-func withDropFlags(body []wasm.Instr, flags map[string]uint32) ([]wasm.Instr, int) {
+func withDropFlags(body []wasm.Instr, flags map[string]uint32, memory map[wasm.Opcode]uint32) ([]wasm.Instr, int) {
 	var out []wasm.Instr
 	drops := 0
 	for _, in := range body {
+		if f, ok := memory[in.Op]; ok {
+			out = append(out, wasm.Indexed(wasm.OpCall, f))
+			drops++
+			continue
+		}
 		out = append(out, in)
 		if in.Op == wasm.OpDataDrop || in.Op == wasm.OpElemDrop {
 			kind := map[wasm.Opcode]string{wasm.OpDataDrop: "data", wasm.OpElemDrop: "elem"}[in.Op]
@@ -146,4 +154,19 @@ func withDropFlags(body []wasm.Instr, flags map[string]uint32) ([]wasm.Instr, in
 		}
 	}
 	return slices.Clip(out), drops
+}
+
+// memoryCalls maps memory.size and memory.grow to the functions the
+// rewrite puts in their place.
+func memoryCalls(m *wasm.Module) map[wasm.Opcode]uint32 {
+	calls := map[wasm.Opcode]uint32{}
+	for fn := range uint32(m.NumImported(wasm.KindFunc) + len(m.Code)) {
+		switch m.FuncName(fn) {
+		case "wasmsr_memory_size":
+			calls[wasm.OpMemorySize] = fn
+		case "wasmsr_memory_grow":
+			calls[wasm.OpMemoryGrow] = fn
+		}
+	}
+	return calls
 }

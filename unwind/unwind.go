@@ -58,6 +58,9 @@ type Module struct {
 	info *abi.Info
 	// The globals wasmsr adds (nil for Binaryen).
 	request, data, owned, overflow api.MutableGlobal
+	// prepared: the module keeps its buffer from the start (format 5), a
+	// request needs it.
+	prepared bool
 
 	// buffer is the address of the data struct of the unwind in progress
 	// or paused, 0 if none.
@@ -105,6 +108,16 @@ func New(mod api.Module, info *abi.Info) (*Module, error) {
 			return nil, fmt.Errorf("module does not export the mutable global %s", g.name)
 		}
 		*g.dst = mg
+	}
+	if mod.ExportedFunction(abi.ExportPrepare) != nil {
+		// The buffer a safepoint stores into before deciding: it must
+		// exist before the program runs (0: memory cannot grow, and
+		// requests are refused with ErrNoRoom). A restored instance
+		// gets the snapshot's, pages it already has.
+		m.prepared = true
+		if _, err := m.invoke(context.Background(), abi.ExportPrepare, 1); err != nil {
+			return nil, fmt.Errorf("%s: %w", abi.ExportPrepare, err)
+		}
 	}
 	return m, nil
 }
@@ -178,8 +191,8 @@ func (m *Module) State(ctx context.Context) (State, error) {
 // RequestPause asks the program to unwind at its next safepoint. It is
 // safe to call from any goroutine while the program runs.
 func (m *Module) RequestPause() error {
-	if m.request == nil {
-		return errors.New("module has no safepoints (instrumented by Binaryen)")
+	if err := m.canRequest(); err != nil {
+		return err
 	}
 	m.request.Set(1)
 	return nil
@@ -188,13 +201,24 @@ func (m *Module) RequestPause() error {
 // RequestPauseAfter asks the program to unwind at the k-th safepoint it
 // reaches from now (k >= 1): a deterministic pause point for tests.
 func (m *Module) RequestPauseAfter(k int) error {
-	if m.request == nil {
-		return errors.New("module has no safepoints (instrumented by Binaryen)")
+	if err := m.canRequest(); err != nil {
+		return err
 	}
 	if k < 1 || k > 1<<31 {
 		return fmt.Errorf("safepoint count %d out of range", k)
 	}
 	m.request.Set(uint64(uint32(-int32(k))))
+	return nil
+}
+
+// canRequest says why a request cannot be made, if it cannot.
+func (m *Module) canRequest() error {
+	switch {
+	case m.request == nil:
+		return errors.New("module has no safepoints (instrumented by Binaryen)")
+	case m.prepared && m.owned.Get() == 0:
+		return ErrNoRoom
+	}
 	return nil
 }
 
@@ -319,7 +343,7 @@ func (m *Module) Resume(ctx context.Context) (results []uint64, paused bool, err
 	if _, err := m.invoke(ctx, abi.ExportStartRewind, 0, uint64(m.buffer)); err != nil {
 		return nil, false, err
 	}
-	if m.owned != nil {
+	if m.owned != nil && !m.prepared {
 		// The buffer is at the end of memory: the module zeroes it when the rewind ends.
 		m.owned.Set(1)
 	}
