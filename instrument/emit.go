@@ -500,12 +500,9 @@ func (e *emitter) enterLevel(opener int) {
 	e.op(wasm.OpI32Or)
 	e.ifEmpty()
 	if !isFunc && len(segments(chain)) == 0 {
-		// A rewind that comes here ends here; on the way to a trap the
-		// program cannot unwind, and the request waits.
+		// A rewind that comes here ends here.
 		e.i32(int32(l.sp))
 		e.gget(e.r.g.State)
-		e.gget(e.r.g.NoUnwind)
-		e.op(wasm.OpI32Or)
 		e.op(wasm.OpI32Eqz)
 		e.exitBranch(wasm.OpBrIf, l.sp)
 		e.op(wasm.OpDrop)
@@ -542,15 +539,11 @@ func (e *emitter) enterLevel(opener int) {
 	}
 }
 
-// pauseBranch leaves for the frame save of safepoint sp unless the
-// program is on its way to a trap, where it cannot unwind (the request
-// then waits).
+// pauseBranch leaves for the frame save of safepoint sp, whose exit
+// decides whether to pause.
 func (e *emitter) pauseBranch(sp int) {
 	e.i32(int32(sp))
-	e.gget(e.r.g.NoUnwind)
-	e.op(wasm.OpI32Eqz)
-	e.exitBranch(wasm.OpBrIf, sp)
-	e.op(wasm.OpDrop)
+	e.exitBranch(wasm.OpBr, sp)
 }
 
 // exitBranch leaves, with br or br_if, for the frame save of safepoint
@@ -856,18 +849,16 @@ func (e *emitter) epilogue(lay *frameLayout) error {
 	e.i32(int32(lay.size))
 	e.i32(int32(e.p.fn))
 	e.get(e.ci)
-	e.call(e.r.pushedFunc)
-	if e.reentered >= 0 {
-		// A safepoint's frame (the state is still normal): pause, or take
+	if e.reentered < 0 {
+		e.call(e.r.pushedFunc)
+	} else {
+		// At a safepoint's exit the state is still normal: pause, or take
 		// the frame back at once in a call of this function, whose results
 		// are this one's (its prologue restores every local it reads).
 		// That call, when it declines in turn, returns at once for this
 		// one to call again: calls do not nest with the declines of a
 		// countdown. (A loop around the whole body would need no call,
 		// but wazero then carries the parameters as that loop's values.)
-		e.gget(e.r.g.State)
-		e.op(wasm.OpI32Eqz)
-		e.emit(wasm.Block(wasm.OpIf, wasm.BlockEmpty))
 		e.call(e.r.decideFunc)
 		e.op(wasm.OpI32Eqz)
 		e.emit(wasm.Block(wasm.OpIf, wasm.BlockEmpty))
@@ -876,8 +867,6 @@ func (e *emitter) epilogue(lay *frameLayout) error {
 		e.emit(wasm.Block(wasm.OpIf, wasm.BlockEmpty))
 		e.emit(wasm.Block(wasm.OpBlock, e.r.blockType(nil, e.p.results))) // $done
 		e.emit(wasm.Block(wasm.OpLoop, wasm.BlockEmpty))
-		e.i32(1)
-		e.emit(wasm.Indexed(wasm.OpGlobalSet, e.r.reentry))
 		for k := range e.params {
 			e.get(uint32(k))
 		}
@@ -894,7 +883,6 @@ func (e *emitter) epilogue(lay *frameLayout) error {
 		e.op(wasm.OpUnreachable)
 		e.op(wasm.OpEnd)
 		e.op(wasm.OpReturn)
-		e.op(wasm.OpEnd)
 		e.op(wasm.OpEnd)
 		e.op(wasm.OpEnd)
 	}

@@ -116,23 +116,6 @@ func (r *rewriter) addHelpers() {
 
 	r.addBufferHelpers()
 
-	// wasmsr_decide() -> i32: a safepoint has pushed its frame into the
-	// module's buffer (state normal; not on the way to a trap, which the
-	// safepoint checks): start unwinding (1), or decline (0) and set the
-	// state to rewinding, for the function to take its frame back at
-	// once. It declines while a countdown runs, and when the request was
-	// withdrawn.
-	decline := []wasm.Instr{i32(stateRewinding), set(g.State), i32(0), op(wasm.OpReturn)}
-	r.decideFunc = r.addFunc("wasmsr_decide", i32Result, nil, concat(
-		[]wasm.Instr{get(g.Request), i32(0), op(wasm.OpI32LtS), ifThen,
-			get(g.Request), i32(1), op(wasm.OpI32Add), set(g.Request),
-			get(g.Request), ifThen}, decline, []wasm.Instr{end,
-			op(wasm.OpElse),
-			get(g.Request), op(wasm.OpI32Eqz), ifThen}, decline, []wasm.Instr{end,
-			end,
-			i32(0), set(g.Request)},
-		r.setState(stateUnwinding), []wasm.Instr{i32(1)})...)
-
 	// wasmsr_rewound: a rewind the host ran ends; the buffer is the
 	// module's again.
 	rewound := r.addFunc("wasmsr_rewound", noParams, nil, concat(
@@ -155,6 +138,29 @@ func (r *rewriter) addHelpers() {
 		lget(1), i32(4), op(wasm.OpI32Sub), lget(3), wasm.Mem(wasm.OpI32Store, 2, 0),
 		get(g.Data), lget(1), wasm.Mem(wasm.OpI32Store, 2, 0),
 		wasm.Indexed(wasm.OpCall, r.slackFunc))
+	// wasmsr_decide(frame, size, fn, call) -> i32: wasmsr_pushed for the
+	// exits of a function with safepoints. A safepoint's exit stores its
+	// frame before anything is decided (the state is still normal): start
+	// unwinding (1), or decline (0), setting the state to rewinding and
+	// raising the reentry flag, for the function to take its frame back at
+	// once in a call of itself (see emitter.epilogue). It declines on the
+	// way to a trap (the request waits, the countdown does not run), while
+	// a countdown runs, and when the request was withdrawn. Other exits
+	// (unwinding) go on: 1.
+	decline := []wasm.Instr{i32(stateRewinding), set(g.State), i32(1), set(r.reentry), i32(0), op(wasm.OpReturn)}
+	r.decideFunc = r.addFunc("wasmsr_decide",
+		wasm.FuncType{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32, wasm.I32}, Results: []wasm.ValType{wasm.I32}}, nil, concat(
+			[]wasm.Instr{lget(0), lget(1), lget(2), lget(3), wasm.Indexed(wasm.OpCall, r.pushedFunc),
+				get(g.State), ifThen, i32(1), op(wasm.OpReturn), end,
+				get(g.NoUnwind), ifThen}, decline, []wasm.Instr{end,
+				get(g.Request), i32(0), op(wasm.OpI32LtS), ifThen,
+				get(g.Request), i32(1), op(wasm.OpI32Add), set(g.Request),
+				get(g.Request), ifThen}, decline, []wasm.Instr{end,
+				op(wasm.OpElse),
+				get(g.Request), op(wasm.OpI32Eqz), ifThen}, decline, []wasm.Instr{end,
+				end,
+				i32(0), set(g.Request)},
+			r.setState(stateUnwinding), []wasm.Instr{i32(1)})...)
 	// wasmsr_pop_frame(size) -> address: take the top frame off the buffer.
 	r.popFunc = r.addFunc("wasmsr_pop_frame",
 		wasm.FuncType{Params: []wasm.ValType{wasm.I32}, Results: []wasm.ValType{wasm.I32}}, oneLocal,
