@@ -424,8 +424,9 @@ func (j *Job) Snapshot(ctx context.Context, opts SnapshotOptions) (*snapshot.Sna
 		return nil, err
 	}
 	j.mu.Unlock()
-	// The module may overwrite a request made just as a rewind ends (see
-	// abi.ExportRequest): ask again until it is served.
+	// A module of format 4 or older may overwrite a request made just as
+	// a rewind ends (it set the request to let the rewind in): ask again
+	// until it is served.
 	again := time.NewTicker(100 * time.Millisecond)
 	defer again.Stop()
 	for {
