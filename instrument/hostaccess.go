@@ -95,7 +95,7 @@ func (r *rewriter) hostAccess(export func(name string, kind wasm.ExternKind, ind
 		elem := r.tableElem(t)
 		needFuncRefs = needFuncRefs || isFuncRef(elem)
 		i32 := []wasm.ValType{wasm.I32}
-		lget := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalGet, x) }
+		lget := getLocal
 		accessors := []struct {
 			prefix string
 			ft     wasm.FuncType

@@ -75,16 +75,19 @@ const (
 	stateRewinding = 2
 )
 
+// The instructions the hand-written helpers use most.
+func getGlobal(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpGlobalGet, x) }
+func setGlobal(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpGlobalSet, x) }
+func getLocal(x uint32) wasm.Instr  { return wasm.Indexed(wasm.OpLocalGet, x) }
+func setLocal(x uint32) wasm.Instr  { return wasm.Indexed(wasm.OpLocalSet, x) }
+func teeLocal(x uint32) wasm.Instr  { return wasm.Indexed(wasm.OpLocalTee, x) }
+
 // addHelpers adds the functions instrumented code calls and the Asyncify
 // ABI functions; the ABI ones are exported by addExports.
 func (r *rewriter) addHelpers() {
 	g := r.g
-	get := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpGlobalGet, x) }
-	set := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpGlobalSet, x) }
-	lget := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalGet, x) }
-	lset := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalSet, x) }
-	op := wasm.Plain
-	i32 := wasm.I32Const
+	get, set, lget, lset := getGlobal, setGlobal, getLocal, setLocal
+	op, i32 := wasm.Plain, wasm.I32Const
 	ifThen := wasm.Block(wasm.OpIf, wasm.BlockEmpty)
 	end := op(wasm.OpEnd)
 	noParams := wasm.FuncType{}

@@ -26,13 +26,8 @@ const preparePages = 3
 // the program's memory.grow and memory.size.
 func (r *rewriter) addBufferHelpers() {
 	g := r.g
-	get := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpGlobalGet, x) }
-	set := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpGlobalSet, x) }
-	lget := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalGet, x) }
-	lset := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalSet, x) }
-	ltee := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalTee, x) }
-	op := wasm.Plain
-	i32 := wasm.I32Const
+	get, set, lget, lset, ltee := getGlobal, setGlobal, getLocal, setLocal, teeLocal
+	op, i32 := wasm.Plain, wasm.I32Const
 	ifThen := wasm.Block(wasm.OpIf, wasm.BlockEmpty)
 	end := op(wasm.OpEnd)
 	i32Type := wasm.FuncType{Results: []wasm.ValType{wasm.I32}}

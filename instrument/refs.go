@@ -47,7 +47,7 @@ func (r *rewriter) refSpillFor(t wasm.ValType) *refSpill {
 	s.top = uint32(m.NumImported(wasm.KindGlobal) + len(m.Globals) - 1)
 
 	null := wasm.RefNull(elem.Heap())
-	lget := func(x uint32) wasm.Instr { return wasm.Indexed(wasm.OpLocalGet, x) }
+	lget := getLocal
 	op := wasm.Plain
 	const slot = 1 // push's local
 	s.push = r.addFunc("wasmsr_ref_push", wasm.FuncType{Params: []wasm.ValType{elem}, Results: []wasm.ValType{wasm.I32}},
