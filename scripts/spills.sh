@@ -9,7 +9,7 @@
 #
 #   scripts/spills.sh MODULE.wasm...
 #
-# It needs objdump (binutils) or llvm-objdump, and amd64. Compiled code
+# It needs GNU objdump (binutils, installed if missing), and amd64. Compiled code
 # goes to build/spills/, one directory per module content.
 set -euo pipefail
 LIB_NAME=spills
@@ -17,7 +17,7 @@ source "$(dirname "$0")/lib.sh"
 
 [ $# -ge 1 ] || die "usage: scripts/spills.sh MODULE.wasm..."
 [ "$(uname -m)" = x86_64 ] || die "the counts read amd64 code; this machine is $(uname -m)"
-OBJDUMP=$(command -v objdump || command -v llvm-objdump) || die "no objdump or llvm-objdump (apt-get install binutils)"
+command -v objdump >/dev/null || apt_install binutils
 OUT=$REPO_ROOT/build/spills
 mkdir -p "$OUT"
 (cd "$REPO_ROOT" && go build -o "$OUT/compilewasm" ./internal/bench/cmd/compilewasm)
@@ -37,7 +37,7 @@ for m in "$@"; do
 	code=$(find "$dir" -type f | head -1)
 	# An instruction's line is "address:<TAB>bytes<TAB>mnemonic operands";
 	# a long one's bytes go on into a line without the third field.
-	"$OBJDUMP" -D -b binary -m i386:x86-64 "$code" | awk -F'\t' -v m="$m" -v size="$(stat -c %s "$m")" '
+	objdump -D -b binary -m i386:x86-64 "$code" | awk -F'\t' -v m="$m" -v size="$(stat -c %s "$m")" '
 		NF < 3 || $1 !~ /^ *[0-9a-f]+:$/ { next }
 		{ n++ }
 		$3 ~ /^mov[a-z]* +%[a-z0-9]+,(-?0x[0-9a-f]+)?\(%rsp\)$/ { st++; if (r11 && $3 ~ /%r11d?,/) copies++ }
