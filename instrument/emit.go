@@ -30,10 +30,8 @@ import (
 type emitter struct {
 	r *rewriter
 	p *plan
-	// params is the number of the function's parameters; reentered, a
-	// local set when this call takes back the frame of a declined pause
-	// (see epilogue), -1 without safepoints.
-	params    int
+	// reentered is a local set when this call takes back the frame of a
+	// declined pause (see epilogue), -1 without safepoints.
 	reentered int
 	out       []wasm.Instr
 	// origin holds, for each instruction of out, the instruction of the
@@ -154,10 +152,6 @@ func (r *rewriter) emitFunc(p *plan, code wasm.Code, origin []int) (*emitted, er
 		siteStack: make([][]uint32, len(p.sites))}
 	if tails {
 		e.tailDispatch = r.tailDispatcher(p.results)
-	}
-	e.params = len(p.locals)
-	for _, g := range code.Locals {
-		e.params -= int(g.Count)
 	}
 	e.ci = newLocal(wasm.I32)
 	e.ptr = newLocal(wasm.I32)
@@ -867,7 +861,8 @@ func (e *emitter) epilogue(lay *frameLayout) error {
 		e.emit(wasm.Block(wasm.OpIf, wasm.BlockEmpty))
 		e.emit(wasm.Block(wasm.OpBlock, e.r.blockType(nil, e.p.results))) // $done
 		e.emit(wasm.Block(wasm.OpLoop, wasm.BlockEmpty))
-		for k := range e.params {
+		t, _ := e.r.m.FuncTypeIndex(e.p.fn)
+		for k := range e.r.m.Types[t].Params {
 			e.get(uint32(k))
 		}
 		e.call(e.p.fn)
