@@ -463,7 +463,10 @@ func TestPingPong(t *testing.T) {
 func pingPong(t *testing.T, id string, edit func(*Config)) (*Status, []Migration) {
 	t.Helper()
 	module := progressModule(t)
-	args := progressArgs(40, 256, 0)
+	// Sleeping 10 ms a block, not computing, makes the job last 400 ms or
+	// more on any machine, so that it makes several 40 ms hops: with the
+	// blocks' work setting its length, a fast machine finished it in two.
+	args := progressArgs(40, 16, 10)
 	wantOut, wantFile := reference(t, module, args)
 	rec := newRecorder()
 	hosts := newTestHosts(t, rec, []string{"A", "B"}, hostOptions{cfg: edit})
