@@ -60,9 +60,9 @@ bench: testdata ffmpeg corpus versitygw
 # frames and modules and re-encode them) for FUZZTIME. Their seed corpora
 # (testdata/fuzz) run with the tests.
 FUZZTIME ?= 60s
-FUZZ_TARGETS := ./wasm/:FuzzDecode ./abi/:FuzzDecodeInfo ./instrument/:FuzzInstrument \
-	./hostrt/snapshot/:FuzzDecode ./hostrt/wasip1/:FuzzUnmarshalState ./hostrt/wasip1/:FuzzRestoreState \
-	./hostrt/:FuzzResume ./hostrt/migrate/:FuzzReadFrame ./hostrt/migrate/:FuzzJobFrame ./abi/:FuzzDecodeFrames ./debuginfo/:FuzzDWARF
+# Found in the sources, so that a new target cannot be left out.
+FUZZ_TARGETS = $(shell grep -r --include='*_test.go' --exclude-dir=build -o '^func Fuzz[A-Za-z0-9_]*' . | \
+	sed -E 's#^(.*)/[^/]*:func (.*)#\1/:\2#' | sort)
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t%%:*} $${t##*:}"; \
