@@ -149,7 +149,9 @@ type request struct {
 	at     time.Time
 	reason string
 	stop   bool
-	reply  chan reply
+	// stopAlways stops the job even when the capture fails.
+	stopAlways bool
+	reply      chan reply
 }
 
 type reply struct {
@@ -404,8 +406,13 @@ func (j *Job) finish(err error) {
 type SnapshotOptions struct {
 	// Reason is recorded in the snapshot's metadata.
 	Reason string
-	// Stop ends the job after the snapshot: Run returns ErrStopped.
+	// Stop ends the job after the snapshot: Run returns ErrStopped. When
+	// the snapshot cannot be taken, the job goes on and Snapshot says why:
+	// a job stopped without one would have lost its work.
 	Stop bool
+	// StopAlways ends the job even when the snapshot fails, for a caller
+	// that gives up on the job and keeps a snapshot only if there is one.
+	StopAlways bool
 }
 
 // Snapshot pauses the program at its next safepoint or WASI call (a
@@ -458,7 +465,7 @@ func (j *Job) Snapshot(ctx context.Context, opts SnapshotOptions) (*snapshot.Sna
 }
 
 func newRequest(opts SnapshotOptions) *request {
-	return &request{at: time.Now(), reason: opts.Reason, stop: opts.Stop, reply: make(chan reply, 1)}
+	return &request{at: time.Now(), reason: opts.Reason, stop: opts.Stop || opts.StopAlways, stopAlways: opts.StopAlways, reply: make(chan reply, 1)}
 }
 
 // addRequest registers r, with j.mu held. The first request of a pause
@@ -489,12 +496,23 @@ func (j *Job) servePause(ctx context.Context) (stop bool) {
 	j.mu.Unlock()
 
 	snap, err := j.capture(ctx, requests)
+	if err == nil {
+		err = captureFault()
+		if err != nil {
+			snap = nil
+		}
+	}
 	for _, r := range requests {
 		r.reply <- reply{snap: snap, err: err}
-		stop = stop || r.stop
+		stop = stop || r.stop && (err == nil || r.stopAlways)
 	}
 	return stop
 }
+
+// captureFault returns nil but in tests, which make a capture fail with it:
+// a capture fails on an I/O error or a reference from another module,
+// which no test guest can bring about.
+var captureFault = func() error { return nil }
 
 func (j *Job) capture(ctx context.Context, requests []*request) (*snapshot.Snapshot, error) {
 	j.mu.Lock()

@@ -211,3 +211,51 @@ func TestSnapshotAtStdinOutsideOnStdin(t *testing.T) {
 		t.Errorf("Run: exit %d, %v", exit, err)
 	}
 }
+
+// TestFailedCapture: a snapshot that cannot be taken leaves a job that
+// asked to stop after it running to its end, and its error says why; only
+// a caller that gives up on the job (StopAlways) stops it anyway.
+func TestFailedCapture(t *testing.T) {
+	const input = "gopher\n"
+	module := greetModule(t)
+	fault := errors.New("the disk is on fire")
+	captureFault = func() error { return fault }
+	defer func() { captureFault = func() error { return nil } }()
+	for _, tc := range []struct {
+		name    string
+		opts    SnapshotOptions
+		stopped bool
+		stdout  string
+	}{
+		{"stop", SnapshotOptions{Stop: true}, false, "name? hello, gopher\n"},
+		{"stop always", SnapshotOptions{StopAlways: true}, true, "name? "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			var stdout bytes.Buffer
+			var result <-chan SnapshotResult
+			job, err := Start(ctx, Config{
+				Module: module, Args: []string{"greet"}, Stdin: strings.NewReader(input), Stdout: &stdout, Cache: testCache,
+				OnStdin: func(j *Job) {
+					if result == nil {
+						result = j.SnapshotAtStdin(tc.opts)
+					}
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			exit, err := job.Run(ctx)
+			job.Close(ctx)
+			if stopped := errors.Is(err, ErrStopped); stopped != tc.stopped || !stopped && (err != nil || exit != 0) {
+				t.Fatalf("Run: exit %d, %v; want stopped %v", exit, err, tc.stopped)
+			}
+			if res := <-result; res.Snapshot != nil || !errors.Is(res.Err, fault) {
+				t.Errorf("snapshot %v, error %v; want none, %q", res.Snapshot, res.Err, fault)
+			}
+			if got := stdout.String(); got != tc.stdout {
+				t.Errorf("stdout %q, want %q", got, tc.stdout)
+			}
+		})
+	}
+}

@@ -126,7 +126,7 @@ func (r *runner) startMover(ctx context.Context, delay time.Duration) *mover {
 				// stop it, so that it ends as failed.
 				m.failed = panicError(p)
 				protect(func() error {
-					_, err := r.job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: "internal error", Stop: true})
+					_, err := r.job.Snapshot(ctx, hostrt.SnapshotOptions{Reason: "internal error", StopAlways: true})
 					return err
 				})
 			}

@@ -43,7 +43,8 @@ func (realClock) NewTicker(d time.Duration) Timer { return realTicker{time.NewTi
 type Trigger struct {
 	// Reason is recorded in the snapshot.
 	Reason string
-	// Stop ends the job after the snapshot.
+	// Stop ends the job after the snapshot; when it cannot be taken, the
+	// job goes on (see hostrt.SnapshotOptions).
 	Stop bool
 }
 

@@ -184,7 +184,7 @@ func (s *Supervisor) loop(ctx, running context.Context, sched *Schedule) {
 	if ctx.Err() != nil {
 		// The caller gave up on the job: stop it, keeping nothing (a
 		// Trigger with Stop is how to end a job and keep it).
-		snap, err := s.job.Snapshot(context.WithoutCancel(ctx), hostrt.SnapshotOptions{Reason: "canceled", Stop: true})
+		snap, err := s.job.Snapshot(context.WithoutCancel(ctx), hostrt.SnapshotOptions{Reason: "canceled", StopAlways: true})
 		if err == nil {
 			s.job.Recycle(snap)
 		}
