@@ -72,3 +72,11 @@ time_command() {
 # the benchmarks' modules: those of Go's wasip1 output; clang's and rustc's
 # (C, C++, Rust) use a subset. Without them it rejects sign-extension ops.
 WASM_OPT_FEATURES=(--enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals)
+
+# AWK_HEX defines hex(s), a hexadecimal number's value, for awk programs
+# (prepend it): mawk, Debian's awk, has no strtonum. Addresses fit a double.
+AWK_HEX='function hex(s,   v, k) {
+	v = 0
+	for (k = 1; k <= length(s); k++) v = v * 16 + index("0123456789abcdef", substr(tolower(s), k, 1)) - 1
+	return v
+}'

@@ -14,7 +14,7 @@
 # wazero's code only as anonymous memory: the script finds where the
 # module's code was mapped in /proc/PID/maps while it runs (the mapping of
 # the code's size, codemap's "# code" line), so a run must last a second
-# or so. Needs perf (linux-perf, installed if missing) and amd64 or arm64.
+# or so. Needs perf (linux-perf, installed if missing).
 set -euo pipefail
 LIB_NAME=profile
 source "$(dirname "$0")/lib.sh"
@@ -57,14 +57,9 @@ if [ ! -d "$dir" ]; then
 fi
 "$OUT/codemap" "$module" "$(find "$dir" -type f | head -1)" >"$dir.map" || die "$module: cannot map its compiled code"
 read -r _ _ code length < <(head -1 "$dir.map")
-mapping=$(((length + 4095) / 4096 * 4096))
+page=$(getconf PAGESIZE)
+mapping=$(((length + page - 1) / page * page))
 
-# hex, for awk: mawk, Debian's, has no strtonum. Addresses fit a double.
-HEX='function hex(s,   v, k) {
-	v = 0
-	for (k = 1; k <= length(s); k++) v = v * 16 + index("0123456789abcdef", substr(tolower(s), k, 1)) - 1
-	return v
-}'
 perf record -q -e cpu-clock -F 999 -o "$dir.perf" -- "$OUT/runwasm" -cachedir "$dir" "${mounts[@]}" "$module" "$@" >/dev/null &
 perf_pid=$!
 # The module's code: an anonymous executable mapping of its code's size.
@@ -72,7 +67,7 @@ base=
 while kill -0 "$perf_pid" 2>/dev/null; do
 	pid=$(pgrep -P "$perf_pid" -x runwasm || true)
 	if [ -n "$pid" ]; then
-		base=$(awk -v size="$mapping" "$HEX"'
+		base=$(awk -v size="$mapping" "$AWK_HEX"'
 			$2 == "r-xp" && NF == 5 { split($1, r, "-"); if (hex(r[2]) - hex(r[1]) == size) { print r[1]; exit } }' \
 			"/proc/$pid/maps" 2>/dev/null || true)
 		[ -n "$base" ] && break
@@ -84,7 +79,7 @@ wait "$perf_pid" || die "$module: the run failed (perf record exit status $?)"
 
 echo "| function | name | samples | share of the run's samples |"
 echo "|---:|---|---:|---:|"
-perf script -i "$dir.perf" -F ip 2>/dev/null | awk -v map="$dir.map" -v samples="$dir.samples" -v base="$base" -v code="$code" -v codelen="$length" "$HEX"'
+perf script -i "$dir.perf" -F ip 2>/dev/null | awk -v map="$dir.map" -v samples="$dir.samples" -v base="$base" -v code="$code" -v codelen="$length" "$AWK_HEX"'
 	BEGIN {
 		while ((getline line < map) > 0) {
 			if (line ~ /^#/) continue

@@ -53,12 +53,7 @@ for m in "$@"; do
 	"$OUT/codemap" "$m" "$code" >"$dir.map" || die "$m: cannot map its compiled code"
 	# An instruction's line is "address:<TAB>bytes<TAB>mnemonic operands";
 	# a long one's bytes go on into a line without the third field.
-	objdump -D -b binary -m i386:x86-64 "$code" | awk -F'\t' -v m="$m" -v size="$(stat -c %s "$m")" -v map="$dir.map" -v funcs="$dir.funcs" '
-		function hex(s,   v, k) {
-			v = 0
-			for (k = 1; k <= length(s); k++) v = v * 16 + index("0123456789abcdef", substr(s, k, 1)) - 1
-			return v
-		}
+	objdump -D -b binary -m i386:x86-64 "$code" | awk -F'\t' -v m="$m" -v size="$(stat -c %s "$m")" -v map="$dir.map" -v funcs="$dir.funcs" "$AWK_HEX"'
 		BEGIN {
 			while ((getline line < map) > 0) {
 				if (line ~ /^#/) continue
