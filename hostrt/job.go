@@ -496,12 +496,6 @@ func (j *Job) servePause(ctx context.Context) (stop bool) {
 	j.mu.Unlock()
 
 	snap, err := j.capture(ctx, requests)
-	if err == nil {
-		err = captureFault()
-		if err != nil {
-			snap = nil
-		}
-	}
 	for _, r := range requests {
 		r.reply <- reply{snap: snap, err: err}
 		stop = stop || r.stop && (err == nil || r.stopAlways)
@@ -515,6 +509,9 @@ func (j *Job) servePause(ctx context.Context) (stop bool) {
 var captureFault = func() error { return nil }
 
 func (j *Job) capture(ctx context.Context, requests []*request) (*snapshot.Snapshot, error) {
+	if err := captureFault(); err != nil {
+		return nil, err
+	}
 	j.mu.Lock()
 	buf := j.spare
 	j.spare = nil
