@@ -80,3 +80,28 @@ AWK_HEX='function hex(s,   v, k) {
 	for (k = 1; k <= length(s); k++) v = v * 16 + index("0123456789abcdef", substr(tolower(s), k, 1)) - 1
 	return v
 }'
+
+# compiled_code MODULE: compiles MODULE with wazero's optimizing compiler
+# into build/compiled/CONTENT/ (once per content: scripts/spills.sh and
+# scripts/profile.sh read the same code) and maps it with
+# internal/bench/cmd/codemap into build/compiled/CONTENT.map (its "# code"
+# line, then each function's offset, index and name). Sets COMPILED_DIR,
+# the compilation cache directory, and COMPILED_FILE, its one file.
+compiled_code() {
+	local module=$1 out=$REPO_ROOT/build/compiled
+	mkdir -p "$out"
+	(cd "$REPO_ROOT" && go build -o "$out/compilewasm" ./internal/bench/cmd/compilewasm &&
+		go build -o "$out/codemap" ./internal/bench/cmd/codemap)
+	COMPILED_DIR=$out/$(sha256sum "$module" | cut -c1-16)
+	if [ ! -d "$COMPILED_DIR" ]; then
+		log "compiling $module"
+		rm -rf "$COMPILED_DIR.tmp"
+		"$out/compilewasm" -cachedir "$COMPILED_DIR.tmp" -times /dev/null "$module" || die "$module: wazero could not compile it"
+		mv "$COMPILED_DIR.tmp" "$COMPILED_DIR"
+	fi
+	COMPILED_FILE=$(find "$COMPILED_DIR" -type f | head -1)
+	if [ ! -f "$COMPILED_DIR.map" ]; then
+		"$out/codemap" "$module" "$COMPILED_FILE" >"$COMPILED_DIR.map.tmp" || die "$module: cannot map its compiled code"
+		mv "$COMPILED_DIR.map.tmp" "$COMPILED_DIR.map"
+	fi
+}

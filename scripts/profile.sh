@@ -9,8 +9,9 @@
 #
 # It prints the N (default 25) functions with the most samples, with their
 # share of all the run's samples (every function's count, and the run's,
-# go to build/profile/CONTENT.samples, to compare two runs); the rest of the samples are wazero's and
-# Go's own (compiling is done before, into build/profile/). perf sees
+# go to build/profile/CONTENT.samples, to compare two runs); the rest of
+# the samples are wazero's and Go's own (compiling is done before, into
+# build/compiled/: lib.sh, compiled_code). perf sees
 # wazero's code only as anonymous memory: the script finds where the
 # module's code was mapped in /proc/PID/maps while it runs (the mapping of
 # the code's size, codemap's "# code" line), so a run must last a second
@@ -45,22 +46,14 @@ command -v perf >/dev/null || apt_install linux-perf
 
 OUT=$REPO_ROOT/build/profile
 mkdir -p "$OUT"
-for cmd in runwasm compilewasm codemap; do
-	(cd "$REPO_ROOT" && go build -o "$OUT/$cmd" "./internal/bench/cmd/$cmd")
-done
-dir=$OUT/$(sha256sum "$module" | cut -c1-16)
-if [ ! -d "$dir" ]; then
-	log "compiling $module"
-	rm -rf "$dir.tmp"
-	"$OUT/compilewasm" -cachedir "$dir.tmp" -times /dev/null "$module" || die "$module: wazero could not compile it"
-	mv "$dir.tmp" "$dir"
-fi
-"$OUT/codemap" "$module" "$(find "$dir" -type f | head -1)" >"$dir.map" || die "$module: cannot map its compiled code"
-read -r _ _ code length < <(head -1 "$dir.map")
+(cd "$REPO_ROOT" && go build -o "$OUT/runwasm" ./internal/bench/cmd/runwasm)
+compiled_code "$module"
+out=$OUT/$(basename "$COMPILED_DIR")
+read -r _ _ code length < <(head -1 "$COMPILED_DIR.map")
 page=$(getconf PAGESIZE)
 mapping=$(((length + page - 1) / page * page))
 
-perf record -q -e cpu-clock -F 999 -o "$dir.perf" -- "$OUT/runwasm" -cachedir "$dir" "${mounts[@]}" "$module" "$@" >/dev/null &
+perf record -q -e cpu-clock -F 999 -o "$out.perf" -- "$OUT/runwasm" -cachedir "$COMPILED_DIR" "${mounts[@]}" "$module" "$@" >/dev/null &
 perf_pid=$!
 # The module's code: an anonymous executable mapping of its code's size.
 base=
@@ -79,7 +72,7 @@ wait "$perf_pid" || die "$module: the run failed (perf record exit status $?)"
 
 echo "| function | name | samples | share of the run's samples |"
 echo "|---:|---|---:|---:|"
-perf script -i "$dir.perf" -F ip 2>/dev/null | awk -v map="$dir.map" -v samples="$dir.samples" -v base="$base" -v code="$code" -v codelen="$length" "$AWK_HEX"'
+perf script -i "$out.perf" -F ip 2>/dev/null | awk -v map="$COMPILED_DIR.map" -v samples="$out.samples" -v base="$base" -v code="$code" -v codelen="$length" "$AWK_HEX"'
 	BEGIN {
 		while ((getline line < map) > 0) {
 			if (line ~ /^#/) continue

@@ -14,9 +14,9 @@
 # BASE to MODULE (the rewrite keeps every function's index), with their
 # counts in both: where to look first.
 #
-# It needs GNU objdump (binutils, installed if missing), and amd64. Compiled code
-# goes to build/spills/, one directory per module content, and the counts
-# per function beside it (CONTENT.funcs: index, name, instructions, stack
+# It needs GNU objdump (binutils, installed if missing), and amd64. Compiled
+# code goes to build/compiled/ (lib.sh: compiled_code), the counts per
+# function to build/spills/CONTENT.funcs (index, name, instructions, stack
 # stores, stack loads).
 set -euo pipefail
 LIB_NAME=spills
@@ -34,26 +34,19 @@ fi
 command -v objdump >/dev/null || apt_install binutils
 OUT=$REPO_ROOT/build/spills
 mkdir -p "$OUT"
-(cd "$REPO_ROOT" && go build -o "$OUT/compilewasm" ./internal/bench/cmd/compilewasm && go build -o "$OUT/codemap" ./internal/bench/cmd/codemap)
 
 echo "| module | size | instructions | stack stores | stack loads | stack-to-stack copies |"
 echo "|---|---:|---:|---:|---:|---:|"
 for m in "$@"; do
 	[ -f "$m" ] || die "$m: no such file"
-	dir=$OUT/$(sha256sum "$m" | cut -c1-16)
-	if [ ! -d "$dir" ]; then
-		rm -rf "$dir.tmp"
-		"$OUT/compilewasm" -cachedir "$dir.tmp" -times /dev/null "$m" || die "$m: wazero could not compile it"
-		mv "$dir.tmp" "$dir"
-	fi
-	# The cache holds one file per module: its header and code; the
-	# header decodes as a few stray instructions, the same in every file,
-	# before the first function's code starts.
-	code=$(find "$dir" -type f | head -1)
-	"$OUT/codemap" "$m" "$code" >"$dir.map" || die "$m: cannot map its compiled code"
+	compiled_code "$m"
+	# The cache file holds the module's header and code; the header
+	# decodes as a few stray instructions, the same in every file, before
+	# the first function's code starts.
 	# An instruction's line is "address:<TAB>bytes<TAB>mnemonic operands";
 	# a long one's bytes go on into a line without the third field.
-	objdump -D -b binary -m i386:x86-64 "$code" | awk -F'\t' -v m="$m" -v size="$(stat -c %s "$m")" -v map="$dir.map" -v funcs="$dir.funcs" "$AWK_HEX"'
+	objdump -D -b binary -m i386:x86-64 "$COMPILED_FILE" | awk -F'\t' -v m="$m" -v size="$(stat -c %s "$m")" -v map="$COMPILED_DIR.map" \
+		-v funcs="$OUT/$(basename "$COMPILED_DIR").funcs" "$AWK_HEX"'
 		BEGIN {
 			while ((getline line < map) > 0) {
 				if (line ~ /^#/) continue
