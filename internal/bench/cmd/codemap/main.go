@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/wasmsr/wasmsr/wasm"
 )
@@ -73,14 +75,24 @@ func run(modulePath, cachePath string) error {
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "# code %d %d\n", code, length)
 	for _, k := range order {
-		name := names.Lookup(imports + uint32(k))
-		if name == "" {
-			name = "-"
-		}
-		fmt.Fprintf(&out, "%d\t%d\t%s\n", starts[k], imports+uint32(k), name)
+		fmt.Fprintf(&out, "%d\t%d\t%s\n", starts[k], imports+uint32(k), field(names.Lookup(imports+uint32(k))))
 	}
 	_, err = os.Stdout.Write(out.Bytes())
 	return err
+}
+
+// field makes a function's name one field of a line: a name is any
+// string, and "-" stands for none.
+func field(name string) string {
+	if name == "" {
+		return "-"
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return '_'
+		}
+		return r
+	}, name)
 }
 
 // codeLayout returns where the code starts in a cache file, its length,

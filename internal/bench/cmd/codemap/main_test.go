@@ -62,3 +62,16 @@ func FuzzCodeLayout(f *testing.F) {
 		}
 	})
 }
+
+func TestField(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"", "-"},
+		{"main", "main"},
+		{"std::vector<int>::push_back(int const&)", "std::vector<int>::push_back(int_const&)"},
+		{"a\tb\nc\x00d", "a_b_c_d"},
+	} {
+		if got := field(tc.name); got != tc.want {
+			t.Errorf("field(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
